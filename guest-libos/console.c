@@ -1,0 +1,98 @@
+/*
+ * Console through its descriptor ring (DENALI_CONSOLE_RING_GPA).
+ *
+ * Each ring slot owns a static 4 KiB buffer. Bytes are written straight into
+ * the buffer of the slot at our producer index; the slot is posted (desc
+ * filled, avail_prod advanced with release ordering) at a newline, when the
+ * buffer is full, or on flush. The monitor drains the ring at every exit, so
+ * no kick is needed except when all DENALI_RING_SIZE slots are posted and
+ * not yet consumed. A slot's buffer is reused only after avail_cons has
+ * passed it, i.e. after the monitor copied it out.
+ */
+#include "libos_private.h"
+#include <denali/libos.h>
+#include <stdbool.h>
+#include <string.h>
+
+static char slot_buf[DENALI_RING_SIZE][DENALI_CONSOLE_DESC_MAX] __attribute__((aligned(4096)));
+
+static uint32_t prod;	 /* our copy of avail_prod */
+static uint32_t cur_len; /* bytes in slot_buf[prod % size] */
+static bool cur_open;	 /* slot at prod is free and being filled */
+static bool started;
+
+static uint32_t ring_cons(void)
+{
+	return __atomic_load_n(&CONSOLE_RING->avail_cons, __ATOMIC_ACQUIRE);
+}
+
+/* Wait until the slot at prod is free: kick, then idle briefly if the
+ * monitor still has not consumed (it may be rate-limiting us). */
+static void slot_open(void)
+{
+	if (!started) {
+		prod = CONSOLE_RING->avail_prod;
+		started = true;
+	}
+	while ((uint32_t)(prod - ring_cons()) >= DENALI_RING_SIZE) {
+		dn_kick(DENALI_RING_CONSOLE);
+		if ((uint32_t)(prod - ring_cons()) < DENALI_RING_SIZE)
+			break;
+		dn_idle(dn_now_ns() + 1000000);
+	}
+	cur_len = 0;
+	cur_open = true;
+}
+
+static void slot_post(void)
+{
+	uint32_t slot = prod % DENALI_RING_SIZE;
+	volatile struct denali_desc *d = &CONSOLE_RING->desc[slot];
+
+	d->addr = (uintptr_t)slot_buf[slot];
+	d->len = cur_len;
+	d->id = (uint16_t)slot;
+	d->flags = 0;
+	prod++;
+	/* The descriptor and the bytes must be visible before the index. */
+	__atomic_store_n(&CONSOLE_RING->avail_prod, prod, __ATOMIC_RELEASE);
+	cur_open = false;
+	cur_len = 0;
+}
+
+size_t dn_console_write(const void *buf, size_t len)
+{
+	const char *p = buf;
+	size_t left = len;
+
+	while (left > 0) {
+		if (!cur_open)
+			slot_open();
+		char *dst = slot_buf[prod % DENALI_RING_SIZE] + cur_len;
+		size_t room = DENALI_CONSOLE_DESC_MAX - cur_len;
+		size_t n = left < room ? left : room;
+		const char *nl = memchr(p, '\n', n);
+
+		if (nl != NULL)
+			n = (size_t)(nl - p) + 1;
+		memcpy(dst, p, n);
+		cur_len += (uint32_t)n;
+		p += n;
+		left -= n;
+		if (nl != NULL || cur_len == DENALI_CONSOLE_DESC_MAX)
+			slot_post();
+	}
+	return len;
+}
+
+void dn_console_flush(void)
+{
+	if (cur_open && cur_len > 0)
+		slot_post();
+}
+
+void dn_console_sync(void)
+{
+	dn_console_flush();
+	dn_kick(DENALI_RING_CONSOLE);
+}
