@@ -1,0 +1,41 @@
+/* The control plane's only view of the daemon: a table of operations that the
+ * daemon implements on its fast path and the control thread calls. */
+#ifndef DENALI_CTL_BACKEND_H
+#define DENALI_CTL_BACKEND_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What `start` needs to know about one VM. argv holds the guest's arguments
+ * (not the image), argc of them, followed by a NULL. */
+struct vm_spec {
+	char name[64];
+	char image[4096];
+	uint64_t mem_bytes;
+	int argc;
+	char **argv;
+};
+
+struct ctl_backend {
+	void *ctx;
+	/* Each returns 0 or -errno and fills err with a one-line human message on failure. */
+	int (*start)(void *ctx, const struct vm_spec *spec, char *err, size_t errlen);
+	int (*stop)(void *ctx, const char *name, char *err, size_t errlen);
+	/* New reference: array of objects {name, state, reason (string or null), worker, cpu_ms,
+	 * exits, resident_kib, uptime_s}. */
+	json_t *(*list)(void *ctx);
+	/* New reference: object {vms_by_state: {...}, exits_per_s, hypercalls: {idle, exit, kick,
+	 * panic}, workers: [{id, utilisation}]}. */
+	json_t *(*stats)(void *ctx);
+	/* Copy console output of NAME from absolute byte offset; returns bytes copied (0 = nothing
+	 * new), -ENOENT if no such VM; *next = offset after the copied bytes (if output older than
+	 * the in-memory buffer was dropped, it skips forward). */
+	ssize_t (*console_read)(void *ctx, const char *name, uint64_t offset, char *buf, size_t len,
+				uint64_t *next);
+	/* Names of all VMs, for stop --all: new reference, array of strings. */
+	json_t *(*names)(void *ctx);
+};
+
+#endif

@@ -1,0 +1,270 @@
+#include "serve.h"
+
+#include "log.h"
+#include "notify.h"
+#include "privs.h"
+#include "server.h"
+#include "store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ctl_server *volatile the_server;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (the_server)
+		ctl_server_shutdown(the_server);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: denalid serve [OPTIONS]\n"
+		"Run the daemon under a service manager: serve the control socket, boot the VMs\n"
+		"defined in the state directory.\n"
+		"\n"
+		"  --socket PATH      control socket (default " SERVE_SOCKET_DEFAULT ")\n"
+		"  --state-dir DIR    VM definitions and logs (default " SERVE_STATE_DIR_DEFAULT
+		")\n"
+		"  --workers N        worker threads (default: one per online CPU)\n"
+		"  --quantum-ms N     scheduling quantum in ms (at least 1)\n"
+		"  --max-vms N        most VMs defined at once\n"
+		"  --max-live N       most VMs resident in memory at once\n"
+		"  --help             this text\n");
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > UINT_MAX || v < min)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* 1 = run, 0 = --help printed, -1 = usage error printed. */
+static int parse_args(int argc, char **argv, struct serve_config *cfg)
+{
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 's'},  {"state-dir", required_argument, NULL, 'd'},
+	    {"workers", required_argument, NULL, 'w'}, {"quantum-ms", required_argument, NULL, 'q'},
+	    {"max-vms", required_argument, NULL, 'm'}, {"max-live", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*cfg = (struct serve_config){.socket_path = SERVE_SOCKET_DEFAULT,
+				     .state_dir = SERVE_STATE_DIR_DEFAULT};
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		int bad = 0;
+		switch (c) {
+		case 's':
+			cfg->socket_path = optarg;
+			break;
+		case 'd':
+			cfg->state_dir = optarg;
+			break;
+		case 'w':
+			bad = parse_uint(optarg, 1, &cfg->workers);
+			break;
+		case 'q':
+			bad = parse_uint(optarg, 1, &cfg->quantum_ms);
+			break;
+		case 'm':
+			bad = parse_uint(optarg, 1, &cfg->max_vms);
+			break;
+		case 'l':
+			bad = parse_uint(optarg, 1, &cfg->max_live);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "denalid serve: bad option %s\n", argv[optind - 1]);
+			usage(stderr);
+			return -1;
+		}
+		if (bad) {
+			fprintf(stderr, "denalid serve: --%s needs a positive number, not \"%s\"\n",
+				opts[c == 'w'	? 2
+				     : c == 'q' ? 3
+				     : c == 'm' ? 4
+						: 5]
+				    .name,
+				optarg);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "denalid serve: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 1;
+}
+
+struct restore {
+	struct ctl_backend *be;
+	unsigned ok, failed;
+};
+
+static int restore_one(const struct vm_spec *spec, void *arg)
+{
+	struct restore *rs = arg;
+	char err[256] = "";
+	int r = rs->be->start(rs->be->ctx, spec, err, sizeof(err));
+
+	if (r < 0) {
+		/* The definition stays: `denalictl stop NAME` removes it. */
+		log_err("vm %s: not restarted: %s", spec->name, err[0] ? err : strerror(-r));
+		rs->failed++;
+	} else {
+		rs->ok++;
+	}
+	return 0;
+}
+
+static void watchdog_ping(void *arg)
+{
+	(void)arg;
+	notify_send("WATCHDOG=1");
+}
+
+static void stop_all(struct ctl_backend *be)
+{
+	json_t *names = be->names(be->ctx), *v;
+	unsigned stopped = 0, failed = 0;
+	size_t i;
+
+	json_array_foreach(names, i, v)
+	{
+		char err[256] = "";
+		if (!json_is_string(v))
+			continue;
+		if (be->stop(be->ctx, json_string_value(v), err, sizeof(err)) < 0) {
+			log_err("vm %s: stop: %s", json_string_value(v), err);
+			failed++;
+		} else {
+			stopped++;
+		}
+	}
+	json_decref(names);
+	log_info("stopped %u VM(s), %u failed", stopped, failed);
+}
+
+int ctl_serve_main(int argc, char **argv,
+		   int (*backend_open)(const struct serve_config *cfg, struct ctl_backend *out),
+		   void (*backend_close)(struct ctl_backend *))
+{
+	struct serve_config cfg;
+	struct ctl_backend be;
+	struct ctl_store *store = NULL;
+	struct ctl_server *srv = NULL;
+	struct restore rs = {.be = &be};
+	struct sigaction sa;
+	sigset_t mask;
+	uint64_t wd_usec = 0;
+	int r, status = 1;
+
+	r = parse_args(argc, argv, &cfg);
+	if (r <= 0)
+		return r == 0 ? 0 : 2;
+
+	/* Threads the backend starts inherit this mask: the signals come to this thread. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	r = store_open(cfg.state_dir, &store);
+	if (r < 0) {
+		log_err("state directory %s: %s", cfg.state_dir, strerror(-r));
+		return 1;
+	}
+	memset(&be, 0, sizeof(be));
+	r = backend_open(&cfg, &be);
+	if (r < 0) {
+		log_err("cannot start the daemon: %s", strerror(-r));
+		goto out_store;
+	}
+	r = ctl_server_open(cfg.socket_path, 0660, &be, &srv);
+	if (r < 0) {
+		log_err("control socket %s: %s", cfg.socket_path, strerror(-r));
+		goto out_backend;
+	}
+	ctl_server_set_store(srv, store);
+
+	r = store_foreach(store, restore_one, &rs);
+	if (r < 0)
+		log_err("reading stored definitions: %s", strerror(-r));
+	log_info("restored %u VM(s) from %s, %u failed", rs.ok, cfg.state_dir, rs.failed);
+
+	r = privs_drop();
+	if (r < 0) {
+		log_err("cannot drop capabilities: %s", strerror(-r));
+		goto out_server;
+	}
+
+	the_server = srv;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigdelset(&mask, SIGPIPE);
+	pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
+
+	r = notify_watchdog_usec(&wd_usec);
+	if (r > 0) {
+		unsigned ms = (unsigned)(wd_usec / 2000);
+		ctl_server_set_tick(srv, ms ? ms : 1, watchdog_ping, NULL);
+		log_info("watchdog on: pinging every %u ms", ms ? ms : 1);
+	} else if (r < 0) {
+		log_warn("ignoring malformed WATCHDOG_USEC/WATCHDOG_PID");
+	}
+	notify_sendf("READY=1\nSTATUS=serving %s, %u VM(s) restored", cfg.socket_path, rs.ok);
+	log_info("ready");
+
+	r = ctl_server_run(srv);
+	notify_send("STOPPING=1\nSTATUS=stopping VMs");
+	if (r < 0)
+		log_err("control loop failed: %s", strerror(-r));
+	log_info("shutting down");
+	the_server = NULL;
+	ctl_server_close(srv);
+	srv = NULL;
+	stop_all(&be);
+	status = r < 0 ? 1 : 0;
+out_server:
+	if (srv) {
+		the_server = NULL;
+		ctl_server_close(srv);
+	}
+out_backend:
+	if (backend_close)
+		backend_close(&be);
+out_store:
+	store_close(store);
+	log_info("exit %d", status);
+	log_flush();
+	return status;
+}

@@ -1,0 +1,34 @@
+/* `denalid serve`: the daemon's life cycle around the control socket. */
+#ifndef DENALI_CTL_SERVE_H
+#define DENALI_CTL_SERVE_H
+
+#include "backend.h"
+
+#define SERVE_SOCKET_DEFAULT	"/run/denalid/denalid.sock"
+#define SERVE_STATE_DIR_DEFAULT "/var/lib/denalid"
+
+struct serve_config {
+	const char *socket_path; /* --socket */
+	const char *state_dir;	 /* --state-dir; definitions live in STATE/vms */
+	unsigned workers;	 /* --workers; 0 = one per online CPU */
+	unsigned quantum_ms;	 /* --quantum-ms; 0 = the scheduler's default */
+	unsigned max_vms;	 /* --max-vms; 0 = no limit of ours */
+	unsigned max_live;	 /* --max-live; 0 = no limit of ours */
+};
+
+/* Runs `denalid serve`. argv[0] is the verb (or program) name and is skipped.
+ * In order: parse options; open the backend (backend_open must get what needs privileges:
+ * /dev/kvm, the tap); bind the control socket; start every stored definition through
+ * backend->start; drop every capability; send READY=1; serve, pinging the watchdog from the
+ * serving loop. SIGTERM or SIGINT: STOPPING=1, stop accepting, stop every VM through the
+ * backend (definitions are kept, so they boot again at the next start), backend_close, flush
+ * the logs, return 0.
+ * SIGTERM, SIGINT and SIGPIPE are blocked before backend_open, so threads the backend creates
+ * inherit the mask and the signals reach the serving thread.
+ * Returns the process exit status: 0 after a clean shutdown, 1 on a set-up failure, 2 on a
+ * usage error. */
+int ctl_serve_main(int argc, char **argv,
+		   int (*backend_open)(const struct serve_config *cfg, struct ctl_backend *out),
+		   void (*backend_close)(struct ctl_backend *));
+
+#endif

@@ -1,0 +1,47 @@
+/* The control socket: a Unix stream socket speaking the line protocol of PROTOCOL.md,
+ * served by one control thread through poll(2). Every client socket is non-blocking and has
+ * its own bounded buffers, so a slow or silent client never holds up another. */
+#ifndef DENALI_CTL_SERVER_H
+#define DENALI_CTL_SERVER_H
+
+#include "backend.h"
+
+#include <sys/types.h>
+
+#define CTL_CLIENTS_MAX	   1024	       /* connections served at once; more get an error line */
+#define CTL_CLIENT_IDLE_MS 120000      /* a client silent this long (and not following) is closed */
+#define CTL_OUT_MAX	   (32u << 20) /* replies queued for one client beyond this drop it */
+
+struct ctl_server;
+struct ctl_store;
+
+/* Binds a listening socket at path with the given mode (e.g. 0660). A stale socket left by a
+ * dead daemon is replaced; a live one (something accepts on it) gives -EADDRINUSE, and a path
+ * that is not a socket -EEXIST. backend is copied; it must outlive the server.
+ * Returns 0 or -errno. */
+int ctl_server_open(const char *path, mode_t mode, const struct ctl_backend *backend,
+		    struct ctl_server **out);
+
+/* Optional: keep VM definitions in st (start writes them, stop removes them). Call before
+ * ctl_server_run(). */
+void ctl_server_set_store(struct ctl_server *srv, struct ctl_store *st);
+
+/* Optional: call fn(arg) from the serving thread at least every interval_ms (watchdog pings).
+ * Call before ctl_server_run(). */
+void ctl_server_set_tick(struct ctl_server *srv, unsigned interval_ms, void (*fn)(void *),
+			 void *arg);
+
+/* Accepts and serves clients in the calling thread until ctl_server_shutdown(). When it
+ * returns the socket no longer accepts; clients are still open until ctl_server_close().
+ * Returns 0, or -errno if the loop itself failed. */
+int ctl_server_run(struct ctl_server *srv);
+
+/* Asks ctl_server_run() to return. Async-signal-safe; callable from any thread, before or
+ * during the run. */
+void ctl_server_shutdown(struct ctl_server *srv);
+
+/* Closes every connection and the listening socket, unlinks the socket path and frees srv.
+ * Not concurrently with ctl_server_run(). */
+void ctl_server_close(struct ctl_server *srv);
+
+#endif

@@ -1,0 +1,311 @@
+#include "store.h"
+
+#include "log.h"
+#include "proto.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct ctl_store {
+	char dir[PATH_MAX - 256]; /* STATE/vms; leaves room for NAME/def.json.tmp */
+};
+
+int store_open(const char *state_dir, struct ctl_store **out)
+{
+	struct ctl_store *st;
+	int r;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	if (snprintf(st->dir, sizeof(st->dir), "%s/vms", state_dir) >= (int)sizeof(st->dir)) {
+		r = -ENAMETOOLONG;
+		goto err;
+	}
+	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
+		r = -errno;
+		log_err("mkdir %s: %s", state_dir, strerror(errno));
+		goto err;
+	}
+	if (mkdir(st->dir, 0750) < 0 && errno != EEXIST) {
+		r = -errno;
+		log_err("mkdir %s: %s", st->dir, strerror(errno));
+		goto err;
+	}
+	*out = st;
+	return 0;
+err:
+	free(st);
+	return r;
+}
+
+void store_close(struct ctl_store *st)
+{
+	free(st);
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int store_put(struct ctl_store *st, const struct vm_spec *spec)
+{
+	char vmdir[PATH_MAX], tmp[PATH_MAX + 16], path[PATH_MAX + 16];
+	json_t *def, *args;
+	char *text = NULL;
+	int fd = -1, r;
+
+	if (!ctl_name_valid(spec->name))
+		return -EINVAL;
+	snprintf(vmdir, sizeof(vmdir), "%s/%s", st->dir, spec->name);
+	snprintf(tmp, sizeof(tmp), "%s/def.json.tmp", vmdir);
+	snprintf(path, sizeof(path), "%s/def.json", vmdir);
+
+	args = json_array();
+	for (int i = 0; args && i < spec->argc; i++)
+		if (json_array_append_new(args, json_string(spec->argv[i])) < 0) {
+			json_decref(args);
+			args = NULL;
+		}
+	def = json_pack("{s:s, s:s, s:I, s:o?}", "name", spec->name, "image", spec->image, "mem",
+			(json_int_t)spec->mem_bytes, "args", args);
+	if (!def)
+		return -ENOMEM;
+	text = json_dumps(def, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(def);
+	if (!text)
+		return -ENOMEM;
+
+	if (mkdir(vmdir, 0750) < 0 && errno != EEXIST) {
+		r = -errno;
+		log_err("vm %s: mkdir %s: %s", spec->name, vmdir, strerror(errno));
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		r = -errno;
+		log_err("vm %s: open %s: %s", spec->name, tmp, strerror(errno));
+		goto out;
+	}
+	r = write_all(fd, text, strlen(text));
+	if (r == 0)
+		r = write_all(fd, "\n", 1);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		log_err("vm %s: write %s: %s", spec->name, tmp, strerror(-r));
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		log_err("vm %s: rename %s: %s", spec->name, tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	/* The rename is durable only once the directory entry is. */
+	fsync_dir(vmdir);
+	fsync_dir(st->dir);
+	r = 0;
+out:
+	free(text);
+	return r;
+}
+
+int store_del(struct ctl_store *st, const char *name)
+{
+	char vmdir[PATH_MAX], path[PATH_MAX + 16];
+
+	if (!ctl_name_valid(name))
+		return -EINVAL;
+	snprintf(vmdir, sizeof(vmdir), "%s/%s", st->dir, name);
+	snprintf(path, sizeof(path), "%s/def.json", vmdir);
+	if (unlink(path) < 0) {
+		if (errno != ENOENT)
+			log_err("vm %s: unlink %s: %s", name, path, strerror(errno));
+		return -errno;
+	}
+	rmdir(vmdir); /* fails, as it should, while console.log is kept there */
+	fsync_dir(st->dir);
+	return 0;
+}
+
+int store_has(struct ctl_store *st, const char *name)
+{
+	char path[PATH_MAX + 80];
+
+	if (!ctl_name_valid(name))
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s/def.json", st->dir, name);
+	return access(path, F_OK) == 0;
+}
+
+void store_spec_free(struct vm_spec *spec)
+{
+	if (spec->argv) {
+		for (int i = 0; i < spec->argc; i++)
+			free(spec->argv[i]);
+		free(spec->argv);
+	}
+	spec->argv = NULL;
+	spec->argc = 0;
+}
+
+int store_get(struct ctl_store *st, const char *name, struct vm_spec *spec)
+{
+	char path[PATH_MAX + 80];
+	json_error_t jerr;
+	json_t *def, *v;
+	int r = -EINVAL;
+
+	memset(spec, 0, sizeof(*spec));
+	if (!ctl_name_valid(name))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%s/def.json", st->dir, name);
+	def = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!def) {
+		if (access(path, F_OK) < 0)
+			return -errno;
+		log_err("vm %s: %s: %s", name, path, jerr.text);
+		return -EINVAL;
+	}
+	v = json_object_get(def, "name");
+	if (!json_is_string(v) || strcmp(json_string_value(v), name) != 0) {
+		log_err("vm %s: %s: name does not match its directory", name, path);
+		goto out;
+	}
+	strcpy(spec->name, name);
+	v = json_object_get(def, "image");
+	if (!json_is_string(v) || json_string_length(v) > CTL_IMAGE_MAX ||
+	    json_string_value(v)[0] != '/') {
+		log_err("vm %s: %s: bad \"image\"", name, path);
+		goto out;
+	}
+	strcpy(spec->image, json_string_value(v));
+	v = json_object_get(def, "mem");
+	if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)CTL_MEM_MIN ||
+	    json_integer_value(v) > (json_int_t)CTL_MEM_MAX) {
+		log_err("vm %s: %s: bad \"mem\"", name, path);
+		goto out;
+	}
+	spec->mem_bytes = (uint64_t)json_integer_value(v);
+	v = json_object_get(def, "args");
+	if (v && (!json_is_array(v) || json_array_size(v) > CTL_ARGS_MAX)) {
+		log_err("vm %s: %s: bad \"args\"", name, path);
+		goto out;
+	}
+	spec->argv = calloc(json_array_size(v) + 1, sizeof(char *));
+	if (!spec->argv) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		json_t *a = json_array_get(v, i);
+		if (!json_is_string(a)) {
+			log_err("vm %s: %s: bad \"args\"", name, path);
+			goto out;
+		}
+		spec->argv[i] = strdup(json_string_value(a));
+		if (!spec->argv[i]) {
+			r = -ENOMEM;
+			goto out;
+		}
+		spec->argc++;
+	}
+	r = 0;
+out:
+	json_decref(def);
+	if (r < 0)
+		store_spec_free(spec);
+	return r;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_foreach(struct ctl_store *st, int (*fn)(const struct vm_spec *spec, void *arg), void *arg)
+{
+	DIR *d = opendir(st->dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0, visited = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (!ctl_name_valid(e->d_name))
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap ? cap * 2 : 64) * sizeof(*names));
+			if (!nn) {
+				r = -ENOMEM;
+				goto out;
+			}
+			names = nn;
+			cap = cap ? cap * 2 : 64;
+		}
+		names[n] = strdup(e->d_name);
+		if (!names[n]) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		struct vm_spec spec;
+		int g = store_get(st, names[i], &spec);
+		if (g == -ENOENT)
+			continue; /* a directory holding only console.log */
+		if (g < 0)
+			continue;
+		r = fn(&spec, arg);
+		store_spec_free(&spec);
+		if (r < 0)
+			goto out;
+		visited++;
+	}
+	r = visited;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return r;
+}

@@ -1,0 +1,35 @@
+/* VM definitions kept in the state directory so they boot again after a daemon restart.
+ * One file per VM: STATE/vms/NAME/def.json = {"name", "image", "mem", "args"}, written to a
+ * temporary file, fsync'd and renamed, so a crash leaves either the old or the new file. */
+#ifndef DENALI_CTL_STORE_H
+#define DENALI_CTL_STORE_H
+
+#include "backend.h"
+
+struct ctl_store;
+
+/* Opens (creating STATE/vms if needed) the store under state_dir. 0 or -errno. */
+int store_open(const char *state_dir, struct ctl_store **out);
+void store_close(struct ctl_store *st);
+
+/* Writes the definition of spec->name atomically, replacing any older one. 0 or -errno. */
+int store_put(struct ctl_store *st, const struct vm_spec *spec);
+
+/* Removes the definition of name; other files in its directory (console.log) are left alone,
+ * and the directory goes only when it is empty. 0, -ENOENT if there was none, or -errno. */
+int store_del(struct ctl_store *st, const char *name);
+
+/* 1 if a definition of name is stored, 0 if not. */
+int store_has(struct ctl_store *st, const char *name);
+
+/* Calls fn for each valid stored definition, in name order; an unreadable or invalid one is
+ * logged and skipped (left on disk for a human). Stops at and returns the first negative value
+ * fn returns; otherwise returns the number of definitions visited, or -errno. */
+int store_foreach(struct ctl_store *st, int (*fn)(const struct vm_spec *spec, void *arg),
+		  void *arg);
+
+/* Reads one definition into spec (argv malloc'd: free with store_spec_free). 0 or -errno. */
+int store_get(struct ctl_store *st, const char *name, struct vm_spec *spec);
+void store_spec_free(struct vm_spec *spec);
+
+#endif
