@@ -102,33 +102,33 @@ void free(void *p)
 	if (p == NULL)
 		return;
 	struct blk *b = block_of(p);
-	struct blk *prev = NULL, *next = free_list;
+	struct blk **link = &free_list, **prev_link = NULL;
 
-	while (next != NULL && next < b) {
-		prev = next;
-		next = next->next;
+	/* Find b's place in the address-ordered list; link points at b's slot. */
+	while (*link != NULL && *link < b) {
+		prev_link = link;
+		link = &(*link)->next;
 	}
-	b->next = next;
-	if (next != NULL && (char *)b + b->size == (char *)next) {
-		b->size += next->size;
-		b->next = next->next;
+	b->next = *link;
+	*link = b;
+	if (b->next != NULL && (char *)b + b->size == (char *)b->next) {
+		b->size += b->next->size;
+		b->next = b->next->next;
 	}
-	if (prev != NULL && (char *)prev + prev->size == (char *)b) {
-		prev->size += b->size;
-		prev->next = b->next;
-		b = prev;
-	} else if (prev != NULL) {
-		prev->next = b;
-	} else {
-		free_list = b;
+	if (prev_link != NULL) {
+		struct blk *prev = *prev_link;
+		if ((char *)prev + prev->size == (char *)b) {
+			prev->size += b->size;
+			prev->next = b->next;
+			b = prev;
+			link = prev_link;
+		}
 	}
-	/* The last free block touching brk goes back to the bump region. */
-	if ((uintptr_t)b + b->size == brk_ptr && b->next == NULL) {
+	/* A free block ending at brk (necessarily the last one) goes back to
+	 * the bump region. */
+	if ((uintptr_t)b + b->size == brk_ptr) {
 		brk_ptr = (uintptr_t)b;
-		if (prev != NULL && prev != b)
-			prev->next = NULL;
-		else
-			free_list = NULL;
+		*link = NULL;
 	}
 }
 
