@@ -1,0 +1,614 @@
+/* denalictl: the command line for denalid's control socket (protocol: src/ctl/PROTOCOL.md).
+ * Exit status: 0 ok, 1 the daemon refused or failed, 2 usage error, 3 daemon not reachable. */
+#include "proto.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define EXIT_OK		 0
+#define EXIT_ERR	 1
+#define EXIT_USAGE	 2
+#define EXIT_UNREACHABLE 3
+
+#define DEFAULT_SOCKET "/run/denalid/denalid.sock"
+#define REPLY_LINE_MAX (256u << 20)
+
+static const char *sock_path;
+
+struct conn {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+static void die_usage(const char *verb, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "denalictl%s%s: ", verb ? " " : "", verb ? verb : "");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'denalictl %s%s--help'.\n", verb ? verb : "", verb ? " " : "");
+	exit(EXIT_USAGE);
+}
+
+static int conn_open(struct conn *c)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	memset(c, 0, sizeof(*c));
+	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "denalictl: socket path too long: %s\n", sock_path);
+		return -1;
+	}
+	strcpy(sa.sun_path, sock_path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "denalictl: cannot reach denalid at %s: %s\n", sock_path,
+			strerror(errno));
+		if (c->fd >= 0)
+			close(c->fd);
+		return -1;
+	}
+	return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	close(c->fd);
+	free(c->buf);
+}
+
+static int conn_send(struct conn *c, json_t *req)
+{
+	char *s = json_dumps(req, JSON_COMPACT);
+	size_t n, off = 0;
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	n = strlen(s);
+	s[n++] = '\n'; /* replaces the NUL; the length is tracked */
+	while (off < n) {
+		ssize_t w = send(c->fd, s + off, n - off, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	free(s);
+	return r;
+}
+
+/* The next reply line as JSON; NULL at end of stream or on error (message printed). */
+static json_t *conn_recv(struct conn *c)
+{
+	for (;;) {
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+		if (nl) {
+			size_t n = (size_t)(nl - c->buf);
+			json_error_t jerr;
+			json_t *o = json_loadb(c->buf, n, 0, &jerr);
+			memmove(c->buf, nl + 1, c->len - n - 1);
+			c->len -= n + 1;
+			if (!o || !json_is_object(o)) {
+				fprintf(stderr, "denalictl: malformed reply from denalid\n");
+				json_decref(o);
+				return NULL;
+			}
+			return o;
+		}
+		if (c->len == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 65536;
+			char *b;
+			if (cap > REPLY_LINE_MAX) {
+				fprintf(stderr, "denalictl: reply from denalid too long\n");
+				return NULL;
+			}
+			b = realloc(c->buf, cap);
+			if (!b) {
+				fprintf(stderr, "denalictl: out of memory\n");
+				return NULL;
+			}
+			c->buf = b;
+			c->cap = cap;
+		}
+		ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return NULL;
+		c->len += (size_t)r;
+	}
+}
+
+/* Sends req (reference stolen) and waits for its final reply (one with "ok"). Lines carrying
+ * "data" are written to stdout on the way. Returns an exit status; *reply gets the final reply
+ * when the status is EXIT_OK or EXIT_ERR with an answer from the daemon. */
+static int call(json_t *req, json_t **reply)
+{
+	struct conn c;
+	json_t *o;
+	int st = EXIT_UNREACHABLE;
+
+	*reply = NULL;
+	json_object_set_new(req, "id", json_integer(1));
+	if (conn_open(&c) < 0) {
+		json_decref(req);
+		return EXIT_UNREACHABLE;
+	}
+	if (conn_send(&c, req) < 0) {
+		fprintf(stderr, "denalictl: lost the connection to denalid\n");
+		goto out;
+	}
+	while ((o = conn_recv(&c))) {
+		json_t *data = json_object_get(o, "data");
+		if (json_is_string(data)) {
+			fwrite(json_string_value(data), 1, json_string_length(data), stdout);
+			fflush(stdout);
+		}
+		if (json_object_get(o, "ok")) {
+			*reply = o;
+			st = json_is_true(json_object_get(o, "ok")) ? EXIT_OK : EXIT_ERR;
+			if (st == EXIT_ERR) {
+				json_t *e = json_object_get(o, "error");
+				fprintf(stderr, "denalictl: %s\n",
+					json_is_string(e) ? json_string_value(e)
+							  : "request failed");
+			}
+			goto out;
+		}
+		json_decref(o);
+	}
+	fprintf(stderr, "denalictl: denalid closed the connection without an answer\n");
+out:
+	json_decref(req);
+	conn_close(&c);
+	return st;
+}
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* "--opt VALUE" or "--opt=VALUE" at args[*i]; advances *i past it. */
+static bool opt_value(const char *verb, char **args, int n, int *i, const char *opt,
+		      const char **val)
+{
+	size_t l = strlen(opt);
+
+	if (strncmp(args[*i], opt, l) != 0)
+		return false;
+	if (args[*i][l] == '=') {
+		*val = args[*i] + l + 1;
+		return true;
+	}
+	if (args[*i][l] != '\0')
+		return false;
+	if (*i + 1 >= n)
+		die_usage(verb, "%s needs a value", opt);
+	*val = args[++*i];
+	return true;
+}
+
+static void print_json(json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+}
+
+/* ---- start ---- */
+
+static int cmd_start(int n, char **args)
+{
+	const char *name = NULL, *image = NULL, *mem = NULL, *count = NULL;
+	char resolved[PATH_MAX];
+	json_t *req, *reply, *gargs = json_array(), *v;
+	uint64_t bytes;
+	size_t k;
+	int i, st;
+
+	for (i = 0; i < n; i++) {
+		const char *a = args[i];
+		if (strcmp(a, "--") == 0) {
+			for (i++; i < n; i++)
+				json_array_append_new(gargs, json_string(args[i]));
+			break;
+		}
+		if (is_help(a)) {
+			printf("usage: denalictl start NAME IMAGE [--mem SIZE] [--count N] [-- "
+			       "ARGS...]\n"
+			       "Define and boot a VM running IMAGE (a guest program).\n"
+			       "  --mem SIZE   guest memory, e.g. 16M, 64MiB, 1G (default 16M)\n"
+			       "  --count N    start N VMs named NAME-0 .. NAME-(N-1)\n"
+			       "  -- ARGS      arguments passed to the guest\n"
+			       "The definition is kept by the daemon and boots again after a "
+			       "daemon restart,\nuntil 'denalictl stop NAME'.\n");
+			return EXIT_OK;
+		}
+		if (opt_value("start", args, n, &i, "--mem", &mem) ||
+		    opt_value("start", args, n, &i, "--count", &count))
+			continue;
+		if (a[0] == '-' && a[1])
+			die_usage("start", "unknown option %s", a);
+		if (!name)
+			name = a;
+		else if (!image)
+			image = a;
+		else
+			die_usage("start", "unexpected argument %s (guest arguments go after --)",
+				  a);
+	}
+	if (!name || !image)
+		die_usage("start", "%s", "NAME and IMAGE are required");
+	if (!ctl_name_valid(name))
+		die_usage("start", "bad name %s: 1-63 characters of A-Z a-z 0-9 . _ -", name);
+	if (mem && ctl_parse_size(mem, &bytes) < 0)
+		die_usage("start", "bad size %s (e.g. 16M, 64MiB, 1G)", mem);
+	req = json_pack("{s:s, s:s}", "op", "start", "name", name);
+	if (count) {
+		char *end;
+		long c = strtol(count, &end, 10);
+		if (*count < '0' || *count > '9' || *end || c < 1 || c > (long)CTL_COUNT_MAX)
+			die_usage("start", "bad count %s", count);
+		json_object_set_new(req, "count", json_integer(c));
+	}
+	/* The daemon needs an absolute path; resolve a relative one here, where it means
+	 * something. */
+	if (image[0] != '/') {
+		if (!realpath(image, resolved)) {
+			fprintf(stderr, "denalictl: %s: %s\n", image, strerror(errno));
+			json_decref(req);
+			json_decref(gargs);
+			return EXIT_ERR;
+		}
+		image = resolved;
+	}
+	json_object_set_new(req, "image", json_string(image));
+	if (mem)
+		json_object_set_new(req, "mem", json_string(mem));
+	if (json_array_size(gargs))
+		json_object_set_new(req, "args", gargs);
+	else
+		json_decref(gargs);
+	st = call(req, &reply);
+	if (st == EXIT_OK) {
+		printf("started");
+		json_array_foreach(json_object_get(reply, "started"), k, v)
+		    printf(" %s", json_string_value(v));
+		printf("\n");
+	}
+	json_decref(reply);
+	return st;
+}
+
+/* ---- stop ---- */
+
+static int cmd_stop(int n, char **args)
+{
+	json_t *req, *reply, *names = json_array(), *v;
+	bool all = false;
+	size_t k;
+	int st;
+
+	for (int i = 0; i < n; i++) {
+		if (is_help(args[i])) {
+			printf(
+			    "usage: denalictl stop NAME... | --all\n"
+			    "Stop VMs and forget their definitions (they do not boot again after "
+			    "a daemon restart).\n"
+			    "  --all   every VM\n");
+			json_decref(names);
+			return EXIT_OK;
+		}
+		if (strcmp(args[i], "--all") == 0) {
+			all = true;
+			continue;
+		}
+		if (args[i][0] == '-')
+			die_usage("stop", "unknown option %s", args[i]);
+		if (!ctl_name_valid(args[i]))
+			die_usage("stop", "bad name %s", args[i]);
+		json_array_append_new(names, json_string(args[i]));
+	}
+	if (all == (json_array_size(names) > 0))
+		die_usage("stop", "%s", "give either VM names or --all");
+	if (all) {
+		req = json_pack("{s:s, s:b}", "op", "stop", "all", 1);
+		json_decref(names);
+	} else {
+		req = json_pack("{s:s, s:o}", "op", "stop", "names", names);
+	}
+	st = call(req, &reply);
+	if (reply && json_array_size(json_object_get(reply, "stopped"))) {
+		printf("stopped");
+		json_array_foreach(json_object_get(reply, "stopped"), k, v)
+		    printf(" %s", json_string_value(v));
+		printf("\n");
+	} else if (st == EXIT_OK) {
+		printf("no VMs to stop\n");
+	}
+	json_array_foreach(json_object_get(reply, "failed"), k, v)
+	{
+		/* the first failure was printed by call() */
+		if (k > 0)
+			fprintf(stderr, "denalictl: vm %s: %s\n",
+				json_string_value(json_object_get(v, "name")),
+				json_string_value(json_object_get(v, "error")));
+	}
+	json_decref(reply);
+	return st;
+}
+
+/* ---- list ---- */
+
+static void fmt_uint(char *dst, size_t n, json_t *v)
+{
+	if (json_is_integer(v))
+		snprintf(dst, n, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(dst, n, "%.0f", json_real_value(v));
+	else
+		snprintf(dst, n, "-");
+}
+
+static void fmt_uptime(char *dst, size_t n, json_t *v)
+{
+	long long s;
+
+	if (!json_is_number(v)) {
+		snprintf(dst, n, "-");
+		return;
+	}
+	s = (long long)json_number_value(v);
+	if (s >= 86400)
+		snprintf(dst, n, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(dst, n, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(dst, n, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(dst, n, "%llds", s);
+}
+
+#define LIST_COLS 7
+
+static int cmd_list(int n, char **args)
+{
+	static const char *const head[LIST_COLS] = {"NAME",  "STATE",	"WORKER", "CPU_MS",
+						    "EXITS", "RES_KIB", "UPTIME"};
+	bool json = false;
+	json_t *reply, *vms, *vm;
+	size_t width[LIST_COLS], k, rows;
+	char(*cell)[LIST_COLS][160];
+	int st;
+
+	for (int i = 0; i < n; i++) {
+		if (is_help(args[i])) {
+			printf("usage: denalictl list [--json]\n"
+			       "List VMs: name, state (running, runnable, idle, exited, killed + "
+			       "reason),\nworker, CPU ms, exits, resident KiB, uptime.\n"
+			       "  --json   the daemon's answer as JSON\n");
+			return EXIT_OK;
+		}
+		if (strcmp(args[i], "--json") == 0)
+			json = true;
+		else
+			die_usage("list", "unexpected argument %s", args[i]);
+	}
+	st = call(json_pack("{s:s}", "op", "list"), &reply);
+	if (st != EXIT_OK) {
+		json_decref(reply);
+		return st;
+	}
+	vms = json_object_get(reply, "vms");
+	if (json) {
+		print_json(vms ? vms : json_array());
+		json_decref(reply);
+		return EXIT_OK;
+	}
+	rows = json_array_size(vms);
+	cell = calloc(rows + 1, sizeof(*cell));
+	if (!cell) {
+		json_decref(reply);
+		return EXIT_ERR;
+	}
+	for (int c = 0; c < LIST_COLS; c++)
+		snprintf(cell[0][c], sizeof(cell[0][c]), "%s", head[c]);
+	json_array_foreach(vms, k, vm)
+	{
+		char(*row)[160] = cell[k + 1];
+		json_t *reason = json_object_get(vm, "reason");
+		json_t *name = json_object_get(vm, "name"), *state = json_object_get(vm, "state");
+		snprintf(row[0], 160, "%s", json_is_string(name) ? json_string_value(name) : "?");
+		if (json_is_string(reason) && json_string_length(reason))
+			snprintf(row[1], 160, "%s (%.120s)",
+				 json_is_string(state) ? json_string_value(state) : "?",
+				 json_string_value(reason));
+		else
+			snprintf(row[1], 160, "%s",
+				 json_is_string(state) ? json_string_value(state) : "?");
+		fmt_uint(row[2], 160, json_object_get(vm, "worker"));
+		fmt_uint(row[3], 160, json_object_get(vm, "cpu_ms"));
+		fmt_uint(row[4], 160, json_object_get(vm, "exits"));
+		fmt_uint(row[5], 160, json_object_get(vm, "resident_kib"));
+		fmt_uptime(row[6], 160, json_object_get(vm, "uptime_s"));
+	}
+	for (int c = 0; c < LIST_COLS; c++) {
+		width[c] = 0;
+		for (k = 0; k <= rows; k++)
+			if (strlen(cell[k][c]) > width[c])
+				width[c] = strlen(cell[k][c]);
+	}
+	for (k = 0; k <= rows; k++) {
+		for (int c = 0; c < LIST_COLS; c++) {
+			/* Text columns flush left, numbers flush right. */
+			if (c == LIST_COLS - 1)
+				printf("%*s\n", (int)width[c], cell[k][c]);
+			else if (c < 2)
+				printf("%-*s  ", (int)width[c], cell[k][c]);
+			else
+				printf("%*s  ", (int)width[c], cell[k][c]);
+		}
+	}
+	free(cell);
+	json_decref(reply);
+	return EXIT_OK;
+}
+
+/* ---- stats ---- */
+
+static int cmd_stats(int n, char **args)
+{
+	bool json = false;
+	json_t *reply, *s, *v;
+	const char *key;
+	long long total = 0;
+	size_t k;
+	int st;
+
+	for (int i = 0; i < n; i++) {
+		if (is_help(args[i])) {
+			printf("usage: denalictl stats [--json]\n"
+			       "Daemon-wide figures: VMs by state, VM exits per second, hypercalls "
+			       "by kind,\nutilisation of each worker.\n"
+			       "  --json   the daemon's answer as JSON\n");
+			return EXIT_OK;
+		}
+		if (strcmp(args[i], "--json") == 0)
+			json = true;
+		else
+			die_usage("stats", "unexpected argument %s", args[i]);
+	}
+	st = call(json_pack("{s:s}", "op", "stats"), &reply);
+	if (st != EXIT_OK) {
+		json_decref(reply);
+		return st;
+	}
+	s = json_object_get(reply, "stats");
+	if (json) {
+		print_json(s ? s : json_object());
+		json_decref(reply);
+		return EXIT_OK;
+	}
+	printf("%-12s", "VMs");
+	json_object_foreach(json_object_get(s, "vms_by_state"), key, v)
+	{
+		printf(" %s %lld", key, (long long)json_number_value(v));
+		total += (long long)json_number_value(v);
+	}
+	printf("  (total %lld)\n", total);
+	v = json_object_get(s, "exits_per_s");
+	printf("%-12s %.1f\n", "exits/s", json_is_number(v) ? json_number_value(v) : 0.0);
+	printf("%-12s", "hypercalls");
+	json_object_foreach(json_object_get(s, "hypercalls"), key, v)
+	    printf(" %s %lld", key, (long long)json_number_value(v));
+	printf("\n%-12s", "workers");
+	json_array_foreach(json_object_get(s, "workers"), k, v)
+	{
+		printf(" #%lld %.1f%%", (long long)json_number_value(json_object_get(v, "id")),
+		       100.0 * json_number_value(json_object_get(v, "utilisation")));
+	}
+	printf("\n");
+	json_decref(reply);
+	return EXIT_OK;
+}
+
+/* ---- console ---- */
+
+static int cmd_console(int n, char **args)
+{
+	const char *name = NULL;
+	bool follow = false;
+	json_t *req, *reply;
+	int st;
+
+	for (int i = 0; i < n; i++) {
+		if (is_help(args[i])) {
+			printf(
+			    "usage: denalictl console NAME [--follow]\n"
+			    "Print what the VM has written to its console (the part the daemon "
+			    "still holds).\n"
+			    "  --follow, -f   keep printing new output until the VM is stopped\n");
+			return EXIT_OK;
+		}
+		if (strcmp(args[i], "--follow") == 0 || strcmp(args[i], "-f") == 0)
+			follow = true;
+		else if (args[i][0] == '-')
+			die_usage("console", "unknown option %s", args[i]);
+		else if (!name)
+			name = args[i];
+		else
+			die_usage("console", "unexpected argument %s", args[i]);
+	}
+	if (!name)
+		die_usage("console", "%s", "NAME is required");
+	if (!ctl_name_valid(name))
+		die_usage("console", "bad name %s", name);
+	req = json_pack("{s:s, s:s, s:b}", "op", "console", "name", name, "follow", follow);
+	st = call(req, &reply);
+	json_decref(reply);
+	return st;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: denalictl [--socket PATH] VERB [ARGS]\n"
+		   "Control denalid through its socket (default " DEFAULT_SOCKET
+		   ", or $DENALI_SOCKET).\n"
+		   "\n"
+		   "  start NAME IMAGE [--mem SIZE] [--count N] [-- ARGS]\n"
+		   "  stop NAME... | --all\n"
+		   "  list [--json]\n"
+		   "  stats [--json]\n"
+		   "  console NAME [--follow]\n"
+		   "\n"
+		   "'denalictl VERB --help' describes each verb.\n"
+		   "Exit status: 0 ok, 1 error, 2 usage error, 3 denalid not reachable.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} verbs[] = {
+	    {"start", cmd_start}, {"stop", cmd_stop},	    {"list", cmd_list},
+	    {"stats", cmd_stats}, {"console", cmd_console},
+	};
+	int i = 1;
+
+	sock_path = getenv("DENALI_SOCKET");
+	if (!sock_path || !*sock_path)
+		sock_path = DEFAULT_SOCKET;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *v;
+		if (is_help(argv[i])) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (opt_value(NULL, argv, argc, &i, "--socket", &v)) {
+			sock_path = v;
+			continue;
+		}
+		die_usage(NULL, "unknown option %s", argv[i]);
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++)
+		if (strcmp(argv[i], verbs[k].name) == 0)
+			return verbs[k].fn(argc - i - 1, argv + i + 1);
+	die_usage(NULL, "unknown verb %s", argv[i]);
+	return EXIT_USAGE;
+}
