@@ -1,0 +1,37 @@
+/*
+ * denalid: the denali monitor. `run` boots guests in the foreground; `serve`
+ * is the daemon driven by denalictl.
+ */
+#include "denalid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f, "usage: denalid COMMAND [ARGS]\n"
+	       "\n"
+	       "  run IMAGE [--count N] [--mem SIZE] [-- ARGS...]   boot guests in the foreground\n"
+	       "  help                                             this text\n"
+	       "\n"
+	       "`denalid COMMAND --help` describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "run"))
+		return denalid_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "denalid: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,57 @@
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int image_read(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t got = 0;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot read image %s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "cannot read image %s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > IMAGE_MAX_SIZE) {
+		snprintf(err, errlen, "image %s is %lld bytes, more than %u", path,
+			 (long long)st.st_size, IMAGE_MAX_SIZE);
+		close(fd);
+		return -EFBIG;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			snprintf(err, errlen, "cannot read image %s: %s", path,
+				 n < 0 ? strerror(errno) : "file shrank while reading");
+			free(buf);
+			close(fd);
+			return rc;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*data = buf;
+	*size = got;
+	return 0;
+}

@@ -1,0 +1,13 @@
+/* Reading guest images from disk. */
+#ifndef DENALI_CMD_IMAGE_H
+#define DENALI_CMD_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IMAGE_MAX_SIZE (64u << 20)
+
+/* Reads a whole image file. 0 or -errno with a message in err. */
+int image_read(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen);
+
+#endif

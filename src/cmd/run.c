@@ -1,0 +1,360 @@
+/*
+ * `denalid run`: boot N instances of an image in the foreground, print their
+ * console output, exit with the first non-zero guest exit code.
+ */
+#include "denalid.h"
+#include "image.h"
+
+#include "../sched/worker.h"
+#include "../vmm/shell.h"
+#include "../vmm/snapshot.h" /* --suspend-after */
+#include "../vmm/vm.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RUN_KILLED_STATUS 125
+#define RUN_MAX_COUNT	  100000
+#define RUN_MAX_EXTRA	  16
+
+struct run_vm {
+	struct task task;
+	char line[256]; /* partial output line, when prefixing */
+	size_t line_len;
+	int index;
+};
+
+struct run_ctx {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned done;
+	int prefix;
+	unsigned suspend_after;
+	const char *snapshot_dir;
+};
+
+static struct run_ctx ctx = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL};
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: denalid run IMAGE [options] [-- ARGS...]\n"
+	    "Boots instances of a guest image in the foreground and prints their console.\n"
+	    "\n"
+	    "  -n, --count N        instances to boot (default 1); named IMAGE-0..IMAGE-(N-1)\n"
+	    "  -m, --mem SIZE       guest memory, a multiple of 2M (default 16M; K, M, G)\n"
+	    "  -w, --workers N      worker threads (default: one per online CPU)\n"
+	    "  -q, --quantum-ms N   scheduling quantum in ms (default 5, at least 1)\n"
+	    "      --with IMAGE     also boot one instance of IMAGE (no arguments); repeatable\n"
+	    "      --suspend-after N  suspend each VM after its N-th idle to a snapshot file,\n"
+	    "                       release its shell and memory, and resume it from the file\n"
+	    "      --snapshot-dir DIR  where --suspend-after writes (default /tmp)\n"
+	    "  -h, --help           this help\n"
+	    "\n"
+	    "Exit status: the first non-zero guest exit code (in VM order), %d if a VM was\n"
+	    "killed and none exited non-zero, 0 otherwise; 1 for errors of denalid itself.\n",
+	    RUN_KILLED_STATUS);
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mult = 1;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		mult = 1ull << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1ull << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1ull << 30;
+		end++;
+		break;
+	}
+	if (*end == 'i' && mult > 1)
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || (v && mult > UINT64_MAX / v))
+		return -EINVAL;
+	*out = v * mult;
+	return 0;
+}
+
+static void emit_line(struct vm *vm, const char *p, size_t n)
+{
+	if (ctx.prefix)
+		printf("%s: %.*s\n", vm->name, (int)n, p);
+	else
+		printf("%.*s\n", (int)n, p);
+}
+
+/* Console sink: whole lines, prefixed with the VM name when several run. */
+static void sink(struct vm *vm, const char *buf, size_t len, void *arg)
+{
+	struct run_vm *rv = arg;
+
+	pthread_mutex_lock(&ctx.lock);
+	if (!ctx.prefix) {
+		fwrite(buf, 1, len, stdout);
+		pthread_mutex_unlock(&ctx.lock);
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n' || rv->line_len == sizeof(rv->line)) {
+			emit_line(vm, rv->line, rv->line_len);
+			rv->line_len = 0;
+			if (buf[i] == '\n')
+				continue;
+		}
+		rv->line[rv->line_len++] = buf[i];
+	}
+	pthread_mutex_unlock(&ctx.lock);
+}
+
+static void on_done(struct task *t, void *arg)
+{
+	struct run_vm *rv = (struct run_vm *)t;
+	struct vm *vm = t->vm;
+
+	(void)arg;
+	pthread_mutex_lock(&ctx.lock);
+	if (rv->line_len) {
+		emit_line(vm, rv->line, rv->line_len);
+		rv->line_len = 0;
+	}
+	fflush(stdout);
+	if (vm->status == VM_KILLED)
+		fprintf(stderr, "vm %s killed: %s\n", vm->name, vm->reason);
+	if (vm->console.dropped)
+		fprintf(stderr, "vm %s: %lu console bytes dropped by the rate limit\n", vm->name,
+			vm->console.dropped);
+	ctx.done++;
+	pthread_cond_broadcast(&ctx.cond);
+	pthread_mutex_unlock(&ctx.lock);
+}
+
+static int load(const char *path, uint8_t **elf, size_t *size)
+{
+	char err[256];
+	int rc = image_read(path, elf, size, err, sizeof(err));
+
+	if (rc)
+		fprintf(stderr, "denalid: %s\n", err);
+	return rc;
+}
+
+int denalid_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"count", required_argument, NULL, 'n'},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"quantum-ms", required_argument, NULL, 'q'},
+	    {"with", required_argument, NULL, 'W'},
+	    {"suspend-after", required_argument, NULL, 'S'},
+	    {"snapshot-dir", required_argument, NULL, 'D'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *extra[RUN_MAX_EXTRA];
+	unsigned nextra = 0, count = 1, nworkers = 0, quantum_ms = 5, total;
+	uint64_t mem = DENALI_MEM_DEFAULT;
+	struct worker *workers = NULL;
+	struct run_vm *vms = NULL;
+	int c, status = 0, killed = 0, rc;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, "+n:m:w:q:h", opts, NULL)) != -1) {
+		unsigned long v = 0;
+
+		if (c == 'n' || c == 'w' || c == 'q' || c == 'S') {
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v == 0 || v > RUN_MAX_COUNT) {
+				fprintf(stderr, "denalid run: bad number '%s' for --%s\n", optarg,
+					c == 'n'   ? "count"
+					: c == 'w' ? "workers"
+					: c == 'q' ? "quantum-ms"
+						   : "suspend-after");
+				return 2;
+			}
+		}
+		switch (c) {
+		case 'n':
+			count = (unsigned)v;
+			break;
+		case 'w':
+			nworkers = (unsigned)v;
+			break;
+		case 'q':
+			quantum_ms = (unsigned)v;
+			break;
+		case 'S':
+			ctx.suspend_after = (unsigned)v;
+			break;
+		case 'D':
+			ctx.snapshot_dir = optarg;
+			break;
+		case 'm':
+			if (parse_size(optarg, &mem) || mem < DENALI_MEM_MIN ||
+			    mem > DENALI_MEM_MAX || mem % (2u << 20)) {
+				fprintf(stderr,
+					"denalid run: bad memory size '%s': need a multiple of 2M "
+					"between 2M and 4G\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'W':
+			if (nextra == RUN_MAX_EXTRA) {
+				fprintf(stderr, "denalid run: at most %d --with images\n",
+					RUN_MAX_EXTRA);
+				return 2;
+			}
+			extra[nextra++] = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *image = argv[optind++];
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0 && argv[optind][0] != '-') {
+		/* getopt stops at the first non-option; anything after IMAGE must follow -- */
+	}
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	int gargc = argc - optind + 1;
+	char **gargv = calloc((size_t)gargc + 1, sizeof(char *));
+	char *img_copy = strdup(image);
+
+	if (!gargv || !img_copy)
+		return 1;
+	gargv[0] = basename(img_copy);
+	for (int i = 1; i < gargc; i++)
+		gargv[i] = argv[optind + i - 1];
+
+	if (kvm_open() < 0)
+		return 1;
+	if (worker_signals_init() < 0)
+		return 1;
+	if (!nworkers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		nworkers = n > 0 ? (unsigned)n : 1;
+	}
+	total = count + nextra;
+	if (nworkers > total)
+		nworkers = total;
+	ctx.prefix = total > 1;
+
+	uint8_t *elf = NULL;
+	size_t elf_size = 0;
+	if (load(image, &elf, &elf_size))
+		return 1;
+	vms = calloc(total, sizeof(*vms));
+	workers = calloc(nworkers, sizeof(*workers));
+	if (!vms || !workers)
+		return 1;
+	for (unsigned i = 0; i < total; i++) {
+		struct vm_config cfg = {.mem_size = mem, .id = i + 1};
+		char name[64], err[256];
+		uint8_t *x_elf = elf;
+		size_t x_size = elf_size;
+		char *x_argv[1];
+
+		if (i < count) {
+			if (total > 1)
+				snprintf(name, sizeof(name), "%.40s-%u", gargv[0], i);
+			else
+				snprintf(name, sizeof(name), "%.60s", gargv[0]);
+			cfg.image = image;
+			cfg.argc = gargc;
+			cfg.argv = gargv;
+		} else {
+			char *copy = strdup(extra[i - count]);
+
+			if (!copy || load(extra[i - count], &x_elf, &x_size))
+				return 1;
+			x_argv[0] = basename(copy);
+			snprintf(name, sizeof(name), "%.40s-%u", x_argv[0], i);
+			cfg.image = extra[i - count];
+			cfg.argc = 1;
+			cfg.argv = x_argv;
+		}
+		cfg.name = name;
+		cfg.elf = x_elf;
+		cfg.elf_size = x_size;
+		rc = vm_create(&cfg, &vms[i].task.vm, err, sizeof(err));
+		if (x_elf != elf)
+			free(x_elf);
+		if (rc) {
+			fprintf(stderr, "denalid: %s: %s\n", cfg.image, err);
+			return 1;
+		}
+		vms[i].index = (int)i;
+		sched_entity_init(&vms[i].task.se, &vms[i].task);
+		vms[i].task.vm->console.sink = sink;
+		vms[i].task.vm->console.sink_arg = &vms[i];
+	}
+	free(elf);
+	for (unsigned i = 0; i < nworkers; i++) {
+		rc = worker_start(&workers[i], (int)i, (uint64_t)quantum_ms * 1000000ull, on_done,
+				  NULL);
+		if (rc) {
+			fprintf(stderr, "denalid: worker %u: %s\n", i, strerror(-rc));
+			return 1;
+		}
+	}
+	for (unsigned i = 0; i < total; i++)
+		worker_send(&workers[i % nworkers], WCMD_ADD, &vms[i].task);
+	pthread_mutex_lock(&ctx.lock);
+	while (ctx.done < total)
+		pthread_cond_wait(&ctx.cond, &ctx.lock);
+	pthread_mutex_unlock(&ctx.lock);
+	for (unsigned i = 0; i < nworkers; i++)
+		worker_stop(&workers[i]);
+	for (unsigned i = 0; i < total; i++) {
+		struct vm *vm = vms[i].task.vm;
+
+		if (vm->status == VM_KILLED)
+			killed = 1;
+		else if (!status && vm->exit_code)
+			status = vm->exit_code & 0xff ? vm->exit_code & 0xff : 1;
+		vm_destroy(vm);
+	}
+	shell_pool_drain();
+	free(vms);
+	free(workers);
+	free(gargv);
+	free(img_copy);
+	fflush(stdout);
+	return status ? status : killed ? RUN_KILLED_STATUS : 0;
+}

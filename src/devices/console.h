@@ -1,0 +1,48 @@
+/*
+ * Console device: drains the guest's console ring into a bounded in-memory
+ * buffer (for `denalictl console`) and an output sink, with a per-VM rate
+ * limit so that a flooding guest costs bounded memory and log space.
+ */
+#ifndef DENALI_DEVICES_CONSOLE_H
+#define DENALI_DEVICES_CONSOLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+#define CONSOLE_BUF_SIZE (64u << 10)  /* kept in memory per VM */
+#define CONSOLE_BURST	 (1u << 20)   /* bytes a VM may write at once */
+#define CONSOLE_RATE	 (256u << 10) /* bytes per second sustained */
+
+typedef void (*console_sink_fn)(struct vm *vm, const char *buf, size_t len, void *arg);
+
+struct console_dev {
+	uint32_t cons;	    /* monitor's consumer counter */
+	uint64_t written;   /* bytes accepted, ever */
+	uint64_t dropped;   /* bytes dropped by the rate limit */
+	uint64_t tokens;    /* rate-limit bucket, bytes */
+	uint64_t refill_ns; /* last refill */
+	int dropping;	    /* inside a drop episode */
+	char *buf;	    /* CONSOLE_BUF_SIZE ring of the latest output, lazily */
+	console_sink_fn sink;
+	void *sink_arg;
+};
+
+void console_init(struct console_dev *c, console_sink_fn sink, void *arg);
+void console_free(struct console_dev *c);
+
+/*
+ * Consumes every ready descriptor of the VM's console ring. Returns 0, or
+ * -EFAULT after killing the VM (bad index or descriptor).
+ */
+int console_drain(struct vm *vm);
+
+/*
+ * Copies buffered output from absolute offset off. Returns bytes copied and
+ * sets *next; output older than the buffer is skipped.
+ */
+size_t console_read(const struct console_dev *c, uint64_t off, char *out, size_t len,
+		    uint64_t *next);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * Run queue and deadline heap. O(1) enqueue/pick, O(log n) sleep/wake.
+ */
+#include "sched.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+int sched_init(struct sched *s)
+{
+	s->head.next = s->head.prev = &s->head;
+	s->runnable = s->sleeping = 0;
+	s->heap = NULL;
+	s->heap_len = s->heap_cap = 0;
+	return 0;
+}
+
+void sched_fini(struct sched *s)
+{
+	free(s->heap);
+	s->heap = NULL;
+}
+
+void sched_entity_init(struct sched_entity *e, void *owner)
+{
+	e->next = e->prev = NULL;
+	e->deadline = SCHED_NO_DEADLINE;
+	e->heap_idx = SIZE_MAX;
+	e->where = SE_NONE;
+	e->owner = owner;
+}
+
+static int earlier(const struct sched_entity *a, const struct sched_entity *b)
+{
+	return a->deadline < b->deadline;
+}
+
+static void heap_set(struct sched *s, size_t i, struct sched_entity *e)
+{
+	s->heap[i] = e;
+	e->heap_idx = i;
+}
+
+static void sift_up(struct sched *s, size_t i)
+{
+	struct sched_entity *e = s->heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (!earlier(e, s->heap[parent]))
+			break;
+		heap_set(s, i, s->heap[parent]);
+		i = parent;
+	}
+	heap_set(s, i, e);
+}
+
+static void sift_down(struct sched *s, size_t i)
+{
+	struct sched_entity *e = s->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= s->heap_len)
+			break;
+		if (c + 1 < s->heap_len && earlier(s->heap[c + 1], s->heap[c]))
+			c++;
+		if (!earlier(s->heap[c], e))
+			break;
+		heap_set(s, i, s->heap[c]);
+		i = c;
+	}
+	heap_set(s, i, e);
+}
+
+static void heap_remove(struct sched *s, struct sched_entity *e)
+{
+	size_t i = e->heap_idx;
+	struct sched_entity *last;
+
+	if (i == SIZE_MAX)
+		return;
+	last = s->heap[--s->heap_len];
+	e->heap_idx = SIZE_MAX;
+	if (last == e)
+		return;
+	heap_set(s, i, last);
+	sift_down(s, i);
+	sift_up(s, last->heap_idx);
+}
+
+void sched_enqueue(struct sched *s, struct sched_entity *e, int boost)
+{
+	struct sched_entity *at = boost ? &s->head : s->head.prev;
+
+	e->prev = at;
+	e->next = at->next;
+	at->next->prev = e;
+	at->next = e;
+	e->where = SE_RUNQ;
+	s->runnable++;
+}
+
+struct sched_entity *sched_pick(struct sched *s)
+{
+	struct sched_entity *e = s->head.next;
+
+	if (e == &s->head)
+		return NULL;
+	sched_remove(s, e);
+	return e;
+}
+
+int sched_sleep(struct sched *s, struct sched_entity *e, uint64_t deadline)
+{
+	if (deadline != SCHED_NO_DEADLINE && s->heap_len == s->heap_cap) {
+		size_t cap = s->heap_cap ? 2 * s->heap_cap : 64;
+		struct sched_entity **h = realloc(s->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		s->heap = h;
+		s->heap_cap = cap;
+	}
+	e->deadline = deadline;
+	e->where = SE_SLEEP;
+	s->sleeping++;
+	if (deadline != SCHED_NO_DEADLINE) {
+		s->heap_len++;
+		heap_set(s, s->heap_len - 1, e);
+		sift_up(s, s->heap_len - 1);
+	}
+	return 0;
+}
+
+void sched_remove(struct sched *s, struct sched_entity *e)
+{
+	if (e->where == SE_RUNQ) {
+		e->prev->next = e->next;
+		e->next->prev = e->prev;
+		e->next = e->prev = NULL;
+		s->runnable--;
+	} else if (e->where == SE_SLEEP) {
+		heap_remove(s, e);
+		s->sleeping--;
+	}
+	e->where = SE_NONE;
+}
+
+int sched_wake(struct sched *s, struct sched_entity *e)
+{
+	if (e->where != SE_SLEEP)
+		return 0;
+	sched_remove(s, e);
+	sched_enqueue(s, e, 1);
+	return 1;
+}
+
+size_t sched_expire(struct sched *s, uint64_t now, void (*cb)(struct sched_entity *, void *),
+		    void *arg)
+{
+	size_t n = 0;
+
+	while (s->heap_len && s->heap[0]->deadline <= now) {
+		struct sched_entity *e = s->heap[0];
+
+		sched_wake(s, e);
+		if (cb)
+			cb(e, arg);
+		n++;
+	}
+	return n;
+}
+
+uint64_t sched_next_deadline(const struct sched *s)
+{
+	return s->heap_len ? s->heap[0]->deadline : SCHED_NO_DEADLINE;
+}

@@ -1,0 +1,61 @@
+/*
+ * Scheduling logic of one worker, free of threads and KVM so that it can be
+ * tested alone: a round-robin run queue, Denali's wake-up boost, and a
+ * min-heap of idle deadlines.
+ */
+#ifndef DENALI_SCHED_SCHED_H
+#define DENALI_SCHED_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCHED_NO_DEADLINE UINT64_MAX
+
+enum sched_where { SE_NONE, SE_RUNQ, SE_SLEEP };
+
+struct sched_entity {
+	struct sched_entity *next, *prev; /* run queue links */
+	uint64_t deadline;		  /* while sleeping */
+	size_t heap_idx;		  /* index in the deadline heap, or SIZE_MAX */
+	enum sched_where where;
+	void *owner;
+};
+
+struct sched {
+	struct sched_entity head; /* run queue sentinel */
+	size_t runnable;
+	size_t sleeping;	    /* with or without a deadline */
+	struct sched_entity **heap; /* sleepers that have a deadline */
+	size_t heap_len, heap_cap;
+};
+
+int sched_init(struct sched *s);
+void sched_fini(struct sched *s);
+void sched_entity_init(struct sched_entity *e, void *owner);
+
+/* Appends e to the run queue; with boost, puts it first (Denali's wake-up
+ * boost). e must not be queued. */
+void sched_enqueue(struct sched *s, struct sched_entity *e, int boost);
+
+/* Removes and returns the first runnable entity, or NULL. */
+struct sched_entity *sched_pick(struct sched *s);
+
+/* Parks e until sched_wake() or its deadline (SCHED_NO_DEADLINE = none). */
+int sched_sleep(struct sched *s, struct sched_entity *e, uint64_t deadline);
+
+/* Moves a sleeping e to the head of the run queue (boosted). No-op if e is
+ * already runnable. Returns 1 if it was sleeping. */
+int sched_wake(struct sched *s, struct sched_entity *e);
+
+/* Takes e out of whatever queue it is in. */
+void sched_remove(struct sched *s, struct sched_entity *e);
+
+/* Wakes every sleeper whose deadline is <= now, in deadline order; calls
+ * cb for each (may be NULL). Returns how many woke. */
+size_t sched_expire(struct sched *s, uint64_t now, void (*cb)(struct sched_entity *, void *),
+		    void *arg);
+
+/* The nearest deadline, or SCHED_NO_DEADLINE. */
+uint64_t sched_next_deadline(const struct sched *s);
+
+#endif

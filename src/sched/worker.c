@@ -1,0 +1,305 @@
+/*
+ * Worker thread: dispatch loop, preemption timer, io_uring sleep.
+ *
+ * Preemption: a per-worker POSIX timer delivers WORKER_SIG to this thread
+ * only while a VM runs and another is waiting. The handler sets
+ * immediate_exit in the running VM's kvm_run, so the signal either breaks
+ * KVM_RUN (EINTR) or makes the next entry return at once; it is never lost
+ * and never needs unblocking around KVM_RUN.
+ */
+#include "worker.h"
+
+#include "../vmm/shell.h"
+#include "../vmm/vm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#define WORKER_SIG (SIGRTMIN + 1)
+#define UD_EVENTFD 1
+
+static __thread struct kvm_run *volatile running;
+
+static void on_preempt(int sig)
+{
+	struct kvm_run *r = running;
+
+	(void)sig;
+	if (r)
+		r->immediate_exit = 1;
+}
+
+int worker_signals_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_preempt;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(WORKER_SIG, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static void arm_eventfd(struct worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	io_uring_prep_read(sqe, w->efd, &w->efd_buf, sizeof(w->efd_buf), 0);
+	io_uring_sqe_set_data64(sqe, UD_EVENTFD);
+}
+
+static void set_timer(struct worker *w, uint64_t ns)
+{
+	struct itimerspec its = {
+	    .it_value = {.tv_sec = (time_t)(ns / 1000000000ull),
+			 .tv_nsec = (long)(ns % 1000000000ull)},
+	};
+
+	timer_settime(w->timer, 0, &its, NULL);
+	w->timer_armed = ns != 0;
+}
+
+static void finish(struct worker *w, struct task *t)
+{
+	struct shell *sh = t->vm->shell;
+
+	vm_unbind(t->vm);
+	if (sh)
+		shell_put(sh);
+	w->stats.live--;
+	w->done(t, w->done_arg);
+}
+
+static void timer_wake(struct sched_entity *e, void *arg)
+{
+	struct task *t = e->owner;
+
+	(void)arg;
+	t->vm->status = VM_RUNNABLE;
+	vm_wake(t->vm, DENALI_EV_TIMER);
+}
+
+static void handle_cmd(struct worker *w, struct worker_cmd *c)
+{
+	struct task *t = c->task;
+
+	switch (c->op) {
+	case WCMD_ADD:
+		t->w = w;
+		w->stats.live++;
+		sched_enqueue(&w->sched, &t->se, 0);
+		break;
+	case WCMD_WAKE:
+		if (sched_wake(&w->sched, &t->se)) {
+			t->vm->status = VM_RUNNABLE;
+			vm_wake(t->vm, 0);
+		}
+		break;
+	case WCMD_STOP:
+		if (t->vm->status == VM_EXITED || t->vm->status == VM_KILLED)
+			break; /* already finished */
+		sched_remove(&w->sched, &t->se);
+		vm_kill(t->vm, "stopped by the operator");
+		finish(w, t);
+		break;
+	}
+}
+
+static void drain_inbox(struct worker *w)
+{
+	struct worker_cmd *c, *rev = NULL;
+
+	pthread_mutex_lock(&w->lock);
+	c = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->lock);
+	while (c) { /* the inbox is LIFO; restore arrival order */
+		struct worker_cmd *next = c->next;
+
+		c->next = rev;
+		rev = c;
+		c = next;
+	}
+	while (rev) {
+		struct worker_cmd *next = rev->next;
+
+		handle_cmd(w, rev);
+		free(rev);
+		rev = next;
+	}
+}
+
+static void wait_events(struct worker *w)
+{
+	uint64_t deadline = sched_next_deadline(&w->sched), now;
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	int rc;
+
+	if (deadline != SCHED_NO_DEADLINE) {
+		now = vm_now_ns();
+		if (deadline <= now)
+			return;
+		ts.tv_sec = (long long)((deadline - now) / 1000000000ull);
+		ts.tv_nsec = (long long)((deadline - now) % 1000000000ull);
+		rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+	} else {
+		rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, NULL, NULL);
+	}
+	if (rc < 0 && rc != -ETIME && rc != -EINTR)
+		fprintf(stderr, "denali: worker %d: io_uring wait: %s\n", w->id, strerror(-rc));
+	io_uring_for_each_cqe(&w->ring, head, cqe)
+	{
+		if (io_uring_cqe_get_data64(cqe) == UD_EVENTFD)
+			arm_eventfd(w);
+		seen++;
+	}
+	io_uring_cq_advance(&w->ring, seen);
+}
+
+static void dispatch(struct worker *w, struct task *t)
+{
+	struct vm *vm = t->vm;
+	uint64_t t0;
+	enum vm_stop stop;
+
+	if (!vm->shell) {
+		struct shell *sh;
+		int rc = shell_get(&sh);
+
+		if (rc == 0 && (rc = vm_bind(vm, sh)) != 0)
+			shell_put(sh);
+		if (rc) {
+			vm_kill(vm, "no VM shell: %s", strerror(-rc));
+			finish(w, t);
+			return;
+		}
+	}
+	if (w->sched.runnable > 0)
+		set_timer(w, w->quantum_ns);
+	t0 = vm_now_ns();
+	running = vm->shell->run;
+	stop = vm_run(vm);
+	running = NULL;
+	if (w->timer_armed)
+		set_timer(w, 0);
+	w->stats.busy_ns += vm_now_ns() - t0;
+	w->stats.runs++;
+	switch (stop) {
+	case VM_STOP_PREEMPT:
+		w->stats.preemptions++;
+		sched_enqueue(&w->sched, &t->se, 0);
+		break;
+	case VM_STOP_IDLE:
+		if (sched_sleep(&w->sched, &t->se, vm->deadline_ns)) {
+			vm_kill(vm, "out of memory for the deadline heap");
+			finish(w, t);
+		}
+		break;
+	case VM_STOP_EXIT:
+	case VM_STOP_KILLED:
+		finish(w, t);
+		break;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct sigevent sev;
+
+	w->tid = gettid();
+	prctl(PR_SET_TIMERSLACK, 1UL); /* idle deadlines are what we sleep for */
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = WORKER_SIG;
+	sev._sigev_un._tid = w->tid;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &w->timer) < 0) {
+		fprintf(stderr, "denali: worker %d: timer_create: %s\n", w->id, strerror(errno));
+		return NULL;
+	}
+	arm_eventfd(w);
+	for (;;) {
+		struct sched_entity *e;
+
+		drain_inbox(w);
+		sched_expire(&w->sched, vm_now_ns(), timer_wake, w);
+		e = sched_pick(&w->sched);
+		if (e) {
+			dispatch(w, e->owner);
+			continue;
+		}
+		if (__atomic_load_n(&w->quit, __ATOMIC_ACQUIRE) && w->stats.live == 0)
+			break;
+		wait_events(w);
+	}
+	timer_delete(w->timer);
+	return NULL;
+}
+
+int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn done, void *arg)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->quantum_ns = quantum_ns < 1000000 ? 1000000 : quantum_ns;
+	w->done = done;
+	w->done_arg = arg;
+	pthread_mutex_init(&w->lock, NULL);
+	sched_init(&w->sched);
+	w->efd = eventfd(0, EFD_CLOEXEC);
+	if (w->efd < 0)
+		return -errno;
+	rc = io_uring_queue_init(64, &w->ring, 0);
+	if (rc < 0) {
+		close(w->efd);
+		return rc;
+	}
+	rc = -pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc) {
+		io_uring_queue_exit(&w->ring);
+		close(w->efd);
+	}
+	return rc;
+}
+
+int worker_send(struct worker *w, enum worker_cmd_op op, struct task *t)
+{
+	struct worker_cmd *c = malloc(sizeof(*c));
+	uint64_t one = 1;
+
+	if (!c)
+		return -ENOMEM;
+	c->op = op;
+	c->task = t;
+	pthread_mutex_lock(&w->lock);
+	c->next = w->inbox;
+	w->inbox = c;
+	pthread_mutex_unlock(&w->lock);
+	if (write(w->efd, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
+void worker_stop(struct worker *w)
+{
+	uint64_t one = 1;
+
+	__atomic_store_n(&w->quit, 1, __ATOMIC_RELEASE);
+	if (write(w->efd, &one, sizeof(one)) < 0)
+		perror("denali: worker_stop: eventfd write");
+	pthread_join(w->thread, NULL);
+	io_uring_queue_exit(&w->ring);
+	close(w->efd);
+	sched_fini(&w->sched);
+	pthread_mutex_destroy(&w->lock);
+}

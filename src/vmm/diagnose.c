@@ -1,0 +1,94 @@
+/*
+ * Why did the guest triple-fault? With no IDT every exception ends in
+ * KVM_EXIT_SHUTDOWN, so the reason is reconstructed from the vCPU state:
+ * a page fault leaves its address in CR2 (loaded with a sentinel at entry),
+ * anything else is named from the instruction bytes at RIP.
+ */
+#include "exit.h"
+
+#include "gpa.h"
+#include "shell.h"
+#include "x86.h"
+
+#include <string.h>
+#include <sys/ioctl.h>
+
+static const char *fault_area(const struct vm *vm, uint64_t addr)
+{
+	if (addr < DENALI_PAGE_SIZE)
+		return "null-page access";
+	if (addr >= DENALI_VREGS_GPA && addr < DENALI_VREGS_GPA + DENALI_PAGE_SIZE)
+		return "write to monitor-owned virtual registers";
+	if (addr >= DENALI_PRIVATE_GPA && addr < DENALI_RESERVED_END)
+		return "access to monitor-reserved page";
+	if (addr >= vm->mem_size)
+		return "access outside guest memory";
+	return "page fault";
+}
+
+static const char *insn_name(const uint8_t *p)
+{
+	size_t i = 0;
+
+	/* Skip legacy and REX prefixes. */
+	while (i < 4 && (p[i] == 0x66 || p[i] == 0x67 || p[i] == 0xf2 || p[i] == 0xf3 ||
+			 (p[i] >= 0x40 && p[i] <= 0x4f)))
+		i++;
+	switch (p[i]) {
+	case 0xf4:
+		return "privileged instruction (hlt)";
+	case 0xfa:
+	case 0xfb:
+		return "privileged instruction (cli/sti)";
+	case 0xcc:
+	case 0xcd:
+		return "software interrupt (int)";
+	case 0x0f:
+		switch (p[i + 1]) {
+		case 0x0b:
+			return "invalid opcode (ud2)";
+		case 0x05:
+		case 0x34:
+			return "system call instruction";
+		case 0x01:
+			return "privileged instruction (descriptor table / system)";
+		case 0x00:
+			return "privileged instruction (ldt/tr)";
+		case 0x20:
+		case 0x22:
+			return "privileged instruction (mov to/from control register)";
+		case 0x21:
+		case 0x23:
+			return "privileged instruction (mov debug register)";
+		case 0x30:
+		case 0x32:
+			return "privileged instruction (wrmsr/rdmsr)";
+		case 0x06:
+		case 0x08:
+		case 0x09:
+			return "privileged instruction (clts/invd/wbinvd)";
+		}
+		break;
+	}
+	return NULL;
+}
+
+enum vm_stop exit_diagnose_shutdown(struct vm *vm)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r;
+	const uint8_t *code;
+	const char *what;
+
+	if (ioctl(vm->shell->vcpu_fd, KVM_GET_SREGS, &s) < 0 ||
+	    ioctl(vm->shell->vcpu_fd, KVM_GET_REGS, &r) < 0)
+		return vm_kill(vm, "triple fault (vCPU state unreadable)");
+	if (s.cr2 != X86_CR2_SENTINEL)
+		return vm_kill(vm, "triple fault: %s at 0x%llx (rip 0x%llx)", fault_area(vm, s.cr2),
+			       s.cr2, r.rip);
+	code = gpa_to_hva(vm->mem, vm->mem_size, r.rip, 16);
+	what = code ? insn_name(code) : NULL;
+	if (what)
+		return vm_kill(vm, "triple fault: %s at rip 0x%llx", what, r.rip);
+	return vm_kill(vm, "triple fault: exception at rip 0x%llx (rsp 0x%llx)", r.rip, r.rsp);
+}

@@ -1,0 +1,133 @@
+/*
+ * The vCPU loop: KVM_RUN, then one handler per exit reason. Anything a guest
+ * can cause ends in vm_kill() for that VM only; nothing here exits the
+ * process.
+ */
+#include "exit.h"
+
+#include "../devices/console.h"
+#include "gpa.h"
+#include "shell.h"
+#include "x86.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <x86intrin.h>
+
+typedef int (*exit_fn)(struct vm *vm, struct kvm_run *run);
+
+static int exit_io(struct vm *vm, struct kvm_run *run)
+{
+	uint16_t port = run->io.port;
+	uint32_t arg;
+
+	if (port < DENALI_HC_BASE || port >= DENALI_HC_BASE + DENALI_HC_COUNT)
+		return vm_kill(vm, "%s to unknown port 0x%x",
+			       run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in", port);
+	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1)
+		return vm_kill(vm, "hypercall port 0x%x: bad access (dir %u size %u count %u)",
+			       port, run->io.direction, run->io.size, run->io.count);
+	memcpy(&arg, (uint8_t *)run + run->io.data_offset, sizeof(arg));
+	vm->ctr.hypercalls[port - DENALI_HC_BASE]++;
+	return hypercall_table[port - DENALI_HC_BASE](vm, arg);
+}
+
+static int exit_mmio(struct vm *vm, struct kvm_run *run)
+{
+	return vm_kill(vm, "MMIO %s at 0x%llx: no device there",
+		       run->mmio.is_write ? "write" : "read", run->mmio.phys_addr);
+}
+
+static int exit_hlt(struct vm *vm, struct kvm_run *run)
+{
+	(void)run;
+	return vm_kill(vm, "privileged instruction (hlt)");
+}
+
+static int exit_shutdown(struct vm *vm, struct kvm_run *run)
+{
+	(void)run;
+	return exit_diagnose_shutdown(vm);
+}
+
+static int exit_fail_entry(struct vm *vm, struct kvm_run *run)
+{
+	return vm_kill(vm, "KVM entry failed (hardware reason 0x%llx)",
+		       run->fail_entry.hardware_entry_failure_reason);
+}
+
+static int exit_internal(struct vm *vm, struct kvm_run *run)
+{
+	return vm_kill(vm, "KVM internal error (suberror %u)", run->internal.suberror);
+}
+
+static int exit_intr(struct vm *vm, struct kvm_run *run)
+{
+	(void)vm;
+	(void)run;
+	return VM_STOP_PREEMPT;
+}
+
+static const exit_fn exit_table[] = {
+    [KVM_EXIT_IO] = exit_io,
+    [KVM_EXIT_MMIO] = exit_mmio,
+    [KVM_EXIT_HLT] = exit_hlt,
+    [KVM_EXIT_SHUTDOWN] = exit_shutdown,
+    [KVM_EXIT_FAIL_ENTRY] = exit_fail_entry,
+    [KVM_EXIT_INTERNAL_ERROR] = exit_internal,
+    [KVM_EXIT_INTR] = exit_intr,
+};
+
+static void refresh_clock(struct vm *vm)
+{
+	struct denali_vregs *vr = vm->vregs;
+	uint64_t tsc = __rdtsc(), ns = vm_now_ns();
+
+	vr->time_tsc = tsc + (uint64_t)vm->shell->tsc_offset;
+	vr->time_ns = ns;
+}
+
+enum vm_stop vm_run(struct vm *vm)
+{
+	struct kvm_run *run = vm->shell->run;
+	uint64_t t0, t1;
+	int rc;
+
+	vm->status = VM_RUNNING;
+	for (;;) {
+		uint64_t ev = __atomic_exchange_n(&vm->pending, 0, __ATOMIC_ACQUIRE);
+
+		if (ev)
+			__atomic_fetch_or(&vm->shared->events, ev, __ATOMIC_RELEASE);
+		if (vm->stop_requested)
+			return vm_kill(vm, "stopped by the operator");
+		refresh_clock(vm);
+		t0 = __rdtsc();
+		rc = ioctl(vm->shell->vcpu_fd, KVM_RUN, 0);
+		t1 = __rdtsc();
+		vm->ctr.runs++;
+		vm->ctr.cpu_ns +=
+		    (uint64_t)(((unsigned __int128)(t1 - t0) * vm->vregs->tsc_mult) >> 32);
+		if (rc < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				run->immediate_exit = 0;
+				vm->status = VM_RUNNABLE;
+				return VM_STOP_PREEMPT;
+			}
+			return vm_kill(vm, "KVM_RUN: %s", strerror(errno));
+		}
+		vm->ctr.exits++;
+		if (console_drain(vm))
+			return VM_STOP_KILLED;
+		if (run->exit_reason >= sizeof(exit_table) / sizeof(exit_table[0]) ||
+		    !exit_table[run->exit_reason])
+			return vm_kill(vm, "unexpected exit reason %u", run->exit_reason);
+		rc = exit_table[run->exit_reason](vm, run);
+		if (rc == EXIT_CONTINUE)
+			continue;
+		if (rc == VM_STOP_PREEMPT)
+			vm->status = VM_RUNNABLE;
+		return (enum vm_stop)rc;
+	}
+}

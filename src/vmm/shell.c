@@ -1,0 +1,343 @@
+/*
+ * KVM shells and their pool. __ioctl-style raw calls return -errno; every
+ * message names the failing ioctl.
+ */
+#include "shell.h"
+
+#include "vcpu_state.h"
+#include "x86.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+static int kvm_fd = -1;
+static size_t run_size;
+static uint64_t tsc_hz;
+
+static struct {
+	pthread_mutex_t lock;
+	struct shell *head;
+	unsigned count;
+	unsigned max;
+} pool = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 16384};
+
+static int xioctl(int fd, unsigned long req, void *arg, const char *name)
+{
+	int rc = ioctl(fd, req, arg);
+
+	if (rc < 0) {
+		rc = -errno;
+		fprintf(stderr, "denali: %s: %s\n", name, strerror(errno));
+	}
+	return rc;
+}
+
+int kvm_open(void)
+{
+	int fd, v, need[] = {KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_XSAVE, KVM_CAP_USER_MEMORY};
+	const char *need_name[] = {"KVM_CAP_IMMEDIATE_EXIT", "KVM_CAP_XSAVE",
+				   "KVM_CAP_USER_MEMORY"};
+
+	if (kvm_fd >= 0)
+		return 0;
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		fprintf(stderr, "denali: cannot open /dev/kvm: %s%s\n", strerror(e),
+			e == ENOENT ? " (KVM is not available on this host)" : "");
+		return -e;
+	}
+	v = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (v != KVM_API_VERSION) {
+		fprintf(stderr, "denali: /dev/kvm API version %d, need %d\n", v, KVM_API_VERSION);
+		close(fd);
+		return -ENOTSUP;
+	}
+	for (unsigned i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (ioctl(fd, KVM_CHECK_EXTENSION, need[i]) <= 0) {
+			fprintf(stderr, "denali: KVM lacks %s\n", need_name[i]);
+			close(fd);
+			return -ENOTSUP;
+		}
+	}
+	v = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (v < (int)sizeof(struct kvm_run)) {
+		fprintf(stderr, "denali: KVM_GET_VCPU_MMAP_SIZE: %d\n", v);
+		close(fd);
+		return -ENOTSUP;
+	}
+	run_size = (size_t)v;
+	kvm_fd = fd;
+	/* The TSC rate guests are told comes from a vCPU: make one now (it
+	 * stays pooled) so the rate is known before the first VM is built. */
+	{
+		struct shell *sh;
+		int rc = shell_create(&sh);
+
+		if (rc)
+			return rc;
+		shell_put(sh);
+	}
+	return 0;
+}
+
+uint64_t kvm_tsc_hz(void)
+{
+	return tsc_hz;
+}
+
+/* Makes the guest TSC read the host TSC, or records the offset KVM chose. */
+static void setup_tsc(struct shell *sh)
+{
+	uint64_t zero = 0;
+	struct kvm_device_attr attr = {
+	    .group = KVM_VCPU_TSC_CTRL,
+	    .attr = KVM_VCPU_TSC_OFFSET,
+	    .addr = (uint64_t)(uintptr_t)&zero,
+	};
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = {.hdr.nmsrs = 1, .e.index = 0x10 /* IA32_TSC */};
+	uint64_t before, after;
+	int khz;
+
+	if (!tsc_hz) {
+		khz = ioctl(sh->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+		tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 1000000000ull;
+	}
+	if (ioctl(sh->vcpu_fd, KVM_SET_DEVICE_ATTR, &attr) == 0) {
+		sh->tsc_offset = 0;
+		return;
+	}
+	before = __rdtsc();
+	if (ioctl(sh->vcpu_fd, KVM_GET_MSRS, &m) != 1) {
+		sh->tsc_offset = 0;
+		return;
+	}
+	after = __rdtsc();
+	sh->tsc_offset = (int64_t)(m.e.data - (before + (after - before) / 2));
+}
+
+int shell_create(struct shell **out)
+{
+	struct shell *sh;
+	int rc;
+
+	if (kvm_fd < 0 && (rc = kvm_open()) < 0)
+		return rc;
+	sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return -ENOMEM;
+	sh->vm_fd = sh->vcpu_fd = -1;
+	rc = xioctl(kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM");
+	if (rc < 0)
+		goto err;
+	sh->vm_fd = rc;
+	rc = xioctl(sh->vm_fd, KVM_CREATE_VCPU, 0, "KVM_CREATE_VCPU");
+	if (rc < 0)
+		goto err;
+	sh->vcpu_fd = rc;
+	sh->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, sh->vcpu_fd, 0);
+	if (sh->run == MAP_FAILED) {
+		rc = -errno;
+		sh->run = NULL;
+		fprintf(stderr, "denali: mmap kvm_run: %s\n", strerror(-rc));
+		goto err;
+	}
+	setup_tsc(sh);
+	*out = sh;
+	return 0;
+err:
+	shell_destroy(sh);
+	return rc;
+}
+
+void shell_destroy(struct shell *sh)
+{
+	if (!sh)
+		return;
+	if (sh->run)
+		munmap(sh->run, run_size);
+	if (sh->vcpu_fd >= 0)
+		close(sh->vcpu_fd);
+	if (sh->vm_fd >= 0)
+		close(sh->vm_fd);
+	free(sh);
+}
+
+static int set_slot(struct shell *sh, uint8_t *mem, uint64_t size)
+{
+	struct kvm_userspace_memory_region r = {
+	    .slot = 0,
+	    .guest_phys_addr = 0,
+	    .memory_size = size,
+	    .userspace_addr = (uint64_t)(uintptr_t)mem,
+	};
+
+	return xioctl(sh->vm_fd, KVM_SET_USER_MEMORY_REGION, &r, "KVM_SET_USER_MEMORY_REGION");
+}
+
+int shell_unbind(struct shell *sh)
+{
+	int rc;
+
+	if (!sh->mem)
+		return 0;
+	rc = set_slot(sh, NULL, 0);
+	if (rc == 0) {
+		sh->mem = NULL;
+		sh->mem_size = 0;
+	}
+	return rc;
+}
+
+int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_state *st)
+{
+	struct kvm_vcpu_events ev;
+	int rc;
+
+	if (sh->mem != mem || sh->mem_size != size) {
+		rc = shell_unbind(sh);
+		if (rc)
+			return rc;
+		rc = set_slot(sh, mem, size);
+		if (rc)
+			return rc;
+		sh->mem = mem;
+		sh->mem_size = size;
+	}
+	/* Order matters: exception state first, then the registers it refers to. */
+	memset(&ev, 0, sizeof(ev));
+	rc = xioctl(sh->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
+	if (rc)
+		return rc;
+	rc = xioctl(sh->vcpu_fd, KVM_SET_SREGS, (void *)&st->sregs, "KVM_SET_SREGS");
+	if (rc)
+		return rc;
+	rc = xioctl(sh->vcpu_fd, KVM_SET_REGS, (void *)&st->regs, "KVM_SET_REGS");
+	if (rc)
+		return rc;
+	rc = xioctl(sh->vcpu_fd, KVM_SET_XSAVE, (void *)&st->xsave, "KVM_SET_XSAVE");
+	if (rc)
+		return rc;
+	rc = ioctl(sh->vcpu_fd, KVM_SET_MSRS, (void *)&st->msrs);
+	if (rc != (int)st->msrs.hdr.nmsrs) {
+		fprintf(stderr, "denali: KVM_SET_MSRS: set %d of %u\n", rc, st->msrs.hdr.nmsrs);
+		return -EIO;
+	}
+	sh->run->immediate_exit = 0;
+	sh->uses++;
+	return 0;
+}
+
+int shell_save(struct shell *sh, struct vcpu_state *st)
+{
+	int rc;
+
+	rc = xioctl(sh->vcpu_fd, KVM_GET_REGS, &st->regs, "KVM_GET_REGS");
+	if (rc)
+		return rc;
+	rc = xioctl(sh->vcpu_fd, KVM_GET_SREGS, &st->sregs, "KVM_GET_SREGS");
+	if (rc)
+		return rc;
+	rc = xioctl(sh->vcpu_fd, KVM_GET_XSAVE, &st->xsave, "KVM_GET_XSAVE");
+	if (rc)
+		return rc;
+	vcpu_state_msr_list(st);
+	rc = ioctl(sh->vcpu_fd, KVM_GET_MSRS, &st->msrs);
+	if (rc != (int)st->msrs.hdr.nmsrs) {
+		fprintf(stderr, "denali: KVM_GET_MSRS: got %d of %u\n", rc, st->msrs.hdr.nmsrs);
+		return -EIO;
+	}
+	return 0;
+}
+
+int shell_get(struct shell **out)
+{
+	pthread_mutex_lock(&pool.lock);
+	if (pool.head) {
+		*out = pool.head;
+		pool.head = pool.head->next;
+		pool.count--;
+		pthread_mutex_unlock(&pool.lock);
+		(*out)->next = NULL;
+		return 0;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return shell_create(out);
+}
+
+void shell_put(struct shell *sh)
+{
+	if (shell_unbind(sh)) {
+		shell_destroy(sh); /* cannot prove it is clean: do not reuse */
+		return;
+	}
+	pthread_mutex_lock(&pool.lock);
+	if (pool.count < pool.max) {
+		sh->next = pool.head;
+		pool.head = sh;
+		pool.count++;
+		sh = NULL;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	if (sh)
+		shell_destroy(sh);
+}
+
+int shell_pool_fill(unsigned n)
+{
+	while (shell_pool_size() < n) {
+		struct shell *sh;
+		int rc = shell_create(&sh);
+
+		if (rc)
+			return rc;
+		shell_put(sh);
+	}
+	return 0;
+}
+
+void shell_pool_drain(void)
+{
+	struct shell *sh;
+
+	pthread_mutex_lock(&pool.lock);
+	sh = pool.head;
+	pool.head = NULL;
+	pool.count = 0;
+	pthread_mutex_unlock(&pool.lock);
+	while (sh) {
+		struct shell *next = sh->next;
+
+		shell_destroy(sh);
+		sh = next;
+	}
+}
+
+unsigned shell_pool_size(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&pool.lock);
+	n = pool.count;
+	pthread_mutex_unlock(&pool.lock);
+	return n;
+}
+
+void shell_pool_set_max(unsigned max)
+{
+	pthread_mutex_lock(&pool.lock);
+	pool.max = max;
+	pthread_mutex_unlock(&pool.lock);
+}

@@ -1,0 +1,66 @@
+/*
+ * A shell is the KVM side of a running VM: a KVM VM fd, one vCPU fd, its
+ * kvm_run mapping and one memory slot. VMs are state; a VM runs when bound to
+ * a shell. Shells are expensive to create and destroy, cheap to rebind, so
+ * they are pooled.
+ */
+#ifndef DENALI_VMM_SHELL_H
+#define DENALI_VMM_SHELL_H
+
+#include <linux/kvm.h>
+#include <stdint.h>
+
+struct vcpu_state;
+
+struct shell {
+	int vm_fd;
+	int vcpu_fd;
+	struct kvm_run *run;
+	uint8_t *mem; /* what slot 0 maps now, or NULL */
+	uint64_t mem_size;
+	int64_t tsc_offset; /* guest TSC - host TSC */
+	uint64_t uses;	    /* times bound, for tests and stats */
+	struct shell *next; /* pool link */
+};
+
+/* Opens /dev/kvm once per process. 0 or -errno (with a message on stderr). */
+int kvm_open(void);
+
+/* Guest TSC frequency in Hz as KVM reports it (host rate). */
+uint64_t kvm_tsc_hz(void);
+
+/* Creates a shell with no memory bound. 0 or -errno. */
+int shell_create(struct shell **out);
+
+/* Closes the fds and unmaps kvm_run. */
+void shell_destroy(struct shell *sh);
+
+/*
+ * Points slot 0 at mem[0, size) (replacing what it mapped) and loads the
+ * complete vCPU state st: registers, special registers, XSAVE area, MSRs and
+ * exception state, so that nothing of a previous tenant survives.
+ * 0 or -errno.
+ */
+int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_state *st);
+
+/* Drops the memory slot so the shell holds no reference to the VM's memory. */
+int shell_unbind(struct shell *sh);
+
+/* Reads the complete vCPU state (for suspend). 0 or -errno. */
+int shell_save(struct shell *sh, struct vcpu_state *st);
+
+/*
+ * A LIFO pool of idle shells. shell_get() reuses one or creates one;
+ * shell_put() unbinds and keeps it for reuse (or destroys it when the pool
+ * is full). Thread-safe.
+ */
+int shell_get(struct shell **out);
+void shell_put(struct shell *sh);
+/* Creates n shells ahead of time. */
+int shell_pool_fill(unsigned n);
+/* Destroys every pooled shell. */
+void shell_pool_drain(void);
+unsigned shell_pool_size(void);
+void shell_pool_set_max(unsigned max);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * Snapshot format (host-endian, same-host): a header, the vcpu_state, then
+ * (page number, 4 KiB data) records for every page that is resident and not
+ * all zero. Pages not recorded are zero on restore.
+ */
+#include "snapshot.h"
+
+#include "shell.h"
+#include "vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SNAP_MAGIC   "DNLSNAP1"
+#define SNAP_VERSION 1u
+
+struct snap_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t state_size;
+	uint64_t mem_size;
+	uint64_t id;
+	char name[64];
+	uint32_t status;
+	int32_t exit_code;
+	uint64_t deadline_ns;
+	uint64_t idle_gpa;
+	uint32_t console_cons;
+	uint32_t pad;
+	uint64_t console_written;
+	uint64_t npages;
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n) {
+		ssize_t r = read(fd, b, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -ENODATA;
+		b += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[4096];
+
+	return memcmp(p, zero, sizeof(zero)) == 0;
+}
+
+int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
+{
+	uint64_t npages = vm->mem_size / 4096, saved = 0;
+	struct snap_header h;
+	unsigned char *res;
+	int rc;
+
+	if (!vm->shell) {
+		snprintf(err, errlen, "vm %s: not bound to a shell", vm->name);
+		return -EINVAL;
+	}
+	rc = shell_save(vm->shell, vm->state);
+	if (rc) {
+		snprintf(err, errlen, "vm %s: reading vCPU state: %s", vm->name, strerror(-rc));
+		return rc;
+	}
+	res = malloc(npages);
+	if (!res)
+		return -ENOMEM;
+	if (mincore(vm->mem, vm->mem_size, res) < 0)
+		memset(res, 1, npages); /* cannot tell: look at every page */
+	for (uint64_t i = 1; i < npages; i++)
+		if ((res[i] & 1) && !page_is_zero(vm->mem + i * 4096))
+			saved++;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, SNAP_MAGIC, 8);
+	h.version = SNAP_VERSION;
+	h.state_size = sizeof(*vm->state);
+	h.mem_size = vm->mem_size;
+	h.id = vm->id;
+	memcpy(h.name, vm->name, sizeof(h.name));
+	h.status = vm->status;
+	h.exit_code = vm->exit_code;
+	h.deadline_ns = vm->deadline_ns;
+	h.idle_gpa = vm->idle_gpa;
+	h.console_cons = vm->console.cons;
+	h.console_written = vm->console.written;
+	h.npages = saved;
+	rc = write_all(fd, &h, sizeof(h));
+	if (!rc)
+		rc = write_all(fd, vm->state, sizeof(*vm->state));
+	for (uint64_t i = 1; !rc && i < npages; i++) {
+		if (!(res[i] & 1) || page_is_zero(vm->mem + i * 4096))
+			continue;
+		rc = write_all(fd, &i, sizeof(i));
+		if (!rc)
+			rc = write_all(fd, vm->mem + i * 4096, 4096);
+	}
+	free(res);
+	if (rc) {
+		snprintf(err, errlen, "vm %s: writing snapshot: %s", vm->name, strerror(-rc));
+		return rc;
+	}
+	vm->shell = NULL;
+	munmap(vm->mem, vm->mem_size);
+	vm->mem = NULL;
+	vm->vregs = NULL;
+	vm->shared = NULL;
+	vm->need_load = 1;
+	return 0;
+}
+
+static int fail(char *err, size_t errlen, int rc, const char *what)
+{
+	snprintf(err, errlen, "snapshot: %s", what);
+	return rc;
+}
+
+int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errlen)
+{
+	struct snap_header h;
+	struct vm *fresh = NULL;
+	uint8_t *mem;
+	int rc;
+
+	rc = read_all(fd, &h, sizeof(h));
+	if (rc)
+		return fail(err, errlen, rc, "truncated header");
+	if (memcmp(h.magic, SNAP_MAGIC, 8) || h.version != SNAP_VERSION)
+		return fail(err, errlen, -EINVAL, "not a denali snapshot of this version");
+	if (h.state_size != sizeof(struct vcpu_state))
+		return fail(err, errlen, -EINVAL, "vCPU state size differs from this build");
+	if (h.mem_size < DENALI_MEM_MIN || h.mem_size > DENALI_MEM_MAX || h.mem_size % (2u << 20))
+		return fail(err, errlen, -EINVAL, "bad memory size");
+	if (h.npages > h.mem_size / 4096 || h.status > VM_KILLED || !memchr(h.name, 0, 64))
+		return fail(err, errlen, -EINVAL, "bad header fields");
+	if (!vm) {
+		fresh = calloc(1, sizeof(*fresh));
+		if (!fresh || !(fresh->state = malloc(sizeof(*fresh->state)))) {
+			free(fresh);
+			return -ENOMEM;
+		}
+		vm = fresh;
+		console_init(&vm->console, NULL, NULL);
+		vm->created_ns = vm_now_ns();
+	}
+	mem = mmap(NULL, h.mem_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED) {
+		rc = fail(err, errlen, -errno, "cannot map guest memory");
+		goto out_free;
+	}
+	rc = read_all(fd, vm->state, sizeof(*vm->state));
+	for (uint64_t i = 0; !rc && i < h.npages; i++) {
+		uint64_t pn;
+
+		rc = read_all(fd, &pn, sizeof(pn));
+		if (!rc && (pn == 0 || pn >= h.mem_size / 4096))
+			rc = -EINVAL;
+		if (!rc)
+			rc = read_all(fd, mem + pn * 4096, 4096);
+	}
+	if (rc) {
+		munmap(mem, h.mem_size);
+		rc = fail(err, errlen, rc, "truncated or corrupt page data");
+		goto out_free;
+	}
+	vm->mem = mem;
+	vm->mem_size = h.mem_size;
+	vm->vregs = (struct denali_vregs *)(mem + DENALI_VREGS_GPA);
+	vm->shared = (struct denali_shared *)(mem + DENALI_SHARED_GPA);
+	vm->id = h.id;
+	memcpy(vm->name, h.name, sizeof(vm->name));
+	vm->status = (enum vm_status)h.status;
+	vm->exit_code = h.exit_code;
+	vm->deadline_ns = h.deadline_ns;
+	vm->idle_gpa = h.idle_gpa;
+	vm->console.cons = h.console_cons;
+	vm->need_load = 1;
+	vm->shell = NULL;
+	if (out)
+		*out = vm;
+	return 0;
+out_free:
+	if (fresh) {
+		free(fresh->state);
+		free(fresh);
+	}
+	return rc;
+}

@@ -1,0 +1,204 @@
+/*
+ * VM state: creation from an ELF image, binding to shells, events.
+ */
+#include "vm.h"
+
+#include "elf.h"
+#include "gpa.h"
+#include "shell.h"
+#include "x86.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *vm_status_name(enum vm_status s)
+{
+	static const char *const names[] = {
+	    [VM_RUNNABLE] = "runnable", [VM_RUNNING] = "running", [VM_IDLE] = "idle",
+	    [VM_EXITED] = "exited",	[VM_KILLED] = "killed",
+	};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static int fill_args(struct denali_vregs *vr, int argc, char *const *argv, char *err, size_t errlen)
+{
+	size_t off = 0;
+
+	for (int i = 0; i < argc; i++) {
+		size_t n = strlen(argv[i]) + 1;
+
+		if (n > DENALI_ARGS_MAX - off) {
+			snprintf(err, errlen, "arguments exceed %u bytes", DENALI_ARGS_MAX);
+			return -EINVAL;
+		}
+		memcpy(vr->args + off, argv[i], n);
+		off += n;
+	}
+	vr->argc = (uint32_t)argc;
+	vr->args_len = (uint32_t)off;
+	return 0;
+}
+
+static void fill_vregs(struct vm *vm)
+{
+	struct denali_vregs *vr = vm->vregs;
+	uint64_t hz = kvm_tsc_hz();
+
+	vr->magic = DENALI_VREGS_MAGIC;
+	vr->abi_version = DENALI_ABI_VERSION;
+	vr->vm_id = vm->id;
+	vr->mem_size = vm->mem_size;
+	vr->tsc_hz = hz;
+	vr->tsc_mult = hz ? (uint64_t)(((unsigned __int128)1000000000ull << 32) / hz) : 0;
+	/* Locally administered unicast MAC derived from the VM id. */
+	vr->mac[0] = 0x02;
+	vr->mac[1] = 0xde;
+	vr->mac[2] = (uint8_t)(vm->id >> 24);
+	vr->mac[3] = (uint8_t)(vm->id >> 16);
+	vr->mac[4] = (uint8_t)(vm->id >> 8);
+	vr->mac[5] = (uint8_t)vm->id;
+	vr->mtu = 1500;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm;
+	uint64_t entry;
+	int rc;
+
+	if (cfg->mem_size < DENALI_MEM_MIN || cfg->mem_size > DENALI_MEM_MAX ||
+	    cfg->mem_size % (2u << 20)) {
+		snprintf(err, errlen,
+			 "memory size %lu is not a multiple of 2 MiB in [2 MiB, 4 GiB]",
+			 cfg->mem_size);
+		return -EINVAL;
+	}
+	if (!cfg->name || !*cfg->name || strlen(cfg->name) >= sizeof(vm->name)) {
+		snprintf(err, errlen, "VM name must be 1..%zu characters", sizeof(vm->name) - 1);
+		return -EINVAL;
+	}
+	rc = elf_check(cfg->elf, cfg->elf_size, cfg->mem_size, &entry, err, errlen);
+	if (rc)
+		return rc;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->state = malloc(sizeof(*vm->state));
+	if (!vm->state) {
+		free(vm);
+		return -ENOMEM;
+	}
+	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
+	vm->id = cfg->id;
+	vm->mem_size = cfg->mem_size;
+	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED) {
+		rc = -errno;
+		snprintf(err, errlen, "mmap %lu bytes of guest memory: %s", vm->mem_size,
+			 strerror(errno));
+		vm->mem = NULL;
+		goto fail;
+	}
+	vm->vregs = (struct denali_vregs *)(vm->mem + DENALI_VREGS_GPA);
+	vm->shared = (struct denali_shared *)(vm->mem + DENALI_SHARED_GPA);
+	rc = x86_build_tables(vm->mem, vm->mem_size);
+	if (rc) {
+		snprintf(err, errlen, "page tables: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = elf_load(cfg->elf, cfg->elf_size, vm->mem, vm->mem_size, &entry, err, errlen);
+	if (rc)
+		goto fail;
+	fill_vregs(vm);
+	rc = fill_args(vm->vregs, cfg->argc, cfg->argv, err, errlen);
+	if (rc)
+		goto fail;
+	vcpu_state_init(vm->state, entry, vm->mem_size);
+	vm->need_load = 1;
+	vm->status = VM_RUNNABLE;
+	vm->deadline_ns = DENALI_NO_DEADLINE;
+	vm->created_ns = vm_now_ns();
+	console_init(&vm->console, NULL, NULL);
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return rc;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->shell)
+		vm_unbind(vm);
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_size);
+	console_free(&vm->console);
+	free(vm->state);
+	free(vm);
+}
+
+int vm_bind(struct vm *vm, struct shell *sh)
+{
+	int rc;
+
+	if (vm->need_load || sh->mem != vm->mem) {
+		rc = shell_bind(sh, vm->mem, vm->mem_size, vm->state);
+		if (rc)
+			return rc;
+		vm->need_load = 0;
+	}
+	vm->shell = sh;
+	return 0;
+}
+
+void vm_unbind(struct vm *vm)
+{
+	vm->shell = NULL;
+}
+
+void vm_post_events(struct vm *vm, uint64_t events)
+{
+	__atomic_fetch_or(&vm->pending, events, __ATOMIC_RELEASE);
+}
+
+void vm_wake(struct vm *vm, uint64_t events)
+{
+	struct denali_hc_idle *blk;
+	uint64_t all;
+
+	events |= __atomic_exchange_n(&vm->pending, 0, __ATOMIC_ACQUIRE);
+	all = __atomic_or_fetch(&vm->shared->events, events, __ATOMIC_RELEASE);
+	/* The block was checked when idle() was called; memory does not move. */
+	blk = gpa_to_hva(vm->mem, vm->mem_size, vm->idle_gpa, sizeof(*blk));
+	if (blk)
+		blk->events = all;
+	vm->ctr.wakeups++;
+}
+
+enum vm_stop vm_kill(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vm->reason, sizeof(vm->reason), fmt, ap);
+	va_end(ap);
+	vm->status = VM_KILLED;
+	return VM_STOP_KILLED;
+}

@@ -1,0 +1,110 @@
+/*
+ * A VM is state: its memory, its vCPU state, its devices and counters. It
+ * runs when bound to a shell (see shell.h).
+ */
+#ifndef DENALI_VMM_VM_H
+#define DENALI_VMM_VM_H
+
+#include "../devices/console.h"
+#include "vcpu_state.h"
+
+#include <denali/abi.h>
+#include <stdint.h>
+
+struct shell;
+
+enum vm_status {
+	VM_RUNNABLE, /* waiting for a CPU */
+	VM_RUNNING,
+	VM_IDLE, /* in idle(), until an event or its deadline */
+	VM_EXITED,
+	VM_KILLED,
+};
+
+/* Why vm_run() returned. */
+enum vm_stop {
+	VM_STOP_IDLE,	 /* idle() with no event pending: see vm->deadline_ns */
+	VM_STOP_PREEMPT, /* quantum over, still runnable */
+	VM_STOP_EXIT,	 /* exit(code) */
+	VM_STOP_KILLED,	 /* killed; vm->reason says why */
+};
+
+struct vm_counters {
+	uint64_t exits;
+	uint64_t hypercalls[DENALI_HC_COUNT];
+	uint64_t runs; /* KVM_RUN calls */
+	uint64_t cpu_ns;
+	uint64_t wakeups;
+};
+
+struct vm_config {
+	const char *name;
+	const char *image; /* path, for messages */
+	const uint8_t *elf;
+	size_t elf_size;
+	uint64_t mem_size;
+	uint64_t id;
+	int argc;
+	char *const *argv; /* argv[0] is the image name the guest sees */
+};
+
+struct vm {
+	char name[64];
+	uint64_t id;
+	uint8_t *mem;
+	uint64_t mem_size;
+	struct denali_vregs *vregs;   /* host view of the vregs page */
+	struct denali_shared *shared; /* host view of the shared page */
+	struct vcpu_state *state;     /* loaded at the next bind when need_load */
+	int need_load;
+	struct shell *shell; /* bound shell or NULL */
+	enum vm_status status;
+	int exit_code;
+	char reason[256];
+	uint64_t deadline_ns; /* idle() deadline, DENALI_NO_DEADLINE = none */
+	uint64_t idle_gpa;    /* argument block of the pending idle() */
+	uint64_t pending;     /* events posted while not running (atomic) */
+	volatile int stop_requested;
+	struct console_dev console;
+	struct vm_counters ctr;
+	uint64_t created_ns;
+	void *owner; /* the scheduler's per-VM data */
+};
+
+/*
+ * Creates a VM: maps zero-filled memory, builds the page tables, loads the
+ * ELF image and fills the virtual-registers page. On failure returns -errno
+ * with a one-line reason in err (-ENOEXEC for a bad image, -EINVAL for a bad
+ * size or arguments).
+ */
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
+
+/* Releases memory and state; the VM must not be bound. */
+void vm_destroy(struct vm *vm);
+
+/* Binds the VM to sh (loading its saved state if needed) / releases it. */
+int vm_bind(struct vm *vm, struct shell *sh);
+void vm_unbind(struct vm *vm);
+
+/*
+ * Runs the bound VM until it idles, is preempted, exits or is killed. Drains
+ * its console at every exit and refreshes its clock before every entry.
+ */
+enum vm_stop vm_run(struct vm *vm);
+
+/* Marks the VM killed with a formatted reason; returns VM_STOP_KILLED. */
+enum vm_stop vm_kill(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Posts events from any thread; the scheduler decides when the VM sees them. */
+void vm_post_events(struct vm *vm, uint64_t events);
+
+/* Completes a pending idle(): ORs pending events into the shared page and
+ * writes the OUT field of the idle block. */
+void vm_wake(struct vm *vm, uint64_t events);
+
+/* Monotonic clock in ns (the clock guests see). */
+uint64_t vm_now_ns(void);
+
+const char *vm_status_name(enum vm_status s);
+
+#endif
