@@ -52,13 +52,26 @@ vecsecret_start:
 	stmxcsr	vs_mxcsr(%rip)
 	movl	$VS_SSE, vs_have(%rip)
 
-	/* AVX needs CPUID.1:ECX.AVX[28] and OSXSAVE[27], then XCR0 bits 1-2. */
+	/*
+	 * AVX needs CPUID.1:ECX.AVX[28] and OSXSAVE[27], then XCR0 bits 1-2.
+	 * A monitor that exposes no CPUID leaves at all (max leaf 0: the
+	 * current denalid) still runs ring 3 with XSAVE enabled on this
+	 * platform, so xgetbv is asked directly; were that ever wrong, xgetbv
+	 * would #UD and the VM would die loudly, never report "clean".
+	 */
+	xorl	%eax, %eax
+	xorl	%ecx, %ecx
+	cpuid
+	movl	%eax, %r8d		/* max basic leaf */
+	testl	%eax, %eax
+	jz	.Lxcr0
 	movl	$1, %eax
 	xorl	%ecx, %ecx
 	cpuid
 	andl	$((1 << 27) | (1 << 28)), %ecx
 	cmpl	$((1 << 27) | (1 << 28)), %ecx
 	jne	.Ldone
+.Lxcr0:
 	xorl	%ecx, %ecx
 	xgetbv
 	movl	%eax, %edi
@@ -70,21 +83,25 @@ vecsecret_start:
 	.endr
 	orl	$VS_AVX, vs_have(%rip)
 
-	/* AVX-512 needs XCR0 bits 5-7 and CPUID.(7,0):EBX.AVX512F[16]. */
+	/* AVX-512: the OS enabled opmask, ZMM_Hi256 and Hi16_ZMM (XCR0 bits
+	 * 5-7), which it only does on a CPU with AVX512F. */
 	andl	$0xe0, %edi
 	cmpl	$0xe0, %edi
 	jne	.Ldone
-	movl	$7, %eax
-	xorl	%ecx, %ecx
-	cpuid
-	btl	$16, %ebx
-	jnc	.Ldone
 	.irp	n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	vmovdqu64 %zmm\n, vs_saved + ZMM_OFF + 64 * \n(%rip)
 	.endr
 	orl	$VS_AVX512, vs_have(%rip)
+	/* 64-bit opmask registers need AVX512BW (CPUID.(7,0):EBX[30]); without
+	 * CPUID assume it (every AVX-512 CPU but Xeon Phi has it). */
+	cmpl	$7, %r8d
+	jb	.Lkq
+	movl	$7, %eax
+	xorl	%ecx, %ecx
+	cpuid
 	btl	$30, %ebx
 	jnc	.Lkw
+.Lkq:
 	.irp	n, 0,1,2,3,4,5,6,7
 	kmovq	%k\n, vs_saved + K_OFF + 8 * \n(%rip)
 	.endr
@@ -100,6 +117,7 @@ vecsecret_start:
 	xorl	%ecx, %ecx
 	xorl	%edx, %edx
 	xorl	%edi, %edi
+	xorl	%r8d, %r8d
 	jmp	_start
 	.size	vecsecret_start, . - vecsecret_start
 
