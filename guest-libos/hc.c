@@ -30,7 +30,9 @@ uint64_t dn_idle(uint64_t deadline_ns)
 	volatile struct denali_hc_idle arg = {.deadline_ns = deadline_ns, .events = 0};
 
 	hc_out(DENALI_HC_IDLE, gpa_of(&arg));
-	return arg.events;
+	/* Events are level-triggered: idle() returns at once while any bit is
+	 * set, so take them here; the caller gets what woke it. */
+	return arg.events | dn_events_take();
 }
 
 void dn_kick(uint32_t mask)

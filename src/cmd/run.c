@@ -25,6 +25,7 @@
 
 struct run_vm {
 	struct task task;
+	unsigned idles;
 	char line[256]; /* partial output line, when prefixing */
 	size_t line_len;
 	int index;
@@ -151,6 +152,58 @@ static void on_done(struct task *t, void *arg)
 	ctx.done++;
 	pthread_cond_broadcast(&ctx.cond);
 	pthread_mutex_unlock(&ctx.lock);
+}
+
+/*
+ * --suspend-after: write the VM to a snapshot file, drop its memory and
+ * shell, read it back and bind it to a shell no VM has used, so that the
+ * rest of its run proves the image is self-contained.
+ */
+static int suspend_resume(struct task *t, void *arg)
+{
+	struct run_vm *rv = (struct run_vm *)t;
+	struct vm *vm = t->vm;
+	struct shell *old = vm->shell, *fresh;
+	char path[4096], err[256];
+	int fd, rc;
+
+	(void)arg;
+	if (++rv->idles != ctx.suspend_after)
+		return 0;
+	snprintf(path, sizeof(path), "%s/denali-snap-XXXXXX",
+		 ctx.snapshot_dir ? ctx.snapshot_dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0) {
+		vm_kill(vm, "suspend: cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	unlink(path);
+	rc = snapshot_save(vm, fd, err, sizeof(err));
+	if (rc) {
+		close(fd);
+		vm_kill(vm, "suspend: %s", err);
+		return -1;
+	}
+	rc = shell_create(&fresh);
+	shell_put(old);
+	if (rc == 0 && lseek(fd, 0, SEEK_SET) == 0 &&
+	    (rc = snapshot_load(fd, vm, NULL, err, sizeof(err))) == 0 &&
+	    (rc = vm_bind(vm, fresh)) == 0) {
+		close(fd);
+		fprintf(stderr, "vm %s: suspended after idle %u and resumed in a fresh shell\n",
+			vm->name, rv->idles);
+		return 0;
+	}
+	close(fd);
+	if (rc == 0)
+		rc = -EIO;
+	if (!vm->mem)
+		vm_kill(vm, "resume: %s", err);
+	else
+		vm_kill(vm, "resume: %s", strerror(-rc));
+	if (!vm->shell && fresh)
+		shell_destroy(fresh);
+	return -1;
 }
 
 static int load(const char *path, uint8_t **elf, size_t *size)
@@ -332,6 +385,8 @@ int denalid_run(int argc, char **argv)
 			fprintf(stderr, "denalid: worker %u: %s\n", i, strerror(-rc));
 			return 1;
 		}
+		if (ctx.suspend_after)
+			worker_set_idle_hook(&workers[i], suspend_resume, NULL);
 	}
 	for (unsigned i = 0; i < total; i++)
 		worker_send(&workers[i % nworkers], WCMD_ADD, &vms[i].task);

@@ -199,6 +199,10 @@ static void dispatch(struct worker *w, struct task *t)
 		sched_enqueue(&w->sched, &t->se, 0);
 		break;
 	case VM_STOP_IDLE:
+		if (w->idle_hook && w->idle_hook(t, w->idle_arg)) {
+			finish(w, t);
+			break;
+		}
 		if (sched_sleep(&w->sched, &t->se, vm->deadline_ns)) {
 			vm_kill(vm, "out of memory for the deadline heap");
 			finish(w, t);
@@ -270,6 +274,14 @@ int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn d
 		close(w->efd);
 	}
 	return rc;
+}
+
+void worker_set_idle_hook(struct worker *w, worker_idle_fn fn, void *arg)
+{
+	pthread_mutex_lock(&w->lock);
+	w->idle_hook = fn;
+	w->idle_arg = arg;
+	pthread_mutex_unlock(&w->lock);
 }
 
 int worker_send(struct worker *w, enum worker_cmd_op op, struct task *t)

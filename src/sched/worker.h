@@ -43,8 +43,14 @@ struct worker_stats {
  * and released its shell. */
 typedef void (*worker_done_fn)(struct task *t, void *arg);
 
+/* Called on the worker thread when a VM has just gone idle, before it is
+ * parked; a non-zero return kills the VM (reason set by the hook). */
+typedef int (*worker_idle_fn)(struct task *t, void *arg);
+
 struct worker {
 	int id;
+	worker_idle_fn idle_hook;
+	void *idle_arg;
 	pthread_t thread;
 	pid_t tid;
 	struct io_uring ring;
@@ -64,6 +70,9 @@ struct worker {
 
 /* Starts a worker thread. quantum_ns >= 1 ms. 0 or -errno. */
 int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn done, void *arg);
+
+/* Sets the idle hook; call before the first task is sent. */
+void worker_set_idle_hook(struct worker *w, worker_idle_fn fn, void *arg);
 
 /* Queues a command for the worker and wakes it. Any thread. 0 or -errno. */
 int worker_send(struct worker *w, enum worker_cmd_op op, struct task *t);

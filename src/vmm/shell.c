@@ -244,6 +244,19 @@ int shell_save(struct shell *sh, struct vcpu_state *st)
 {
 	int rc;
 
+	/* Let KVM finish the exit in progress (the hypercall's `out`) so that
+	 * RIP and friends are architecturally consistent, as the KVM API asks
+	 * before state is saved: an entry with immediate_exit returns EINTR
+	 * without running guest code. */
+	sh->run->immediate_exit = 1;
+	rc = ioctl(sh->vcpu_fd, KVM_RUN, 0);
+	sh->run->immediate_exit = 0;
+	if (rc == 0 || errno != EINTR) {
+		fprintf(stderr, "denali: KVM_RUN to complete the exit: %s\n",
+			rc == 0 ? "ran guest code" : strerror(errno));
+		return -EIO;
+	}
+
 	rc = xioctl(sh->vcpu_fd, KVM_GET_REGS, &st->regs, "KVM_GET_REGS");
 	if (rc)
 		return rc;
