@@ -307,7 +307,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 	memset(req, 0, sizeof(*req));
 	if (len > CTL_LINE_MAX)
 		return fail(err, errlen, "request longer than %u bytes", CTL_LINE_MAX);
-	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	o = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!o)
 		return fail(err, errlen, "malformed JSON at column %d: %s", jerr.column, jerr.text);
 	if (!json_is_object(o)) {

@@ -1,0 +1,28 @@
+/* A backend that runs no VMs: it keeps a table of names, records every call, and holds a
+ * console buffer per VM that tests can append to. Thread-safe. */
+#ifndef DENALI_TESTS_FAKE_BACKEND_H
+#define DENALI_TESTS_FAKE_BACKEND_H
+
+#include "backend.h"
+
+#include <stdbool.h>
+
+struct fake_stats {
+	unsigned starts, start_failures, stops, lists, stats, console_reads, names;
+};
+
+/* Fills be with the fake's operations on a fresh fake. Images whose path contains "fail"
+ * are refused (-EIO); a VM whose image contains "killed" lists as killed ("triple fault").
+ * A started VM's console holds "booted NAME\n" followed by one line per argument. */
+void fake_backend_init(struct ctl_backend *be);
+void fake_backend_fini(struct ctl_backend *be);
+
+void fake_backend_counts(struct ctl_backend *be, struct fake_stats *out);
+/* Appends to NAME's console; false if there is no such VM. */
+bool fake_backend_console_append(struct ctl_backend *be, const char *name, const char *data);
+/* Number of VMs running in the fake. */
+unsigned fake_backend_nvms(struct ctl_backend *be);
+/* 1 if NAME runs with this memory size and first argument (arg0 may be NULL: no args). */
+int fake_backend_has(struct ctl_backend *be, const char *name, uint64_t mem, const char *arg0);
+
+#endif

@@ -1,0 +1,537 @@
+/* The control socket under abuse, with a fake backend: random bytes, truncated JSON, wrong
+ * types, unknown ops, a 1 MiB line, thousands of rapid connections, silent and greedy
+ * clients; after each it must still answer a valid request. */
+#include "fake_backend.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[64], sock[128];
+static struct ctl_backend be;
+static struct ctl_server *srv;
+static struct ctl_store *store;
+static pthread_t thread;
+
+struct cli {
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+};
+
+static void *serve(void *arg)
+{
+	(void)arg;
+	assert_int_equal(ctl_server_run(srv), 0);
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	char sdir[128];
+
+	(void)state;
+	strcpy(dir, "/tmp/denali-srv-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(sock, sizeof(sock), "%s/ctl.sock", dir);
+	snprintf(sdir, sizeof(sdir), "%s/state", dir);
+	fake_backend_init(&be);
+	if (store_open(sdir, &store) < 0 || ctl_server_open(sock, 0660, &be, &srv) < 0)
+		return -1;
+	ctl_server_set_store(srv, store);
+	return pthread_create(&thread, NULL, serve, NULL);
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	struct stat st;
+
+	(void)state;
+	ctl_server_shutdown(srv);
+	pthread_join(thread, NULL);
+	/* Once the loop is over nothing accepts and the socket file is gone. */
+	assert_int_equal(stat(sock, &st), -1);
+	ctl_server_close(srv);
+	store_close(store);
+	fake_backend_fini(&be);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static void cli_open(struct cli *c)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 20};
+
+	strcpy(sa.sun_path, sock);
+	c->len = 0;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c->fd >= 0);
+	assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* A hung server fails the test instead of hanging it. */
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static void cli_sendstr(struct cli *c, const char *s);
+
+static void cli_send(struct cli *c, const void *p, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t w = send(c->fd, (const char *)p + off, n - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			return; /* the server may hang up on a bad client: that is allowed */
+		off += (size_t)w;
+	}
+}
+
+static void cli_sendstr(struct cli *c, const char *s)
+{
+	cli_send(c, s, strlen(s));
+}
+
+/* The next reply line, parsed; NULL at end of stream. */
+static json_t *cli_recv(struct cli *c)
+{
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (nl) {
+			size_t n = (size_t)(nl - c->buf);
+			json_error_t err;
+			json_t *o = json_loadb(c->buf, n, 0, &err);
+			if (!o)
+				fail_msg("reply is not JSON: %.*s", (int)n, c->buf);
+			memmove(c->buf, nl + 1, c->len - n - 1);
+			c->len -= n + 1;
+			return o;
+		}
+		if (c->len == sizeof(c->buf))
+			fail_msg("reply line too long");
+		ssize_t r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+		if (r < 0 && errno == EAGAIN)
+			fail_msg("no reply within the timeout");
+		if (r <= 0)
+			return NULL;
+		c->len += (size_t)r;
+	}
+}
+
+static json_t *rpc(const char *line)
+{
+	struct cli c;
+	json_t *o;
+
+	cli_open(&c);
+	cli_send(&c, line, strlen(line));
+	cli_sendstr(&c, "\n");
+	o = cli_recv(&c);
+	close(c.fd);
+	assert_non_null(o);
+	return o;
+}
+
+static void expect_error(json_t *o, const char *want)
+{
+	json_t *e = json_object_get(o, "error");
+
+	assert_true(json_is_false(json_object_get(o, "ok")));
+	if (!json_is_string(e) || !strstr(json_string_value(e), want))
+		fail_msg("error \"%s\" lacks \"%s\"", json_string_value(e), want);
+	json_decref(o);
+}
+
+/* The server still works: a fresh connection gets a valid list. */
+static void still_serving(void)
+{
+	json_t *o = rpc("{\"id\":1234,\"op\":\"list\"}");
+
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 1234);
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	assert_true(json_is_array(json_object_get(o, "vms")));
+	json_decref(o);
+}
+
+static void test_list_and_stats(void **state)
+{
+	json_t *o;
+
+	(void)state;
+	still_serving();
+	o = rpc("{\"id\":\"s\",\"op\":\"stats\"}");
+	assert_string_equal(json_string_value(json_object_get(o, "id")), "s");
+	assert_true(json_is_object(json_object_get(o, "stats")));
+	json_decref(o);
+}
+
+static void test_start_stop(void **state)
+{
+	json_t *o;
+	char def[256];
+
+	(void)state;
+	o = rpc("{\"id\":1,\"op\":\"start\",\"name\":\"web\",\"image\":\"/img\",\"mem\":\"32M\","
+		"\"count\":3,\"args\":[\"x\",\"y\"]}");
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	assert_int_equal(json_array_size(json_object_get(o, "started")), 3);
+	json_decref(o);
+	assert_true(fake_backend_has(&be, "web-2", 32u << 20, "x"));
+	assert_true(store_has(store, "web-0") && store_has(store, "web-2"));
+	snprintf(def, sizeof(def), "%s/state/vms/web-1/def.json", dir);
+	assert_int_equal(access(def, F_OK), 0);
+
+	expect_error(rpc("{\"op\":\"start\",\"name\":\"web-1\",\"image\":\"/img\"}"),
+		     "already defined");
+
+	/* All or nothing: a failure part-way stops what the request started. */
+	expect_error(rpc("{\"op\":\"start\",\"name\":\"web\",\"image\":\"/img\",\"count\":5}"),
+		     "vm web-0");
+	expect_error(rpc("{\"op\":\"start\",\"name\":\"bad\",\"image\":\"/fail\",\"count\":2}"),
+		     "cannot load image");
+	assert_false(store_has(store, "bad-0"));
+	assert_int_equal(fake_backend_nvms(&be), 3);
+
+	o = rpc("{\"id\":2,\"op\":\"stop\",\"names\":[\"web-0\",\"web-1\"]}");
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	assert_int_equal(json_array_size(json_object_get(o, "stopped")), 2);
+	json_decref(o);
+	assert_false(store_has(store, "web-0"));
+	expect_error(rpc("{\"op\":\"stop\",\"name\":\"web-0\"}"), "no such VM");
+
+	o = rpc("{\"op\":\"stop\",\"all\":true}");
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	assert_int_equal(json_array_size(json_object_get(o, "stopped")), 1);
+	json_decref(o);
+	assert_int_equal(fake_backend_nvms(&be), 0);
+	assert_false(store_has(store, "web-2"));
+}
+
+static void test_garbage(void **state)
+{
+	static const char *const lines[] = {
+	    /* truncated JSON */
+	    "{",
+	    "{\"op\":",
+	    "{\"op\":\"list\"",
+	    "{\"id\":3,\"op\":\"sta",
+	    "[",
+	    "\"",
+	    "nul",
+	    /* wrong types */
+	    "[]",
+	    "1",
+	    "null",
+	    "{\"op\":7}",
+	    "{\"op\":\"start\",\"name\":[],\"image\":\"/i\"}",
+	    "{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"count\":\"many\"}",
+	    "{\"op\":\"stop\",\"names\":{\"a\":1}}",
+	    "{\"op\":\"console\",\"name\":\"a\",\"follow\":1}",
+	    "{\"id\":[],\"op\":\"list\"}",
+	    /* unknown ops */
+	    "{\"op\":\"reboot\"}",
+	    "{\"op\":\"list\",\"extra\":1}",
+	    "{\"id\":5,\"op\":\"rm -rf\"}",
+	    /* invalid UTF-8 */
+	    "{\"op\":\"\xff\xfe\"}",
+	};
+	unsigned seed = 4242;
+	struct cli c;
+	json_t *o;
+
+	(void)state;
+	cli_open(&c);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		cli_send(&c, lines[i], strlen(lines[i]));
+		cli_sendstr(&c, "\n");
+		o = cli_recv(&c);
+		assert_non_null(o);
+		assert_true(json_is_false(json_object_get(o, "ok")));
+		assert_true(json_is_string(json_object_get(o, "error")));
+		json_decref(o);
+	}
+	/* The id comes back even when the request is refused. */
+	cli_sendstr(&c, "{\"id\":77,\"op\":\"nope\"}\n");
+	o = cli_recv(&c);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 77);
+	json_decref(o);
+
+	/* Random bytes, one line each (no newline inside), all on the same connection. */
+	for (int i = 0; i < 300; i++) {
+		char buf[2048];
+		size_t n = 2 + (size_t)(rand_r(&seed) % (sizeof(buf) - 2));
+		for (size_t k = 0; k < n; k++) {
+			buf[k] = (char)rand_r(&seed);
+			if (buf[k] == '\n')
+				buf[k] = ' ';
+		}
+		buf[0] = '#';
+		buf[n - 1] = '\n';
+		cli_send(&c, buf, n);
+		o = cli_recv(&c);
+		assert_non_null(o);
+		assert_true(json_is_false(json_object_get(o, "ok")));
+		json_decref(o);
+	}
+	/* Random bytes with newlines anywhere, not waiting for replies; then hang up. */
+	for (int i = 0; i < 64; i++) {
+		char buf[4096];
+		for (size_t k = 0; k < sizeof(buf); k++)
+			buf[k] = (char)rand_r(&seed);
+		cli_send(&c, buf, sizeof(buf));
+	}
+	close(c.fd);
+	still_serving();
+}
+
+static void test_huge_line(void **state)
+{
+	size_t n = 1u << 20;
+	char *big = malloc(n);
+	struct cli c;
+	json_t *o;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'a', n);
+	memcpy(big, "{\"op\":\"list\",\"pad\":\"", 20);
+	big[n - 2] = '"';
+	big[n - 1] = '\n';
+	cli_open(&c);
+	cli_send(&c, big, n); /* stops early when the server hangs up */
+	o = cli_recv(&c);
+	assert_non_null(o);
+	expect_error(o, "longer than 65536");
+	assert_null(cli_recv(&c)); /* and the connection is closed */
+	close(c.fd);
+
+	/* A line just under the cap is read whole (and refused for its content). */
+	memset(big, ' ', CTL_LINE_MAX);
+	memcpy(big, "{\"op\":\"list\",\"x\":1}", 19);
+	big[CTL_LINE_MAX] = '\n';
+	cli_open(&c);
+	cli_send(&c, big, CTL_LINE_MAX + 1);
+	expect_error(cli_recv(&c), "unknown field");
+	cli_sendstr(&c, "{\"op\":\"list\"}\n");
+	o = cli_recv(&c);
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	json_decref(o);
+	close(c.fd);
+	free(big);
+	still_serving();
+}
+
+static void test_rapid_connections(void **state)
+{
+	static struct cli many[200];
+	struct cli c;
+
+	(void)state;
+	for (int i = 0; i < 2000; i++) {
+		cli_open(&c);
+		if (i % 4 == 0) {
+			json_t *o;
+			cli_sendstr(&c, "{\"op\":\"list\"}\n");
+			o = cli_recv(&c);
+			assert_non_null(o);
+			json_decref(o);
+		} else if (i % 4 == 1) {
+			cli_sendstr(&c, "{\"op\":"); /* hang up mid-request */
+		} else if (i % 4 == 2) {
+			cli_sendstr(&c, "{\"op\":\"stats\"}\n"); /* never reads the reply */
+		}
+		close(c.fd);
+	}
+	/* Many at once, all open together, then all gone. */
+	for (int i = 0; i < 200; i++)
+		cli_open(&many[i]);
+	for (int i = 0; i < 200; i++)
+		cli_sendstr(&many[i], "{\"op\":\"list\"}\n");
+	for (int i = 0; i < 200; i++) {
+		json_t *o = cli_recv(&many[i]);
+		assert_non_null(o);
+		json_decref(o);
+		close(many[i].fd);
+	}
+	still_serving();
+}
+
+static void test_slow_clients(void **state)
+{
+	struct cli silent, partial, greedy;
+	char reqs[15 * 1000];
+
+	(void)state;
+	cli_open(&silent);
+	cli_open(&partial);
+	cli_sendstr(&partial, "{\"op\":\"li");
+	/* A client asking for much and reading nothing. */
+	cli_open(&greedy);
+	for (int i = 0; i < 1000; i++)
+		memcpy(reqs + 15 * i, "{\"op\":\"stats\"}\n", 15);
+	for (int i = 0; i < 20; i++) {
+		if (send(greedy.fd, reqs, sizeof(reqs), MSG_NOSIGNAL | MSG_DONTWAIT) <= 0)
+			break;
+	}
+	/* None of them holds up anyone else. */
+	for (int i = 0; i < 20; i++)
+		still_serving();
+	/* The partial request still completes. */
+	cli_sendstr(&partial, "st\"}\n");
+	json_t *o = cli_recv(&partial);
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	json_decref(o);
+	close(silent.fd);
+	close(partial.fd);
+	close(greedy.fd);
+	still_serving();
+}
+
+static void test_pipelined(void **state)
+{
+	const char *two = "{\"id\":1,\"op\":\"list\"}\n\n{\"id\":2,\"op\":\"stats\"}\r\n";
+	struct cli c;
+	json_t *o;
+
+	(void)state;
+	cli_open(&c);
+	cli_send(&c, two, strlen(two));
+	o = cli_recv(&c);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 1);
+	json_decref(o);
+	o = cli_recv(&c);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 2);
+	json_decref(o);
+	/* A last request without its newline is answered when the client shuts down writing. */
+	cli_sendstr(&c, "{\"id\":3,\"op\":\"list\"}");
+	shutdown(c.fd, SHUT_WR);
+	o = cli_recv(&c);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 3);
+	json_decref(o);
+	assert_null(cli_recv(&c));
+	close(c.fd);
+}
+
+static void test_console(void **state)
+{
+	struct cli c;
+	json_t *o;
+	char got[256] = "";
+
+	(void)state;
+	o = rpc("{\"op\":\"start\",\"name\":\"con\",\"image\":\"/img\",\"args\":[\"hello\"]}");
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	json_decref(o);
+	expect_error(rpc("{\"op\":\"console\",\"name\":\"nosuch\"}"), "no such VM");
+
+	/* Without follow: the data, then the final reply with the next offset. */
+	cli_open(&c);
+	cli_sendstr(&c, "{\"id\":9,\"op\":\"console\",\"name\":\"con\"}\n");
+	while ((o = cli_recv(&c)) && !json_object_get(o, "ok")) {
+		assert_int_equal(json_integer_value(json_object_get(o, "id")), 9);
+		strcat(got, json_string_value(json_object_get(o, "data")));
+		json_decref(o);
+	}
+	assert_string_equal(got, "booted con\nhello\n");
+	assert_int_equal(json_integer_value(json_object_get(o, "next")), 17);
+	json_decref(o);
+	close(c.fd);
+
+	/* With follow: new output arrives as it is written; the stream ends with the VM. */
+	cli_open(&c);
+	cli_sendstr(
+	    &c, "{\"id\":10,\"op\":\"console\",\"name\":\"con\",\"follow\":true,\"offset\":11}\n");
+	o = cli_recv(&c);
+	assert_string_equal(json_string_value(json_object_get(o, "data")), "hello\n");
+	json_decref(o);
+	assert_true(fake_backend_console_append(&be, "con", "more\n"));
+	o = cli_recv(&c);
+	assert_string_equal(json_string_value(json_object_get(o, "data")), "more\n");
+	json_decref(o);
+	/* Bytes that are not UTF-8 come through as U+FFFD; a character split across two
+	 * writes comes through whole. */
+	assert_true(fake_backend_console_append(&be, "con", "bad \xff byte \xc3"));
+	o = cli_recv(&c);
+	assert_string_equal(json_string_value(json_object_get(o, "data")),
+			    "bad \xef\xbf\xbd byte ");
+	json_decref(o);
+	assert_true(fake_backend_console_append(&be, "con", "\xa9!"));
+	o = cli_recv(&c);
+	assert_string_equal(json_string_value(json_object_get(o, "data")), "\xc3\xa9!");
+	json_decref(o);
+	/* Other requests on the same connection are still answered. */
+	cli_sendstr(&c, "{\"id\":11,\"op\":\"list\"}\n");
+	o = cli_recv(&c);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 11);
+	json_decref(o);
+
+	json_decref(rpc("{\"op\":\"stop\",\"name\":\"con\"}"));
+	o = cli_recv(&c);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 10);
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	assert_string_equal(json_string_value(json_object_get(o, "end")), "vm gone");
+	json_decref(o);
+	close(c.fd);
+	still_serving();
+}
+
+static void test_second_server_refused(void **state)
+{
+	struct ctl_server *other;
+	struct ctl_backend be2;
+	char notsock[160];
+	FILE *f;
+
+	(void)state;
+	fake_backend_init(&be2);
+	assert_int_equal(ctl_server_open(sock, 0660, &be2, &other), -EADDRINUSE);
+	snprintf(notsock, sizeof(notsock), "%s/plain", dir);
+	f = fopen(notsock, "w");
+	fclose(f);
+	assert_int_equal(ctl_server_open(notsock, 0660, &be2, &other), -EEXIST);
+	unlink(notsock);
+	fake_backend_fini(&be2);
+	still_serving();
+}
+
+static void test_socket_mode(void **state)
+{
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(stat(sock, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0660);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_socket_mode),	 cmocka_unit_test(test_list_and_stats),
+	    cmocka_unit_test(test_start_stop),	 cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_huge_line),	 cmocka_unit_test(test_rapid_connections),
+	    cmocka_unit_test(test_slow_clients), cmocka_unit_test(test_pipelined),
+	    cmocka_unit_test(test_console),	 cmocka_unit_test(test_second_server_refused),
+	};
+	/* 2,000 connections would log 2,000 lines. */
+	log_set_level(LOG_LVL_WARN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

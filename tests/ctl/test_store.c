@@ -1,0 +1,120 @@
+/* VM definitions in the state directory: atomic writes, listing, removal. */
+#include "store.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/denali-store-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static int collect(const struct vm_spec *spec, void *arg)
+{
+	char *names = arg;
+
+	strcat(names, spec->name);
+	strcat(names, " ");
+	return 0;
+}
+
+static void test_roundtrip(void **state)
+{
+	struct ctl_store *st;
+	char *argv[] = {"--port", "80", NULL};
+	struct vm_spec a = {.name = "web",
+			    .image = "/srv/web.elf",
+			    .mem_bytes = 32u << 20,
+			    .argc = 2,
+			    .argv = argv};
+	struct vm_spec b = {.name = "db",
+			    .image = "/srv/db.elf",
+			    .mem_bytes = 16u << 20,
+			    .argc = 0,
+			    .argv = argv + 2};
+	struct vm_spec got;
+	char names[256] = "", path[256];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(store_open(dir, &st), 0);
+	assert_int_equal(store_put(st, &a), 0);
+	assert_int_equal(store_put(st, &b), 0);
+	assert_true(store_has(st, "web"));
+	assert_false(store_has(st, "nope"));
+
+	/* No temporary file is left behind. */
+	snprintf(path, sizeof(path), "%s/vms/web/def.json.tmp", dir);
+	assert_int_equal(access(path, F_OK), -1);
+
+	assert_int_equal(store_get(st, "web", &got), 0);
+	assert_string_equal(got.image, "/srv/web.elf");
+	assert_true(got.mem_bytes == 32u << 20);
+	assert_int_equal(got.argc, 2);
+	assert_string_equal(got.argv[1], "80");
+	assert_null(got.argv[2]);
+	store_spec_free(&got);
+
+	assert_int_equal(store_foreach(st, collect, names), 2);
+	assert_string_equal(names, "db web ");
+
+	/* A damaged definition is skipped, not fatal. */
+	snprintf(path, sizeof(path), "%s/vms/broken", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/vms/broken/def.json", dir);
+	f = fopen(path, "w");
+	fputs("{\"name\": \"broken\", \"image\": 3", f);
+	fclose(f);
+	names[0] = '\0';
+	assert_int_equal(store_foreach(st, collect, names), 2);
+
+	/* The console log stays when the definition goes. */
+	snprintf(path, sizeof(path), "%s/vms/web/console.log", dir);
+	f = fopen(path, "w");
+	fputs("hello\n", f);
+	fclose(f);
+	assert_int_equal(store_del(st, "web"), 0);
+	assert_false(store_has(st, "web"));
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(store_del(st, "web"), -ENOENT);
+	assert_int_equal(store_del(st, "db"), 0);
+	snprintf(path, sizeof(path), "%s/vms/db", dir);
+	assert_int_equal(access(path, F_OK), -1); /* empty directory removed */
+	names[0] = '\0';
+	assert_int_equal(store_foreach(st, collect, names), 0);
+
+	assert_int_equal(store_put(st, &(struct vm_spec){.name = "../x", .argv = argv + 2}),
+			 -EINVAL);
+	store_close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
