@@ -3,9 +3,10 @@
  * previous tenant's vector state to the next one.
  *   write: load a recognisable secret into every vector register and MXCSR,
  *          then exit at once (entry.S).
- *   read:  report whether the vector state found at entry (saved by entry.S
- *          before anything could touch it) was the architectural init state:
- *          all registers zero, MXCSR 0x1f80.
+ *   read:  (also the default, without an argument, so that
+ *          `denalid run --with vecsecret` boots a reader) report whether the vector state found at
+ * entry (saved by entry.S before anything could touch it) was the architectural init state: all
+ * registers zero, MXCSR 0x1f80.
  */
 #include <denali/abi.h>
 #include <denali/libos.h>
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
 		dn_console_flush();
 		vs_write_secret_and_exit();
 	}
-	if (argc > 1 && strcmp(argv[1], "read") == 0)
+	if (argc <= 1 || strcmp(argv[1], "read") == 0)
 		return check();
 	printf("usage: vecsecret write|read\n");
 	return 2;
