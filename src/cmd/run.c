@@ -22,6 +22,7 @@
 #define RUN_KILLED_STATUS 125
 #define RUN_MAX_COUNT	  100000
 #define RUN_MAX_EXTRA	  16
+#define RUN_MAX_WITH_ARGS 32
 
 struct run_vm {
 	struct task task;
@@ -53,7 +54,7 @@ static void usage(FILE *f)
 	    "  -m, --mem SIZE       guest memory, a multiple of 2M (default 16M; K, M, G)\n"
 	    "  -w, --workers N      worker threads (default: one per online CPU)\n"
 	    "  -q, --quantum-ms N   scheduling quantum in ms (default 5, at least 1)\n"
-	    "      --with IMAGE     also boot one instance of IMAGE (no arguments); repeatable\n"
+	    "      --with 'IMAGE [ARGS]'  also boot one instance of IMAGE with ARGS; repeatable\n"
 	    "      --suspend-after N  suspend each VM after its N-th idle to a snapshot file,\n"
 	    "                       release its shell and memory, and resume it from the file\n"
 	    "      --snapshot-dir DIR  where --suspend-after writes (default /tmp)\n"
@@ -237,7 +238,7 @@ int denalid_run(int argc, char **argv)
 	int c, status = 0, killed = 0, rc;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "+n:m:w:q:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:m:w:q:h", opts, NULL)) != -1) {
 		unsigned long v = 0;
 
 		if (c == 'n' || c == 'w' || c == 'q' || c == 'S') {
@@ -298,12 +299,9 @@ int denalid_run(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* getopt moved IMAGE behind the options and stopped at "--": the
+	 * guest's arguments are everything after IMAGE. */
 	const char *image = argv[optind++];
-	if (optind < argc && strcmp(argv[optind - 1], "--") != 0 && argv[optind][0] != '-') {
-		/* getopt stops at the first non-option; anything after IMAGE must follow -- */
-	}
-	if (optind < argc && strcmp(argv[optind], "--") == 0)
-		optind++;
 	int gargc = argc - optind + 1;
 	char **gargv = calloc((size_t)gargc + 1, sizeof(char *));
 	char *img_copy = strdup(image);
@@ -341,7 +339,7 @@ int denalid_run(int argc, char **argv)
 		char name[64], err[256];
 		uint8_t *x_elf = elf;
 		size_t x_size = elf_size;
-		char *x_argv[1];
+		char *x_argv[RUN_MAX_WITH_ARGS];
 
 		if (i < count) {
 			if (total > 1)
@@ -352,14 +350,25 @@ int denalid_run(int argc, char **argv)
 			cfg.argc = gargc;
 			cfg.argv = gargv;
 		} else {
-			char *copy = strdup(extra[i - count]);
+			/* --with "IMAGE [ARGS...]": split on blanks. */
+			char *copy = strdup(extra[i - count]), *save = NULL, *tok;
+			int n = 0;
 
-			if (!copy || load(extra[i - count], &x_elf, &x_size))
+			if (!copy)
 				return 1;
-			x_argv[0] = basename(copy);
+			for (tok = strtok_r(copy, " \t", &save); tok && n < RUN_MAX_WITH_ARGS;
+			     tok = strtok_r(NULL, " \t", &save))
+				x_argv[n++] = tok;
+			if (n == 0) {
+				fprintf(stderr, "denalid run: empty --with\n");
+				return 2;
+			}
+			cfg.image = x_argv[0];
+			if (load(cfg.image, &x_elf, &x_size))
+				return 1;
+			x_argv[0] = basename(x_argv[0]);
 			snprintf(name, sizeof(name), "%.40s-%u", x_argv[0], i);
-			cfg.image = extra[i - count];
-			cfg.argc = 1;
+			cfg.argc = n;
 			cfg.argv = x_argv;
 		}
 		cfg.name = name;
