@@ -31,9 +31,10 @@ _Noreturn void dn_exit(int code);
 
 /*
  * Leave the run queue until an event is pending or `deadline_ns` (monotonic,
- * dn_now_ns() clock; DENALI_NO_DEADLINE for none) has passed. Returns the
- * pending events at wake-up; they stay in the shared page until taken with
- * dn_events_take(). May return early: callers loop on their own condition.
+ * dn_now_ns() clock; DENALI_NO_DEADLINE for none) has passed. Events are
+ * level-triggered (IDLE returns at once while a bit is pending), so dn_idle
+ * takes them from the shared page and returns them: the caller owns what
+ * woke it. May return early: callers loop on their own condition.
  */
 uint64_t dn_idle(uint64_t deadline_ns);
 
