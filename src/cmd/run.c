@@ -37,11 +37,12 @@ struct run_ctx {
 	pthread_cond_t cond;
 	unsigned done;
 	int prefix;
+	int summary;
 	unsigned suspend_after;
 	const char *snapshot_dir;
 };
 
-static struct run_ctx ctx = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL};
+static struct run_ctx ctx = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL};
 
 static void usage(FILE *f)
 {
@@ -207,6 +208,48 @@ static int suspend_resume(struct task *t, void *arg)
 	return -1;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void print_summary(struct run_vm *vms, unsigned n, struct worker *w, unsigned nw,
+			  uint64_t wall_ns)
+{
+	uint64_t exits = 0, hc = 0, cpu = 0, busy = 0, *life = malloc(n * sizeof(*life));
+	unsigned exited = 0, killed = 0, nonzero = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vm *vm = vms[i].task.vm;
+
+		exits += vm->ctr.exits;
+		for (unsigned k = 0; k < DENALI_HC_COUNT; k++)
+			hc += vm->ctr.hypercalls[k];
+		cpu += vm->ctr.cpu_ns;
+		killed += vm->status == VM_KILLED;
+		exited += vm->status == VM_EXITED;
+		nonzero += vm->status == VM_EXITED && vm->exit_code;
+		if (life)
+			life[i] = vm->ctr.cpu_ns;
+	}
+	for (unsigned i = 0; i < nw; i++)
+		busy += w[i].stats.busy_ns;
+	fprintf(stderr,
+		"summary: %u VMs on %u workers in %.1f ms: %u exited (%u non-zero), %u killed\n"
+		"summary: %lu VM exits, %lu hypercalls, %.1f exits per VM\n"
+		"summary: guest CPU %.1f ms, worker utilisation %.0f%%\n",
+		n, nw, wall_ns / 1e6, exited, nonzero, killed, exits, hc, (double)exits / n,
+		cpu / 1e6, wall_ns ? 100.0 * (double)busy / ((double)wall_ns * nw) : 0);
+	if (life) {
+		qsort(life, n, sizeof(*life), cmp_u64);
+		fprintf(stderr, "summary: guest CPU per VM: median %.2f ms, max %.2f ms\n",
+			life[n / 2] / 1e6, life[n - 1] / 1e6);
+		free(life);
+	}
+}
+
 static int load(const char *path, uint8_t **elf, size_t *size)
 {
 	char err[256];
@@ -227,6 +270,7 @@ int denalid_run(int argc, char **argv)
 	    {"with", required_argument, NULL, 'W'},
 	    {"suspend-after", required_argument, NULL, 'S'},
 	    {"snapshot-dir", required_argument, NULL, 'D'},
+	    {"summary", no_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -268,6 +312,9 @@ int denalid_run(int argc, char **argv)
 			break;
 		case 'D':
 			ctx.snapshot_dir = optarg;
+			break;
+		case 's':
+			ctx.summary = 1;
 			break;
 		case 'm':
 			if (parse_size(optarg, &mem) || mem < DENALI_MEM_MIN ||
@@ -397,14 +444,18 @@ int denalid_run(int argc, char **argv)
 		if (ctx.suspend_after)
 			worker_set_idle_hook(&workers[i], suspend_resume, NULL);
 	}
+	uint64_t t_start = vm_now_ns();
 	for (unsigned i = 0; i < total; i++)
 		worker_send(&workers[i % nworkers], WCMD_ADD, &vms[i].task);
 	pthread_mutex_lock(&ctx.lock);
 	while (ctx.done < total)
 		pthread_cond_wait(&ctx.cond, &ctx.lock);
 	pthread_mutex_unlock(&ctx.lock);
+	uint64_t wall_ns = vm_now_ns() - t_start;
 	for (unsigned i = 0; i < nworkers; i++)
 		worker_stop(&workers[i]);
+	if (ctx.summary)
+		print_summary(vms, total, workers, nworkers, wall_ns);
 	for (unsigned i = 0; i < total; i++) {
 		struct vm *vm = vms[i].task.vm;
 

@@ -66,6 +66,30 @@ static void set_timer(struct worker *w, uint64_t ns)
 	w->timer_armed = ns != 0;
 }
 
+/*
+ * Arms the preemption timer for this dispatch: the quantum while another VM
+ * is waiting, and never past the nearest idle deadline, so that a sleeper is
+ * not kept waiting behind a spinner. A lone VM with no deadline pending runs
+ * without a timer.
+ */
+static void set_slice(struct worker *w, uint64_t now)
+{
+	uint64_t slice = w->sched.runnable > 0 ? w->quantum_ns : 0;
+	uint64_t next = sched_next_deadline(&w->sched);
+
+	if (next != SCHED_NO_DEADLINE) {
+		/* At least a tenth of a quantum, so that a crowd of near deadlines
+		 * cannot preempt a VM before it has done any work. */
+		uint64_t floor = w->quantum_ns / 10;
+		uint64_t until = next > now + floor ? next - now : floor;
+
+		if (!slice || until < slice)
+			slice = until;
+	}
+	if (slice)
+		set_timer(w, slice);
+}
+
 static void finish(struct worker *w, struct task *t)
 {
 	struct shell *sh = t->vm->shell;
@@ -183,9 +207,8 @@ static void dispatch(struct worker *w, struct task *t)
 			return;
 		}
 	}
-	if (w->sched.runnable > 0)
-		set_timer(w, w->quantum_ns);
 	t0 = vm_now_ns();
+	set_slice(w, t0);
 	running = vm->shell->run;
 	stop = vm_run(vm);
 	running = NULL;
