@@ -21,6 +21,7 @@
 #define IN_INITIAL	 4096
 #define ACCEPT_BATCH	 64
 #define READS_PER_WAKE	 4
+#define ACCEPT_PAUSE_MS	 100	     /* out of descriptors: how long new connections wait */
 #define FOLLOW_POLL_MS	 50	     /* console --follow: how often new output is looked for */
 #define FOLLOW_OUT_LOW	 (64u << 10) /* follow reads more only below this much queued output */
 #define CONSOLE_DUMP_MAX (8u << 20)  /* non-follow console: most bytes sent for one request */
@@ -51,6 +52,8 @@ struct ctl_server {
 	size_t nclients;
 	struct pollfd *pfds;
 	unsigned long serial;
+	int64_t accept_paused_until; /* out of descriptors: the listener rests until then */
+	int64_t last_emfile_log;
 	unsigned tick_ms;
 	void (*tick_fn)(void *);
 	void *tick_arg;
@@ -434,9 +437,21 @@ static void accept_clients(struct ctl_server *srv)
 		int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
+			int64_t now = now_ms();
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The pending connection keeps the listener readable: without a
+				 * pause poll would spin until a descriptor frees up. */
+				srv->accept_paused_until = now + ACCEPT_PAUSE_MS;
+				if (now - srv->last_emfile_log >= 10000) {
+					log_warn("accept: %s; new connections wait",
+						 strerror(errno));
+					srv->last_emfile_log = now;
+				}
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+				   errno != ECONNABORTED) {
 				log_warn("accept: %s", strerror(errno));
+			}
 			return;
 		}
 		srv->serial++;
@@ -486,6 +501,8 @@ static int poll_timeout(struct ctl_server *srv, int64_t now)
 
 	if (srv->tick_fn)
 		t = srv->next_tick > now ? srv->next_tick - now : 0;
+	if (srv->accept_paused_until > now && (t < 0 || srv->accept_paused_until - now < t))
+		t = srv->accept_paused_until - now;
 	for (size_t i = 0; i < srv->nclients; i++) {
 		struct client *c = srv->clients[i];
 		int64_t ct;
@@ -514,7 +531,8 @@ int ctl_server_run(struct ctl_server *srv)
 			srv->next_tick = now + srv->tick_ms;
 		}
 		srv->pfds[n++] = (struct pollfd){.fd = srv->wake[0], .events = POLLIN};
-		srv->pfds[n++] = (struct pollfd){.fd = srv->lfd, .events = POLLIN};
+		srv->pfds[n++] = (struct pollfd){
+		    .fd = srv->lfd, .events = now >= srv->accept_paused_until ? POLLIN : 0};
 		for (i = 0; i < srv->nclients; i++) {
 			struct client *c = srv->clients[i];
 			short ev = c->closing ? 0 : POLLIN;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -493,6 +494,50 @@ static void test_console(void **state)
 	still_serving();
 }
 
+static void test_too_many_clients(void **state)
+{
+	static struct cli c[CTL_CLIENTS_MAX + 1];
+	struct rlimit rl;
+	json_t *o;
+
+	(void)state;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 2 * CTL_CLIENTS_MAX + 100) {
+		fprintf(stderr, "SKIP: RLIMIT_NOFILE %llu is too low to open %d connections\n",
+			(unsigned long long)rl.rlim_cur, CTL_CLIENTS_MAX + 1);
+		skip();
+	}
+	/* Each connection is known to be accepted once it has had an answer. */
+	for (int i = 0; i < CTL_CLIENTS_MAX; i++) {
+		cli_open(&c[i]);
+		cli_sendstr(&c[i], "{\"op\":\"list\"}\n");
+		o = cli_recv(&c[i]);
+		assert_non_null(o);
+		json_decref(o);
+	}
+	cli_open(&c[CTL_CLIENTS_MAX]);
+	expect_error(cli_recv(&c[CTL_CLIENTS_MAX]), "too many connections");
+	assert_null(cli_recv(&c[CTL_CLIENTS_MAX]));
+	for (int i = 0; i <= CTL_CLIENTS_MAX; i++)
+		close(c[i].fd);
+	/* The slots free up as the server sees the hang-ups; the next connection is served. */
+	for (int tries = 0;; tries++) {
+		struct cli t;
+		cli_open(&t);
+		cli_sendstr(&t, "{\"op\":\"list\"}\n");
+		o = cli_recv(&t);
+		close(t.fd);
+		if (json_is_true(json_object_get(o, "ok"))) {
+			json_decref(o);
+			break;
+		}
+		json_decref(o);
+		assert_true(tries < 1000);
+		usleep(10000);
+	}
+	still_serving();
+}
+
 static void test_second_server_refused(void **state)
 {
 	struct ctl_server *other;
@@ -525,13 +570,25 @@ static void test_socket_mode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_socket_mode),	 cmocka_unit_test(test_list_and_stats),
-	    cmocka_unit_test(test_start_stop),	 cmocka_unit_test(test_garbage),
-	    cmocka_unit_test(test_huge_line),	 cmocka_unit_test(test_rapid_connections),
-	    cmocka_unit_test(test_slow_clients), cmocka_unit_test(test_pipelined),
-	    cmocka_unit_test(test_console),	 cmocka_unit_test(test_second_server_refused),
+	    cmocka_unit_test(test_socket_mode),
+	    cmocka_unit_test(test_list_and_stats),
+	    cmocka_unit_test(test_start_stop),
+	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_huge_line),
+	    cmocka_unit_test(test_rapid_connections),
+	    cmocka_unit_test(test_slow_clients),
+	    cmocka_unit_test(test_pipelined),
+	    cmocka_unit_test(test_console),
+	    cmocka_unit_test(test_too_many_clients),
+	    cmocka_unit_test(test_second_server_refused),
 	};
+	struct rlimit rl;
+
 	/* 2,000 connections would log 2,000 lines. */
 	log_set_level(LOG_LVL_WARN);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
