@@ -1,0 +1,1056 @@
+/*
+ * denali-bench-boot: what a VM costs to start and to run, through the real
+ * monitor path (vm_create, shell_create / shell_get, vm_bind, vm_run), and
+ * the same with a minimal raw-KVM loop in the same process, as ratios.
+ *
+ *   boot    create -> first hypercall: the guest's first instruction block is
+ *           EXIT(0), so vm_run() returns after exactly one hypercall. Fresh
+ *           shells (shell_create each time) and pooled shells (shell_get from
+ *           a warm LIFO pool); raw: mmap + tables + ELF + KVM_CREATE_VM/VCPU +
+ *           slot + SREGS/REGS + KVM_RUN, and raw rebind (a raw VM reused).
+ *   null    hypercall round trip: a guest making N KICKs, time / N.
+ *   memory  K VMs, each bound to its own shell and run to IDLE, held live;
+ *           /proc/meminfo and /proc/self/status deltas, mincore of guest
+ *           memory.
+ *   steps   the pooled path replayed step by step with the same calls the
+ *           monitor makes, to show where its time goes.
+ *
+ * Every figure is printed per round, then the median over rounds, then one
+ * JSON line. Needs root (or access to /dev/kvm): exits 77 otherwise.
+ */
+#include "cmd/image.h"
+#include "vmm/elf.h"
+#include "vmm/shell.h"
+#include "vmm/vcpu_state.h"
+#include "vmm/vm.h"
+#include "vmm/x86.h"
+
+#include <denali/abi.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define MEM_SIZE  ((uint64_t)DENALI_MEM_DEFAULT)
+#define WARMUP	  20
+#define MAX_ROUND 9
+
+struct opts {
+	unsigned rounds;
+	unsigned vms;	  /* boots per variant per round */
+	unsigned live;	  /* live VMs for the memory figure */
+	unsigned kicks;	  /* hypercalls per null-hypercall batch */
+	unsigned batches; /* null-hypercall batches per round and side */
+	const char *image;
+};
+
+struct image {
+	uint8_t *elf;
+	size_t size;
+};
+
+static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "denali-bench-boot: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* ns since *t, and *t = now. */
+static uint64_t lap(uint64_t *t)
+{
+	uint64_t now = vm_now_ns(), d = now - *t;
+
+	*t = now;
+	return d;
+}
+
+static double us_since(uint64_t t0)
+{
+	return (double)(vm_now_ns() - t0) / 1000.0;
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile p in [0, 100] of v[0, n); sorts v. */
+static double pct(double *v, size_t n, double p)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	k = (size_t)((p / 100.0) * (double)n + 0.999999);
+	if (k < 1)
+		k = 1;
+	return v[k > n ? n - 1 : k - 1];
+}
+
+static double median(double *v, size_t n)
+{
+	double c[MAX_ROUND * 2];
+
+	if (n == 0)
+		return 0;
+	if (n > sizeof(c) / sizeof(c[0]))
+		n = sizeof(c) / sizeof(c[0]);
+	memcpy(c, v, n * sizeof(*v));
+	qsort(c, n, sizeof(*c), cmp_double);
+	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+}
+
+/* A figure measured once per round: the report shows the median of rounds. */
+struct fig {
+	double r[MAX_ROUND];
+	unsigned n;
+};
+
+static void fig_add(struct fig *f, double v)
+{
+	if (f->n < MAX_ROUND)
+		f->r[f->n++] = v;
+}
+
+static double fig_med(const struct fig *f)
+{
+	double c[MAX_ROUND];
+
+	memcpy(c, f->r, sizeof(c));
+	return median(c, f->n);
+}
+
+/* Median and p99 of one variant's samples, per round. */
+struct dist {
+	struct fig med, p99;
+};
+
+static void dist_add(struct dist *d, double *v, size_t n)
+{
+	fig_add(&d->med, pct(v, n, 50));
+	fig_add(&d->p99, pct(v, n, 99));
+}
+
+/* ---- the real monitor path ---------------------------------------------- */
+
+static struct vm *boot_vm_create(const struct image *img, unsigned id, uint64_t kicks,
+				 uint64_t idle)
+{
+	char name[32], err[256];
+	struct vm_config cfg = {
+	    .name = name,
+	    .image = "bench-boot",
+	    .elf = img->elf,
+	    .elf_size = img->size,
+	    .mem_size = MEM_SIZE,
+	    .id = id,
+	};
+	struct vm *vm;
+	int rc;
+
+	snprintf(name, sizeof(name), "boot-%u", id);
+	rc = vm_create(&cfg, &vm, err, sizeof(err));
+	if (rc)
+		fail("vm_create: %s", err);
+	/* The VM's registers are loaded at its first bind. */
+	vm->state->regs.rdi = kicks;
+	vm->state->regs.rsi = idle;
+	return vm;
+}
+
+static void expect_stop(struct vm *vm, enum vm_stop got, enum vm_stop want)
+{
+	if (got != want)
+		fail("vm %s: vm_run returned %d, expected %d (%s)", vm->name, got, want,
+		     vm->reason);
+}
+
+/* Phases of one boot through the monitor, in µs. */
+enum { PH_CREATE, PH_SHELL, PH_BIND, PH_RUN, PH_TOTAL, PH_N };
+static const char *const ph_name[PH_N] = {"vm_create", "shell", "vm_bind", "vm_run", "total"};
+
+/*
+ * Boots n + WARMUP VMs one after the other, each to its first hypercall
+ * (EXIT), with a fresh shell each or a pooled one; ph[phase][i] gets the
+ * phase times of boot i (warm-up boots not kept).
+ */
+static void boot_monitor(const struct image *img, unsigned n, int pooled, double *ph[PH_N])
+{
+	for (unsigned i = 0; i < n + WARMUP; i++) {
+		struct shell *sh;
+		uint64_t t[PH_N + 1];
+		struct vm *vm;
+		int rc;
+
+		t[0] = vm_now_ns();
+		vm = boot_vm_create(img, i + 1, 0, 0);
+		t[1] = vm_now_ns();
+		rc = pooled ? shell_get(&sh) : shell_create(&sh);
+		if (rc)
+			fail("%s: %s", pooled ? "shell_get" : "shell_create", strerror(-rc));
+		t[2] = vm_now_ns();
+		rc = vm_bind(vm, sh);
+		if (rc)
+			fail("vm_bind: %s", strerror(-rc));
+		t[3] = vm_now_ns();
+		expect_stop(vm, vm_run(vm), VM_STOP_EXIT);
+		t[4] = vm_now_ns();
+		if (i >= WARMUP) {
+			for (int p = 0; p < PH_TOTAL; p++)
+				ph[p][i - WARMUP] = (double)(t[p + 1] - t[p]) / 1000.0;
+			ph[PH_TOTAL][i - WARMUP] = (double)(t[4] - t[0]) / 1000.0;
+		}
+		vm_unbind(vm);
+		if (pooled)
+			shell_put(sh);
+		else
+			shell_destroy(sh);
+		vm_destroy(vm);
+	}
+}
+
+/* Mean µs per KICK for a VM making `kicks` of them, on a pooled shell. */
+static double null_monitor(const struct image *img, unsigned kicks)
+{
+	struct shell *sh;
+	struct vm *vm;
+	uint64_t t0;
+	double us;
+	int rc;
+
+	vm = boot_vm_create(img, 1, kicks, 0);
+	rc = shell_get(&sh);
+	if (rc)
+		fail("shell_get: %s", strerror(-rc));
+	rc = vm_bind(vm, sh);
+	if (rc)
+		fail("vm_bind: %s", strerror(-rc));
+	t0 = vm_now_ns();
+	expect_stop(vm, vm_run(vm), VM_STOP_EXIT);
+	us = us_since(t0) / (double)(kicks + 1);
+	if (vm->ctr.hypercalls[DENALI_HC_KICK - DENALI_HC_BASE] != kicks)
+		fail("vm %s: %lu kicks counted, %u made", vm->name,
+		     vm->ctr.hypercalls[DENALI_HC_KICK - DENALI_HC_BASE], kicks);
+	vm_unbind(vm);
+	shell_put(sh);
+	vm_destroy(vm);
+	return us;
+}
+
+/* ---- the raw-KVM baseline ----------------------------------------------- */
+
+static int raw_kvm = -1;
+static size_t raw_run_size;
+
+struct raw_vm {
+	int vm_fd, vcpu_fd;
+	struct kvm_run *run;
+	uint8_t *mem;
+	uint64_t entry;
+};
+
+static void raw_open(void)
+{
+	int v;
+
+	raw_kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (raw_kvm < 0)
+		fail("open /dev/kvm: %s", strerror(errno));
+	v = ioctl(raw_kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (v <= 0)
+		fail("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+	raw_run_size = (size_t)v;
+}
+
+static void raw_ioctl(int fd, unsigned long req, void *arg, const char *name)
+{
+	if (ioctl(fd, req, arg) < 0)
+		fail("raw %s: %s", name, strerror(errno));
+}
+
+/* Guest memory as vm_create makes it: zeroed, tables, image. */
+static void raw_mem(struct raw_vm *r, const struct image *img)
+{
+	char err[256];
+
+	r->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->mem == MAP_FAILED)
+		fail("mmap guest memory: %s", strerror(errno));
+	if (x86_build_tables(r->mem, MEM_SIZE))
+		fail("x86_build_tables failed");
+	if (elf_load(img->elf, img->size, r->mem, MEM_SIZE, &r->entry, err, sizeof(err)))
+		fail("elf_load: %s", err);
+}
+
+static void raw_slot(struct raw_vm *r, uint8_t *mem, uint64_t size)
+{
+	struct kvm_userspace_memory_region reg = {
+	    .slot = 0,
+	    .memory_size = size,
+	    .userspace_addr = (uint64_t)(uintptr_t)mem,
+	};
+
+	raw_ioctl(r->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg, "KVM_SET_USER_MEMORY_REGION");
+}
+
+static void raw_regs(struct raw_vm *r, uint64_t kicks, uint64_t idle)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	x86_entry_sregs(&sregs);
+	raw_ioctl(r->vcpu_fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
+	x86_entry_regs(&regs, r->entry, MEM_SIZE);
+	regs.rdi = kicks;
+	regs.rsi = idle;
+	raw_ioctl(r->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS");
+}
+
+static void raw_shell(struct raw_vm *r)
+{
+	r->vm_fd = ioctl(raw_kvm, KVM_CREATE_VM, 0);
+	if (r->vm_fd < 0)
+		fail("raw KVM_CREATE_VM: %s", strerror(errno));
+	r->vcpu_fd = ioctl(r->vm_fd, KVM_CREATE_VCPU, 0);
+	if (r->vcpu_fd < 0)
+		fail("raw KVM_CREATE_VCPU: %s", strerror(errno));
+	r->run = mmap(NULL, raw_run_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->vcpu_fd, 0);
+	if (r->run == MAP_FAILED)
+		fail("raw mmap kvm_run: %s", strerror(errno));
+}
+
+/* KVM_RUN until an `out` to stop_port, continuing through KICKs. */
+static void raw_run(struct raw_vm *r, uint16_t stop_port)
+{
+	for (;;) {
+		if (ioctl(r->vcpu_fd, KVM_RUN, 0) < 0)
+			fail("raw KVM_RUN: %s", strerror(errno));
+		if (r->run->exit_reason != KVM_EXIT_IO)
+			fail("raw KVM_RUN: exit reason %u", r->run->exit_reason);
+		if (r->run->io.port == stop_port)
+			return;
+		if (r->run->io.port != DENALI_HC_KICK)
+			fail("raw KVM_RUN: out to port 0x%x", r->run->io.port);
+	}
+}
+
+static void raw_free_mem(struct raw_vm *r)
+{
+	munmap(r->mem, MEM_SIZE);
+	r->mem = NULL;
+}
+
+static void raw_destroy(struct raw_vm *r)
+{
+	munmap(r->run, raw_run_size);
+	close(r->vcpu_fd);
+	close(r->vm_fd);
+	if (r->mem)
+		raw_free_mem(r);
+}
+
+/* A raw VM from nothing to its first hypercall. */
+static void raw_boot(struct raw_vm *r, const struct image *img, uint64_t kicks, uint64_t idle,
+		     uint16_t stop_port)
+{
+	raw_mem(r, img);
+	raw_shell(r);
+	raw_slot(r, r->mem, MEM_SIZE);
+	raw_regs(r, kicks, idle);
+	raw_run(r, stop_port);
+}
+
+static void boot_raw(const struct image *img, unsigned n, double *us)
+{
+	for (unsigned i = 0; i < n + WARMUP; i++) {
+		struct raw_vm r;
+		uint64_t t0 = vm_now_ns();
+
+		raw_boot(&r, img, 0, 0, DENALI_HC_EXIT);
+		if (i >= WARMUP)
+			us[i - WARMUP] = us_since(t0);
+		raw_destroy(&r);
+	}
+}
+
+/* Raw counterpart of a pooled shell: one KVM VM, new memory each boot. */
+static void boot_raw_rebind(const struct image *img, unsigned n, double *us)
+{
+	struct raw_vm r;
+
+	raw_shell(&r);
+	for (unsigned i = 0; i < n + WARMUP; i++) {
+		uint64_t t0 = vm_now_ns();
+
+		raw_mem(&r, img);
+		raw_slot(&r, r.mem, MEM_SIZE);
+		raw_regs(&r, 0, 0);
+		raw_run(&r, DENALI_HC_EXIT);
+		if (i >= WARMUP)
+			us[i - WARMUP] = us_since(t0);
+		raw_slot(&r, NULL, 0); /* as shell_put does, after the boot */
+		raw_free_mem(&r);
+	}
+	raw_destroy(&r);
+}
+
+static double null_raw(const struct image *img, unsigned kicks)
+{
+	struct raw_vm r;
+	uint64_t t0;
+	double us;
+
+	raw_mem(&r, img);
+	raw_shell(&r);
+	raw_slot(&r, r.mem, MEM_SIZE);
+	raw_regs(&r, kicks, 0);
+	t0 = vm_now_ns();
+	raw_run(&r, DENALI_HC_EXIT);
+	us = us_since(t0) / (double)(kicks + 1);
+	raw_destroy(&r);
+	return us;
+}
+
+/* ---- the pooled path, step by step --------------------------------------- */
+
+enum {
+	ST_MMAP,
+	ST_TABLES,
+	ST_ELF,
+	ST_STATE,
+	ST_SLOT,
+	ST_EVENTS,
+	ST_SREGS,
+	ST_REGS,
+	ST_XSAVE,
+	ST_MSRS,
+	ST_RUN1,
+	ST_RUN2,
+	ST_UNSLOT,
+	ST_MUNMAP,
+	ST_N
+};
+static const char *const st_name[ST_N] = {
+    "mmap",
+    "x86_build_tables",
+    "elf_load",
+    "vcpu_state_init",
+    "SET_USER_MEMORY_REGION",
+    "SET_VCPU_EVENTS",
+    "SET_SREGS",
+    "SET_REGS",
+    "SET_XSAVE",
+    "SET_MSRS",
+    "KVM_RUN_first",
+    "KVM_RUN_again",
+    "slot_delete_put",
+    "munmap_destroy",
+};
+
+/*
+ * Replays what vm_create + vm_bind (shell_bind) + vm_run do on a reused
+ * shell, one call at a time, timing each. KVM_RUN_again re-enters the same
+ * VM at its entry point: the exit round trip without first-touch faults.
+ * slot_delete_put and munmap_destroy happen after the boot (shell_put,
+ * vm_destroy) and are not part of it.
+ */
+static void boot_steps(const struct image *img, unsigned n, double *st[ST_N])
+{
+	struct vcpu_state *vs = malloc(sizeof(*vs));
+	struct kvm_vcpu_events ev;
+	struct shell *sh;
+	struct raw_vm r;
+	char err[256];
+	int rc;
+
+	if (!vs)
+		fail("out of memory");
+	rc = shell_create(&sh);
+	if (rc)
+		fail("shell_create: %s", strerror(-rc));
+	r.vm_fd = sh->vm_fd;
+	r.vcpu_fd = sh->vcpu_fd;
+	r.run = sh->run;
+	for (unsigned i = 0; i < n + WARMUP; i++) {
+		uint64_t d[ST_N], t = vm_now_ns();
+
+		r.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (r.mem == MAP_FAILED)
+			fail("mmap guest memory: %s", strerror(errno));
+		d[ST_MMAP] = lap(&t);
+		x86_build_tables(r.mem, MEM_SIZE);
+		d[ST_TABLES] = lap(&t);
+		if (elf_load(img->elf, img->size, r.mem, MEM_SIZE, &r.entry, err, sizeof(err)))
+			fail("elf_load: %s", err);
+		d[ST_ELF] = lap(&t);
+		vcpu_state_init(vs, r.entry, MEM_SIZE);
+		d[ST_STATE] = lap(&t);
+		raw_slot(&r, r.mem, MEM_SIZE);
+		d[ST_SLOT] = lap(&t);
+		memset(&ev, 0, sizeof(ev));
+		raw_ioctl(r.vcpu_fd, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
+		d[ST_EVENTS] = lap(&t);
+		raw_ioctl(r.vcpu_fd, KVM_SET_SREGS, &vs->sregs, "KVM_SET_SREGS");
+		d[ST_SREGS] = lap(&t);
+		raw_ioctl(r.vcpu_fd, KVM_SET_REGS, &vs->regs, "KVM_SET_REGS");
+		d[ST_REGS] = lap(&t);
+		raw_ioctl(r.vcpu_fd, KVM_SET_XSAVE, &vs->xsave, "KVM_SET_XSAVE");
+		d[ST_XSAVE] = lap(&t);
+		if (ioctl(r.vcpu_fd, KVM_SET_MSRS, &vs->msrs) != (int)vs->msrs.hdr.nmsrs)
+			fail("KVM_SET_MSRS failed");
+		d[ST_MSRS] = lap(&t);
+		raw_run(&r, DENALI_HC_EXIT);
+		d[ST_RUN1] = lap(&t);
+		raw_ioctl(r.vcpu_fd, KVM_SET_REGS, &vs->regs, "KVM_SET_REGS");
+		lap(&t);
+		raw_run(&r, DENALI_HC_EXIT);
+		d[ST_RUN2] = lap(&t);
+		raw_slot(&r, NULL, 0);
+		d[ST_UNSLOT] = lap(&t);
+		munmap(r.mem, MEM_SIZE);
+		d[ST_MUNMAP] = lap(&t);
+		if (i >= WARMUP) {
+			for (int s = 0; s < ST_N; s++)
+				st[s][i - WARMUP] = (double)d[s] / 1000.0;
+		}
+	}
+	shell_destroy(sh);
+	free(vs);
+}
+
+/* ---- memory per live VM ------------------------------------------------- */
+
+enum {
+	MI_FREE,
+	MI_AVAIL,
+	MI_ANON,
+	MI_SLAB,
+	MI_KSTACK,
+	MI_PTABLES,
+	MI_SECPT,
+	MI_VMALLOC,
+	MI_PERCPU,
+	MI_N
+};
+static const char *const mi_name[MI_N] = {"MemFree",	   "MemAvailable", "AnonPages",
+					  "Slab",	   "KernelStack",  "PageTables",
+					  "SecPageTables", "VmallocUsed",  "Percpu"};
+
+/* Reads the named fields (kB) of a "Name:   value kB" file. */
+static void read_kb(const char *path, const char *const *names, int n, long *out)
+{
+	char line[256];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		fail("%s: %s", path, strerror(errno));
+	for (int i = 0; i < n; i++)
+		out[i] = 0;
+	while (fgets(line, sizeof(line), f)) {
+		for (int i = 0; i < n; i++) {
+			size_t l = strlen(names[i]);
+
+			if (!strncmp(line, names[i], l) && line[l] == ':')
+				out[i] = strtol(line + l + 1, NULL, 10);
+		}
+	}
+	fclose(f);
+}
+
+enum { PS_RSS, PS_ANON, PS_FILE, PS_N };
+static const char *const ps_name[PS_N] = {"VmRSS", "RssAnon", "RssFile"};
+
+struct mem_result {
+	double guest;	     /* resident guest pages, bytes per VM */
+	double anon;	     /* AnonPages delta per VM */
+	double rss_anon;     /* our RssAnon delta per VM */
+	double rss_file;     /* our RssFile delta per VM (kvm_run mappings) */
+	double kernel;	     /* Slab, KernelStack, (Sec)PageTables, Vmalloc, Percpu */
+	double kernel_free;  /* MemFree drop - AnonPages delta */
+	double mi[MI_N];     /* each meminfo delta per VM */
+	double raw_kernel;   /* the same kernel figure for raw KVM VMs */
+	double raw_rss_anon; /* and their RssAnon beyond guest pages */
+};
+
+static int pagemap_fd = -1;
+static uint64_t zero_pfn;
+
+/* The PFN of the shared zero page: what a read-only touch of fresh anonymous
+ * memory maps. Such pages are resident to mincore but cost nothing. */
+static void pagemap_open(void)
+{
+	volatile uint8_t *p;
+	uint64_t e;
+
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pagemap_fd < 0)
+		fail("/proc/self/pagemap: %s", strerror(errno));
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	(void)p[0];
+	if (pread(pagemap_fd, &e, sizeof(e), (off_t)((uintptr_t)p / 4096 * 8)) != sizeof(e))
+		fail("read /proc/self/pagemap: %s", strerror(errno));
+	zero_pfn = e & ((1ull << 55) - 1);
+	munmap((void *)p, 4096);
+}
+
+/* Guest pages backed by their own host page (mincore, less zero-page maps). */
+static long guest_pages(uint8_t *mem)
+{
+	static uint64_t pm[MEM_SIZE / 4096];
+	static unsigned char vec[MEM_SIZE / 4096];
+	long n = 0;
+
+	if (mincore(mem, MEM_SIZE, vec))
+		fail("mincore: %s", strerror(errno));
+	if (pread(pagemap_fd, pm, sizeof(pm), (off_t)((uintptr_t)mem / 4096 * 8)) != sizeof(pm))
+		fail("read /proc/self/pagemap: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(vec); i++) {
+		int present = (pm[i] >> 63) & 1;
+		uint64_t pfn = pm[i] & ((1ull << 55) - 1);
+
+		n += (vec[i] & 1) && !(present && pfn == zero_pfn);
+	}
+	return n;
+}
+
+static void settle(void)
+{
+	malloc_trim(0);
+	usleep(200000); /* let deferred frees of earlier VMs land */
+}
+
+static void mem_live(const struct image *img, unsigned k, struct mem_result *m)
+{
+	struct vm **vms = calloc(k, sizeof(*vms));
+	struct raw_vm *raws = calloc(k, sizeof(*raws));
+	long mi0[MI_N], mi1[MI_N], ps0[PS_N], ps1[PS_N];
+	long guest = 0;
+
+	if (!vms || !raws)
+		fail("out of memory");
+	shell_pool_drain();
+	settle();
+	read_kb("/proc/meminfo", mi_name, MI_N, mi0);
+	read_kb("/proc/self/status", ps_name, PS_N, ps0);
+	for (unsigned i = 0; i < k; i++) {
+		struct shell *sh;
+		int rc;
+
+		vms[i] = boot_vm_create(img, i + 1, 0, 1);
+		rc = shell_create(&sh);
+		if (rc)
+			fail("shell_create (live VM %u): %s", i, strerror(-rc));
+		rc = vm_bind(vms[i], sh);
+		if (rc)
+			fail("vm_bind: %s", strerror(-rc));
+		expect_stop(vms[i], vm_run(vms[i]), VM_STOP_IDLE);
+	}
+	read_kb("/proc/meminfo", mi_name, MI_N, mi1);
+	read_kb("/proc/self/status", ps_name, PS_N, ps1);
+	for (unsigned i = 0; i < k; i++)
+		guest += guest_pages(vms[i]->mem);
+	m->guest = (double)guest * 4096 / k;
+	for (int i = 0; i < MI_N; i++)
+		m->mi[i] = (double)(mi1[i] - mi0[i]) * 1024 / k;
+	m->anon = m->mi[MI_ANON];
+	m->rss_anon = (double)(ps1[PS_ANON] - ps0[PS_ANON]) * 1024 / k;
+	m->rss_file = (double)(ps1[PS_FILE] - ps0[PS_FILE]) * 1024 / k;
+	m->kernel = 0;
+	for (int i = MI_SLAB; i <= MI_PERCPU; i++)
+		m->kernel += m->mi[i];
+	m->kernel_free = -m->mi[MI_FREE] - m->anon;
+	for (unsigned i = 0; i < k; i++) {
+		struct shell *sh = vms[i]->shell;
+
+		vm_unbind(vms[i]);
+		shell_destroy(sh);
+		vm_destroy(vms[i]);
+	}
+
+	/* The same number of raw KVM VMs, run to the same IDLE. */
+	settle();
+	read_kb("/proc/meminfo", mi_name, MI_N, mi0);
+	read_kb("/proc/self/status", ps_name, PS_N, ps0);
+	for (unsigned i = 0; i < k; i++)
+		raw_boot(&raws[i], img, 0, 1, DENALI_HC_IDLE);
+	read_kb("/proc/meminfo", mi_name, MI_N, mi1);
+	read_kb("/proc/self/status", ps_name, PS_N, ps1);
+	guest = 0;
+	for (unsigned i = 0; i < k; i++)
+		guest += guest_pages(raws[i].mem);
+	m->raw_kernel = 0;
+	for (int i = MI_SLAB; i <= MI_PERCPU; i++)
+		m->raw_kernel += (double)(mi1[i] - mi0[i]) * 1024 / k;
+	m->raw_rss_anon = ((double)(ps1[PS_ANON] - ps0[PS_ANON]) * 1024 - (double)guest * 4096) / k;
+	for (unsigned i = 0; i < k; i++)
+		raw_destroy(&raws[i]);
+	free(raws);
+	free(vms);
+	settle();
+}
+
+/* ---- driver ------------------------------------------------------------- */
+
+struct results {
+	struct dist boot_fresh, boot_pooled, boot_raw, boot_raw_rebind;
+	struct fig fresh_ph[PH_N], pooled_ph[PH_N];
+	struct fig steps[ST_N];
+	struct dist null_dn, null_raw;
+	struct fig guest, anon, rss_anon, rss_file, kernel, kernel_free, mi[MI_N];
+	struct fig raw_kernel, raw_rss_anon;
+};
+
+static double **alloc_cols(int cols, unsigned n)
+{
+	double **c = calloc((size_t)cols, sizeof(*c));
+
+	if (!c)
+		fail("out of memory");
+	for (int i = 0; i < cols; i++) {
+		c[i] = calloc(n, sizeof(double));
+		if (!c[i])
+			fail("out of memory");
+	}
+	return c;
+}
+
+static void free_cols(double **c, int cols)
+{
+	for (int i = 0; i < cols; i++)
+		free(c[i]);
+	free(c);
+}
+
+static void print_dist(const char *what, double *v, size_t n)
+{
+	double m = pct(v, n, 50), p = pct(v, n, 99);
+
+	printf("  %-28s median %9.1f us   p99 %9.1f us\n", what, m, p);
+}
+
+static void round_boot(const struct opts *o, const struct image *img, struct results *res)
+{
+	double **ph = alloc_cols(PH_N, o->vms);
+	double *raw = calloc(o->vms, sizeof(double));
+
+	if (!raw)
+		fail("out of memory");
+	boot_monitor(img, o->vms, 0, ph);
+	print_dist("boot fresh shell", ph[PH_TOTAL], o->vms);
+	for (int p = 0; p < PH_N; p++)
+		fig_add(&res->fresh_ph[p], pct(ph[p], o->vms, 50));
+	dist_add(&res->boot_fresh, ph[PH_TOTAL], o->vms);
+
+	if (shell_pool_fill(1))
+		fail("shell_pool_fill failed");
+	boot_monitor(img, o->vms, 1, ph);
+	print_dist("boot pooled shell", ph[PH_TOTAL], o->vms);
+	for (int p = 0; p < PH_N; p++)
+		fig_add(&res->pooled_ph[p], pct(ph[p], o->vms, 50));
+	dist_add(&res->boot_pooled, ph[PH_TOTAL], o->vms);
+
+	boot_raw(img, o->vms, raw);
+	print_dist("boot raw KVM", raw, o->vms);
+	dist_add(&res->boot_raw, raw, o->vms);
+
+	boot_raw_rebind(img, o->vms, raw);
+	print_dist("boot raw KVM, VM reused", raw, o->vms);
+	dist_add(&res->boot_raw_rebind, raw, o->vms);
+	free(raw);
+	free_cols(ph, PH_N);
+}
+
+static void round_steps(const struct opts *o, const struct image *img, struct results *res)
+{
+	double **st = alloc_cols(ST_N, o->vms);
+
+	boot_steps(img, o->vms, st);
+	for (int s = 0; s < ST_N; s++)
+		fig_add(&res->steps[s], pct(st[s], o->vms, 50));
+	free_cols(st, ST_N);
+}
+
+static void round_null(const struct opts *o, const struct image *img, struct results *res)
+{
+	double *dn = calloc(o->batches, sizeof(double));
+	double *raw = calloc(o->batches, sizeof(double));
+
+	if (!dn || !raw)
+		fail("out of memory");
+	/* Alternate, so that drift on a shared machine hits both sides alike. */
+	for (unsigned b = 0; b < o->batches; b++) {
+		dn[b] = null_monitor(img, o->kicks);
+		raw[b] = null_raw(img, o->kicks);
+	}
+	printf("  %-28s median %9.2f us   p99 %9.2f us  (%u batches of %u)\n", "null hypercall",
+	       pct(dn, o->batches, 50), pct(dn, o->batches, 99), o->batches, o->kicks);
+	printf("  %-28s median %9.2f us   p99 %9.2f us\n", "null hypercall raw KVM",
+	       pct(raw, o->batches, 50), pct(raw, o->batches, 99));
+	dist_add(&res->null_dn, dn, o->batches);
+	dist_add(&res->null_raw, raw, o->batches);
+	free(dn);
+	free(raw);
+}
+
+static void round_mem(const struct opts *o, const struct image *img, struct results *res)
+{
+	struct mem_result m;
+
+	mem_live(img, o->live, &m);
+	printf("  %-28s guest %.0f B, AnonPages %.0f B, RssAnon %.0f B, kernel %.0f B "
+	       "(MemFree %.0f B) per VM\n",
+	       "live VMs", m.guest, m.anon, m.rss_anon, m.kernel, -m.mi[MI_FREE]);
+	fig_add(&res->guest, m.guest);
+	fig_add(&res->anon, m.anon);
+	fig_add(&res->rss_anon, m.rss_anon);
+	fig_add(&res->rss_file, m.rss_file);
+	fig_add(&res->kernel, m.kernel);
+	fig_add(&res->kernel_free, m.kernel_free);
+	for (int i = 0; i < MI_N; i++)
+		fig_add(&res->mi[i], m.mi[i]);
+	fig_add(&res->raw_kernel, m.raw_kernel);
+	fig_add(&res->raw_rss_anon, m.raw_rss_anon);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: denali-bench-boot [--rounds N] [--vms N] [--live N] [--kicks N] "
+		   "[--batches N] [--image PATH]\n"
+		   "  --rounds   rounds of everything; figures are medians over rounds (3)\n"
+		   "  --vms      boots per variant per round (1000)\n"
+		   "  --live     live VMs held for the memory figure (500)\n"
+		   "  --kicks    hypercalls per null-hypercall batch (5000)\n"
+		   "  --batches  null-hypercall batches per round and side (9)\n"
+		   "  --image    the bench-boot guest (default: next to this binary)\n");
+}
+
+static unsigned arg_uint(const char *s, unsigned lo, unsigned hi)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s == 0 || *end || v < lo || v > hi) {
+		fprintf(stderr, "denali-bench-boot: %s: want a number in [%u, %u]\n", s, lo, hi);
+		exit(2);
+	}
+	return (unsigned)v;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+	    {"rounds", required_argument, NULL, 'r'},  {"vms", required_argument, NULL, 'n'},
+	    {"live", required_argument, NULL, 'l'},    {"kicks", required_argument, NULL, 'k'},
+	    {"batches", required_argument, NULL, 'b'}, {"image", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*o = (struct opts){3, 1000, 500, 5000, 9, NULL};
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o->rounds = arg_uint(optarg, 1, MAX_ROUND);
+			break;
+		case 'n':
+			o->vms = arg_uint(optarg, 1, 1000000);
+			break;
+		case 'l':
+			o->live = arg_uint(optarg, 1, 9000);
+			break;
+		case 'k':
+			o->kicks = arg_uint(optarg, 1, 100000000);
+			break;
+		case 'b':
+			o->batches = arg_uint(optarg, 1, 10000);
+			break;
+		case 'i':
+			o->image = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* The guest image: --image, else ../guests/bench-boot beside the binary,
+ * else the build tree's path. */
+static void load_image(const struct opts *o, struct image *img)
+{
+	char path[PATH_MAX], err[512];
+	ssize_t n;
+
+	if (o->image) {
+		snprintf(path, sizeof(path), "%s", o->image);
+	} else {
+		n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+		if (n > 0) {
+			char *slash;
+
+			path[n] = 0;
+			slash = strrchr(path, '/');
+			if (slash)
+				strcpy(slash, "/../guests/bench-boot");
+		}
+		if (n <= 0 || access(path, R_OK))
+			snprintf(path, sizeof(path), "%s", BENCH_BOOT_GUEST);
+	}
+	if (image_read(path, &img->elf, &img->size, err, sizeof(err)))
+		fail("%s", err);
+}
+
+static void check_env(const struct opts *o)
+{
+	struct rlimit rl;
+	int fd;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "denali-bench-boot: needs root (KVM VMs, /proc/meminfo deltas); "
+				"skipped\n");
+		exit(77);
+	}
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "denali-bench-boot: cannot open /dev/kvm (%s); skipped\n",
+			strerror(errno));
+		exit(77);
+	}
+	close(fd);
+	/* Two fds per live shell (and per raw VM), plus a few of our own. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)o->live * 2 + 64 > rl.rlim_cur) {
+		fprintf(stderr, "denali-bench-boot: --live %u needs %u open files, limit is %lu\n",
+			o->live, o->live * 2 + 64, (unsigned long)rl.rlim_cur);
+		exit(2);
+	}
+}
+
+static void print_json(const struct opts *o, const struct results *r)
+{
+	double fresh = fig_med(&r->boot_fresh.med), pooled = fig_med(&r->boot_pooled.med);
+	double raw = fig_med(&r->boot_raw.med), rebind = fig_med(&r->boot_raw_rebind.med);
+	double hc = fig_med(&r->null_dn.med), hc_raw = fig_med(&r->null_raw.med);
+	double beyond = fig_med(&r->rss_anon) - fig_med(&r->guest);
+
+	printf("{\"bench\":\"boot\",\"rounds\":%u,\"vms\":%u,\"live\":%u,\"kicks\":%u,"
+	       "\"batches\":%u,",
+	       o->rounds, o->vms, o->live, o->kicks, o->batches);
+	printf("\"boot_fresh_us\":{\"median\":%.1f,\"p99\":%.1f},", fresh,
+	       fig_med(&r->boot_fresh.p99));
+	printf("\"boot_pooled_us\":{\"median\":%.1f,\"p99\":%.1f},", pooled,
+	       fig_med(&r->boot_pooled.p99));
+	printf("\"boot_raw_us\":{\"median\":%.1f,\"p99\":%.1f},", raw, fig_med(&r->boot_raw.p99));
+	printf("\"boot_raw_reused_us\":{\"median\":%.1f,\"p99\":%.1f},", rebind,
+	       fig_med(&r->boot_raw_rebind.p99));
+	printf("\"hypercall_us\":{\"median\":%.2f,\"p99\":%.2f},", hc, fig_med(&r->null_dn.p99));
+	printf("\"hypercall_raw_us\":{\"median\":%.2f,\"p99\":%.2f},", hc_raw,
+	       fig_med(&r->null_raw.p99));
+	printf("\"ratio\":{\"boot_fresh_vs_raw\":%.2f,\"boot_pooled_vs_raw\":%.2f,"
+	       "\"boot_pooled_vs_raw_reused\":%.2f,\"hypercall_vs_raw\":%.3f},",
+	       fresh / raw, pooled / raw, pooled / rebind, hc / hc_raw);
+	printf("\"mem_per_vm_bytes\":{\"guest_pages\":%.0f,\"user_anon_meminfo\":%.0f,"
+	       "\"user_rss_anon\":%.0f,\"user_beyond_guest\":%.0f,\"user_rss_file\":%.0f,"
+	       "\"kernel\":%.0f,\"kernel_from_memfree\":%.0f,\"slab\":%.0f,"
+	       "\"kernel_stack\":%.0f,\"page_tables\":%.0f,\"sec_page_tables\":%.0f,"
+	       "\"vmalloc\":%.0f,\"percpu\":%.0f,"
+	       "\"raw_kvm_kernel\":%.0f,\"raw_kvm_user_beyond_guest\":%.0f},",
+	       fig_med(&r->guest), fig_med(&r->anon), fig_med(&r->rss_anon), beyond,
+	       fig_med(&r->rss_file), fig_med(&r->kernel), fig_med(&r->kernel_free),
+	       fig_med(&r->mi[MI_SLAB]), fig_med(&r->mi[MI_KSTACK]), fig_med(&r->mi[MI_PTABLES]),
+	       fig_med(&r->mi[MI_SECPT]), fig_med(&r->mi[MI_VMALLOC]), fig_med(&r->mi[MI_PERCPU]),
+	       fig_med(&r->raw_kernel), fig_med(&r->raw_rss_anon));
+	printf("\"pooled_phases_us\":{");
+	for (int p = 0; p < PH_TOTAL; p++)
+		printf("%s\"%s\":%.1f", p ? "," : "", ph_name[p], fig_med(&r->pooled_ph[p]));
+	printf("},\"fresh_phases_us\":{");
+	for (int p = 0; p < PH_TOTAL; p++)
+		printf("%s\"%s\":%.1f", p ? "," : "", ph_name[p], fig_med(&r->fresh_ph[p]));
+	printf("},\"pooled_steps_us\":{");
+	for (int s = 0; s < ST_N; s++)
+		printf("%s\"%s\":%.2f", s ? "," : "", st_name[s], fig_med(&r->steps[s]));
+	printf("},\"targets\":{\"boot_pooled_le_100us\":%s,\"hypercall_le_1.10x_raw\":%s,"
+	       "\"user_beyond_guest_le_64KiB\":%s}}\n",
+	       pooled <= 100 ? "true" : "false", hc / hc_raw <= 1.10 ? "true" : "false",
+	       beyond <= 65536 ? "true" : "false");
+}
+
+static void print_summary(const struct results *r)
+{
+	printf("summary (median over rounds; per-round medians of %s)\n", "each step");
+	printf("  pooled boot phases:");
+	for (int p = 0; p < PH_N; p++)
+		printf(" %s %.1f", ph_name[p], fig_med(&r->pooled_ph[p]));
+	printf(" us\n  fresh boot phases: ");
+	for (int p = 0; p < PH_N; p++)
+		printf(" %s %.1f", ph_name[p], fig_med(&r->fresh_ph[p]));
+	printf(" us\n  pooled path step by step (us):\n");
+	for (int s = 0; s < ST_N; s++)
+		printf("    %-24s %8.2f\n", st_name[s], fig_med(&r->steps[s]));
+	printf("  meminfo deltas per live VM (bytes):");
+	for (int i = 0; i < MI_N; i++)
+		printf(" %s %.0f", mi_name[i], fig_med(&r->mi[i]));
+	printf("\n  RssFile per live VM (kvm_run mappings): %.0f bytes\n", fig_med(&r->rss_file));
+}
+
+int main(int argc, char **argv)
+{
+	static struct results res;
+	struct image img;
+	struct opts o;
+
+	parse(argc, argv, &o);
+	check_env(&o);
+	load_image(&o, &img);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (kvm_open())
+		fail("kvm_open failed");
+	raw_open();
+	pagemap_open();
+	for (unsigned r = 0; r < o.rounds; r++) {
+		printf("round %u/%u\n", r + 1, o.rounds);
+		round_boot(&o, &img, &res);
+		round_steps(&o, &img, &res);
+		round_null(&o, &img, &res);
+		round_mem(&o, &img, &res);
+	}
+	print_summary(&res);
+	print_json(&o, &res);
+	shell_pool_drain();
+	free(img.elf);
+	return 0;
+}
