@@ -3,6 +3,9 @@
  * is the daemon driven by denalictl.
  */
 #include "denalid.h"
+#include "fleet.h"
+
+#include "ctl/serve.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +30,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return denalid_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "serve"))
+		return ctl_serve_main(argc - 1, argv + 1, fleet_open, fleet_close);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;

@@ -6,7 +6,4 @@
 
 int denalid_run(int argc, char **argv);
 
-/* "16M", "64MiB", "1G", "4096": bytes. 0 or -EINVAL. */
-int parse_size(const char *s, uint64_t *out);
-
 #endif

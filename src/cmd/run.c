@@ -5,6 +5,8 @@
 #include "denalid.h"
 #include "image.h"
 
+#include "ctl/proto.h"
+
 #include "../sched/worker.h"
 #include "../vmm/shell.h"
 #include "../vmm/snapshot.h" /* --suspend-after */
@@ -64,43 +66,6 @@ static void usage(FILE *f)
 	    "Exit status: the first non-zero guest exit code (in VM order), %d if a VM was\n"
 	    "killed and none exited non-zero, 0 otherwise; 1 for errors of denalid itself.\n",
 	    RUN_KILLED_STATUS);
-}
-
-int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t mult = 1;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		mult = 1ull << 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		mult = 1ull << 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		mult = 1ull << 30;
-		end++;
-		break;
-	}
-	if (*end == 'i' && mult > 1)
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end || (v && mult > UINT64_MAX / v))
-		return -EINVAL;
-	*out = v * mult;
-	return 0;
 }
 
 static void emit_line(struct vm *vm, const char *p, size_t n)
@@ -317,7 +282,7 @@ int denalid_run(int argc, char **argv)
 			ctx.summary = 1;
 			break;
 		case 'm':
-			if (parse_size(optarg, &mem) || mem < DENALI_MEM_MIN ||
+			if (ctl_parse_size(optarg, &mem) || mem < DENALI_MEM_MIN ||
 			    mem > DENALI_MEM_MAX || mem % (2u << 20)) {
 				fprintf(stderr,
 					"denalid run: bad memory size '%s': need a multiple of 2M "

@@ -22,16 +22,19 @@ void console_init(struct console_dev *c, console_sink_fn sink, void *arg)
 	c->refill_ns = vm_now_ns();
 	c->sink = sink;
 	c->sink_arg = arg;
+	pthread_mutex_init(&c->lock, NULL);
 }
 
 void console_free(struct console_dev *c)
 {
 	free(c->buf);
 	c->buf = NULL;
+	pthread_mutex_destroy(&c->lock);
 }
 
 static void keep(struct vm *vm, struct console_dev *c, const char *p, size_t n)
 {
+	pthread_mutex_lock(&c->lock);
 	if (!c->buf)
 		c->buf = malloc(CONSOLE_BUF_SIZE);
 	if (c->buf) {
@@ -45,6 +48,7 @@ static void keep(struct vm *vm, struct console_dev *c, const char *p, size_t n)
 		}
 	}
 	c->written += n;
+	pthread_mutex_unlock(&c->lock);
 	if (c->sink)
 		c->sink(vm, p, n, c->sink_arg);
 }
@@ -114,8 +118,21 @@ int console_drain(struct vm *vm)
 	return 0;
 }
 
-size_t console_read(const struct console_dev *c, uint64_t off, char *out, size_t len,
-		    uint64_t *next)
+static size_t read_locked(const struct console_dev *c, uint64_t off, char *out, size_t len,
+			  uint64_t *next);
+
+size_t console_read(struct console_dev *c, uint64_t off, char *out, size_t len, uint64_t *next)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = read_locked(c, off, out, len, next);
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+static size_t read_locked(const struct console_dev *c, uint64_t off, char *out, size_t len,
+			  uint64_t *next)
 {
 	uint64_t oldest = c->written > CONSOLE_BUF_SIZE ? c->written - CONSOLE_BUF_SIZE : 0;
 	size_t n = 0;

@@ -6,6 +6,7 @@
 #ifndef DENALI_DEVICES_CONSOLE_H
 #define DENALI_DEVICES_CONSOLE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,13 +19,14 @@ struct vm;
 typedef void (*console_sink_fn)(struct vm *vm, const char *buf, size_t len, void *arg);
 
 struct console_dev {
-	uint32_t cons;	    /* monitor's consumer counter */
-	uint64_t written;   /* bytes accepted, ever */
-	uint64_t dropped;   /* bytes dropped by the rate limit */
-	uint64_t tokens;    /* rate-limit bucket, bytes */
-	uint64_t refill_ns; /* last refill */
-	int dropping;	    /* inside a drop episode */
-	char *buf;	    /* CONSOLE_BUF_SIZE ring of the latest output, lazily */
+	uint32_t cons;	      /* monitor's consumer counter */
+	uint64_t written;     /* bytes accepted, ever */
+	uint64_t dropped;     /* bytes dropped by the rate limit */
+	uint64_t tokens;      /* rate-limit bucket, bytes */
+	uint64_t refill_ns;   /* last refill */
+	int dropping;	      /* inside a drop episode */
+	char *buf;	      /* CONSOLE_BUF_SIZE ring of the latest output, lazily */
+	pthread_mutex_t lock; /* buf and written, for readers on other threads */
 	console_sink_fn sink;
 	void *sink_arg;
 };
@@ -42,7 +44,6 @@ int console_drain(struct vm *vm);
  * Copies buffered output from absolute offset off. Returns bytes copied and
  * sets *next; output older than the buffer is skipped.
  */
-size_t console_read(const struct console_dev *c, uint64_t off, char *out, size_t len,
-		    uint64_t *next);
+size_t console_read(struct console_dev *c, uint64_t off, char *out, size_t len, uint64_t *next);
 
 #endif

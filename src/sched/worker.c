@@ -12,6 +12,7 @@
 #include "../vmm/shell.h"
 #include "../vmm/vm.h"
 
+#include <cap-ng.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -244,6 +245,11 @@ static void *worker_main(void *arg)
 	struct sigevent sev;
 
 	w->tid = gettid();
+	/* Capabilities are per thread: a worker needs none (its fds are open
+	 * already), so it drops them before running any guest. */
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && geteuid() == 0)
+		fprintf(stderr, "denali: worker %d: cannot drop capabilities\n", w->id);
 	prctl(PR_SET_TIMERSLACK, 1UL); /* idle deadlines are what we sleep for */
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_THREAD_ID;

@@ -1,0 +1,388 @@
+/*
+ * VM registry for `denalid serve`. The control thread calls these; the fast
+ * path is reached only through worker_send(), and counters are read from the
+ * VMs as the workers publish them (plain loads of monotonic counters).
+ *
+ * Admission: a registered VM costs host memory; a live VM also holds a
+ * shell (2 file descriptors, ~0.7 MiB of kernel memory). Limits come from
+ * RLIMIT_NOFILE and /proc/meminfo at start-up unless given.
+ */
+#include "fleet.h"
+
+#include "image.h"
+#include "sched/worker.h"
+#include "vmm/shell.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define FDS_PER_SHELL	    2
+#define FDS_RESERVED	    256 /* sockets, logs, io_uring, images */
+#define KERNEL_BYTES_PER_VM (768u << 10)
+#define USER_BYTES_PER_VM   (256u << 10) /* a small guest's touched pages, ours */
+#define SHELL_POOL_MAX	    32
+
+struct fleet_vm {
+	struct task task; /* first: workers hand back struct task * */
+	int done;	  /* set on the worker thread when it exited/was killed */
+	struct fleet_vm *next;
+};
+
+struct fleet {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	struct fleet_vm *vms;
+	unsigned nvms, live, max_vms, max_live;
+	struct worker *workers;
+	unsigned nworkers, next_worker;
+	uint64_t next_id;
+	uint64_t last_stats_ns, last_exits;
+	uint64_t *last_busy;
+};
+
+static struct fleet_vm *find(struct fleet *f, const char *name)
+{
+	for (struct fleet_vm *v = f->vms; v; v = v->next)
+		if (!strcmp(v->task.vm->name, name))
+			return v;
+	return NULL;
+}
+
+static void on_done(struct task *t, void *arg)
+{
+	struct fleet *f = arg;
+	struct fleet_vm *v = (struct fleet_vm *)t;
+
+	pthread_mutex_lock(&f->lock);
+	v->done = 1;
+	f->live--;
+	pthread_cond_broadcast(&f->done_cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t errlen)
+{
+	struct fleet *f = ctx;
+	struct fleet_vm *v;
+	uint8_t *elf;
+	size_t size;
+	char **argv;
+	int rc;
+
+	rc = image_read(spec->image, &elf, &size, err, errlen);
+	if (rc)
+		return rc;
+	argv = calloc((size_t)spec->argc + 2, sizeof(*argv));
+	v = calloc(1, sizeof(*v));
+	if (!argv || !v) {
+		free(argv);
+		free(v);
+		free(elf);
+		return -ENOMEM;
+	}
+	argv[0] = strrchr(spec->image, '/') ? strrchr(spec->image, '/') + 1 : (char *)spec->image;
+	for (int i = 0; i < spec->argc; i++)
+		argv[i + 1] = spec->argv[i];
+	pthread_mutex_lock(&f->lock);
+	if (find(f, spec->name)) {
+		snprintf(err, errlen, "a VM named %s exists already", spec->name);
+		rc = -EEXIST;
+	} else if (f->nvms >= f->max_vms) {
+		snprintf(err, errlen, "capacity: %u VMs registered, the limit is %u", f->nvms,
+			 f->max_vms);
+		rc = -ENOSPC;
+	} else if (f->live >= f->max_live) {
+		snprintf(err, errlen,
+			 "capacity: %u VMs live, the limit is %u (open files: %d per VM shell)",
+			 f->live, f->max_live, FDS_PER_SHELL);
+		rc = -ENOSPC;
+	} else {
+		struct vm_config cfg = {
+		    .name = spec->name,
+		    .image = spec->image,
+		    .elf = elf,
+		    .elf_size = size,
+		    .mem_size = spec->mem_bytes ? spec->mem_bytes : DENALI_MEM_DEFAULT,
+		    .id = ++f->next_id,
+		    .argc = spec->argc + 1,
+		    .argv = argv,
+		};
+
+		rc = vm_create(&cfg, &v->task.vm, err, errlen);
+		if (!rc) {
+			sched_entity_init(&v->task.se, &v->task);
+			/* Known before the worker sees it, so a stop can follow at once. */
+			v->task.w = &f->workers[f->next_worker++ % f->nworkers];
+			v->next = f->vms;
+			f->vms = v;
+			f->nvms++;
+			f->live++;
+			rc = worker_send(v->task.w, WCMD_ADD, &v->task);
+			v = NULL;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	free(v);
+	free(argv);
+	free(elf);
+	return rc;
+}
+
+static int fleet_stop(void *ctx, const char *name, char *err, size_t errlen)
+{
+	struct fleet *f = ctx;
+	struct fleet_vm *v, **pp;
+
+	pthread_mutex_lock(&f->lock);
+	v = find(f, name);
+	if (!v) {
+		pthread_mutex_unlock(&f->lock);
+		snprintf(err, errlen, "no VM named %s", name);
+		return -ENOENT;
+	}
+	if (!v->done)
+		worker_send(v->task.w, WCMD_STOP, &v->task);
+	while (!v->done)
+		pthread_cond_wait(&f->done_cond, &f->lock);
+	for (pp = &f->vms; *pp != v; pp = &(*pp)->next)
+		;
+	*pp = v->next;
+	f->nvms--;
+	pthread_mutex_unlock(&f->lock);
+	vm_destroy(v->task.vm);
+	free(v);
+	return 0;
+}
+
+/* Guest pages backed by host memory: what the VM costs, from mincore().
+ * Only `list` calls it, never the fast path. */
+static uint64_t resident_kib(struct vm *vm)
+{
+	unsigned char vec[64];
+	uint64_t pages = 0;
+
+	for (uint64_t off = 0; off < vm->mem_size; off += sizeof(vec) * 4096) {
+		uint64_t len = vm->mem_size - off < sizeof(vec) * 4096 ? vm->mem_size - off
+								       : sizeof(vec) * 4096;
+
+		if (mincore(vm->mem + off, len, vec) < 0)
+			return 0;
+		for (uint64_t i = 0; i < len / 4096; i++)
+			pages += vec[i] & 1;
+	}
+	return pages * 4;
+}
+
+static json_t *fleet_list(void *ctx)
+{
+	struct fleet *f = ctx;
+	json_t *arr = json_array();
+	uint64_t now = vm_now_ns();
+
+	pthread_mutex_lock(&f->lock);
+	for (struct fleet_vm *v = f->vms; v; v = v->next) {
+		struct vm *vm = v->task.vm;
+		enum vm_status st = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
+
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:I, s:I}", "name", vm->name,
+				   "state", vm_status_name(st), "reason",
+				   st == VM_KILLED ? json_string(vm->reason) : json_null(),
+				   "worker", v->task.w ? v->task.w->id : -1, "cpu_ms",
+				   (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits",
+				   (json_int_t)vm->ctr.exits, "resident_kib",
+				   (json_int_t)(vm->mem ? resident_kib(vm) : 0), "uptime_s",
+				   (json_int_t)((now - vm->created_ns) / 1000000000ull)));
+	}
+	pthread_mutex_unlock(&f->lock);
+	return arr;
+}
+
+static json_t *fleet_stats(void *ctx)
+{
+	struct fleet *f = ctx;
+	uint64_t by[VM_KILLED + 1] = {0}, hc[DENALI_HC_COUNT] = {0}, exits = 0;
+	uint64_t now = vm_now_ns(), dt;
+	json_t *states = json_object(), *workers = json_array(), *out;
+
+	pthread_mutex_lock(&f->lock);
+	for (struct fleet_vm *v = f->vms; v; v = v->next) {
+		struct vm *vm = v->task.vm;
+
+		by[__atomic_load_n(&vm->status, __ATOMIC_ACQUIRE)]++;
+		exits += vm->ctr.exits;
+		for (unsigned i = 0; i < DENALI_HC_COUNT; i++)
+			hc[i] += vm->ctr.hypercalls[i];
+	}
+	dt = now - f->last_stats_ns;
+	for (unsigned i = 0; i < f->nworkers; i++) {
+		uint64_t busy = __atomic_load_n(&f->workers[i].stats.busy_ns, __ATOMIC_RELAXED);
+
+		json_array_append_new(
+		    workers, json_pack("{s:i, s:f, s:I}", "id", (int)i, "utilisation",
+				       dt ? (double)(busy - f->last_busy[i]) / (double)dt : 0.0,
+				       "live", (json_int_t)f->workers[i].stats.live));
+		f->last_busy[i] = busy;
+	}
+	for (int s = 0; s <= VM_KILLED; s++)
+		json_object_set_new(states, vm_status_name(s), json_integer((json_int_t)by[s]));
+	out = json_pack("{s:o, s:f, s:{s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:I}", "vms_by_state",
+			states, "exits_per_s",
+			dt ? (double)(exits - f->last_exits) * 1e9 / (double)dt : 0.0, "hypercalls",
+			"exit", (json_int_t)hc[0], "idle", (json_int_t)hc[1], "kick",
+			(json_int_t)hc[2], "panic", (json_int_t)hc[3], "workers", workers,
+			"registered", (json_int_t)f->nvms, "max_vms", (json_int_t)f->max_vms,
+			"max_live", (json_int_t)f->max_live);
+	f->last_exits = exits;
+	f->last_stats_ns = now;
+	pthread_mutex_unlock(&f->lock);
+	return out;
+}
+
+static ssize_t fleet_console(void *ctx, const char *name, uint64_t off, char *buf, size_t len,
+			     uint64_t *next)
+{
+	struct fleet *f = ctx;
+	struct fleet_vm *v;
+	ssize_t n;
+
+	pthread_mutex_lock(&f->lock);
+	v = find(f, name);
+	n = v ? (ssize_t)console_read(&v->task.vm->console, off, buf, len, next) : -ENOENT;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+static json_t *fleet_names(void *ctx)
+{
+	struct fleet *f = ctx;
+	json_t *arr = json_array();
+
+	pthread_mutex_lock(&f->lock);
+	for (struct fleet_vm *v = f->vms; v; v = v->next)
+		json_array_append_new(arr, json_string(v->task.vm->name));
+	pthread_mutex_unlock(&f->lock);
+	return arr;
+}
+
+/* Live shells the open-file limit allows, and VMs memory allows. */
+static void compute_limits(struct fleet *f, const struct serve_config *cfg)
+{
+	struct rlimit rl;
+	unsigned long long avail_kib = 0;
+	unsigned fd_cap = 1000;
+	FILE *m;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max; /* ours to raise up to the hard limit */
+		setrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur > FDS_RESERVED)
+			fd_cap = (unsigned)((rl.rlim_cur - FDS_RESERVED) / FDS_PER_SHELL);
+	}
+	m = fopen("/proc/meminfo", "r");
+	if (m) {
+		char line[256];
+
+		while (fgets(line, sizeof(line), m))
+			if (sscanf(line, "MemAvailable: %llu kB", &avail_kib) == 1)
+				break;
+		fclose(m);
+	}
+	f->max_live = fd_cap;
+	if (avail_kib) {
+		unsigned long long mem_cap =
+		    avail_kib * 1024 / 2 / (KERNEL_BYTES_PER_VM + USER_BYTES_PER_VM);
+
+		if (mem_cap < f->max_live)
+			f->max_live = (unsigned)mem_cap;
+	}
+	if (cfg->max_live && cfg->max_live < f->max_live)
+		f->max_live = cfg->max_live;
+	/* No swapping yet: every registered VM may need to be live. */
+	f->max_vms = cfg->max_vms ? cfg->max_vms : f->max_live;
+}
+
+int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
+{
+	struct fleet *f;
+	unsigned n = cfg->workers;
+	int rc;
+
+	rc = kvm_open();
+	if (rc)
+		return rc;
+	rc = worker_signals_init();
+	if (rc)
+		return rc;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->done_cond, NULL);
+	compute_limits(f, cfg);
+	shell_pool_set_max(SHELL_POOL_MAX);
+	if (!n) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = c > 0 ? (unsigned)c : 1;
+	}
+	f->workers = calloc(n, sizeof(*f->workers));
+	f->last_busy = calloc(n, sizeof(*f->last_busy));
+	if (!f->workers || !f->last_busy) {
+		free(f->workers);
+		free(f->last_busy);
+		free(f);
+		return -ENOMEM;
+	}
+	for (f->nworkers = 0; f->nworkers < n; f->nworkers++) {
+		rc = worker_start(&f->workers[f->nworkers], (int)f->nworkers,
+				  (uint64_t)(cfg->quantum_ms ? cfg->quantum_ms : 5) * 1000000ull,
+				  on_done, f);
+		if (rc) {
+			fprintf(stderr, "denalid: worker %u: %s\n", f->nworkers, strerror(-rc));
+			out->ctx = f;
+			fleet_close(out);
+			return rc;
+		}
+	}
+	f->last_stats_ns = vm_now_ns();
+	fprintf(stderr, "denalid: %u workers; limits: %u live VMs, %u registered\n", f->nworkers,
+		f->max_live, f->max_vms);
+	*out = (struct ctl_backend){
+	    .ctx = f,
+	    .start = fleet_start,
+	    .stop = fleet_stop,
+	    .list = fleet_list,
+	    .stats = fleet_stats,
+	    .console_read = fleet_console,
+	    .names = fleet_names,
+	};
+	return 0;
+}
+
+void fleet_close(struct ctl_backend *be)
+{
+	struct fleet *f = be->ctx;
+	char err[128];
+
+	if (!f)
+		return;
+	while (f->vms)
+		fleet_stop(f, f->vms->task.vm->name, err, sizeof(err));
+	for (unsigned i = 0; i < f->nworkers; i++)
+		worker_stop(&f->workers[i]);
+	shell_pool_drain();
+	free(f->workers);
+	free(f->last_busy);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->done_cond);
+	free(f);
+	be->ctx = NULL;
+}
