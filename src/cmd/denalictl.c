@@ -233,6 +233,7 @@ static int cmd_start(int n, char **args)
 			       "  -- ARGS      arguments passed to the guest\n"
 			       "The definition is kept by the daemon and boots again after a "
 			       "daemon restart,\nuntil 'denalictl stop NAME'.\n");
+			json_decref(gargs);
 			return EXIT_OK;
 		}
 		if (opt_value("start", args, n, &i, "--mem", &mem) ||

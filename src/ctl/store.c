@@ -287,7 +287,8 @@ int store_foreach(struct ctl_store *st, int (*fn)(const struct vm_spec *spec, vo
 		}
 		n++;
 	}
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n; i++) {
 		struct vm_spec spec;
 		int g = store_get(st, names[i], &spec);
