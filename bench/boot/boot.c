@@ -540,6 +540,154 @@ static void boot_steps(const struct image *img, unsigned n, double *st[ST_N])
 	free(vs);
 }
 
+/*
+ * What-ifs for the pooled path, same shell replica, each timed as a whole:
+ *   mem_now      mmap + x86_build_tables + elf_load, as vm_create does;
+ *   mem_populate the same with one MADV_POPULATE_WRITE over the low pages
+ *                the tables and vregs touch, instead of a fault per page;
+ *   bind_run_now slot + EVENTS + SREGS + REGS + XSAVE + MSRS + KVM_RUN;
+ *   bind_run_sync slot + XSAVE + KVM_RUN with regs, sregs and events loaded
+ *                through kvm_run->s.regs (KVM_CAP_SYNC_REGS), no SET_MSRS
+ *                (a ring-3 guest cannot change those MSRs);
+ *   bind_run_mremap as bind_run_sync, but the slot stays on a fixed window
+ *                of the shell and the VM's memory is moved into it with
+ *                mremap (no memslot change; an MMU-notifier invalidation
+ *                instead, which every live KVM VM of the process hears);
+ *   unbind_now   the slot deletion shell_put does after each boot.
+ * -1 when the kernel refuses the what-if.
+ */
+enum { WI_MEM_NOW, WI_MEM_POPULATE, WI_BIND_NOW, WI_BIND_SYNC, WI_BIND_MREMAP, WI_UNBIND, WI_N };
+static const char *const wi_name[WI_N] = {"mem_now",	   "mem_populate",    "bind_run_now",
+					  "bind_run_sync", "bind_run_mremap", "unbind_now"};
+
+static void run_synced(struct raw_vm *r, const struct vcpu_state *vs)
+{
+	raw_ioctl(r->vcpu_fd, KVM_SET_XSAVE, (void *)&vs->xsave, "KVM_SET_XSAVE");
+	r->run->s.regs.regs = vs->regs;
+	r->run->s.regs.sregs = vs->sregs;
+	memset(&r->run->s.regs.events, 0, sizeof(r->run->s.regs.events));
+	r->run->kvm_dirty_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
+	raw_run(r, DENALI_HC_EXIT);
+	r->run->kvm_dirty_regs = 0;
+}
+
+static uint8_t *whatif_mem(const struct image *img, int populate, uint64_t *entry)
+{
+	char err[256];
+	uint8_t *mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (mem == MAP_FAILED)
+		fail("mmap guest memory: %s", strerror(errno));
+	/* Exactly the pages written below: vregs, GDT + TSS, TSS end + tables. */
+	if (populate && (madvise(mem + DENALI_VREGS_GPA, 4096, MADV_POPULATE_WRITE) ||
+			 madvise(mem + X86_GDT_GPA, 0x2000, MADV_POPULATE_WRITE) ||
+			 madvise(mem + 0xa000, 0x5000, MADV_POPULATE_WRITE)))
+		return NULL;
+	x86_build_tables(mem, MEM_SIZE);
+	if (elf_load(img->elf, img->size, mem, MEM_SIZE, entry, err, sizeof(err)))
+		fail("elf_load: %s", err);
+	return mem;
+}
+
+static void boot_whatif(const struct image *img, unsigned n, double *wi[WI_N])
+{
+	struct vcpu_state *vs = malloc(sizeof(*vs));
+	int sync = ioctl(raw_kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) > 0;
+	struct kvm_vcpu_events ev;
+	struct shell *sh2;
+	struct raw_vm w;
+	uint8_t *window;
+	struct shell *sh;
+	struct raw_vm r;
+	int rc;
+
+	if (!vs)
+		fail("out of memory");
+	rc = shell_create(&sh);
+	if (rc)
+		fail("shell_create: %s", strerror(-rc));
+	r.vm_fd = sh->vm_fd;
+	r.vcpu_fd = sh->vcpu_fd;
+	r.run = sh->run;
+	/* A second shell whose slot stays on one window for good. */
+	rc = shell_create(&sh2);
+	if (rc)
+		fail("shell_create: %s", strerror(-rc));
+	w.vm_fd = sh2->vm_fd;
+	w.vcpu_fd = sh2->vcpu_fd;
+	w.run = sh2->run;
+	window = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (window == MAP_FAILED)
+		fail("mmap window: %s", strerror(errno));
+	raw_slot(&w, window, MEM_SIZE);
+	for (unsigned i = 0; i < n + WARMUP; i++) {
+		uint64_t d[WI_N], t = vm_now_ns();
+		uint8_t *pop;
+
+		r.mem = whatif_mem(img, 0, &r.entry);
+		d[WI_MEM_NOW] = lap(&t);
+		pop = whatif_mem(img, 1, &r.entry);
+		d[WI_MEM_POPULATE] = pop ? lap(&t) : (uint64_t)-1000;
+		if (pop)
+			munmap(pop, MEM_SIZE);
+		vcpu_state_init(vs, r.entry, MEM_SIZE);
+
+		t = vm_now_ns();
+		raw_slot(&r, r.mem, MEM_SIZE);
+		memset(&ev, 0, sizeof(ev));
+		raw_ioctl(r.vcpu_fd, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
+		raw_ioctl(r.vcpu_fd, KVM_SET_SREGS, &vs->sregs, "KVM_SET_SREGS");
+		raw_ioctl(r.vcpu_fd, KVM_SET_REGS, &vs->regs, "KVM_SET_REGS");
+		raw_ioctl(r.vcpu_fd, KVM_SET_XSAVE, &vs->xsave, "KVM_SET_XSAVE");
+		if (ioctl(r.vcpu_fd, KVM_SET_MSRS, &vs->msrs) != (int)vs->msrs.hdr.nmsrs)
+			fail("KVM_SET_MSRS failed");
+		raw_run(&r, DENALI_HC_EXIT);
+		d[WI_BIND_NOW] = lap(&t);
+		raw_slot(&r, NULL, 0);
+		d[WI_UNBIND] = lap(&t);
+		munmap(r.mem, MEM_SIZE);
+
+		r.mem = whatif_mem(img, 0, &r.entry);
+		d[WI_BIND_SYNC] = d[WI_BIND_MREMAP] = (uint64_t)-1000;
+		if (sync) {
+			t = vm_now_ns();
+			raw_slot(&r, r.mem, MEM_SIZE);
+			run_synced(&r, vs);
+			d[WI_BIND_SYNC] = lap(&t);
+		}
+		raw_slot(&r, NULL, 0);
+		munmap(r.mem, MEM_SIZE);
+
+		w.mem = whatif_mem(img, 0, &w.entry);
+		if (sync) {
+			t = vm_now_ns();
+			if (mremap(w.mem, MEM_SIZE, MEM_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED,
+				   window) == MAP_FAILED)
+				fail("mremap: %s", strerror(errno));
+			run_synced(&w, vs);
+			d[WI_BIND_MREMAP] = lap(&t);
+			/* Leave the window mapped (to fresh memory) for the next VM. */
+			window =
+			    mmap(window, MEM_SIZE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+			if (window == MAP_FAILED)
+				fail("mmap window: %s", strerror(errno));
+		} else {
+			munmap(w.mem, MEM_SIZE);
+		}
+		if (i >= WARMUP) {
+			for (int k = 0; k < WI_N; k++)
+				wi[k][i - WARMUP] = (double)(int64_t)d[k] / 1000.0;
+		}
+	}
+	shell_destroy(sh);
+	shell_destroy(sh2);
+	munmap(window, MEM_SIZE);
+	free(vs);
+}
+
 /* ---- memory per live VM ------------------------------------------------- */
 
 enum {
@@ -719,6 +867,7 @@ struct results {
 	struct dist boot_fresh, boot_pooled, boot_raw, boot_raw_rebind;
 	struct fig fresh_ph[PH_N], pooled_ph[PH_N];
 	struct fig steps[ST_N];
+	struct fig whatif[WI_N];
 	struct dist null_dn, null_raw;
 	struct fig guest, anon, rss_anon, rss_file, kernel, kernel_free, mi[MI_N];
 	struct fig raw_kernel, raw_rss_anon;
@@ -788,10 +937,16 @@ static void round_steps(const struct opts *o, const struct image *img, struct re
 {
 	double **st = alloc_cols(ST_N, o->vms);
 
+	double **wi = alloc_cols(WI_N, o->vms);
+
 	boot_steps(img, o->vms, st);
 	for (int s = 0; s < ST_N; s++)
 		fig_add(&res->steps[s], pct(st[s], o->vms, 50));
 	free_cols(st, ST_N);
+	boot_whatif(img, o->vms, wi);
+	for (int w = 0; w < WI_N; w++)
+		fig_add(&res->whatif[w], pct(wi[w], o->vms, 50));
+	free_cols(wi, WI_N);
 }
 
 static void round_null(const struct opts *o, const struct image *img, struct results *res)
@@ -1003,6 +1158,9 @@ static void print_json(const struct opts *o, const struct results *r)
 	printf("},\"pooled_steps_us\":{");
 	for (int s = 0; s < ST_N; s++)
 		printf("%s\"%s\":%.2f", s ? "," : "", st_name[s], fig_med(&r->steps[s]));
+	printf("},\"whatif_us\":{");
+	for (int w = 0; w < WI_N; w++)
+		printf("%s\"%s\":%.2f", w ? "," : "", wi_name[w], fig_med(&r->whatif[w]));
 	printf("},\"targets\":{\"boot_pooled_le_100us\":%s,\"hypercall_le_1.10x_raw\":%s,"
 	       "\"user_beyond_guest_le_64KiB\":%s}}\n",
 	       pooled <= 100 ? "true" : "false", hc / hc_raw <= 1.10 ? "true" : "false",
@@ -1021,6 +1179,9 @@ static void print_summary(const struct results *r)
 	printf(" us\n  pooled path step by step (us):\n");
 	for (int s = 0; s < ST_N; s++)
 		printf("    %-24s %8.2f\n", st_name[s], fig_med(&r->steps[s]));
+	printf("  what-ifs, pooled path (us, -1 = refused):\n");
+	for (int w = 0; w < WI_N; w++)
+		printf("    %-24s %8.2f\n", wi_name[w], fig_med(&r->whatif[w]));
 	printf("  meminfo deltas per live VM (bytes):");
 	for (int i = 0; i < MI_N; i++)
 		printf(" %s %.0f", mi_name[i], fig_med(&r->mi[i]));
