@@ -9,6 +9,7 @@
 int sched_init(struct sched *s)
 {
 	s->head.next = s->head.prev = &s->head;
+	s->boost_tail = &s->head;
 	s->runnable = s->sleeping = 0;
 	s->heap = NULL;
 	s->heap_len = s->heap_cap = 0;
@@ -27,6 +28,8 @@ void sched_entity_init(struct sched_entity *e, void *owner)
 	e->deadline = SCHED_NO_DEADLINE;
 	e->heap_idx = SIZE_MAX;
 	e->where = SE_NONE;
+	e->boosted = 0;
+	e->ran_boosted = 0;
 	e->owner = owner;
 }
 
@@ -93,8 +96,12 @@ static void heap_remove(struct sched *s, struct sched_entity *e)
 
 void sched_enqueue(struct sched *s, struct sched_entity *e, int boost)
 {
-	struct sched_entity *at = boost ? &s->head : s->head.prev;
+	struct sched_entity *at;
 
+	e->boosted = boost && !e->ran_boosted;
+	at = e->boosted ? s->boost_tail : s->head.prev;
+	if (e->boosted)
+		s->boost_tail = e;
 	e->prev = at;
 	e->next = at->next;
 	at->next->prev = e;
@@ -109,6 +116,7 @@ struct sched_entity *sched_pick(struct sched *s)
 
 	if (e == &s->head)
 		return NULL;
+	e->ran_boosted = e->boosted;
 	sched_remove(s, e);
 	return e;
 }
@@ -138,6 +146,9 @@ int sched_sleep(struct sched *s, struct sched_entity *e, uint64_t deadline)
 void sched_remove(struct sched *s, struct sched_entity *e)
 {
 	if (e->where == SE_RUNQ) {
+		if (e == s->boost_tail)
+			s->boost_tail = e->prev; /* &head or another boosted one */
+		e->boosted = 0;
 		e->prev->next = e->next;
 		e->next->prev = e->prev;
 		e->next = e->prev = NULL;

@@ -18,11 +18,15 @@ struct sched_entity {
 	uint64_t deadline;		  /* while sleeping */
 	size_t heap_idx;		  /* index in the deadline heap, or SIZE_MAX */
 	enum sched_where where;
+	int boosted;	 /* queued in the boost segment at the head */
+	int ran_boosted; /* its last pick came from the boost segment */
 	void *owner;
 };
 
 struct sched {
-	struct sched_entity head; /* run queue sentinel */
+	struct sched_entity head;	 /* run queue sentinel */
+	struct sched_entity *boost_tail; /* last boosted entity, or &head */
+	int last_boosted;		 /* the last pick came from the boost segment */
 	size_t runnable;
 	size_t sleeping;	    /* with or without a deadline */
 	struct sched_entity **heap; /* sleepers that have a deadline */
@@ -33,8 +37,14 @@ int sched_init(struct sched *s);
 void sched_fini(struct sched *s);
 void sched_entity_init(struct sched_entity *e, void *owner);
 
-/* Appends e to the run queue; with boost, puts it first (Denali's wake-up
- * boost). e must not be queued. */
+/*
+ * Appends e to the run queue. With boost (Denali's wake-up boost) e joins
+ * the boost segment at the head, behind earlier boosted entities, so a batch
+ * of wake-ups runs in the order it woke. An entity whose last run was itself
+ * boosted is appended instead: a VM gets at most one boosted run per turn of
+ * the round robin, so a VM that idles and is woken at once cannot starve the
+ * others.
+ */
 void sched_enqueue(struct sched *s, struct sched_entity *e, int boost);
 
 /* Removes and returns the first runnable entity, or NULL. */
