@@ -22,6 +22,12 @@ static int kvm_fd = -1;
 static size_t run_size;
 static uint64_t tsc_hz;
 
+#define CPUID_MAX_ENTRIES 128
+static struct {
+	struct kvm_cpuid2 hdr;
+	struct kvm_cpuid_entry2 e[CPUID_MAX_ENTRIES];
+} cpuid;
+
 static struct {
 	pthread_mutex_t lock;
 	struct shell *head;
@@ -76,6 +82,14 @@ int kvm_open(void)
 		return -ENOTSUP;
 	}
 	run_size = (size_t)v;
+	/* Guests see the host's CPUID as KVM can virtualise it, so the libOS
+	 * can find SSE/AVX the usual way (without it CPUID reads all zero). */
+	cpuid.hdr.nent = CPUID_MAX_ENTRIES;
+	if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, &cpuid) < 0) {
+		fprintf(stderr, "denali: KVM_GET_SUPPORTED_CPUID: %s\n", strerror(errno));
+		close(fd);
+		return -ENOTSUP;
+	}
 	kvm_fd = fd;
 	/* The TSC rate guests are told comes from a vCPU: make one now (it
 	 * stays pooled) so the rate is known before the first VM is built. */
@@ -128,6 +142,28 @@ static void setup_tsc(struct shell *sh)
 	sh->tsc_offset = (int64_t)(m.e.data - (before + (after - before) / 2));
 }
 
+/*
+ * Enables every vector state the CPU offers in XCR0 (CPUID 0xD.0), so that
+ * SSE/AVX code in the guest works on VT-x hosts. kvm_pvm refuses
+ * KVM_SET_XCRS; there the guest runs with the host's XCR0, which already
+ * has them, so the refusal is harmless and not reported.
+ */
+static void set_xcr0(struct shell *sh)
+{
+	struct kvm_xcrs x = {.nr_xcrs = 1};
+
+	for (uint32_t i = 0; i < cpuid.hdr.nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &cpuid.e[i];
+
+		if (e->function == 0xd && e->index == 0)
+			x.xcrs[0].value = ((uint64_t)e->edx << 32 | e->eax) & 0x2e7;
+	}
+	if (!x.xcrs[0].value)
+		return;
+	x.xcrs[0].value |= 1; /* x87 is mandatory */
+	(void)ioctl(sh->vcpu_fd, KVM_SET_XCRS, &x);
+}
+
 int shell_create(struct shell **out)
 {
 	struct shell *sh;
@@ -154,6 +190,10 @@ int shell_create(struct shell **out)
 		fprintf(stderr, "denali: mmap kvm_run: %s\n", strerror(-rc));
 		goto err;
 	}
+	rc = xioctl(sh->vcpu_fd, KVM_SET_CPUID2, &cpuid, "KVM_SET_CPUID2");
+	if (rc < 0)
+		goto err;
+	set_xcr0(sh);
 	setup_tsc(sh);
 	*out = sh;
 	return 0;

@@ -137,8 +137,8 @@ void x86_entry_sregs(struct kvm_sregs *s)
 	s->cr0 = 0x80050033; /* PG AM WP NE ET MP PE */
 	s->cr2 = X86_CR2_SENTINEL;
 	s->cr3 = X86_PML4_GPA;
-	s->cr4 = 0x620;	 /* OSXMMEXCPT OSFXSR PAE */
-	s->efer = 0xd00; /* NXE LMA LME; no SCE: syscall is #UD */
+	s->cr4 = 0x40620; /* OSXSAVE OSXMMEXCPT OSFXSR PAE */
+	s->efer = 0xd00;  /* NXE LMA LME; no SCE: syscall is #UD */
 	s->apic_base = 0xfee00900;
 }
 
