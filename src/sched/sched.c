@@ -10,6 +10,7 @@ int sched_init(struct sched *s)
 {
 	s->head.next = s->head.prev = &s->head;
 	s->boost_tail = &s->head;
+	s->picks = 0;
 	s->runnable = s->sleeping = 0;
 	s->heap = NULL;
 	s->heap_len = s->heap_cap = 0;
@@ -29,7 +30,7 @@ void sched_entity_init(struct sched_entity *e, void *owner)
 	e->heap_idx = SIZE_MAX;
 	e->where = SE_NONE;
 	e->boosted = 0;
-	e->ran_boosted = 0;
+	e->slept_at = UINT64_MAX;
 	e->owner = owner;
 }
 
@@ -98,10 +99,23 @@ void sched_enqueue(struct sched *s, struct sched_entity *e, int boost)
 {
 	struct sched_entity *at;
 
-	e->boosted = boost && !e->ran_boosted;
+	e->boosted = boost && e->slept_at != s->picks;
 	at = e->boosted ? s->boost_tail : s->head.prev;
 	if (e->boosted)
 		s->boost_tail = e;
+	e->prev = at;
+	e->next = at->next;
+	at->next->prev = e;
+	at->next = e;
+	e->where = SE_RUNQ;
+	s->runnable++;
+}
+
+void sched_enqueue_front(struct sched *s, struct sched_entity *e)
+{
+	struct sched_entity *at = s->boost_tail;
+
+	e->boosted = 0;
 	e->prev = at;
 	e->next = at->next;
 	at->next->prev = e;
@@ -116,7 +130,7 @@ struct sched_entity *sched_pick(struct sched *s)
 
 	if (e == &s->head)
 		return NULL;
-	e->ran_boosted = e->boosted;
+	s->picks++;
 	sched_remove(s, e);
 	return e;
 }
@@ -133,6 +147,7 @@ int sched_sleep(struct sched *s, struct sched_entity *e, uint64_t deadline)
 		s->heap_cap = cap;
 	}
 	e->deadline = deadline;
+	e->slept_at = s->picks;
 	e->where = SE_SLEEP;
 	s->sleeping++;
 	if (deadline != SCHED_NO_DEADLINE) {

@@ -18,15 +18,15 @@ struct sched_entity {
 	uint64_t deadline;		  /* while sleeping */
 	size_t heap_idx;		  /* index in the deadline heap, or SIZE_MAX */
 	enum sched_where where;
-	int boosted;	 /* queued in the boost segment at the head */
-	int ran_boosted; /* its last pick came from the boost segment */
+	int boosted;	   /* queued in the boost segment at the head */
+	uint64_t slept_at; /* sched->picks when it last went to sleep */
 	void *owner;
 };
 
 struct sched {
 	struct sched_entity head;	 /* run queue sentinel */
 	struct sched_entity *boost_tail; /* last boosted entity, or &head */
-	int last_boosted;		 /* the last pick came from the boost segment */
+	uint64_t picks;			 /* sched_pick() calls that found one */
 	size_t runnable;
 	size_t sleeping;	    /* with or without a deadline */
 	struct sched_entity **heap; /* sleepers that have a deadline */
@@ -40,12 +40,17 @@ void sched_entity_init(struct sched_entity *e, void *owner);
 /*
  * Appends e to the run queue. With boost (Denali's wake-up boost) e joins
  * the boost segment at the head, behind earlier boosted entities, so a batch
- * of wake-ups runs in the order it woke. An entity whose last run was itself
- * boosted is appended instead: a VM gets at most one boosted run per turn of
- * the round robin, so a VM that idles and is woken at once cannot starve the
- * others.
+ * of wake-ups runs in the order it woke. The boost is earned by sleeping: an
+ * entity woken before anyone else was picked since it went to sleep is
+ * appended instead, so a VM that idles and is woken at once takes its turn
+ * like a spinner, and one that sleeps across a pick gets at most every
+ * other pick. Nobody starves.
  */
 void sched_enqueue(struct sched *s, struct sched_entity *e, int boost);
+
+/* Puts e first among the entities that are not boosted: for a VM cut short
+ * before its quantum was up (to let a woken VM run), it keeps its turn. */
+void sched_enqueue_front(struct sched *s, struct sched_entity *e);
 
 /* Removes and returns the first runnable entity, or NULL. */
 struct sched_entity *sched_pick(struct sched *s);

@@ -208,6 +208,10 @@ static void dispatch(struct worker *w, struct task *t)
 			return;
 		}
 	}
+	/* A preemption that landed after the VM's last exit was for that slice,
+	 * not this one: without this, a sleeper woken by its deadline would be
+	 * sent back to the tail by its first KVM_RUN. */
+	vm->shell->run->immediate_exit = 0;
 	t0 = vm_now_ns();
 	set_slice(w, t0);
 	running = vm->shell->run;
@@ -220,7 +224,12 @@ static void dispatch(struct worker *w, struct task *t)
 	switch (stop) {
 	case VM_STOP_PREEMPT:
 		w->stats.preemptions++;
-		sched_enqueue(&w->sched, &t->se, 0);
+		/* Cut short by a deadline before its quantum was up: it keeps its
+		 * turn, right behind the VM that woke. */
+		if (vm_now_ns() - t0 < w->quantum_ns)
+			sched_enqueue_front(&w->sched, &t->se);
+		else
+			sched_enqueue(&w->sched, &t->se, 0);
 		break;
 	case VM_STOP_IDLE:
 		if (w->idle_hook && w->idle_hook(t, w->idle_arg)) {

@@ -352,6 +352,9 @@ static void test_expired_all_run_before_others(void **state)
 	assert_int_equal(sched_sleep(&s, &ents[0], 10), 0);
 	assert_int_equal(sched_sleep(&s, &ents[1], 20), 0);
 	assert_int_equal(sched_sleep(&s, &ents[2], 30), 0);
+	/* time passes: another VM runs while they sleep */
+	assert_ptr_equal(sched_pick(&s), &ents[9]);
+	sched_enqueue(&s, &ents[9], 0);
 	assert_int_equal(sched_expire(&s, 100, NULL, NULL), 3);
 	for (size_t k = 0; k < 3; k++) {
 		struct sched_entity *e = sched_pick(&s);
@@ -370,6 +373,46 @@ static void test_expired_all_run_before_others(void **state)
  * may let it run often, but every spinner must run at least once in every
  * two picks of the sleeper.
  */
+/*
+ * A sleeper that does sleep across other picks is boosted each time, yet
+ * gets at most every other pick: each spinner still runs once per round.
+ */
+static void test_boost_sleeping_sleeper_bounded(void **state)
+{
+	enum { SPINNERS = 3, PICKS = 400 };
+	struct sched_entity *sleeper = &ents[0];
+	size_t since[SPINNERS + 1] = {0}, sleeper_runs = 0, slept_at = 0, t;
+
+	(void)state;
+	for (size_t i = 1; i <= SPINNERS; i++)
+		sched_enqueue(&s, &ents[i], 0);
+	assert_int_equal(sched_sleep(&s, sleeper, SCHED_NO_DEADLINE), 0);
+	for (t = 0; t < PICKS; t++) {
+		struct sched_entity *e;
+
+		/* its event comes once someone else has run since it slept */
+		if (ents[0].where == SE_SLEEP && t > slept_at)
+			assert_int_equal(sched_wake(&s, sleeper), 1);
+		e = sched_pick(&s);
+		assert_non_null(e);
+		for (size_t i = 1; i <= SPINNERS; i++)
+			since[i]++;
+		if (e == sleeper) {
+			sleeper_runs++;
+			assert_int_equal(sched_sleep(&s, sleeper, SCHED_NO_DEADLINE), 0);
+			slept_at = t + 1;
+		} else {
+			since[id(e)] = 0;
+			sched_enqueue(&s, e, 0);
+		}
+		/* every spinner runs at least once per 2 turns of the others */
+		for (size_t i = 1; i <= SPINNERS; i++)
+			assert_true(since[i] <= 2 * SPINNERS);
+	}
+	/* boosted every time it woke: every other pick */
+	assert_true(sleeper_runs >= PICKS / 2 - 1);
+}
+
 static void test_boost_does_not_starve(void **state)
 {
 	enum { SPINNERS = 3, PICKS = 400 };
@@ -413,6 +456,9 @@ static void test_expired_run_in_deadline_order(void **state)
 	assert_int_equal(sched_sleep(&s, &ents[0], 10), 0);
 	assert_int_equal(sched_sleep(&s, &ents[1], 20), 0);
 	assert_int_equal(sched_sleep(&s, &ents[2], 30), 0);
+	/* time passes: another VM runs while they sleep */
+	assert_ptr_equal(sched_pick(&s), &ents[9]);
+	sched_enqueue(&s, &ents[9], 0);
 	assert_int_equal(sched_expire(&s, 100, NULL, NULL), 3);
 	assert_ptr_equal(sched_pick(&s), &ents[0]);
 	assert_ptr_equal(sched_pick(&s), &ents[1]);
@@ -438,6 +484,7 @@ int main(int argc, char **argv)
 	    T(test_remove_runnable),
 	    T(test_expired_all_run_before_others),
 	    T(test_boost_does_not_starve),
+	    T(test_boost_sleeping_sleeper_bounded),
 	    T(test_expired_run_in_deadline_order),
 	};
 
