@@ -367,6 +367,10 @@ void engine_new_request(struct engine *e, uint64_t intended)
 	uint32_t target = (uint32_t)(zipf_sample(&e->zipf, &e->rtarget) - 1);
 
 	e->outstanding++;
+	if (!e->tst[target].touched) {
+		e->tst[target].touched = 1;
+		e->res->targets_touched++;
+	}
 	if (in_window(e, intended)) {
 		e->res->scheduled++;
 		e->res->hits[target]++;

@@ -56,6 +56,7 @@ struct tstate {
 	uint32_t nconns;
 	uint32_t idle; /* head of the idle list */
 	uint8_t starved;
+	uint8_t touched; /* has had a request */
 };
 
 struct pend {

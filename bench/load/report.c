@@ -107,6 +107,7 @@ int report_json_fill(json_t *obj, const struct load_config *cfg, const struct ru
 	rc |= set(obj, "conns_peak", json_integer(res->conns_peak));
 	rc |= set(obj, "per_target_peak", json_integer(res->per_target_peak));
 	rc |= set(obj, "targets_used", json_integer((json_int_t)res->targets_used));
+	rc |= set(obj, "targets_touched", json_integer((json_int_t)res->targets_touched));
 	rc |= set(obj, "cpu_s", json_real(res->cpu_s));
 	rc |= set(obj, "wall_s", json_real(res->wall_s));
 	return rc ? -ENOMEM : 0;

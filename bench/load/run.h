@@ -37,6 +37,7 @@ struct run_result {
 	uint32_t conns_peak;	  /* most connections open at once */
 	uint32_t per_target_peak; /* most connections to one target at once */
 	uint64_t targets_used;	  /* targets that received a measured request */
+	uint64_t targets_touched; /* targets that received any request, warm-up included */
 	double throughput;	  /* done_in_window / duration_s: what the servers sustained */
 	double cpu_s;		  /* user + system CPU of the generator during the run */
 	double wall_s;
