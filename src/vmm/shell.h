@@ -20,6 +20,10 @@ struct shell {
 	uint64_t mem_size;
 	int64_t tsc_offset; /* guest TSC - host TSC */
 	uint64_t uses;	    /* times bound, for tests and stats */
+	/* MSR values last loaded; ring 3 cannot change them, so a bind with the
+	 * same values skips KVM_SET_MSRS. */
+	struct kvm_msr_entry msrs[4];
+	int msrs_valid;
 	struct shell *next; /* pool link */
 };
 

@@ -27,6 +27,14 @@ check priv "triple fault: privileged instruction (hlt)"
 check triple "triple fault: invalid opcode (ud2)"
 check vregs "triple fault: write to monitor-owned virtual registers at 0x1008"
 
+# The shell a faulting VM leaves behind serves the next VM as new: one
+# worker, so the neighbour binds the shell the hostile guest died in.
+for g in triple page0 vregs; do
+	run_denalid "reuse-$g" run --workers 1 "$GUESTS/hostile-$g" --with "$GUESTS/hello after"
+	expect_status "reuse-$g" 125 "$STATUS"
+	expect_in "reuse-$g" "$TMP/reuse-$g.out" "hello-1: argv[1] = after"
+done
+
 # A console flood is rate-limited, not fatal: bounded output, drops counted.
 run_denalid flood run "$GUESTS/hostile-flood" --with "$GUESTS/sleeper 3 10"
 expect_status flood 0 "$STATUS"
