@@ -159,7 +159,8 @@ echo "scale: $S_USED targets used, $S_OPENED sockets opened (peak $S_PEAK open, 
 	"$S_FAIL failed, p99 $S_P99 ms"
 
 MEETS=$(awk -v r="$RATIO" 'BEGIN { print ((r >= 0.9) ? "true" : "false") }')
-WITHIN=$(awk -v r="$RATIO" 'BEGIN { print ((r >= 0.8 && r <= 1.2) ? "true" : "false") }')
+# "within 20%": denali-load at most 20% below wrk (faster is no shortfall)
+WITHIN=$(awk -v r="$RATIO" 'BEGIN { print ((r >= 0.8) ? "true" : "false") }')
 echo "result: denali-load/wrk = $RATIO (target >= 0.9: $MEETS; within 20%: $WITHIN); 10k targets ok: $S_OK"
 printf '{"bench":"denali-load","object_bytes":%d,"runs":%d,"duration":"%s","connections":%d,' \
 	"$OBJECT_BYTES" "$RUNS" "$DURATION" "$CONNS"
