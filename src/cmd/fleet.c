@@ -161,23 +161,26 @@ static int fleet_stop(void *ctx, const char *name, char *err, size_t errlen)
 	return 0;
 }
 
-/* Guest pages backed by host memory: what the VM costs, from mincore().
- * Only `list` calls it, never the fast path. */
-static uint64_t resident_kib(struct vm *vm)
+/* Guest pages backed by host memory: what the VM costs, from mincore(),
+ * one call per VM. Only `list` calls it, never the fast path. */
+static uint64_t resident_kib(struct vm *vm, unsigned char **vec, size_t *cap)
 {
-	unsigned char vec[64];
-	uint64_t pages = 0;
+	size_t pages = vm->mem_size / 4096;
+	uint64_t n = 0;
 
-	for (uint64_t off = 0; off < vm->mem_size; off += sizeof(vec) * 4096) {
-		uint64_t len = vm->mem_size - off < sizeof(vec) * 4096 ? vm->mem_size - off
-								       : sizeof(vec) * 4096;
+	if (*cap < pages) {
+		unsigned char *v = realloc(*vec, pages);
 
-		if (mincore(vm->mem + off, len, vec) < 0)
+		if (!v)
 			return 0;
-		for (uint64_t i = 0; i < len / 4096; i++)
-			pages += vec[i] & 1;
+		*vec = v;
+		*cap = pages;
 	}
-	return pages * 4;
+	if (mincore(vm->mem, vm->mem_size, *vec) < 0)
+		return 0;
+	for (size_t i = 0; i < pages; i++)
+		n += (*vec)[i] & 1;
+	return n * 4;
 }
 
 static json_t *fleet_list(void *ctx)
@@ -185,6 +188,8 @@ static json_t *fleet_list(void *ctx)
 	struct fleet *f = ctx;
 	json_t *arr = json_array();
 	uint64_t now = vm_now_ns();
+	unsigned char *vec = NULL;
+	size_t cap = 0;
 
 	pthread_mutex_lock(&f->lock);
 	for (struct fleet_vm *v = f->vms; v; v = v->next) {
@@ -192,16 +197,18 @@ static json_t *fleet_list(void *ctx)
 		enum vm_status st = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
 
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:I, s:I}", "name", vm->name,
-				   "state", vm_status_name(st), "reason",
-				   st == VM_KILLED ? json_string(vm->reason) : json_null(),
-				   "worker", v->task.w ? v->task.w->id : -1, "cpu_ms",
-				   (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits",
-				   (json_int_t)vm->ctr.exits, "resident_kib",
-				   (json_int_t)(vm->mem ? resident_kib(vm) : 0), "uptime_s",
-				   (json_int_t)((now - vm->created_ns) / 1000000000ull)));
+		    arr,
+		    json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:I, s:I}", "name", vm->name, "state",
+			      vm_status_name(st), "reason",
+			      st == VM_KILLED ? json_string(vm->reason) : json_null(), "worker",
+			      v->task.w ? v->task.w->id : -1, "cpu_ms",
+			      (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits",
+			      (json_int_t)vm->ctr.exits, "resident_kib",
+			      (json_int_t)(vm->mem ? resident_kib(vm, &vec, &cap) : 0), "uptime_s",
+			      (json_int_t)((now - vm->created_ns) / 1000000000ull)));
 	}
 	pthread_mutex_unlock(&f->lock);
+	free(vec);
 	return arr;
 }
 
@@ -233,13 +240,13 @@ static json_t *fleet_stats(void *ctx)
 	}
 	for (int s = 0; s <= VM_KILLED; s++)
 		json_object_set_new(states, vm_status_name(s), json_integer((json_int_t)by[s]));
-	out = json_pack("{s:o, s:f, s:{s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:I}", "vms_by_state",
-			states, "exits_per_s",
-			dt ? (double)(exits - f->last_exits) * 1e9 / (double)dt : 0.0, "hypercalls",
-			"exit", (json_int_t)hc[0], "idle", (json_int_t)hc[1], "kick",
-			(json_int_t)hc[2], "panic", (json_int_t)hc[3], "workers", workers,
-			"registered", (json_int_t)f->nvms, "max_vms", (json_int_t)f->max_vms,
-			"max_live", (json_int_t)f->max_live);
+	out = json_pack(
+	    "{s:o, s:f, s:{s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:I, s:I}", "vms_by_state", states,
+	    "exits_per_s", dt ? (double)(exits - f->last_exits) * 1e9 / (double)dt : 0.0,
+	    "hypercalls", "exit", (json_int_t)hc[0], "idle", (json_int_t)hc[1], "kick",
+	    (json_int_t)hc[2], "panic", (json_int_t)hc[3], "workers", workers, "registered",
+	    (json_int_t)f->nvms, "max_vms", (json_int_t)f->max_vms, "max_live",
+	    (json_int_t)f->max_live, "shells_pooled", (json_int_t)shell_pool_size());
 	f->last_exits = exits;
 	f->last_stats_ns = now;
 	pthread_mutex_unlock(&f->lock);

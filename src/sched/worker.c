@@ -42,6 +42,7 @@ int worker_signals_init(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_preempt;
+	sa.sa_flags = SA_RESTART; /* KVM_RUN still returns EINTR, as it must */
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(WORKER_SIG, &sa, NULL) < 0)
 		return -errno;
@@ -215,7 +216,13 @@ static void dispatch(struct worker *w, struct task *t)
 	t0 = vm_now_ns();
 	set_slice(w, t0);
 	running = vm->shell->run;
+	/* Pairs with worker_send(): either it sees in_guest and signals us, or
+	 * we see its command here and leave the guest at once. */
+	__atomic_store_n(&w->in_guest, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&w->inbox, __ATOMIC_SEQ_CST))
+		vm->shell->run->immediate_exit = 1;
 	stop = vm_run(vm);
+	__atomic_store_n(&w->in_guest, 0, __ATOMIC_SEQ_CST);
 	running = NULL;
 	if (w->timer_armed)
 		set_timer(w, 0);
@@ -333,8 +340,12 @@ int worker_send(struct worker *w, enum worker_cmd_op op, struct task *t)
 	c->task = t;
 	pthread_mutex_lock(&w->lock);
 	c->next = w->inbox;
-	w->inbox = c;
+	__atomic_store_n(&w->inbox, c, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&w->lock);
+	/* A worker inside a guest sees its inbox only at the next exit, and a
+	 * lone VM may never exit: interrupt it (it keeps its turn). */
+	if (__atomic_load_n(&w->in_guest, __ATOMIC_SEQ_CST))
+		pthread_kill(w->thread, WORKER_SIG);
 	if (write(w->efd, &one, sizeof(one)) < 0)
 		return -errno;
 	return 0;

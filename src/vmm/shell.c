@@ -36,9 +36,20 @@ static struct {
 	unsigned max;
 } pool = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 16384};
 
+/* A worker's preemption signal may land in any of these: retry. */
+static int rioctl(int fd, unsigned long req, void *arg)
+{
+	int rc;
+
+	do
+		rc = ioctl(fd, req, arg);
+	while (rc < 0 && errno == EINTR);
+	return rc;
+}
+
 static int xioctl(int fd, unsigned long req, void *arg, const char *name)
 {
-	int rc = ioctl(fd, req, arg);
+	int rc = rioctl(fd, req, arg);
 
 	if (rc < 0) {
 		rc = -errno;
@@ -131,15 +142,15 @@ static void setup_tsc(struct shell *sh)
 	int khz;
 
 	if (!tsc_hz) {
-		khz = ioctl(sh->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+		khz = rioctl(sh->vcpu_fd, KVM_GET_TSC_KHZ, 0);
 		tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 1000000000ull;
 	}
-	if (ioctl(sh->vcpu_fd, KVM_SET_DEVICE_ATTR, &attr) == 0) {
+	if (rioctl(sh->vcpu_fd, KVM_SET_DEVICE_ATTR, &attr) == 0) {
 		sh->tsc_offset = 0;
 		return;
 	}
 	before = __rdtsc();
-	if (ioctl(sh->vcpu_fd, KVM_GET_MSRS, &m) != 1) {
+	if (rioctl(sh->vcpu_fd, KVM_GET_MSRS, &m) != 1) {
 		sh->tsc_offset = 0;
 		return;
 	}
@@ -166,7 +177,7 @@ static void set_xcr0(struct shell *sh)
 	if (!x.xcrs[0].value)
 		return;
 	x.xcrs[0].value |= 1; /* x87 is mandatory */
-	(void)ioctl(sh->vcpu_fd, KVM_SET_XCRS, &x);
+	(void)rioctl(sh->vcpu_fd, KVM_SET_XCRS, &x);
 }
 
 int shell_create(struct shell **out)
@@ -299,7 +310,7 @@ int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_
 	if (rc)
 		return rc;
 	if (!sh->msrs_valid || memcmp(sh->msrs, st->msrs.entries, sizeof(sh->msrs))) {
-		rc = ioctl(sh->vcpu_fd, KVM_SET_MSRS, (void *)&st->msrs);
+		rc = rioctl(sh->vcpu_fd, KVM_SET_MSRS, (void *)&st->msrs);
 		if (rc != (int)st->msrs.hdr.nmsrs) {
 			fprintf(stderr, "denali: KVM_SET_MSRS: set %d of %u\n", rc,
 				st->msrs.hdr.nmsrs);
@@ -341,7 +352,7 @@ int shell_save(struct shell *sh, struct vcpu_state *st)
 	if (rc)
 		return rc;
 	vcpu_state_msr_list(st);
-	rc = ioctl(sh->vcpu_fd, KVM_GET_MSRS, &st->msrs);
+	rc = rioctl(sh->vcpu_fd, KVM_GET_MSRS, &st->msrs);
 	if (rc != (int)st->msrs.hdr.nmsrs) {
 		fprintf(stderr, "denali: KVM_GET_MSRS: got %d of %u\n", rc, st->msrs.hdr.nmsrs);
 		return -EIO;

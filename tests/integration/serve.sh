@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# denalid serve driven by denalictl: 1,000 VMs started, listed and stopped
+# without leaking file descriptors; two spinners on one worker share it
+# evenly; a sleeper wakes within two quanta while spinners run.
+. "$(dirname "$0")/lib.sh"
+require_kvm
+CTL="$BIN/denalictl"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_daemon NAME ARGS...: a daemon on $TMP/NAME.sock; its pid in $DPID
+start_daemon() {
+	local name=$1
+	shift
+	"$BIN/denalid" serve --socket "$TMP/$name.sock" --state-dir "$TMP/$name.state" "$@" \
+		>"$TMP/$name.log" 2>&1 &
+	DPID=$!
+	PIDS+=("$DPID")
+	for _ in $(seq 100); do
+		"$CTL" --socket "$TMP/$name.sock" list >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "$name: daemon not answering"; cat "$TMP/$name.log"; finish
+}
+
+# json FILE EXPR: evaluates a Python expression on the JSON in FILE as d
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# --- 1,000 VMs ---------------------------------------------------------------
+start_daemon fleet --workers 2
+S="--socket $TMP/fleet.sock"
+fds0=$(ls /proc/$DPID/fd | wc -l)
+"$CTL" $S stats --json >"$TMP/stats0.json"
+"$CTL" $S start vm "$GUESTS/sleeper" --count 1000 -- 1 600000 >"$TMP/start.out" 2>&1
+expect_status start 0 "$?"
+for _ in $(seq 300); do
+	"$CTL" $S list --json >"$TMP/list.json"
+	[ "$(json "$TMP/list.json" "sum(v['state'] == 'idle' for v in d)")" = 1000 ] && break
+	sleep 0.2
+done
+CHECKS=$((CHECKS + 1))
+[ "$(json "$TMP/list.json" "len(d)")" = 1000 ] || fail "list shows $(json "$TMP/list.json" "len(d)") VMs, not 1000"
+CHECKS=$((CHECKS + 1))
+[ "$(json "$TMP/list.json" "sum(v['state'] == 'idle' for v in d)")" = 1000 ] ||
+	fail "not every VM reached idle"
+"$CTL" $S list >"$TMP/list.txt"
+expect_in list-table "$TMP/list.txt" "vm-999"
+CHECKS=$((CHECKS + 1))
+[ "$(grep -c '^vm-' "$TMP/list.txt")" = 1000 ] || fail "the table does not show 1000 VMs"
+"$CTL" $S start vm-5 "$GUESTS/hello" >"$TMP/dup.out" 2>&1
+expect_status duplicate 1 "$?"
+expect_in duplicate "$TMP/dup.out" "already defined"
+"$CTL" $S stop --all >"$TMP/stop.out" 2>&1
+expect_status stop-all 0 "$?"
+"$CTL" $S list --json >"$TMP/list2.json"
+CHECKS=$((CHECKS + 1))
+[ "$(json "$TMP/list2.json" "len(d)")" = 0 ] || fail "VMs left after stop --all"
+"$CTL" $S stats --json >"$TMP/stats1.json"
+fds1=$(ls /proc/$DPID/fd | wc -l)
+pooled0=$(json "$TMP/stats0.json" "d['shells_pooled']")
+pooled1=$(json "$TMP/stats1.json" "d['shells_pooled']")
+CHECKS=$((CHECKS + 1))
+# every fd still open beyond the start belongs to a pooled shell (2 each)
+[ $((fds1 - fds0)) = $((2 * (pooled1 - pooled0))) ] ||
+	fail "fd leak: $fds0 -> $fds1 open, pooled shells $pooled0 -> $pooled1"
+kill -TERM "$DPID"
+wait "$DPID"
+expect_status sigterm 0 "$?"
+expect_in sigterm "$TMP/fleet.log" "shutting down"
+
+# --- two spinners on one worker: 50% +- 10% each ------------------------------
+start_daemon fair --workers 1 --quantum-ms 5
+S="--socket $TMP/fair.sock"
+"$CTL" $S start spin "$GUESTS/spin" --count 2 -- 30000 >/dev/null
+sleep 1
+"$CTL" $S list --json >"$TMP/fair0.json"
+sleep 3
+"$CTL" $S list --json >"$TMP/fair1.json"
+a0=$(json "$TMP/fair0.json" "[v['cpu_ms'] for v in d if v['name']=='spin-0'][0]")
+b0=$(json "$TMP/fair0.json" "[v['cpu_ms'] for v in d if v['name']=='spin-1'][0]")
+a1=$(json "$TMP/fair1.json" "[v['cpu_ms'] for v in d if v['name']=='spin-0'][0]")
+b1=$(json "$TMP/fair1.json" "[v['cpu_ms'] for v in d if v['name']=='spin-1'][0]")
+da=$((a1 - a0)) db=$((b1 - b0))
+echo "spinner CPU over the window: spin-0 $da ms, spin-1 $db ms"
+CHECKS=$((CHECKS + 1))
+[ $((da + db)) -gt 0 ] && [ $((da * 100 / (da + db))) -ge 40 ] && [ $((da * 100 / (da + db))) -le 60 ] ||
+	fail "unfair split: $da ms vs $db ms"
+"$CTL" $S stop --all >/dev/null
+kill -TERM "$DPID"
+wait "$DPID"
+
+# --- a sleeper beside two spinners wakes within two quanta --------------------
+# Quantum 20 ms: the bound (40 ms) is the scheduler's, not this machine's speed.
+run_denalid late run --workers 1 --quantum-ms 20 "$GUESTS/sleeper" \
+	--with "$GUESTS/spin 1500" --with "$GUESTS/spin 1500" -- 20 20
+expect_status late 0 "$STATUS"
+CHECKS=$((CHECKS + 1))
+[ "$(grep -c 'slept 20 ms late' "$TMP/late.out")" = 20 ] || fail "sleeper did not finish its 20 naps"
+worst=$(grep -o 'late [0-9]* us' "$TMP/late.out" | awk '{print $2}' | sort -n | tail -1)
+echo "sleeper beside two spinners: worst lateness $worst us (bound 40000)"
+CHECKS=$((CHECKS + 1))
+[ "${worst:-999999}" -le 40000 ] || fail "sleeper woke $worst us late, more than two quanta"
+finish
