@@ -35,7 +35,8 @@
 #define DENALI_NET_TX_RING_GPA	0x4000u
 #define DENALI_NET_RX_RING_GPA	0x5000u
 #define DENALI_BLK_RING_GPA	0x6000u
-/* 0x7000..0x1ffff: monitor-private (GDT, TSS, page tables); not user-accessible. */
+/* 0x7000..0x11fff: monitor-private (GDT, TSS, page tables), not user-accessible;
+ * 0x12000..0xfffff: reserved, not mapped. */
 #define DENALI_PRIVATE_GPA 0x7000u
 /* Everything below this is the monitor's; ELF segments must load at or above. */
 #define DENALI_RESERVED_END 0x100000u
@@ -52,7 +53,7 @@
  */
 #define DENALI_HC_BASE	0x500u
 #define DENALI_HC_EXIT	0x500u /* scalar: exit code (int32) */
-#define DENALI_HC_IDLE	0x501u /* gpa of struct denali_hc_idle */
+#define DENALI_HC_IDLE	0x501u /* gpa of struct denali_hc_idle (a 32-bit value) */
 #define DENALI_HC_KICK	0x502u /* scalar: mask of DENALI_RING_* to flush now */
 #define DENALI_HC_PANIC 0x503u /* gpa of struct denali_hc_panic; ends the VM */
 #define DENALI_HC_COUNT 4u
@@ -70,7 +71,8 @@ struct denali_hc_panic {
 	uint64_t len;	  /* IN: length in bytes (the monitor shows at most 256) */
 };
 
-/* Ring selectors for KICK. */
+/* Ring selectors for KICK. Rings are also drained at every exit, fatal ones
+ * included, so output posted before a fault is not lost. */
 #define DENALI_RING_CONSOLE (1u << 0)
 #define DENALI_RING_NET_TX  (1u << 1)
 #define DENALI_RING_BLK	    (1u << 2)
@@ -93,9 +95,11 @@ struct denali_vregs {
 	uint64_t vm_id;
 	uint64_t mem_size; /* bytes of guest-physical memory, from 0 */
 
-	/* Time: now_ns = time_ns + (((rdtsc - time_tsc) * tsc_mult) >> 32). The
-	 * guest TSC equals the host TSC; time_ns is the host's CLOCK_MONOTONIC
-	 * at time_tsc, refreshed before every entry. */
+	/* Time: now_ns = time_ns + (((rdtsc - time_tsc) * tsc_mult) >> 32),
+	 * with a 128-bit product. rdtsc works in ring 3 (CR4.TSD is clear);
+	 * tsc_hz and tsc_mult are never 0. time_ns is the host's CLOCK_MONOTONIC
+	 * at time_tsc, refreshed before every entry, so a reader must re-read
+	 * until two reads agree (the VM can be preempted between them). */
 	uint64_t time_ns;
 	uint64_t time_tsc;
 	uint64_t tsc_mult; /* ns per TSC tick, 32.32 fixed point */
@@ -121,7 +125,8 @@ struct denali_vregs {
 
 struct denali_shared {
 	/* The monitor ORs event bits in; the guest takes them with an atomic
-	 * exchange. Never an interrupt: the guest looks when it wants to. */
+	 * exchange. Never an interrupt: the guest looks when it wants to.
+	 * Level-triggered: IDLE returns at once while any bit is set. */
 	uint64_t events;
 	uint8_t reserved[4096 - 8];
 };

@@ -99,8 +99,8 @@ static int walk(const uint8_t *file, size_t size, uint8_t *mem, uint64_t mem_siz
 		memcpy(&ph, &phs[i], sizeof(ph)); /* e_phoff need not be aligned */
 		if (ph.p_type == PT_INTERP || ph.p_type == PT_DYNAMIC)
 			return fail(err, errlen, "dynamic executables are not supported");
-		if (ph.p_type != PT_LOAD)
-			continue;
+		if (ph.p_type != PT_LOAD || (ph.p_memsz == 0 && ph.p_filesz == 0))
+			continue; /* empty segments (linkers emit them) load nothing */
 		rc = check_segment(&ph, i, size, mem_size, err, errlen);
 		if (rc)
 			return rc;

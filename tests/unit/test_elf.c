@@ -181,6 +181,27 @@ static void test_good_image_other_segments_ignored(void **state)
 	free(im.file);
 }
 
+/* Linkers emit empty PT_LOADs (no file bytes, no memory) at address 0 for
+ * empty sections: they load nothing and are not refused. A segment with
+ * memory but below the reserved end still is. */
+static void test_empty_segment_at_zero_ignored(void **state)
+{
+	struct image im = good_image();
+	uint8_t *mem = zero_mem();
+	uint64_t entry = 0;
+	char err[256] = "";
+
+	(void)state;
+	ehdr(&im)->e_phnum = 3;
+	set_phdr(phdr(&im, 2), PT_LOAD, PF_R, 0, 0, 0, 0);
+	assert_int_equal(elf_load(im.file, im.size, mem, MEM_SIZE, &entry, err, sizeof(err)), 0);
+	assert_int_equal(entry, ENTRY);
+	assert_true(all_zero(mem, TEXT_VA));
+	free(mem);
+	phdr(&im, 2)->p_memsz = 1;
+	expect_reject(&im, "reserved low pages"); /* frees the image */
+}
+
 static void test_bad_magic(void **state)
 {
 	struct image im = good_image();
@@ -452,6 +473,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_image_loads),
 	    cmocka_unit_test(test_good_image_other_segments_ignored),
+	    cmocka_unit_test(test_empty_segment_at_zero_ignored),
 	    cmocka_unit_test(test_bad_magic),
 	    cmocka_unit_test(test_class32),
 	    cmocka_unit_test(test_big_endian),
