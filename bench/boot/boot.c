@@ -205,7 +205,7 @@ static void boot_monitor(const struct image *img, unsigned n, int pooled, double
 		t[0] = vm_now_ns();
 		vm = boot_vm_create(img, i + 1, 0, 0);
 		t[1] = vm_now_ns();
-		rc = pooled ? shell_get(&sh) : shell_create(&sh);
+		rc = pooled ? shell_get_for(vm->mem, vm->mem_size, &sh) : shell_create(&sh);
 		if (rc)
 			fail("%s: %s", pooled ? "shell_get" : "shell_create", strerror(-rc));
 		t[2] = vm_now_ns();

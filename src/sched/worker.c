@@ -199,7 +199,7 @@ static void dispatch(struct worker *w, struct task *t)
 
 	if (!vm->shell) {
 		struct shell *sh;
-		int rc = shell_get(&sh);
+		int rc = shell_get_for(vm->mem, vm->mem_size, &sh);
 
 		if (rc == 0 && (rc = vm_bind(vm, sh)) != 0)
 			shell_put(sh);

@@ -360,27 +360,40 @@ int shell_save(struct shell *sh, struct vcpu_state *st)
 	return 0;
 }
 
-int shell_get(struct shell **out)
+#define POOL_SCAN 64 /* how far shell_get_for() looks for its slot's owner */
+
+int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out)
 {
+	struct shell **pp, *sh = NULL;
+	unsigned n = 0;
+
 	pthread_mutex_lock(&pool.lock);
-	if (pool.head) {
-		*out = pool.head;
-		pool.head = pool.head->next;
+	for (pp = &pool.head; mem && *pp && n < POOL_SCAN; pp = &(*pp)->next, n++) {
+		if ((*pp)->mem == mem && (*pp)->mem_size == size)
+			break;
+	}
+	if (!mem || !*pp || n == POOL_SCAN)
+		pp = &pool.head;
+	if (*pp) {
+		sh = *pp;
+		*pp = sh->next;
 		pool.count--;
-		pthread_mutex_unlock(&pool.lock);
-		(*out)->next = NULL;
-		return 0;
 	}
 	pthread_mutex_unlock(&pool.lock);
-	return shell_create(out);
+	if (!sh)
+		return shell_create(out);
+	sh->next = NULL;
+	*out = sh;
+	return 0;
+}
+
+int shell_get(struct shell **out)
+{
+	return shell_get_for(NULL, 0, out);
 }
 
 void shell_put(struct shell *sh)
 {
-	if (shell_unbind(sh)) {
-		shell_destroy(sh); /* cannot prove it is clean: do not reuse */
-		return;
-	}
 	pthread_mutex_lock(&pool.lock);
 	if (pool.count < pool.max) {
 		sh->next = pool.head;

@@ -55,10 +55,15 @@ int shell_save(struct shell *sh, struct vcpu_state *st);
 
 /*
  * A LIFO pool of idle shells. shell_get() reuses one or creates one;
- * shell_put() unbinds and keeps it for reuse (or destroys it when the pool
- * is full). Thread-safe.
+ * shell_get_for() prefers a shell whose slot already maps mem (see
+ * guest_mem.h: regions are reused at the same address), which then binds
+ * without a memory-slot update. shell_put() keeps the shell for reuse with
+ * its slot as it is (a shell holds no guest state while pooled: the next
+ * bind replaces registers, vector state and the slot if it differs), or
+ * destroys it when the pool is full. Thread-safe.
  */
 int shell_get(struct shell **out);
+int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out);
 void shell_put(struct shell *sh);
 /* Creates n shells ahead of time. */
 int shell_pool_fill(unsigned n);

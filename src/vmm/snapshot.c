@@ -5,6 +5,7 @@
  */
 #include "snapshot.h"
 
+#include "guest_mem.h"
 #include "shell.h"
 #include "vm.h"
 
@@ -130,7 +131,7 @@ int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
 		return rc;
 	}
 	vm->shell = NULL;
-	munmap(vm->mem, vm->mem_size);
+	guest_mem_free(vm->mem, vm->mem_size);
 	vm->mem = NULL;
 	vm->vregs = NULL;
 	vm->shared = NULL;
@@ -172,10 +173,9 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 		console_init(&vm->console, NULL, NULL);
 		vm->created_ns = vm_now_ns();
 	}
-	mem = mmap(NULL, h.mem_size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mem == MAP_FAILED) {
-		rc = fail(err, errlen, -errno, "cannot map guest memory");
+	rc = guest_mem_alloc(h.mem_size, &mem);
+	if (rc) {
+		rc = fail(err, errlen, rc, "cannot map guest memory");
 		goto out_free;
 	}
 	rc = read_all(fd, vm->state, sizeof(*vm->state));
@@ -189,7 +189,7 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 			rc = read_all(fd, mem + pn * 4096, 4096);
 	}
 	if (rc) {
-		munmap(mem, h.mem_size);
+		guest_mem_free(mem, h.mem_size);
 		rc = fail(err, errlen, rc, "truncated or corrupt page data");
 		goto out_free;
 	}

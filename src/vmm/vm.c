@@ -5,6 +5,7 @@
 
 #include "elf.h"
 #include "gpa.h"
+#include "guest_mem.h"
 #include "shell.h"
 #include "x86.h"
 
@@ -105,12 +106,10 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
 	vm->id = cfg->id;
 	vm->mem_size = cfg->mem_size;
-	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->mem == MAP_FAILED) {
-		rc = -errno;
+	rc = guest_mem_alloc(vm->mem_size, &vm->mem);
+	if (rc) {
 		snprintf(err, errlen, "mmap %lu bytes of guest memory: %s", vm->mem_size,
-			 strerror(errno));
+			 strerror(-rc));
 		vm->mem = NULL;
 		goto fail;
 	}
@@ -147,8 +146,7 @@ void vm_destroy(struct vm *vm)
 		return;
 	if (vm->shell)
 		vm_unbind(vm);
-	if (vm->mem)
-		munmap(vm->mem, vm->mem_size);
+	guest_mem_free(vm->mem, vm->mem_size);
 	console_free(&vm->console);
 	free(vm->state);
 	free(vm);

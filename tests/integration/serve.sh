@@ -72,6 +72,28 @@ wait "$DPID"
 expect_status sigterm 0 "$?"
 expect_in sigterm "$TMP/fleet.log" "shutting down"
 
+# --- a VM started after another is gone reuses its memory region and shell
+# (no memory-slot update): it must find that memory zeroed ----------------------
+start_daemon reuse --workers 1
+S="--socket $TMP/reuse.sock"
+wait_exited() {
+	for _ in $(seq 100); do
+		"$CTL" $S list | grep -q "^$1 .*exited" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+"$CTL" $S start w "$GUESTS/memsecret" -- write >/dev/null
+wait_exited w || fail "memsecret writer did not finish"
+"$CTL" $S stop w >/dev/null
+"$CTL" $S start r "$GUESTS/memsecret" -- read >/dev/null
+wait_exited r || fail "memsecret reader did not finish"
+"$CTL" $S console r >"$TMP/reuse.out"
+expect_in reuse "$TMP/reuse.out" "memory: clean"
+expect_not_in reuse "$TMP/reuse.out" "LEAKED"
+kill -TERM "$DPID"
+wait "$DPID"
+
 # --- two spinners on one worker: 50% +- 10% each ------------------------------
 start_daemon fair --workers 1 --quantum-ms 5
 S="--socket $TMP/fair.sock"
