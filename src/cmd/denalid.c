@@ -13,12 +13,14 @@
 static void usage(FILE *f)
 {
 	fprintf(
-	    f, "usage: denalid COMMAND [ARGS]\n"
-	       "\n"
-	       "  run IMAGE [--count N] [--mem SIZE] [-- ARGS...]   boot guests in the foreground\n"
-	       "  help                                             this text\n"
-	       "\n"
-	       "`denalid COMMAND --help` describes each command.\n");
+	    f,
+	    "usage: denalid COMMAND [ARGS]\n"
+	    "\n"
+	    "  run IMAGE [--count N] [--mem SIZE] [-- ARGS...]   boot guests in the foreground\n"
+	    "  serve [--socket PATH] [--state-dir DIR]          the daemon, driven by denalictl\n"
+	    "  help                                             this text\n"
+	    "\n"
+	    "`denalid COMMAND --help` describes each command.\n");
 }
 
 int main(int argc, char **argv)
