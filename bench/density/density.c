@@ -1,0 +1,1401 @@
+/*
+ * denali-bench-density: how many sleeping VMs one denali process holds, how
+ * fast they start, what they cost while idle, how late a woken one runs, and
+ * what a switch between two spinning VMs costs, against raw KVM.
+ *
+ * Everything goes through the real scheduler: one worker per CPU
+ * (worker_start), VMs made by vm_create from an ELF image and handed over
+ * with worker_send(WCMD_ADD), as `denalid run` does. The guest (guest.S) is
+ * a sleeper (IDLE with no deadline, forever) or a spinner (increments a
+ * counter at the top of its memory, forever).
+ *
+ *   switch   two spinners on one worker, 1 ms quantum, against two raw KVM
+ *            VMs on one thread alternated by a POSIX timer signal that sets
+ *            immediate_exit; cost per switch = guest progress lost per switch
+ *            (calibrated by a lone spinner on each side, in the same round).
+ *   start    1k, then 5k, then as many as the process allows (one growing
+ *            population): a VM has started when it reaches its first IDLE
+ *            (the worker's idle hook); time from the first vm_create of the
+ *            phase to the last first-idle.
+ *   memory   /proc/meminfo and /proc/self/status deltas per live VM.
+ *   wake     every 1 ms a random sleeper (of 5,000) gets an event and a
+ *            WCMD_WAKE; lateness = its next IDLE - the post.
+ *   idle     getrusage over 30 s with every VM idle.
+ *
+ * Every /proc file is opened before the population grows: at the open-file
+ * wall nothing else can be opened. Needs root and /dev/kvm: exits 77
+ * otherwise.
+ */
+#include "cmd/image.h"
+#include "sched/worker.h"
+#include "vmm/elf.h"
+#include "vmm/shell.h"
+#include "vmm/vm.h"
+#include "vmm/x86.h"
+
+#include <denali/abi.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MEM_SIZE       ((uint64_t)DENALI_MEM_DEFAULT)
+#define QUANTUM_NS     1000000ull
+#define INFLIGHT       32 /* VMs created but not yet started, per worker */
+#define MAX_ROUND      15
+#define RAW_SIG	       (SIGRTMIN + 2)
+#define SPIN_WARM_NS   200000000ull
+#define MUNMAP_PROBES  21
+#define WAKE_PERIOD_NS 1000000ull
+#define WAKE_EVENT     DENALI_EV_NET_RX
+
+struct opts {
+	unsigned max;	       /* live VMs to stop at (0: until the process refuses) */
+	unsigned idle_seconds; /* all-idle CPU window */
+	unsigned wakes;	       /* wake-ups for the lateness figure */
+	unsigned wake_vms;     /* population the wake-ups pick from */
+	unsigned rounds;       /* switch-cost rounds */
+	double switch_seconds; /* measured window of each two-spinner run */
+	unsigned workers;
+	int teardown;
+	const char *image;
+};
+
+struct image {
+	uint8_t *elf;
+	size_t size;
+};
+
+static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "denali-bench-density: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile p in [0, 100] of v[0, n); sorts v. */
+static double pct(double *v, size_t n, double p)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	k = (size_t)((p / 100.0) * (double)n + 0.999999);
+	if (k < 1)
+		k = 1;
+	return v[k > n ? n - 1 : k - 1];
+}
+
+static double median(const double *v, size_t n)
+{
+	double c[MAX_ROUND];
+
+	if (n == 0)
+		return 0;
+	if (n > MAX_ROUND)
+		n = MAX_ROUND;
+	memcpy(c, v, n * sizeof(*v));
+	qsort(c, n, sizeof(*c), cmp_double);
+	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+}
+
+/* ---- /proc, through files opened before the fd wall --------------------- */
+
+enum { MI_FREE, MI_AVAIL, MI_SLAB, MI_KSTACK, MI_PTABLES, MI_SECPT, MI_VMALLOC, MI_PERCPU, MI_N };
+static const char *const mi_name[MI_N] = {"MemFree",	 "MemAvailable", "Slab",
+					  "KernelStack", "PageTables",	 "SecPageTables",
+					  "VmallocUsed", "Percpu"};
+
+enum { PS_ANON, PS_FILE, PS_THREADS, PS_N };
+static const char *const ps_name[PS_N] = {"RssAnon", "RssFile", "Threads"};
+
+static int meminfo_fd = -1, status_fd = -1, stat_fd = -1, maps_fd = -1;
+static DIR *fd_dir;
+
+static void proc_open(void)
+{
+	meminfo_fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	stat_fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+	maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	fd_dir = opendir("/proc/self/fd");
+	if (meminfo_fd < 0 || status_fd < 0 || stat_fd < 0 || maps_fd < 0 || !fd_dir)
+		fail("cannot open /proc files: %s", strerror(errno));
+}
+
+/* Reads the named "Name: value" fields of an open /proc file (0 if absent). */
+static void read_fields(int fd, const char *const *names, int n, long *out)
+{
+	static char buf[16384];
+	ssize_t len = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *line = buf;
+
+	if (len < 0)
+		fail("reading /proc: %s", strerror(errno));
+	buf[len] = 0;
+	for (int i = 0; i < n; i++)
+		out[i] = 0;
+	while (line && *line) {
+		for (int i = 0; i < n; i++) {
+			size_t l = strlen(names[i]);
+
+			if (!strncmp(line, names[i], l) && line[l] == ':')
+				out[i] = strtol(line + l + 1, NULL, 10);
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+}
+
+/* Busy jiffies of the whole host (all CPUs): user..steal minus idle, iowait. */
+static long long host_busy_ticks(void)
+{
+	char buf[512];
+	long long v[8] = {0};
+	ssize_t len = pread(stat_fd, buf, sizeof(buf) - 1, 0);
+
+	if (len <= 0)
+		return 0;
+	buf[len] = 0;
+	if (sscanf(buf, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) != 8)
+		return 0;
+	return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+}
+
+static long count_maps(void)
+{
+	static char buf[65536];
+	long lines = 0;
+	ssize_t n;
+
+	if (lseek(maps_fd, 0, SEEK_SET) < 0)
+		return -1;
+	while ((n = read(maps_fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	return lines;
+}
+
+static long count_fds(void)
+{
+	long n = 0;
+
+	rewinddir(fd_dir);
+	while (readdir(fd_dir))
+		n++;
+	return n - 3; /* ".", ".." and the directory's own fd */
+}
+
+static long sysctl_long(const char *path)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10);
+}
+
+struct memsnap {
+	long mi[MI_N], ps[PS_N];
+	long maps, fds;
+};
+
+static void mem_snap(struct memsnap *s)
+{
+	read_fields(meminfo_fd, mi_name, MI_N, s->mi);
+	read_fields(status_fd, ps_name, PS_N, s->ps);
+	s->maps = count_maps();
+	s->fds = count_fds();
+}
+
+/* Per-VM cost between two snapshots n VMs apart (bytes, or counts). */
+struct memcost {
+	unsigned vms;
+	double user_anon, user_file, kernel_free, kernel, mi[MI_N];
+	double threads, maps, fds;
+};
+
+static void mem_cost(const struct memsnap *a, const struct memsnap *b, unsigned n,
+		     struct memcost *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->vms = n;
+	if (!n)
+		return;
+	for (int i = 0; i < MI_N; i++)
+		c->mi[i] = (double)(b->mi[i] - a->mi[i]) * 1024 / n;
+	c->user_anon = (double)(b->ps[PS_ANON] - a->ps[PS_ANON]) * 1024 / n;
+	c->user_file = (double)(b->ps[PS_FILE] - a->ps[PS_FILE]) * 1024 / n;
+	c->threads = (double)(b->ps[PS_THREADS] - a->ps[PS_THREADS]) / n;
+	c->maps = (double)(b->maps - a->maps) / n;
+	c->fds = (double)(b->fds - a->fds) / n;
+	for (int i = MI_SLAB; i <= MI_PERCPU; i++)
+		c->kernel += c->mi[i];
+	c->kernel_free = -c->mi[MI_FREE] - c->user_anon;
+}
+
+/* Median cost of one munmap of a touched 4 KiB page: every live KVM VM's
+ * MMU notifier hears it. */
+static double munmap_probe(void)
+{
+	double us[MUNMAP_PROBES];
+
+	for (int i = 0; i < MUNMAP_PROBES; i++) {
+		volatile uint8_t *p =
+		    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t t0;
+
+		if (p == MAP_FAILED)
+			fail("mmap: %s", strerror(errno));
+		p[0] = 1;
+		t0 = vm_now_ns();
+		munmap((void *)p, 4096);
+		us[i] = (double)(vm_now_ns() - t0) / 1000.0;
+	}
+	return pct(us, MUNMAP_PROBES, 50);
+}
+
+/* ---- VMs handed to workers ---------------------------------------------- */
+
+/* What the worker callbacks report, under lock. */
+struct tracker {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned started; /* VMs that reached their first IDLE */
+	unsigned killed;  /* VMs killed before they were stopped */
+	unsigned done;	  /* VMs finished (killed, exited or stopped) */
+	uint64_t last_start_ns;
+	char reason[256]; /* of the first VM killed */
+};
+
+struct dvm {
+	struct task task; /* first: workers hand back struct task * */
+	struct worker *w;
+	int started;	  /* worker thread only */
+	int done;	  /* under the tracker's lock */
+	int stopping;	  /* main thread only */
+	uint64_t wake_ns; /* atomic: when the pending wake-up was posted, 0 = none */
+};
+
+struct lateness {
+	double *us;
+	unsigned cap;
+	unsigned n; /* atomic */
+};
+
+static struct tracker pop = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+static struct tracker spin = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+static struct lateness late;
+
+static void on_done(struct task *t, void *arg)
+{
+	struct tracker *tr = arg;
+	struct dvm *v = (struct dvm *)t;
+
+	pthread_mutex_lock(&tr->lock);
+	v->done = 1;
+	if (t->vm->status == VM_KILLED && !v->stopping) {
+		if (!tr->killed++)
+			snprintf(tr->reason, sizeof(tr->reason), "vm %.40s: %.200s", t->vm->name,
+				 t->vm->reason);
+	}
+	tr->done++;
+	pthread_cond_broadcast(&tr->cond);
+	pthread_mutex_unlock(&tr->lock);
+}
+
+/* Runs on the worker thread each time a sleeper idles: its first idle means
+ * it has started; later ones end a wake-up. */
+static int on_idle(struct task *t, void *arg)
+{
+	struct dvm *v = (struct dvm *)t;
+	uint64_t now = vm_now_ns(), posted;
+
+	(void)arg;
+	if (!v->started) {
+		v->started = 1;
+		pthread_mutex_lock(&pop.lock);
+		pop.started++;
+		pop.last_start_ns = now;
+		pthread_cond_broadcast(&pop.cond);
+		pthread_mutex_unlock(&pop.lock);
+		return 0;
+	}
+	posted = __atomic_exchange_n(&v->wake_ns, 0, __ATOMIC_ACQ_REL);
+	if (posted) {
+		unsigned i = __atomic_fetch_add(&late.n, 1, __ATOMIC_RELAXED);
+
+		if (i < late.cap)
+			late.us[i] = (double)(now - posted) / 1000.0;
+	}
+	return 0;
+}
+
+static struct dvm *dvm_create(const struct image *img, unsigned id, int spinner, char *err,
+			      size_t errlen)
+{
+	char name[32];
+	struct vm_config cfg = {
+	    .name = name,
+	    .image = "bench-density",
+	    .elf = img->elf,
+	    .elf_size = img->size,
+	    .mem_size = MEM_SIZE,
+	    .id = id,
+	};
+	struct dvm *v = calloc(1, sizeof(*v));
+
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(name, sizeof(name), "%s-%u", spinner ? "spin" : "sleep", id);
+	if (vm_create(&cfg, &v->task.vm, err, errlen)) {
+		free(v);
+		return NULL;
+	}
+	v->task.vm->state->regs.rsi = (uint64_t)spinner; /* loaded at its first bind */
+	sched_entity_init(&v->task.se, &v->task);
+	return v;
+}
+
+static void dvm_destroy(struct dvm *v)
+{
+	vm_destroy(v->task.vm);
+	free(v);
+}
+
+static uint64_t spin_count(const struct vm *vm)
+{
+	return *(volatile const uint64_t *)(vm->mem + vm->mem_size - 8);
+}
+
+/* ---- the switch between two spinners: denali ------------------------------ */
+
+/* One measured window. */
+struct spin_sample {
+	uint64_t wall, cpu, iters, switches, in_run;
+};
+
+static void spin_sub(struct spin_sample *d, const struct spin_sample *a,
+		     const struct spin_sample *b)
+{
+	d->wall = b->wall - a->wall;
+	d->cpu = b->cpu - a->cpu;
+	d->iters = b->iters - a->iters;
+	d->switches = b->switches - a->switches;
+	d->in_run = b->in_run - a->in_run;
+}
+
+static uint64_t thread_cpu_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void denali_sample(struct worker *w, clockid_t cid, struct dvm **v, int n,
+			  struct spin_sample *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->wall = vm_now_ns();
+	s->cpu = thread_cpu_ns(cid);
+	s->switches = __atomic_load_n(&w->stats.preemptions, __ATOMIC_RELAXED);
+	for (int i = 0; i < n; i++) {
+		s->iters += spin_count(v[i]->task.vm);
+		s->in_run += __atomic_load_n(&v[i]->task.vm->ctr.cpu_ns, __ATOMIC_RELAXED);
+	}
+}
+
+/* n spinners on worker w for warm-up + ns; the measured window in *out. */
+static void denali_spin(struct worker *w, const struct image *img, int n, uint64_t ns,
+			struct spin_sample *out)
+{
+	struct dvm *v[2];
+	struct spin_sample a, b;
+	clockid_t cid;
+	char err[256];
+	unsigned done0;
+
+	if (pthread_getcpuclockid(w->thread, &cid))
+		fail("pthread_getcpuclockid failed");
+	pthread_mutex_lock(&spin.lock);
+	done0 = spin.done;
+	pthread_mutex_unlock(&spin.lock);
+	for (int i = 0; i < n; i++) {
+		v[i] = dvm_create(img, 900000 + (unsigned)i, 1, err, sizeof(err));
+		if (!v[i])
+			fail("vm_create (spinner): %s", err);
+		v[i]->w = w;
+		worker_send(w, WCMD_ADD, &v[i]->task);
+	}
+	sleep_ns(SPIN_WARM_NS);
+	denali_sample(w, cid, v, n, &a);
+	sleep_ns(ns);
+	denali_sample(w, cid, v, n, &b);
+	spin_sub(out, &a, &b);
+	for (int i = 0; i < n; i++) {
+		v[i]->stopping = 1;
+		worker_send(w, WCMD_STOP, &v[i]->task);
+	}
+	pthread_mutex_lock(&spin.lock);
+	while (spin.done < done0 + (unsigned)n)
+		pthread_cond_wait(&spin.cond, &spin.lock);
+	pthread_mutex_unlock(&spin.lock);
+	for (int i = 0; i < n; i++)
+		dvm_destroy(v[i]);
+}
+
+/* ---- the switch between two spinners: raw KVM ------------------------------ */
+
+struct raw_vm {
+	int vm_fd, vcpu_fd;
+	struct kvm_run *run;
+	uint8_t *mem;
+	uint64_t entry;
+};
+
+static int raw_kvm = -1;
+static size_t raw_run_size;
+static struct kvm_run *volatile raw_running;
+
+static void raw_on_signal(int sig)
+{
+	struct kvm_run *r = raw_running;
+
+	(void)sig;
+	if (r)
+		r->immediate_exit = 1;
+}
+
+static void raw_open(void)
+{
+	struct sigaction sa;
+	int v;
+
+	raw_kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (raw_kvm < 0)
+		fail("open /dev/kvm: %s", strerror(errno));
+	v = ioctl(raw_kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (v <= 0)
+		fail("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+	raw_run_size = (size_t)v;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = raw_on_signal;
+	sa.sa_flags = SA_RESTART; /* KVM_RUN still returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(RAW_SIG, &sa, NULL) < 0)
+		fail("sigaction: %s", strerror(errno));
+}
+
+static void raw_ioctl(int fd, unsigned long req, void *arg, const char *name)
+{
+	if (ioctl(fd, req, arg) < 0)
+		fail("raw %s: %s", name, strerror(errno));
+}
+
+/* A raw VM as vm_create + a shell make it, with rsi = 1 (spinner). */
+static void raw_create(struct raw_vm *r, const struct image *img)
+{
+	struct kvm_userspace_memory_region reg = {.slot = 0, .memory_size = MEM_SIZE};
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	char err[256];
+
+	r->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->mem == MAP_FAILED)
+		fail("mmap guest memory: %s", strerror(errno));
+	if (x86_build_tables(r->mem, MEM_SIZE))
+		fail("x86_build_tables failed");
+	if (elf_load(img->elf, img->size, r->mem, MEM_SIZE, &r->entry, err, sizeof(err)))
+		fail("elf_load: %s", err);
+	r->vm_fd = ioctl(raw_kvm, KVM_CREATE_VM, 0);
+	if (r->vm_fd < 0)
+		fail("raw KVM_CREATE_VM: %s", strerror(errno));
+	r->vcpu_fd = ioctl(r->vm_fd, KVM_CREATE_VCPU, 0);
+	if (r->vcpu_fd < 0)
+		fail("raw KVM_CREATE_VCPU: %s", strerror(errno));
+	r->run = mmap(NULL, raw_run_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->vcpu_fd, 0);
+	if (r->run == MAP_FAILED)
+		fail("raw mmap kvm_run: %s", strerror(errno));
+	reg.userspace_addr = (uint64_t)(uintptr_t)r->mem;
+	raw_ioctl(r->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg, "KVM_SET_USER_MEMORY_REGION");
+	x86_entry_sregs(&sregs);
+	raw_ioctl(r->vcpu_fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
+	x86_entry_regs(&regs, r->entry, MEM_SIZE);
+	regs.rsi = 1;
+	raw_ioctl(r->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS");
+}
+
+static void raw_destroy(struct raw_vm *r)
+{
+	munmap(r->run, raw_run_size);
+	close(r->vcpu_fd);
+	close(r->vm_fd);
+	munmap(r->mem, MEM_SIZE);
+}
+
+struct raw_spin {
+	const struct image *img;
+	int n;
+	uint64_t ns;
+	struct spin_sample out;
+};
+
+static void raw_sample(struct raw_vm *v, int n, uint64_t switches, uint64_t in_run,
+		       struct spin_sample *s)
+{
+	s->wall = vm_now_ns();
+	s->cpu = thread_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+	s->switches = switches;
+	s->in_run = in_run;
+	s->iters = 0;
+	for (int i = 0; i < n; i++)
+		s->iters += *(volatile uint64_t *)(v[i].mem + MEM_SIZE - 8);
+}
+
+static void arm(timer_t t, uint64_t first, uint64_t every)
+{
+	struct itimerspec its = {
+	    .it_interval = {(time_t)(every / 1000000000ull), (long)(every % 1000000000ull)},
+	    .it_value = {(time_t)(first / 1000000000ull), (long)(first % 1000000000ull)},
+	};
+
+	timer_settime(t, 0, &its, NULL);
+}
+
+/*
+ * The raw baseline, on its own thread: n spinners on one thread. Two are
+ * alternated by a periodic timer (the quantum) whose signal sets
+ * immediate_exit in the running VM's kvm_run; one runs with a timer only at
+ * the window's two ends. KVM_RUN is timed like vm_run times it.
+ */
+static void *raw_spin_main(void *arg)
+{
+	struct raw_spin *rs = arg;
+	struct raw_vm v[2];
+	struct spin_sample a = {0}, b;
+	struct sigevent sev;
+	uint64_t switches = 0, in_run = 0, t_end = 0;
+	timer_t timer;
+	int cur = 0, phase = 0;
+
+	for (int i = 0; i < rs->n; i++)
+		raw_create(&v[i], rs->img);
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = RAW_SIG;
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0)
+		fail("timer_create: %s", strerror(errno));
+	uint64_t t_warm = vm_now_ns() + SPIN_WARM_NS;
+
+	if (rs->n > 1)
+		arm(timer, QUANTUM_NS, QUANTUM_NS);
+	else
+		arm(timer, SPIN_WARM_NS, 0);
+	for (;;) {
+		struct raw_vm *r = &v[cur];
+		uint64_t t0, t1;
+		int rc;
+
+		r->run->immediate_exit = 0; /* as the worker does before a dispatch */
+		raw_running = r->run;
+		t0 = vm_now_ns();
+		rc = ioctl(r->vcpu_fd, KVM_RUN, 0);
+		t1 = vm_now_ns();
+		raw_running = NULL;
+		in_run += t1 - t0;
+		if (rc == 0)
+			fail("raw spinner exited (reason %u)", r->run->exit_reason);
+		if (errno != EINTR && errno != EAGAIN)
+			fail("raw KVM_RUN: %s", strerror(errno));
+		if (rs->n > 1) {
+			switches++;
+			cur = (cur + 1) % rs->n;
+		}
+		if (phase == 0 && t1 >= t_warm) {
+			raw_sample(v, rs->n, switches, in_run, &a);
+			t_end = a.wall + rs->ns;
+			if (rs->n == 1)
+				arm(timer, rs->ns, 0);
+			phase = 1;
+		} else if (phase == 1 && t1 >= t_end) {
+			raw_sample(v, rs->n, switches, in_run, &b);
+			break;
+		}
+	}
+	timer_delete(timer);
+	spin_sub(&rs->out, &a, &b);
+	for (int i = 0; i < rs->n; i++)
+		raw_destroy(&v[i]);
+	return NULL;
+}
+
+static void raw_spin(const struct image *img, int n, uint64_t ns, struct spin_sample *out)
+{
+	struct raw_spin rs = {.img = img, .n = n, .ns = ns};
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, raw_spin_main, &rs))
+		fail("pthread_create failed");
+	pthread_join(th, NULL);
+	*out = rs.out;
+}
+
+/* Per switch, from a lone spinner (calibration) and a pair. */
+struct switch_cost {
+	double lost_cpu_us;  /* (thread CPU - pair iterations at the lone rate) / switch */
+	double lost_wall_us; /* the same on wall-clock time */
+	double outside_us;   /* (wall - time inside KVM_RUN) / switch */
+	double switches_per_s;
+	double cpu_share; /* lone spinner: thread CPU / wall */
+};
+
+static void switch_cost(const struct spin_sample *solo, const struct spin_sample *pair,
+			struct switch_cost *c)
+{
+	double rate_cpu = (double)solo->iters / (double)solo->cpu;
+	double rate_wall = (double)solo->iters / (double)solo->wall;
+	double sw = pair->switches ? (double)pair->switches : 1;
+
+	c->lost_cpu_us = ((double)pair->cpu - (double)pair->iters / rate_cpu) / sw / 1000.0;
+	c->lost_wall_us = ((double)pair->wall - (double)pair->iters / rate_wall) / sw / 1000.0;
+	c->outside_us = ((double)pair->wall - (double)pair->in_run) / sw / 1000.0;
+	c->switches_per_s = (double)pair->switches * 1e9 / (double)pair->wall;
+	c->cpu_share = (double)solo->cpu / (double)solo->wall;
+}
+
+struct switch_result {
+	double dn[4][MAX_ROUND], raw[4][MAX_ROUND]; /* lost_cpu, lost_wall, outside, per_s */
+	unsigned rounds;
+};
+
+static void print_cost(const char *who, const struct switch_cost *c)
+{
+	printf("  %-7s %7.1f us/switch (CPU)  %7.1f us (wall)  %6.1f us outside KVM_RUN  "
+	       "%5.0f switches/s  lone spinner on CPU %3.0f%%\n",
+	       who, c->lost_cpu_us, c->lost_wall_us, c->outside_us, c->switches_per_s,
+	       100 * c->cpu_share);
+}
+
+static void bench_switch(const struct opts *o, const struct image *img, struct switch_result *res)
+{
+	uint64_t ns = (uint64_t)(o->switch_seconds * 1e9);
+	struct worker w;
+	int rc;
+
+	printf("switch: two spinners on one worker, %llu ms quantum, %u rounds of %.1f s\n",
+	       QUANTUM_NS / 1000000, o->rounds, o->switch_seconds);
+	rc = worker_start(&w, 99, QUANTUM_NS, on_done, &spin);
+	if (rc)
+		fail("worker_start: %s", strerror(-rc));
+	raw_open();
+	for (unsigned r = 0; r < o->rounds; r++) {
+		struct spin_sample solo, pair;
+		struct switch_cost c;
+
+		printf(" round %u/%u\n", r + 1, o->rounds);
+		denali_spin(&w, img, 1, ns / 2, &solo);
+		denali_spin(&w, img, 2, ns, &pair);
+		switch_cost(&solo, &pair, &c);
+		print_cost("denali", &c);
+		res->dn[0][r] = c.lost_cpu_us;
+		res->dn[1][r] = c.lost_wall_us;
+		res->dn[2][r] = c.outside_us;
+		res->dn[3][r] = c.switches_per_s;
+		raw_spin(img, 1, ns / 2, &solo);
+		raw_spin(img, 2, ns, &pair);
+		switch_cost(&solo, &pair, &c);
+		print_cost("raw KVM", &c);
+		res->raw[0][r] = c.lost_cpu_us;
+		res->raw[1][r] = c.lost_wall_us;
+		res->raw[2][r] = c.outside_us;
+		res->raw[3][r] = c.switches_per_s;
+	}
+	res->rounds = o->rounds;
+	worker_stop(&w);
+	close(raw_kvm);
+	raw_kvm = -1;
+}
+
+/* ---- the sleeper population ------------------------------------------------ */
+
+struct phase {
+	unsigned from, to; /* started VMs before and after */
+	double seconds;	   /* first vm_create of the phase -> last first-idle */
+};
+
+struct bench {
+	const struct opts *o;
+	const struct image *img;
+	struct worker *workers;
+	unsigned nworkers;
+	struct dvm **vms;
+	unsigned n, cap; /* created */
+	char create_err[256];
+	int create_failed;
+};
+
+/* Waits until at most `left` created VMs have neither started nor been
+ * killed; returns non-zero once a VM has been killed. */
+static int wait_settled(struct bench *b, unsigned left)
+{
+	int killed;
+
+	pthread_mutex_lock(&pop.lock);
+	while (b->n - pop.started - pop.killed > left)
+		pthread_cond_wait(&pop.cond, &pop.lock);
+	killed = pop.killed > 0;
+	pthread_mutex_unlock(&pop.lock);
+	return killed;
+}
+
+/*
+ * Creates sleepers and hands them to the workers round-robin until `target`
+ * have started, a VM is killed (no shell: the fd wall) or vm_create fails.
+ * At most INFLIGHT per worker wait to start, so that the creating thread
+ * does not run far ahead of the workers.
+ */
+static void grow(struct bench *b, unsigned target, struct phase *ph)
+{
+	unsigned inflight = INFLIGHT * b->nworkers;
+	uint64_t t0 = vm_now_ns();
+
+	pthread_mutex_lock(&pop.lock);
+	ph->from = pop.started;
+	pthread_mutex_unlock(&pop.lock);
+	while (b->n < target && b->n < b->cap && !b->create_failed) {
+		struct dvm *v;
+
+		if (wait_settled(b, inflight - 1))
+			break;
+		v = dvm_create(b->img, b->n + 1, 0, b->create_err, sizeof(b->create_err));
+		if (!v) {
+			b->create_failed = 1;
+			break;
+		}
+		v->w = &b->workers[b->n % b->nworkers];
+		b->vms[b->n++] = v;
+		worker_send(v->w, WCMD_ADD, &v->task);
+	}
+	wait_settled(b, 0);
+	pthread_mutex_lock(&pop.lock);
+	ph->to = pop.started;
+	ph->seconds = pop.last_start_ns > t0 ? (double)(pop.last_start_ns - t0) / 1e9 : 0;
+	pthread_mutex_unlock(&pop.lock);
+}
+
+static void print_phase(const char *what, const struct phase *ph)
+{
+	printf("start %-4s %5u -> %5u VMs started in %6.2f s: %6.0f VMs/s\n", what, ph->from,
+	       ph->to, ph->seconds, ph->seconds > 0 ? (ph->to - ph->from) / ph->seconds : 0);
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+struct wake_result {
+	unsigned vms, posted, samples;
+	double p50, p99, max, mean;
+};
+
+/* Every WAKE_PERIOD_NS: a random idle sleeper among the first `vms` gets an
+ * event and a WCMD_WAKE; its next idle (on_idle) records the lateness. */
+static void bench_wake(struct bench *b, unsigned vms, unsigned wakes, struct wake_result *res)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ull, next;
+	struct timespec ts;
+
+	late.us = calloc(wakes, sizeof(double));
+	if (!late.us)
+		fail("out of memory");
+	late.cap = wakes;
+	__atomic_store_n(&late.n, 0, __ATOMIC_RELEASE);
+	memset(res, 0, sizeof(*res));
+	res->vms = vms;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	next = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + WAKE_PERIOD_NS;
+	for (unsigned i = 0; i < wakes; i++) {
+		struct timespec at = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
+		struct dvm *v;
+
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+			;
+		next += WAKE_PERIOD_NS;
+		for (int tries = 0;; tries++) {
+			v = b->vms[xorshift(&seed) % vms];
+			if (v->started && !v->done &&
+			    !__atomic_load_n(&v->wake_ns, __ATOMIC_ACQUIRE))
+				break;
+			if (tries > 100)
+				fail("no idle VM to wake");
+		}
+		__atomic_store_n(&v->wake_ns, vm_now_ns(), __ATOMIC_RELEASE);
+		vm_post_events(v->task.vm, WAKE_EVENT);
+		worker_send(v->w, WCMD_WAKE, &v->task);
+		res->posted++;
+	}
+	sleep_ns(100000000ull); /* let the last wake-ups land */
+	res->samples = __atomic_load_n(&late.n, __ATOMIC_ACQUIRE);
+	if (res->samples > late.cap)
+		res->samples = late.cap;
+	for (unsigned i = 0; i < res->samples; i++)
+		res->mean += late.us[i] / res->samples;
+	res->p50 = pct(late.us, res->samples, 50);
+	res->p99 = pct(late.us, res->samples, 99);
+	res->max = res->samples ? late.us[res->samples - 1] : 0;
+	free(late.us);
+	late.us = NULL;
+	late.cap = 0;
+}
+
+struct idle_result {
+	unsigned vms;
+	double seconds, cpu_pct, host_pct, dispatches;
+};
+
+static uint64_t rusage_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
+static uint64_t dispatches(const struct bench *b)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < b->nworkers; i++)
+		n += __atomic_load_n(&b->workers[i].stats.runs, __ATOMIC_RELAXED);
+	return n;
+}
+
+/* CPU of this process (every thread, the VMs' kernel threads included) over
+ * `seconds` with every VM idle, as a share of one core. */
+static void bench_idle(struct bench *b, unsigned vms, unsigned seconds, struct idle_result *r)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t c0, c1, t0, t1, d0, d1;
+	long long h0, h1;
+
+	sleep_ns(500000000ull); /* let the last starts settle */
+	t0 = vm_now_ns();
+	c0 = rusage_ns();
+	h0 = host_busy_ticks();
+	d0 = dispatches(b);
+	sleep_ns((uint64_t)seconds * 1000000000ull);
+	t1 = vm_now_ns();
+	c1 = rusage_ns();
+	h1 = host_busy_ticks();
+	d1 = dispatches(b);
+	r->vms = vms;
+	r->seconds = (double)(t1 - t0) / 1e9;
+	r->cpu_pct = 100.0 * (double)(c1 - c0) / (double)(t1 - t0);
+	r->host_pct = hz > 0 ? 100.0 * (double)(h1 - h0) / (double)hz / r->seconds : -1;
+	r->dispatches = (double)(d1 - d0);
+}
+
+/* Stops every VM still live and waits for the workers to release them. */
+static double teardown(struct bench *b)
+{
+	uint64_t t0 = vm_now_ns();
+	unsigned want = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct dvm *v = b->vms[i];
+		int done;
+
+		pthread_mutex_lock(&pop.lock);
+		done = v->done;
+		pthread_mutex_unlock(&pop.lock);
+		if (done)
+			continue;
+		v->stopping = 1;
+		want++;
+		worker_send(v->w, WCMD_STOP, &v->task);
+	}
+	pthread_mutex_lock(&pop.lock);
+	while (pop.done < b->n)
+		pthread_cond_wait(&pop.cond, &pop.lock);
+	pthread_mutex_unlock(&pop.lock);
+	(void)want;
+	return (double)(vm_now_ns() - t0) / 1e9;
+}
+
+/* ---- what a host without the open-file limit would get -------------------- */
+
+struct nofd {
+	double per_vm_bytes, mem_cap, pid_cap, threads_cap, maps_cap, estimate;
+	const char *bound_by;
+	long mem_avail_kib, pid_max, threads_max, max_map_count;
+};
+
+static void nofd_estimate(const struct memsnap *base, const struct memcost *c, struct nofd *e)
+{
+	double caps[4];
+	static const char *const names[4] = {"memory", "pid_max", "threads-max",
+					     "vm.max_map_count"};
+
+	memset(e, 0, sizeof(*e));
+	e->mem_avail_kib = base->mi[MI_AVAIL];
+	e->pid_max = sysctl_long("/proc/sys/kernel/pid_max");
+	e->threads_max = sysctl_long("/proc/sys/kernel/threads-max");
+	e->max_map_count = sysctl_long("/proc/sys/vm/max_map_count");
+	e->per_vm_bytes =
+	    c->user_anon + c->user_file + (c->kernel_free > c->kernel ? c->kernel_free : c->kernel);
+	caps[0] = e->mem_cap =
+	    e->per_vm_bytes > 0 ? (double)e->mem_avail_kib * 1024 / e->per_vm_bytes : 1e9;
+	/* A pid is needed for every thread on the host, ours and everyone's. */
+	caps[1] = e->pid_cap = c->threads > 0.5 ? (double)(e->pid_max - 1000) / c->threads : 1e9;
+	caps[2] = e->threads_cap =
+	    c->threads > 0.5 ? (double)(e->threads_max - 1000) / c->threads : 1e9;
+	caps[3] = e->maps_cap =
+	    c->maps > 0 ? (double)(e->max_map_count - base->maps) / c->maps : 1e9;
+	e->estimate = caps[0];
+	e->bound_by = names[0];
+	for (int i = 1; i < 4; i++) {
+		if (caps[i] < e->estimate) {
+			e->estimate = caps[i];
+			e->bound_by = names[i];
+		}
+	}
+}
+
+/* ---- options, environment ------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: denali-bench-density [--max N] [--idle-seconds S] [--wakes N]\n"
+		   "                            [--wake-vms N] [--rounds N] [--switch-seconds S]\n"
+		   "                            [--workers N] [--no-teardown] [--image PATH]\n"
+		   "  --max             stop growing at N live VMs (default: until refused)\n"
+		   "  --idle-seconds    all-idle CPU window (30)\n"
+		   "  --wakes           wake-ups, one per ms, for the lateness figure (5000)\n"
+		   "  --wake-vms        sleepers the wake-ups pick from (5000)\n"
+		   "  --rounds          switch-cost rounds (5)\n"
+		   "  --switch-seconds  measured window of each two-spinner run (1.5)\n"
+		   "  --workers         worker threads (default: one per online CPU)\n"
+		   "  --no-teardown     leave the VMs to process exit (no teardown figure)\n"
+		   "  --image           the bench-density guest (default: next to this binary)\n");
+}
+
+static unsigned arg_uint(const char *s, unsigned lo, unsigned hi)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s == 0 || *end || v < lo || v > hi) {
+		fprintf(stderr, "denali-bench-density: %s: want a number in [%u, %u]\n", s, lo, hi);
+		exit(2);
+	}
+	return (unsigned)v;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+	    {"max", required_argument, NULL, 'm'},
+	    {"idle-seconds", required_argument, NULL, 'i'},
+	    {"wakes", required_argument, NULL, 'k'},
+	    {"wake-vms", required_argument, NULL, 'v'},
+	    {"rounds", required_argument, NULL, 'r'},
+	    {"switch-seconds", required_argument, NULL, 's'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"no-teardown", no_argument, NULL, 'T'},
+	    {"image", required_argument, NULL, 'I'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char *end;
+	int c;
+
+	*o = (struct opts){0, 30, 5000, 5000, 5, 1.5, 0, 1, NULL};
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o->max = arg_uint(optarg, 1, 1000000);
+			break;
+		case 'i':
+			o->idle_seconds = arg_uint(optarg, 1, 3600);
+			break;
+		case 'k':
+			o->wakes = arg_uint(optarg, 1, 1000000);
+			break;
+		case 'v':
+			o->wake_vms = arg_uint(optarg, 1, 1000000);
+			break;
+		case 'r':
+			o->rounds = arg_uint(optarg, 1, MAX_ROUND);
+			break;
+		case 's':
+			o->switch_seconds = strtod(optarg, &end);
+			if (*end || o->switch_seconds < 0.1 || o->switch_seconds > 60) {
+				fprintf(stderr,
+					"denali-bench-density: --switch-seconds %s: want "
+					"0.1..60\n",
+					optarg);
+				exit(2);
+			}
+			break;
+		case 'w':
+			o->workers = arg_uint(optarg, 1, 256);
+			break;
+		case 'T':
+			o->teardown = 0;
+			break;
+		case 'I':
+			o->image = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* The guest image: --image, else ../guests/bench-density beside the binary,
+ * else the build tree's path. */
+static void load_image(const struct opts *o, struct image *img)
+{
+	char path[PATH_MAX], err[512];
+	ssize_t n;
+
+	if (o->image) {
+		snprintf(path, sizeof(path), "%s", o->image);
+	} else {
+		n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+		if (n > 0) {
+			char *slash;
+
+			path[n] = 0;
+			slash = strrchr(path, '/');
+			if (slash)
+				strcpy(slash, "/../guests/bench-density");
+		}
+		if (n <= 0 || access(path, R_OK))
+			snprintf(path, sizeof(path), "%s", BENCH_DENSITY_GUEST);
+	}
+	if (image_read(path, &img->elf, &img->size, err, sizeof(err)))
+		fail("%s", err);
+}
+
+/* Root and /dev/kvm, or exit 77; the open-file limit raised to its hard
+ * limit. Returns that limit. */
+static unsigned long check_env(void)
+{
+	struct rlimit rl;
+	int fd;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "denali-bench-density: needs root (thousands of KVM VMs, "
+				"/proc/meminfo deltas); skipped\n");
+		exit(77);
+	}
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "denali-bench-density: cannot open /dev/kvm (%s); skipped\n",
+			strerror(errno));
+		exit(77);
+	}
+	close(fd);
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		fail("getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			fail("setrlimit RLIMIT_NOFILE: %s", strerror(errno));
+	}
+	return (unsigned long)rl.rlim_cur;
+}
+
+/* ---- report --------------------------------------------------------------- */
+
+static double rate(const struct phase *ph)
+{
+	return ph->seconds > 0 ? (ph->to - ph->from) / ph->seconds : 0;
+}
+
+static void print_memcost(const char *what, const struct memcost *c)
+{
+	printf("memory %s, per live VM (%u VMs): user RssAnon %.0f B, RssFile %.0f B; "
+	       "kernel %.0f B (MemFree drop - RssAnon) / %.0f B (counters: Slab %.0f, "
+	       "KernelStack %.0f, PageTables %.0f, SecPageTables %.0f, VmallocUsed %.0f, "
+	       "Percpu %.0f); %.2f threads, %.2f maps, %.2f fds\n",
+	       what, c->vms, c->user_anon, c->user_file, c->kernel_free, c->kernel, c->mi[MI_SLAB],
+	       c->mi[MI_KSTACK], c->mi[MI_PTABLES], c->mi[MI_SECPT], c->mi[MI_VMALLOC],
+	       c->mi[MI_PERCPU], c->threads, c->maps, c->fds);
+}
+
+static void json_memcost(const char *key, const struct memcost *c)
+{
+	printf("\"%s\":{\"vms\":%u,\"user_rss_anon\":%.0f,\"user_rss_file\":%.0f,"
+	       "\"kernel_from_memfree\":%.0f,\"kernel_counters\":%.0f,\"slab\":%.0f,"
+	       "\"kernel_stack\":%.0f,\"page_tables\":%.0f,\"sec_page_tables\":%.0f,"
+	       "\"vmalloc\":%.0f,\"percpu\":%.0f,\"threads\":%.2f,\"maps\":%.2f,\"fds\":%.2f},",
+	       key, c->vms, c->user_anon, c->user_file, c->kernel_free, c->kernel, c->mi[MI_SLAB],
+	       c->mi[MI_KSTACK], c->mi[MI_PTABLES], c->mi[MI_SECPT], c->mi[MI_VMALLOC],
+	       c->mi[MI_PERCPU], c->threads, c->maps, c->fds);
+}
+
+static void json_phase(const char *key, const struct phase *ph)
+{
+	printf("\"%s\":{\"from\":%u,\"to\":%u,\"seconds\":%.3f,\"vms_per_s\":%.0f},", key, ph->from,
+	       ph->to, ph->seconds, rate(ph));
+}
+
+static const char *json_bool(int b)
+{
+	return b ? "true" : "false";
+}
+
+/* A string for JSON: quotes and backslashes dropped, control bytes blanked. */
+static void json_clean(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			continue;
+		*d++ = (unsigned char)*s < 0x20 ? ' ' : *s;
+	}
+	*d = 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct switch_result sw;
+	struct phase ph1 = {0}, ph5 = {0}, phm = {0};
+	struct memsnap base, at5, atmax;
+	struct memcost c5, cmax;
+	struct wake_result wk = {0};
+	struct idle_result idle = {0};
+	struct nofd nf;
+	struct bench b = {0};
+	struct image img;
+	struct opts o;
+	unsigned long nofile;
+	double mu0, mu5 = 0, mumax, down = -1;
+	unsigned live, refused, small;
+	char stop_reason[300];
+	int rc;
+
+	parse(argc, argv, &o);
+	nofile = check_env();
+	load_image(&o, &img);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	proc_open();
+	if (kvm_open())
+		fail("kvm_open failed");
+	if (worker_signals_init())
+		fail("worker_signals_init failed");
+	/* A stopped VM's shell is destroyed, not pooled: no fds held beyond the
+	 * live VMs'. */
+	shell_pool_set_max(0);
+	if (!o.workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		o.workers = n > 0 ? (unsigned)n : 1;
+	}
+	printf("denali-bench-density: %u workers, open-file limit %lu, pid_max %ld, "
+	       "max_map_count %ld\n",
+	       o.workers, nofile, sysctl_long("/proc/sys/kernel/pid_max"),
+	       sysctl_long("/proc/sys/vm/max_map_count"));
+
+	bench_switch(&o, &img, &sw);
+
+	b.o = &o;
+	b.img = &img;
+	b.nworkers = o.workers;
+	b.cap = o.max ? o.max : (unsigned)(nofile / 2 + 1024);
+	b.vms = calloc(b.cap, sizeof(*b.vms));
+	b.workers = calloc(b.nworkers, sizeof(*b.workers));
+	if (!b.vms || !b.workers)
+		fail("out of memory");
+	for (unsigned i = 0; i < b.nworkers; i++) {
+		rc = worker_start(&b.workers[i], (int)i, 5 * QUANTUM_NS, on_done, &pop);
+		if (rc)
+			fail("worker %u: %s", i, strerror(-rc));
+		worker_set_idle_hook(&b.workers[i], on_idle, NULL);
+	}
+	sleep_ns(200000000ull);
+	mem_snap(&base);
+	mu0 = munmap_probe();
+
+	small = b.cap < 1000 ? b.cap : 1000;
+	grow(&b, small, &ph1);
+	print_phase("1k", &ph1);
+	if (b.cap > small && !pop.killed && !b.create_failed) {
+		grow(&b, b.cap < 5000 ? b.cap : 5000, &ph5);
+		print_phase("5k", &ph5);
+	}
+	sleep_ns(300000000ull);
+	mem_snap(&at5);
+	mem_cost(&base, &at5, pop.started, &c5);
+	print_memcost("at 5k", &c5);
+	mu5 = munmap_probe();
+
+	bench_wake(&b, o.wake_vms < pop.started ? o.wake_vms : pop.started, o.wakes, &wk);
+	printf("wake: %u of %u sampled, %u sleepers: lateness p50 %.1f us, p99 %.1f us, max %.1f "
+	       "us, mean %.1f us\n",
+	       wk.samples, wk.posted, wk.vms, wk.p50, wk.p99, wk.max, wk.mean);
+
+	if (b.n < b.cap && !pop.killed && !b.create_failed) {
+		grow(&b, b.cap, &phm);
+		print_phase("max", &phm);
+	}
+	live = pop.started;
+	refused = pop.killed;
+	if (pop.killed)
+		snprintf(stop_reason, sizeof(stop_reason), "a VM got no shell: %s", pop.reason);
+	else if (b.create_failed)
+		snprintf(stop_reason, sizeof(stop_reason), "vm_create failed: %s", b.create_err);
+	else
+		snprintf(stop_reason, sizeof(stop_reason), "reached --max %u", o.max);
+	json_clean(stop_reason);
+	printf("max: %u live VMs (%u refused); stopped because %s\n", live, refused, stop_reason);
+	sleep_ns(300000000ull);
+	mem_snap(&atmax);
+	mem_cost(&base, &atmax, live, &cmax);
+	print_memcost("at max", &cmax);
+	mumax = munmap_probe();
+	printf("munmap of one page: %.1f us with 0 VMs, %.1f us with %u, %.1f us with %u\n", mu0,
+	       mu5, c5.vms, mumax, live);
+
+	bench_idle(&b, live, o.idle_seconds, &idle);
+	printf("idle: %u VMs for %.1f s: %.3f%% of one core (this process), %.0f dispatches; "
+	       "host, all processes: %.1f%% of one core\n",
+	       idle.vms, idle.seconds, idle.cpu_pct, idle.dispatches, idle.host_pct);
+
+	nofd_estimate(&base, &cmax, &nf);
+	printf("without the open-file limit: ~%.0f live VMs, bound by %s (memory %.0f at %.0f "
+	       "B/VM of %ld MiB available; pid_max %.0f; threads-max %.0f; max_map_count %.0f)\n",
+	       nf.estimate, nf.bound_by, nf.mem_cap, nf.per_vm_bytes, nf.mem_avail_kib / 1024,
+	       nf.pid_cap, nf.threads_cap, nf.maps_cap);
+
+	if (o.teardown) {
+		down = teardown(&b);
+		printf("teardown: %u VMs stopped and their shells destroyed in %.2f s\n", live,
+		       down);
+		for (unsigned i = 0; i < b.n; i++)
+			dvm_destroy(b.vms[i]);
+		for (unsigned i = 0; i < b.nworkers; i++)
+			worker_stop(&b.workers[i]);
+	}
+
+	double dn = median(sw.dn[0], sw.rounds), raw = median(sw.raw[0], sw.rounds);
+	double start5 = ph1.seconds + ph5.seconds;
+	double rate5 = start5 > 0 ? (ph5.to ? ph5.to : ph1.to) / start5 : 0;
+
+	printf("summary: switch %.1f us (denali) vs %.1f us (raw KVM) = %.2fx; start %.0f VMs/s "
+	       "to %u; %u live; idle %.3f%% of a core; wake p99 %.1f us\n",
+	       dn, raw, raw > 0 ? dn / raw : 0, rate5, ph5.to ? ph5.to : ph1.to, live, idle.cpu_pct,
+	       wk.p99);
+	printf("{\"bench\":\"density\",\"workers\":%u,\"nofile_limit\":%lu,", o.workers, nofile);
+	printf("\"start\":{");
+	json_phase("1k", &ph1);
+	json_phase("5k", &ph5);
+	json_phase("max", &phm);
+	printf("\"to_5k_vms_per_s\":%.0f},", rate5);
+	printf("\"max_live\":%u,\"refused\":%u,\"stop_reason\":\"%s\",", live, refused,
+	       stop_reason);
+	printf("\"mem_per_vm_bytes\":{");
+	json_memcost("at_5k", &c5);
+	json_memcost("at_max", &cmax);
+	printf("\"base_mem_available_kib\":%ld},", base.mi[MI_AVAIL]);
+	printf("\"idle\":{\"vms\":%u,\"seconds\":%.1f,\"cpu_pct_one_core\":%.4f,"
+	       "\"dispatches\":%.0f,\"host_cpu_pct_one_core\":%.2f},",
+	       idle.vms, idle.seconds, idle.cpu_pct, idle.dispatches, idle.host_pct);
+	printf("\"wake\":{\"vms\":%u,\"posted\":%u,\"samples\":%u,\"period_us\":%.0f,"
+	       "\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f},",
+	       wk.vms, wk.posted, wk.samples, WAKE_PERIOD_NS / 1e3, wk.p50, wk.p99, wk.max,
+	       wk.mean);
+	printf("\"switch\":{\"quantum_ms\":%.0f,\"rounds\":%u,\"seconds\":%.1f,"
+	       "\"denali_us\":%.2f,\"raw_us\":%.2f,\"ratio\":%.2f,"
+	       "\"denali_wall_us\":%.2f,\"raw_wall_us\":%.2f,"
+	       "\"denali_outside_run_us\":%.2f,\"raw_outside_run_us\":%.2f,"
+	       "\"denali_switches_per_s\":%.0f,\"raw_switches_per_s\":%.0f},",
+	       QUANTUM_NS / 1e6, sw.rounds, o.switch_seconds, dn, raw, raw > 0 ? dn / raw : 0,
+	       median(sw.dn[1], sw.rounds), median(sw.raw[1], sw.rounds),
+	       median(sw.dn[2], sw.rounds), median(sw.raw[2], sw.rounds),
+	       median(sw.dn[3], sw.rounds), median(sw.raw[3], sw.rounds));
+	printf("\"munmap_us\":{\"vms_0\":%.2f,\"vms_%u\":%.2f,\"vms_%u\":%.2f},", mu0, c5.vms, mu5,
+	       live, mumax);
+	printf("\"teardown_s\":%.2f,", down);
+	printf("\"no_fd_limit\":{\"estimate_vms\":%.0f,\"bound_by\":\"%s\",\"per_vm_bytes\":%.0f,"
+	       "\"memory_cap\":%.0f,\"pid_max_cap\":%.0f,\"threads_max_cap\":%.0f,"
+	       "\"max_map_count_cap\":%.0f},",
+	       nf.estimate, nf.bound_by, nf.per_vm_bytes, nf.mem_cap, nf.pid_cap, nf.threads_cap,
+	       nf.maps_cap);
+	printf("\"targets\":{\"live_ge_9000\":%s,\"starts_per_s_ge_2000\":%s,"
+	       "\"idle_cpu_lt_1pct\":%s,\"wake_p99_lt_1ms_at_5k\":%s}}\n",
+	       json_bool(live >= 9000), json_bool(rate5 >= 2000), json_bool(idle.cpu_pct < 1.0),
+	       json_bool(wk.vms >= 5000 && wk.samples > 0 && wk.p99 < 1000));
+	free(img.elf);
+	fflush(stdout);
+	if (!o.teardown)
+		_exit(0);
+	free(b.vms);
+	free(b.workers);
+	return 0;
+}
