@@ -409,16 +409,68 @@ static void dvm_destroy(struct dvm *v)
 	free(v);
 }
 
-static uint64_t spin_count(const struct vm *vm)
+/* The spinner's counters at the top of its memory (see guest.S). */
+enum { SPIN_ITERS, SPIN_RUN_TICKS, SPIN_GAPS, SPIN_N };
+
+static void spin_read(const uint8_t *mem, uint64_t mem_size, uint64_t *acc)
 {
-	return *(volatile const uint64_t *)(vm->mem + vm->mem_size - 8);
+	const volatile uint64_t *c = (const volatile uint64_t *)(mem + mem_size - 32);
+
+	for (int i = 0; i < SPIN_N; i++)
+		acc[i] += c[i];
+}
+
+#define PROBES 7
+
+/* What the start path costs with the population of the moment, measured on
+ * this thread: vm_create (guest memory, tables, image), shell_create (KVM
+ * VM and vCPU) and shell_destroy, and one munmap. */
+struct probe {
+	unsigned vms;
+	double vm_create_us, shell_create_us, shell_destroy_us, munmap_us;
+};
+
+static void probe_costs(const struct image *img, unsigned vms, struct probe *p)
+{
+	double vc[PROBES], sc[PROBES], sd[PROBES];
+	char err[256];
+
+	p->vms = vms;
+	for (int i = 0; i < PROBES; i++) {
+		struct shell *sh;
+		struct dvm *v;
+		uint64_t t0 = vm_now_ns();
+
+		v = dvm_create(img, 800000 + (unsigned)i, 0, err, sizeof(err));
+		if (!v)
+			fail("vm_create (probe): %s", err);
+		vc[i] = (double)(vm_now_ns() - t0) / 1000.0;
+		dvm_destroy(v);
+		t0 = vm_now_ns();
+		if (shell_create(&sh)) {
+			sc[i] = sd[i] = -1;
+			continue;
+		}
+		sc[i] = (double)(vm_now_ns() - t0) / 1000.0;
+		t0 = vm_now_ns();
+		shell_destroy(sh);
+		sd[i] = (double)(vm_now_ns() - t0) / 1000.0;
+	}
+	p->vm_create_us = pct(vc, PROBES, 50);
+	p->shell_create_us = pct(sc, PROBES, 50);
+	p->shell_destroy_us = pct(sd, PROBES, 50);
+	p->munmap_us = munmap_probe();
+	printf("probe with %5u VMs live: vm_create %.1f us, shell_create %.1f us, shell_destroy "
+	       "%.1f us, munmap of one page %.1f us\n",
+	       vms, p->vm_create_us, p->shell_create_us, p->shell_destroy_us, p->munmap_us);
 }
 
 /* ---- the switch between two spinners: denali ------------------------------ */
 
 /* One measured window. */
 struct spin_sample {
-	uint64_t wall, cpu, iters, switches, in_run;
+	uint64_t wall, cpu, switches, in_run;
+	uint64_t spin[SPIN_N]; /* summed over the spinners */
 };
 
 static void spin_sub(struct spin_sample *d, const struct spin_sample *a,
@@ -426,7 +478,8 @@ static void spin_sub(struct spin_sample *d, const struct spin_sample *a,
 {
 	d->wall = b->wall - a->wall;
 	d->cpu = b->cpu - a->cpu;
-	d->iters = b->iters - a->iters;
+	for (int i = 0; i < SPIN_N; i++)
+		d->spin[i] = b->spin[i] - a->spin[i];
 	d->switches = b->switches - a->switches;
 	d->in_run = b->in_run - a->in_run;
 }
@@ -447,7 +500,7 @@ static void denali_sample(struct worker *w, clockid_t cid, struct dvm **v, int n
 	s->cpu = thread_cpu_ns(cid);
 	s->switches = __atomic_load_n(&w->stats.preemptions, __ATOMIC_RELAXED);
 	for (int i = 0; i < n; i++) {
-		s->iters += spin_count(v[i]->task.vm);
+		spin_read(v[i]->task.vm->mem, v[i]->task.vm->mem_size, s->spin);
 		s->in_run += __atomic_load_n(&v[i]->task.vm->ctr.cpu_ns, __ATOMIC_RELAXED);
 	}
 }
@@ -584,6 +637,7 @@ static void raw_destroy(struct raw_vm *r)
 struct raw_spin {
 	const struct image *img;
 	int n;
+	int tick; /* preempt every quantum even when alone */
 	uint64_t ns;
 	struct spin_sample out;
 };
@@ -595,9 +649,9 @@ static void raw_sample(struct raw_vm *v, int n, uint64_t switches, uint64_t in_r
 	s->cpu = thread_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
 	s->switches = switches;
 	s->in_run = in_run;
-	s->iters = 0;
+	memset(s->spin, 0, sizeof(s->spin));
 	for (int i = 0; i < n; i++)
-		s->iters += *(volatile uint64_t *)(v[i].mem + MEM_SIZE - 8);
+		spin_read(v[i].mem, MEM_SIZE, s->spin);
 }
 
 static void arm(timer_t t, uint64_t first, uint64_t every)
@@ -611,10 +665,11 @@ static void arm(timer_t t, uint64_t first, uint64_t every)
 }
 
 /*
- * The raw baseline, on its own thread: n spinners on one thread. Two are
- * alternated by a periodic timer (the quantum) whose signal sets
- * immediate_exit in the running VM's kvm_run; one runs with a timer only at
- * the window's two ends. KVM_RUN is timed like vm_run times it.
+ * The raw baseline, on its own thread: n spinners on one thread. With a
+ * tick (always with two), a periodic timer (the quantum) whose signal sets
+ * immediate_exit in the running VM's kvm_run interrupts KVM_RUN and the
+ * next VM runs; without, the timer fires only at the window's two ends.
+ * KVM_RUN is timed like vm_run times it.
  */
 static void *raw_spin_main(void *arg)
 {
@@ -636,7 +691,7 @@ static void *raw_spin_main(void *arg)
 		fail("timer_create: %s", strerror(errno));
 	uint64_t t_warm = vm_now_ns() + SPIN_WARM_NS;
 
-	if (rs->n > 1)
+	if (rs->tick)
 		arm(timer, QUANTUM_NS, QUANTUM_NS);
 	else
 		arm(timer, SPIN_WARM_NS, 0);
@@ -656,14 +711,14 @@ static void *raw_spin_main(void *arg)
 			fail("raw spinner exited (reason %u)", r->run->exit_reason);
 		if (errno != EINTR && errno != EAGAIN)
 			fail("raw KVM_RUN: %s", strerror(errno));
-		if (rs->n > 1) {
+		if (rs->tick) {
 			switches++;
 			cur = (cur + 1) % rs->n;
 		}
 		if (phase == 0 && t1 >= t_warm) {
 			raw_sample(v, rs->n, switches, in_run, &a);
 			t_end = a.wall + rs->ns;
-			if (rs->n == 1)
+			if (!rs->tick)
 				arm(timer, rs->ns, 0);
 			phase = 1;
 		} else if (phase == 1 && t1 >= t_end) {
@@ -678,9 +733,9 @@ static void *raw_spin_main(void *arg)
 	return NULL;
 }
 
-static void raw_spin(const struct image *img, int n, uint64_t ns, struct spin_sample *out)
+static void raw_spin(const struct image *img, int n, int tick, uint64_t ns, struct spin_sample *out)
 {
-	struct raw_spin rs = {.img = img, .n = n, .ns = ns};
+	struct raw_spin rs = {.img = img, .n = n, .tick = tick, .ns = ns};
 	pthread_t th;
 
 	if (pthread_create(&th, NULL, raw_spin_main, &rs))
@@ -689,40 +744,66 @@ static void raw_spin(const struct image *img, int n, uint64_t ns, struct spin_sa
 	*out = rs.out;
 }
 
-/* Per switch, from a lone spinner (calibration) and a pair. */
+/*
+ * Per switch: the time no guest ran (wall - the spinners' own running time,
+ * from their TSC), less the lone spinner's floor (host interrupts, the
+ * measuring itself), divided by the switches.
+ */
 struct switch_cost {
-	double lost_cpu_us;  /* (thread CPU - pair iterations at the lone rate) / switch */
-	double lost_wall_us; /* the same on wall-clock time */
-	double outside_us;   /* (wall - time inside KVM_RUN) / switch */
+	double lost_us;	   /* per switch */
+	double outside_us; /* (wall - time inside KVM_RUN) / switch: user space */
 	double switches_per_s;
-	double cpu_share; /* lone spinner: thread CPU / wall */
+	double floor_pct; /* lone spinner: share of wall it did not run */
 };
+
+enum { SW_LOST, SW_OUTSIDE, SW_PER_S, SW_FLOOR, SW_N };
+enum { SIDE_DENALI, SIDE_RAW, SIDE_RAW_TICK, SIDE_N };
+static const char *const side_name[SIDE_N] = {"denali", "raw KVM", "raw, 1 VM"};
+
+static double ticks_ns(uint64_t ticks)
+{
+	uint64_t hz = kvm_tsc_hz();
+
+	return hz ? (double)ticks * 1e9 / (double)hz : 0;
+}
 
 static void switch_cost(const struct spin_sample *solo, const struct spin_sample *pair,
 			struct switch_cost *c)
 {
-	double rate_cpu = (double)solo->iters / (double)solo->cpu;
-	double rate_wall = (double)solo->iters / (double)solo->wall;
+	double floor = 1 - ticks_ns(solo->spin[SPIN_RUN_TICKS]) / (double)solo->wall;
+	double lost = (double)pair->wall - ticks_ns(pair->spin[SPIN_RUN_TICKS]);
 	double sw = pair->switches ? (double)pair->switches : 1;
 
-	c->lost_cpu_us = ((double)pair->cpu - (double)pair->iters / rate_cpu) / sw / 1000.0;
-	c->lost_wall_us = ((double)pair->wall - (double)pair->iters / rate_wall) / sw / 1000.0;
+	c->lost_us = (lost - floor * (double)pair->wall) / sw / 1000.0;
 	c->outside_us = ((double)pair->wall - (double)pair->in_run) / sw / 1000.0;
 	c->switches_per_s = (double)pair->switches * 1e9 / (double)pair->wall;
-	c->cpu_share = (double)solo->cpu / (double)solo->wall;
+	c->floor_pct = 100 * floor;
 }
 
 struct switch_result {
-	double dn[4][MAX_ROUND], raw[4][MAX_ROUND]; /* lost_cpu, lost_wall, outside, per_s */
+	double fig[SIDE_N][SW_N][MAX_ROUND];
 	unsigned rounds;
 };
 
-static void print_cost(const char *who, const struct switch_cost *c)
+static void record(struct switch_result *res, int side, unsigned r, const struct spin_sample *solo,
+		   const struct spin_sample *pair)
 {
-	printf("  %-7s %7.1f us/switch (CPU)  %7.1f us (wall)  %6.1f us outside KVM_RUN  "
-	       "%5.0f switches/s  lone spinner on CPU %3.0f%%\n",
-	       who, c->lost_cpu_us, c->lost_wall_us, c->outside_us, c->switches_per_s,
-	       100 * c->cpu_share);
+	struct switch_cost c;
+
+	switch_cost(solo, pair, &c);
+	printf("  %-10s %7.1f us lost per switch  %6.1f us outside KVM_RUN  %5.0f switches/s  "
+	       "(lone spinner floor %.2f%%, %lu gaps seen)\n",
+	       side_name[side], c.lost_us, c.outside_us, c.switches_per_s, c.floor_pct,
+	       pair->spin[SPIN_GAPS]);
+	res->fig[side][SW_LOST][r] = c.lost_us;
+	res->fig[side][SW_OUTSIDE][r] = c.outside_us;
+	res->fig[side][SW_PER_S][r] = c.switches_per_s;
+	res->fig[side][SW_FLOOR][r] = c.floor_pct;
+}
+
+static double sw_med(const struct switch_result *res, int side, int fig)
+{
+	return median(res->fig[side][fig], res->rounds);
 }
 
 static void bench_switch(const struct opts *o, const struct image *img, struct switch_result *res)
@@ -739,25 +820,16 @@ static void bench_switch(const struct opts *o, const struct image *img, struct s
 	raw_open();
 	for (unsigned r = 0; r < o->rounds; r++) {
 		struct spin_sample solo, pair;
-		struct switch_cost c;
 
 		printf(" round %u/%u\n", r + 1, o->rounds);
 		denali_spin(&w, img, 1, ns / 2, &solo);
 		denali_spin(&w, img, 2, ns, &pair);
-		switch_cost(&solo, &pair, &c);
-		print_cost("denali", &c);
-		res->dn[0][r] = c.lost_cpu_us;
-		res->dn[1][r] = c.lost_wall_us;
-		res->dn[2][r] = c.outside_us;
-		res->dn[3][r] = c.switches_per_s;
-		raw_spin(img, 1, ns / 2, &solo);
-		raw_spin(img, 2, ns, &pair);
-		switch_cost(&solo, &pair, &c);
-		print_cost("raw KVM", &c);
-		res->raw[0][r] = c.lost_cpu_us;
-		res->raw[1][r] = c.lost_wall_us;
-		res->raw[2][r] = c.outside_us;
-		res->raw[3][r] = c.switches_per_s;
+		record(res, SIDE_DENALI, r, &solo, &pair);
+		raw_spin(img, 1, 0, ns / 2, &solo);
+		raw_spin(img, 2, 1, ns, &pair);
+		record(res, SIDE_RAW, r, &solo, &pair);
+		raw_spin(img, 1, 1, ns, &pair);
+		record(res, SIDE_RAW_TICK, r, &solo, &pair);
 	}
 	res->rounds = o->rounds;
 	worker_stop(&w);
@@ -1027,7 +1099,7 @@ static void usage(FILE *f)
 		   "  --wakes           wake-ups, one per ms, for the lateness figure (5000)\n"
 		   "  --wake-vms        sleepers the wake-ups pick from (5000)\n"
 		   "  --rounds          switch-cost rounds (5)\n"
-		   "  --switch-seconds  measured window of each two-spinner run (1.5)\n"
+		   "  --switch-seconds  measured window of each two-spinner run (1.0)\n"
 		   "  --workers         worker threads (default: one per online CPU)\n"
 		   "  --no-teardown     leave the VMs to process exit (no teardown figure)\n"
 		   "  --image           the bench-density guest (default: next to this binary)\n");
@@ -1063,7 +1135,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	char *end;
 	int c;
 
-	*o = (struct opts){0, 30, 5000, 5000, 5, 1.5, 0, 1, NULL};
+	*o = (struct opts){0, 30, 5000, 5000, 5, 1.0, 0, 1, NULL};
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -1235,7 +1307,9 @@ int main(int argc, char **argv)
 	struct image img;
 	struct opts o;
 	unsigned long nofile;
-	double mu0, mu5 = 0, mumax, down = -1;
+	struct probe pr[4] = {{0}};
+	int spare[2];
+	double down = -1;
 	unsigned live, refused, small;
 	char stop_reason[300];
 	int rc;
@@ -1280,11 +1354,12 @@ int main(int argc, char **argv)
 	}
 	sleep_ns(200000000ull);
 	mem_snap(&base);
-	mu0 = munmap_probe();
+	probe_costs(&img, 0, &pr[0]);
 
 	small = b.cap < 1000 ? b.cap : 1000;
 	grow(&b, small, &ph1);
 	print_phase("1k", &ph1);
+	probe_costs(&img, pop.started, &pr[1]);
 	if (b.cap > small && !pop.killed && !b.create_failed) {
 		grow(&b, b.cap < 5000 ? b.cap : 5000, &ph5);
 		print_phase("5k", &ph5);
@@ -1293,17 +1368,22 @@ int main(int argc, char **argv)
 	mem_snap(&at5);
 	mem_cost(&base, &at5, pop.started, &c5);
 	print_memcost("at 5k", &c5);
-	mu5 = munmap_probe();
+	probe_costs(&img, pop.started, &pr[2]);
 
 	bench_wake(&b, o.wake_vms < pop.started ? o.wake_vms : pop.started, o.wakes, &wk);
 	printf("wake: %u of %u sampled, %u sleepers: lateness p50 %.1f us, p99 %.1f us, max %.1f "
 	       "us, mean %.1f us\n",
 	       wk.samples, wk.posted, wk.vms, wk.p50, wk.p99, wk.max, wk.mean);
 
+	/* Two fds kept back, so that the probe can still make a shell at the wall. */
+	spare[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	spare[1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (b.n < b.cap && !pop.killed && !b.create_failed) {
 		grow(&b, b.cap, &phm);
 		print_phase("max", &phm);
 	}
+	close(spare[0]);
+	close(spare[1]);
 	live = pop.started;
 	refused = pop.killed;
 	if (pop.killed)
@@ -1318,9 +1398,7 @@ int main(int argc, char **argv)
 	mem_snap(&atmax);
 	mem_cost(&base, &atmax, live, &cmax);
 	print_memcost("at max", &cmax);
-	mumax = munmap_probe();
-	printf("munmap of one page: %.1f us with 0 VMs, %.1f us with %u, %.1f us with %u\n", mu0,
-	       mu5, c5.vms, mumax, live);
+	probe_costs(&img, live, &pr[3]);
 
 	bench_idle(&b, live, o.idle_seconds, &idle);
 	printf("idle: %u VMs for %.1f s: %.3f%% of one core (this process), %.0f dispatches; "
@@ -1343,7 +1421,7 @@ int main(int argc, char **argv)
 			worker_stop(&b.workers[i]);
 	}
 
-	double dn = median(sw.dn[0], sw.rounds), raw = median(sw.raw[0], sw.rounds);
+	double dn = sw_med(&sw, SIDE_DENALI, SW_LOST), raw = sw_med(&sw, SIDE_RAW, SW_LOST);
 	double start5 = ph1.seconds + ph5.seconds;
 	double rate5 = start5 > 0 ? (ph5.to ? ph5.to : ph1.to) / start5 : 0;
 
@@ -1371,16 +1449,22 @@ int main(int argc, char **argv)
 	       wk.vms, wk.posted, wk.samples, WAKE_PERIOD_NS / 1e3, wk.p50, wk.p99, wk.max,
 	       wk.mean);
 	printf("\"switch\":{\"quantum_ms\":%.0f,\"rounds\":%u,\"seconds\":%.1f,"
-	       "\"denali_us\":%.2f,\"raw_us\":%.2f,\"ratio\":%.2f,"
-	       "\"denali_wall_us\":%.2f,\"raw_wall_us\":%.2f,"
+	       "\"denali_us\":%.2f,\"raw_us\":%.2f,\"ratio\":%.2f,\"raw_one_vm_tick_us\":%.2f,"
 	       "\"denali_outside_run_us\":%.2f,\"raw_outside_run_us\":%.2f,"
-	       "\"denali_switches_per_s\":%.0f,\"raw_switches_per_s\":%.0f},",
+	       "\"denali_switches_per_s\":%.0f,\"raw_switches_per_s\":%.0f,"
+	       "\"floor_pct\":{\"denali\":%.3f,\"raw\":%.3f}},",
 	       QUANTUM_NS / 1e6, sw.rounds, o.switch_seconds, dn, raw, raw > 0 ? dn / raw : 0,
-	       median(sw.dn[1], sw.rounds), median(sw.raw[1], sw.rounds),
-	       median(sw.dn[2], sw.rounds), median(sw.raw[2], sw.rounds),
-	       median(sw.dn[3], sw.rounds), median(sw.raw[3], sw.rounds));
-	printf("\"munmap_us\":{\"vms_0\":%.2f,\"vms_%u\":%.2f,\"vms_%u\":%.2f},", mu0, c5.vms, mu5,
-	       live, mumax);
+	       sw_med(&sw, SIDE_RAW_TICK, SW_LOST), sw_med(&sw, SIDE_DENALI, SW_OUTSIDE),
+	       sw_med(&sw, SIDE_RAW, SW_OUTSIDE), sw_med(&sw, SIDE_DENALI, SW_PER_S),
+	       sw_med(&sw, SIDE_RAW, SW_PER_S), sw_med(&sw, SIDE_DENALI, SW_FLOOR),
+	       sw_med(&sw, SIDE_RAW, SW_FLOOR));
+	printf("\"probes\":[");
+	for (int k = 0; k < 4; k++)
+		printf("%s{\"vms\":%u,\"vm_create_us\":%.1f,\"shell_create_us\":%.1f,"
+		       "\"shell_destroy_us\":%.1f,\"munmap_us\":%.1f}",
+		       k ? "," : "", pr[k].vms, pr[k].vm_create_us, pr[k].shell_create_us,
+		       pr[k].shell_destroy_us, pr[k].munmap_us);
+	printf("],");
 	printf("\"teardown_s\":%.2f,", down);
 	printf("\"no_fd_limit\":{\"estimate_vms\":%.0f,\"bound_by\":\"%s\",\"per_vm_bytes\":%.0f,"
 	       "\"memory_cap\":%.0f,\"pid_max_cap\":%.0f,\"threads_max_cap\":%.0f,"

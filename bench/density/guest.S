@@ -7,15 +7,22 @@
  *   rsi = 0  sleeper: forever { take the shared page's events with an atomic
  *            exchange; IDLE with no deadline }. One exit per wake-up; the
  *            idle block sits on the stack (one stack page touched).
- *   rsi = 1  spinner: forever { increment the 64-bit counter at
- *            mem_size - 8 }. Never exits on its own; the host reads the
- *            counter to see how much guest work was done.
+ *   rsi = 1  spinner: forever { read the TSC; if less than GAP_TICKS
+ *            passed since the last read, add the difference to its running
+ *            time, else count a gap (it was not running: another VM, the
+ *            monitor, KVM or the host had the CPU) }. Never exits on its
+ *            own. Its counters sit at the top of memory, where the host
+ *            reads them:
+ *              mem_size - 32  iterations
+ *              mem_size - 24  TSC ticks it ran (sum of the small steps)
+ *              mem_size - 16  gaps
  *
  * Named _start so that guest.ld's EXTERN(_start) resolves here and no part
  * of guest-libos is linked in.
  */
 #define HC_IDLE		0x501	/* DENALI_HC_IDLE */
 #define SHARED_GPA	0x2000	/* DENALI_SHARED_GPA: struct denali_shared */
+#define GAP_TICKS	2000	/* ~1 us at 2 GHz; a loop iteration is ~10 ns */
 
 	.section .text.entry, "ax"
 	.globl	_start
@@ -35,8 +42,23 @@ _start:
 	jmp	1b
 
 .Lspin:
-	leaq	-8(%rsp), %rbx
-2:	incq	(%rbx)
+	leaq	-32(%rsp), %rbx
+	rdtsc
+	shlq	$32, %rdx
+	orq	%rdx, %rax
+	movq	%rax, %rsi		/* the previous TSC read */
+2:	rdtsc
+	shlq	$32, %rdx
+	orq	%rdx, %rax
+	movq	%rax, %rcx
+	subq	%rsi, %rcx		/* ticks since the previous read */
+	movq	%rax, %rsi
+	incq	(%rbx)
+	cmpq	$GAP_TICKS, %rcx
+	ja	3f
+	addq	%rcx, 8(%rbx)
+	jmp	2b
+3:	incq	16(%rbx)
 	jmp	2b
 	.size	_start, . - _start
 
