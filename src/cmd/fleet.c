@@ -9,11 +9,13 @@
  */
 #include "fleet.h"
 
+#include "console_log.h"
 #include "image.h"
 #include "sched/worker.h"
 #include "vmm/shell.h"
 #include "vmm/vm.h"
 
+#include <cap-ng.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@
 struct fleet_vm {
 	struct task task; /* first: workers hand back struct task * */
 	int done;	  /* set on the worker thread when it exited/was killed */
+	uint64_t logged;  /* console bytes written to console.log */
 	struct fleet_vm *next;
 };
 
@@ -45,6 +48,10 @@ struct fleet {
 	uint64_t next_id;
 	uint64_t last_stats_ns, last_exits;
 	uint64_t *last_busy;
+	char *state_dir;
+	pthread_t logger;
+	pthread_cond_t logger_cond;
+	int logger_quit, logger_running;
 };
 
 static struct fleet_vm *find(struct fleet *f, const char *name)
@@ -155,6 +162,7 @@ static int fleet_stop(void *ctx, const char *name, char *err, size_t errlen)
 		;
 	*pp = v->next;
 	f->nvms--;
+	console_log_flush(f->state_dir, v->task.vm, &v->logged);
 	pthread_mutex_unlock(&f->lock);
 	vm_destroy(v->task.vm);
 	free(v);
@@ -279,6 +287,34 @@ static json_t *fleet_names(void *ctx)
 	return arr;
 }
 
+/*
+ * The log thread appends console output to STATE/vms/NAME/console.log twice
+ * a second; the VMs never wait for it. It needs no capabilities.
+ */
+static void *logger_main(void *arg)
+{
+	struct fleet *f = arg;
+	struct timespec ts;
+
+	capng_clear(CAPNG_SELECT_BOTH);
+	capng_apply(CAPNG_SELECT_BOTH);
+	pthread_mutex_lock(&f->lock);
+	while (!f->logger_quit) {
+		for (struct fleet_vm *v = f->vms; v; v = v->next)
+			if (console_log_flush(f->state_dir, v->task.vm, &v->logged) < 0)
+				v->logged = v->task.vm->console.written; /* give up, quietly */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 500000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&f->logger_cond, &f->lock, &ts);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
 /* Live shells the open-file limit allows, and VMs memory allows. */
 static void compute_limits(struct fleet *f, const struct serve_config *cfg)
 {
@@ -360,6 +396,10 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 		}
 	}
 	f->last_stats_ns = vm_now_ns();
+	f->state_dir = strdup(cfg->state_dir ? cfg->state_dir : ".");
+	pthread_cond_init(&f->logger_cond, NULL);
+	if (f->state_dir && pthread_create(&f->logger, NULL, logger_main, f) == 0)
+		f->logger_running = 1;
 	fprintf(stderr, "denalid: %u workers; limits: %u live VMs, %u registered\n", f->nworkers,
 		f->max_live, f->max_vms);
 	*out = (struct ctl_backend){
@@ -383,6 +423,15 @@ void fleet_close(struct ctl_backend *be)
 		return;
 	while (f->vms)
 		fleet_stop(f, f->vms->task.vm->name, err, sizeof(err));
+	if (f->logger_running) {
+		pthread_mutex_lock(&f->lock);
+		f->logger_quit = 1;
+		pthread_cond_signal(&f->logger_cond);
+		pthread_mutex_unlock(&f->lock);
+		pthread_join(f->logger, NULL);
+	}
+	pthread_cond_destroy(&f->logger_cond);
+	free(f->state_dir);
 	for (unsigned i = 0; i < f->nworkers; i++)
 		worker_stop(&f->workers[i]);
 	shell_pool_drain();

@@ -52,8 +52,13 @@ static int xioctl(int fd, unsigned long req, void *arg, const char *name)
 	int rc = rioctl(fd, req, arg);
 
 	if (rc < 0) {
+		static int told_emfile;
+
 		rc = -errno;
-		fprintf(stderr, "denali: %s: %s\n", name, strerror(errno));
+		/* At the open-file wall every start fails the same way: say it
+		 * once; each refusal still reaches its caller. */
+		if (rc != -EMFILE || !__atomic_exchange_n(&told_emfile, 1, __ATOMIC_RELAXED))
+			fprintf(stderr, "denali: %s: %s\n", name, strerror(errno));
 	}
 	return rc;
 }

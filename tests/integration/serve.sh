@@ -91,6 +91,14 @@ wait_exited r || fail "memsecret reader did not finish"
 "$CTL" $S console r >"$TMP/reuse.out"
 expect_in reuse "$TMP/reuse.out" "memory: clean"
 expect_not_in reuse "$TMP/reuse.out" "LEAKED"
+# console output reaches STATE/vms/NAME/console.log (the log thread, or stop)
+"$CTL" $S start h "$GUESTS/hello" -- logged >/dev/null
+wait_exited h || fail "hello did not finish"
+for _ in $(seq 30); do
+	grep -q "argv\[1\] = logged" "$TMP/reuse.state/vms/h/console.log" 2>/dev/null && break
+	sleep 0.1
+done
+expect_in console-log "$TMP/reuse.state/vms/h/console.log" "argv[1] = logged"
 kill -TERM "$DPID"
 wait "$DPID"
 
