@@ -181,16 +181,16 @@ struct denali_ring {
 
 /* Blk: the descriptor points at a request header; data follows in the same
  * guest buffer; desc.len covers header and data. */
-#define DENALI_BLK_SECTOR 512u
-#define DENALI_BLK_READ	  0u
-#define DENALI_BLK_WRITE  1u
-#define DENALI_BLK_FLUSH  2u
-#define DENALI_BLK_S_OK	   0u
-#define DENALI_BLK_S_IOERR 1u
+#define DENALI_BLK_SECTOR   512u
+#define DENALI_BLK_READ	    0u
+#define DENALI_BLK_WRITE    1u
+#define DENALI_BLK_FLUSH    2u
+#define DENALI_BLK_S_OK	    0u
+#define DENALI_BLK_S_IOERR  1u
 #define DENALI_BLK_S_UNSUPP 2u
 
 struct denali_blk_req {
-	uint32_t op;	  /* DENALI_BLK_READ/WRITE/FLUSH */
+	uint32_t op; /* DENALI_BLK_READ/WRITE/FLUSH */
 	uint32_t nsectors;
 	uint64_t sector;
 	/* data: nsectors * DENALI_BLK_SECTOR bytes */
@@ -202,7 +202,8 @@ struct denali_blk_req {
 DENALI_STATIC_ASSERT(sizeof(struct denali_hc_idle) == 16, "denali_hc_idle");
 DENALI_STATIC_ASSERT(sizeof(struct denali_hc_panic) == 16, "denali_hc_panic");
 DENALI_STATIC_ASSERT(sizeof(struct denali_vregs) == 4096, "denali_vregs is one page");
-DENALI_STATIC_ASSERT(__builtin_offsetof(struct denali_vregs, reserved) == 96, "denali_vregs header");
+DENALI_STATIC_ASSERT(__builtin_offsetof(struct denali_vregs, reserved) == 96,
+		     "denali_vregs header");
 DENALI_STATIC_ASSERT(sizeof(struct denali_shared) == 4096, "denali_shared is one page");
 DENALI_STATIC_ASSERT(sizeof(struct denali_desc) == 16, "denali_desc");
 DENALI_STATIC_ASSERT(sizeof(struct denali_used) == 8, "denali_used");
