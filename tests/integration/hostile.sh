@@ -26,6 +26,9 @@ check page0 "triple fault: null-page access at 0x8"
 check priv "triple fault: privileged instruction (hlt)"
 check triple "triple fault: invalid opcode (ud2)"
 check vregs "triple fault: write to monitor-owned virtual registers at 0x1008"
+check panicblock "panic: argument block at 0x10 is outside guest memory"
+check desclen "console ring: descriptor 1 length 8192 exceeds 4096"
+check hcsize "hypercall port 0x500: bad access (dir 1 size 1 count 1)"
 
 # The shell a faulting VM leaves behind serves the next VM as new: one
 # worker, so the neighbour binds the shell the hostile guest died in.
