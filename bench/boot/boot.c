@@ -18,7 +18,8 @@
  * Every figure is printed per round, then the median over rounds, then one
  * JSON line. Needs root (or access to /dev/kvm): exits 77 otherwise.
  */
-#include "cmd/image.h"
+#include "bench_util.h"
+#include "raw_kvm.h"
 #include "vmm/elf.h"
 #include "vmm/shell.h"
 #include "vmm/vcpu_state.h"
@@ -29,18 +30,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#define MEM_SIZE  ((uint64_t)DENALI_MEM_DEFAULT)
+#define MEM_SIZE  RAW_MEM_SIZE /* monitor and raw VMs alike */
 #define WARMUP	  20
 #define MAX_ROUND 9
 
@@ -52,23 +50,6 @@ struct opts {
 	unsigned batches; /* null-hypercall batches per round and side */
 	const char *image;
 };
-
-struct image {
-	uint8_t *elf;
-	size_t size;
-};
-
-static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "denali-bench-boot: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 /* ns since *t, and *t = now. */
 static uint64_t lap(uint64_t *t)
@@ -86,40 +67,6 @@ static double us_since(uint64_t t0)
 
 /* ---- statistics --------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile p in [0, 100] of v[0, n); sorts v. */
-static double pct(double *v, size_t n, double p)
-{
-	size_t k;
-
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	k = (size_t)((p / 100.0) * (double)n + 0.999999);
-	if (k < 1)
-		k = 1;
-	return v[k > n ? n - 1 : k - 1];
-}
-
-static double median(double *v, size_t n)
-{
-	double c[MAX_ROUND * 2];
-
-	if (n == 0)
-		return 0;
-	if (n > sizeof(c) / sizeof(c[0]))
-		n = sizeof(c) / sizeof(c[0]);
-	memcpy(c, v, n * sizeof(*v));
-	qsort(c, n, sizeof(*c), cmp_double);
-	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
-}
-
 /* A figure measured once per round: the report shows the median of rounds. */
 struct fig {
 	double r[MAX_ROUND];
@@ -134,10 +81,7 @@ static void fig_add(struct fig *f, double v)
 
 static double fig_med(const struct fig *f)
 {
-	double c[MAX_ROUND];
-
-	memcpy(c, f->r, sizeof(c));
-	return median(c, f->n);
+	return bench_median(f->r, f->n);
 }
 
 /* Median and p99 of one variant's samples, per round. */
@@ -147,13 +91,13 @@ struct dist {
 
 static void dist_add(struct dist *d, double *v, size_t n)
 {
-	fig_add(&d->med, pct(v, n, 50));
-	fig_add(&d->p99, pct(v, n, 99));
+	fig_add(&d->med, bench_pct(v, n, 50));
+	fig_add(&d->p99, bench_pct(v, n, 99));
 }
 
 /* ---- the real monitor path ---------------------------------------------- */
 
-static struct vm *boot_vm_create(const struct image *img, unsigned id, uint64_t kicks,
+static struct vm *boot_vm_create(const struct bench_image *img, unsigned id, uint64_t kicks,
 				 uint64_t idle)
 {
 	char name[32], err[256];
@@ -171,7 +115,7 @@ static struct vm *boot_vm_create(const struct image *img, unsigned id, uint64_t 
 	snprintf(name, sizeof(name), "boot-%u", id);
 	rc = vm_create(&cfg, &vm, err, sizeof(err));
 	if (rc)
-		fail("vm_create: %s", err);
+		bench_fail("vm_create: %s", err);
 	/* The VM's registers are loaded at its first bind. */
 	vm->state->regs.rdi = kicks;
 	vm->state->regs.rsi = idle;
@@ -181,8 +125,8 @@ static struct vm *boot_vm_create(const struct image *img, unsigned id, uint64_t 
 static void expect_stop(struct vm *vm, enum vm_stop got, enum vm_stop want)
 {
 	if (got != want)
-		fail("vm %s: vm_run returned %d, expected %d (%s)", vm->name, got, want,
-		     vm->reason);
+		bench_fail("vm %s: vm_run returned %d, expected %d (%s)", vm->name, got, want,
+			   vm->reason);
 }
 
 /* Phases of one boot through the monitor, in µs. */
@@ -194,7 +138,7 @@ static const char *const ph_name[PH_N] = {"vm_create", "shell", "vm_bind", "vm_r
  * (EXIT), with a fresh shell each or a pooled one; ph[phase][i] gets the
  * phase times of boot i (warm-up boots not kept).
  */
-static void boot_monitor(const struct image *img, unsigned n, int pooled, double *ph[PH_N])
+static void boot_monitor(const struct bench_image *img, unsigned n, int pooled, double *ph[PH_N])
 {
 	for (unsigned i = 0; i < n + WARMUP; i++) {
 		struct shell *sh;
@@ -207,11 +151,11 @@ static void boot_monitor(const struct image *img, unsigned n, int pooled, double
 		t[1] = vm_now_ns();
 		rc = pooled ? shell_get_for(vm->mem, vm->mem_size, &sh) : shell_create(&sh);
 		if (rc)
-			fail("%s: %s", pooled ? "shell_get" : "shell_create", strerror(-rc));
+			bench_fail("%s: %s", pooled ? "shell_get" : "shell_create", strerror(-rc));
 		t[2] = vm_now_ns();
 		rc = vm_bind(vm, sh);
 		if (rc)
-			fail("vm_bind: %s", strerror(-rc));
+			bench_fail("vm_bind: %s", strerror(-rc));
 		t[3] = vm_now_ns();
 		expect_stop(vm, vm_run(vm), VM_STOP_EXIT);
 		t[4] = vm_now_ns();
@@ -230,7 +174,7 @@ static void boot_monitor(const struct image *img, unsigned n, int pooled, double
 }
 
 /* Mean µs per KICK for a VM making `kicks` of them, on a pooled shell. */
-static double null_monitor(const struct image *img, unsigned kicks)
+static double null_monitor(const struct bench_image *img, unsigned kicks)
 {
 	struct shell *sh;
 	struct vm *vm;
@@ -241,16 +185,16 @@ static double null_monitor(const struct image *img, unsigned kicks)
 	vm = boot_vm_create(img, 1, kicks, 0);
 	rc = shell_get(&sh);
 	if (rc)
-		fail("shell_get: %s", strerror(-rc));
+		bench_fail("shell_get: %s", strerror(-rc));
 	rc = vm_bind(vm, sh);
 	if (rc)
-		fail("vm_bind: %s", strerror(-rc));
+		bench_fail("vm_bind: %s", strerror(-rc));
 	t0 = vm_now_ns();
 	expect_stop(vm, vm_run(vm), VM_STOP_EXIT);
 	us = us_since(t0) / (double)(kicks + 1);
 	if (vm->ctr.hypercalls[DENALI_HC_KICK - DENALI_HC_BASE] != kicks)
-		fail("vm %s: %lu kicks counted, %u made", vm->name,
-		     vm->ctr.hypercalls[DENALI_HC_KICK - DENALI_HC_BASE], kicks);
+		bench_fail("vm %s: %lu kicks counted, %u made", vm->name,
+			   vm->ctr.hypercalls[DENALI_HC_KICK - DENALI_HC_BASE], kicks);
 	vm_unbind(vm);
 	shell_put(sh);
 	vm_destroy(vm);
@@ -259,129 +203,33 @@ static double null_monitor(const struct image *img, unsigned kicks)
 
 /* ---- the raw-KVM baseline ----------------------------------------------- */
 
-static int raw_kvm = -1;
-static size_t raw_run_size;
-
-struct raw_vm {
-	int vm_fd, vcpu_fd;
-	struct kvm_run *run;
-	uint8_t *mem;
-	uint64_t entry;
-};
-
-static void raw_open(void)
-{
-	int v;
-
-	raw_kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (raw_kvm < 0)
-		fail("open /dev/kvm: %s", strerror(errno));
-	v = ioctl(raw_kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (v <= 0)
-		fail("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-	raw_run_size = (size_t)v;
-}
-
-static void raw_ioctl(int fd, unsigned long req, void *arg, const char *name)
-{
-	if (ioctl(fd, req, arg) < 0)
-		fail("raw %s: %s", name, strerror(errno));
-}
-
-/* Guest memory as vm_create makes it: zeroed, tables, image. */
-static void raw_mem(struct raw_vm *r, const struct image *img)
-{
-	char err[256];
-
-	r->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r->mem == MAP_FAILED)
-		fail("mmap guest memory: %s", strerror(errno));
-	if (x86_build_tables(r->mem, MEM_SIZE))
-		fail("x86_build_tables failed");
-	if (elf_load(img->elf, img->size, r->mem, MEM_SIZE, &r->entry, err, sizeof(err)))
-		fail("elf_load: %s", err);
-}
-
-static void raw_slot(struct raw_vm *r, uint8_t *mem, uint64_t size)
-{
-	struct kvm_userspace_memory_region reg = {
-	    .slot = 0,
-	    .memory_size = size,
-	    .userspace_addr = (uint64_t)(uintptr_t)mem,
-	};
-
-	raw_ioctl(r->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg, "KVM_SET_USER_MEMORY_REGION");
-}
-
-static void raw_regs(struct raw_vm *r, uint64_t kicks, uint64_t idle)
-{
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-
-	x86_entry_sregs(&sregs);
-	raw_ioctl(r->vcpu_fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
-	x86_entry_regs(&regs, r->entry, MEM_SIZE);
-	regs.rdi = kicks;
-	regs.rsi = idle;
-	raw_ioctl(r->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS");
-}
-
-static void raw_shell(struct raw_vm *r)
-{
-	r->vm_fd = ioctl(raw_kvm, KVM_CREATE_VM, 0);
-	if (r->vm_fd < 0)
-		fail("raw KVM_CREATE_VM: %s", strerror(errno));
-	r->vcpu_fd = ioctl(r->vm_fd, KVM_CREATE_VCPU, 0);
-	if (r->vcpu_fd < 0)
-		fail("raw KVM_CREATE_VCPU: %s", strerror(errno));
-	r->run = mmap(NULL, raw_run_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->vcpu_fd, 0);
-	if (r->run == MAP_FAILED)
-		fail("raw mmap kvm_run: %s", strerror(errno));
-}
-
 /* KVM_RUN until an `out` to stop_port, continuing through KICKs. */
 static void raw_run(struct raw_vm *r, uint16_t stop_port)
 {
 	for (;;) {
 		if (ioctl(r->vcpu_fd, KVM_RUN, 0) < 0)
-			fail("raw KVM_RUN: %s", strerror(errno));
+			bench_fail("raw KVM_RUN: %s", strerror(errno));
 		if (r->run->exit_reason != KVM_EXIT_IO)
-			fail("raw KVM_RUN: exit reason %u", r->run->exit_reason);
+			bench_fail("raw KVM_RUN: exit reason %u", r->run->exit_reason);
 		if (r->run->io.port == stop_port)
 			return;
 		if (r->run->io.port != DENALI_HC_KICK)
-			fail("raw KVM_RUN: out to port 0x%x", r->run->io.port);
+			bench_fail("raw KVM_RUN: out to port 0x%x", r->run->io.port);
 	}
 }
 
-static void raw_free_mem(struct raw_vm *r)
-{
-	munmap(r->mem, MEM_SIZE);
-	r->mem = NULL;
-}
-
-static void raw_destroy(struct raw_vm *r)
-{
-	munmap(r->run, raw_run_size);
-	close(r->vcpu_fd);
-	close(r->vm_fd);
-	if (r->mem)
-		raw_free_mem(r);
-}
-
 /* A raw VM from nothing to its first hypercall. */
-static void raw_boot(struct raw_vm *r, const struct image *img, uint64_t kicks, uint64_t idle,
+static void raw_boot(struct raw_vm *r, const struct bench_image *img, uint64_t kicks, uint64_t idle,
 		     uint16_t stop_port)
 {
-	raw_mem(r, img);
-	raw_shell(r);
-	raw_slot(r, r->mem, MEM_SIZE);
-	raw_regs(r, kicks, idle);
+	raw_vm_mem(r, img);
+	raw_vm_shell(r);
+	raw_vm_slot(r, r->mem, MEM_SIZE);
+	raw_vm_regs(r, kicks, idle);
 	raw_run(r, stop_port);
 }
 
-static void boot_raw(const struct image *img, unsigned n, double *us)
+static void boot_raw(const struct bench_image *img, unsigned n, double *us)
 {
 	for (unsigned i = 0; i < n + WARMUP; i++) {
 		struct raw_vm r;
@@ -390,45 +238,45 @@ static void boot_raw(const struct image *img, unsigned n, double *us)
 		raw_boot(&r, img, 0, 0, DENALI_HC_EXIT);
 		if (i >= WARMUP)
 			us[i - WARMUP] = us_since(t0);
-		raw_destroy(&r);
+		raw_vm_destroy(&r);
 	}
 }
 
 /* Raw counterpart of a pooled shell: one KVM VM, new memory each boot. */
-static void boot_raw_rebind(const struct image *img, unsigned n, double *us)
+static void boot_raw_rebind(const struct bench_image *img, unsigned n, double *us)
 {
 	struct raw_vm r;
 
-	raw_shell(&r);
+	raw_vm_shell(&r);
 	for (unsigned i = 0; i < n + WARMUP; i++) {
 		uint64_t t0 = vm_now_ns();
 
-		raw_mem(&r, img);
-		raw_slot(&r, r.mem, MEM_SIZE);
-		raw_regs(&r, 0, 0);
+		raw_vm_mem(&r, img);
+		raw_vm_slot(&r, r.mem, MEM_SIZE);
+		raw_vm_regs(&r, 0, 0);
 		raw_run(&r, DENALI_HC_EXIT);
 		if (i >= WARMUP)
 			us[i - WARMUP] = us_since(t0);
-		raw_slot(&r, NULL, 0); /* as shell_put does, after the boot */
-		raw_free_mem(&r);
+		raw_vm_slot(&r, NULL, 0); /* as shell_put does, after the boot */
+		raw_vm_free_mem(&r);
 	}
-	raw_destroy(&r);
+	raw_vm_destroy(&r);
 }
 
-static double null_raw(const struct image *img, unsigned kicks)
+static double null_raw(const struct bench_image *img, unsigned kicks)
 {
 	struct raw_vm r;
 	uint64_t t0;
 	double us;
 
-	raw_mem(&r, img);
-	raw_shell(&r);
-	raw_slot(&r, r.mem, MEM_SIZE);
-	raw_regs(&r, kicks, 0);
+	raw_vm_mem(&r, img);
+	raw_vm_shell(&r);
+	raw_vm_slot(&r, r.mem, MEM_SIZE);
+	raw_vm_regs(&r, kicks, 0);
 	t0 = vm_now_ns();
 	raw_run(&r, DENALI_HC_EXIT);
 	us = us_since(t0) / (double)(kicks + 1);
-	raw_destroy(&r);
+	raw_vm_destroy(&r);
 	return us;
 }
 
@@ -475,7 +323,7 @@ static const char *const st_name[ST_N] = {
  * slot_delete_put and munmap_destroy happen after the boot (shell_put,
  * vm_destroy) and are not part of it.
  */
-static void boot_steps(const struct image *img, unsigned n, double *st[ST_N])
+static void boot_steps(const struct bench_image *img, unsigned n, double *st[ST_N])
 {
 	struct vcpu_state *vs = malloc(sizeof(*vs));
 	struct kvm_vcpu_events ev;
@@ -485,10 +333,10 @@ static void boot_steps(const struct image *img, unsigned n, double *st[ST_N])
 	int rc;
 
 	if (!vs)
-		fail("out of memory");
+		bench_fail("out of memory");
 	rc = shell_create(&sh);
 	if (rc)
-		fail("shell_create: %s", strerror(-rc));
+		bench_fail("shell_create: %s", strerror(-rc));
 	r.vm_fd = sh->vm_fd;
 	r.vcpu_fd = sh->vcpu_fd;
 	r.run = sh->run;
@@ -498,16 +346,16 @@ static void boot_steps(const struct image *img, unsigned n, double *st[ST_N])
 		r.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (r.mem == MAP_FAILED)
-			fail("mmap guest memory: %s", strerror(errno));
+			bench_fail("mmap guest memory: %s", strerror(errno));
 		d[ST_MMAP] = lap(&t);
 		x86_build_tables(r.mem, MEM_SIZE);
 		d[ST_TABLES] = lap(&t);
 		if (elf_load(img->elf, img->size, r.mem, MEM_SIZE, &r.entry, err, sizeof(err)))
-			fail("elf_load: %s", err);
+			bench_fail("elf_load: %s", err);
 		d[ST_ELF] = lap(&t);
 		vcpu_state_init(vs, r.entry, MEM_SIZE);
 		d[ST_STATE] = lap(&t);
-		raw_slot(&r, r.mem, MEM_SIZE);
+		raw_vm_slot(&r, r.mem, MEM_SIZE);
 		d[ST_SLOT] = lap(&t);
 		memset(&ev, 0, sizeof(ev));
 		raw_ioctl(r.vcpu_fd, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
@@ -519,7 +367,7 @@ static void boot_steps(const struct image *img, unsigned n, double *st[ST_N])
 		raw_ioctl(r.vcpu_fd, KVM_SET_XSAVE, &vs->xsave, "KVM_SET_XSAVE");
 		d[ST_XSAVE] = lap(&t);
 		if (ioctl(r.vcpu_fd, KVM_SET_MSRS, &vs->msrs) != (int)vs->msrs.hdr.nmsrs)
-			fail("KVM_SET_MSRS failed");
+			bench_fail("KVM_SET_MSRS failed");
 		d[ST_MSRS] = lap(&t);
 		raw_run(&r, DENALI_HC_EXIT);
 		d[ST_RUN1] = lap(&t);
@@ -527,7 +375,7 @@ static void boot_steps(const struct image *img, unsigned n, double *st[ST_N])
 		lap(&t);
 		raw_run(&r, DENALI_HC_EXIT);
 		d[ST_RUN2] = lap(&t);
-		raw_slot(&r, NULL, 0);
+		raw_vm_slot(&r, NULL, 0);
 		d[ST_UNSLOT] = lap(&t);
 		munmap(r.mem, MEM_SIZE);
 		d[ST_MUNMAP] = lap(&t);
@@ -571,14 +419,14 @@ static void run_synced(struct raw_vm *r, const struct vcpu_state *vs)
 	r->run->kvm_dirty_regs = 0;
 }
 
-static uint8_t *whatif_mem(const struct image *img, int populate, uint64_t *entry)
+static uint8_t *whatif_mem(const struct bench_image *img, int populate, uint64_t *entry)
 {
 	char err[256];
 	uint8_t *mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (mem == MAP_FAILED)
-		fail("mmap guest memory: %s", strerror(errno));
+		bench_fail("mmap guest memory: %s", strerror(errno));
 	/* Exactly the pages written below: vregs, GDT + TSS, TSS end + tables. */
 	if (populate && (madvise(mem + DENALI_VREGS_GPA, 4096, MADV_POPULATE_WRITE) ||
 			 madvise(mem + X86_GDT_GPA, 0x2000, MADV_POPULATE_WRITE) ||
@@ -586,14 +434,14 @@ static uint8_t *whatif_mem(const struct image *img, int populate, uint64_t *entr
 		return NULL;
 	x86_build_tables(mem, MEM_SIZE);
 	if (elf_load(img->elf, img->size, mem, MEM_SIZE, entry, err, sizeof(err)))
-		fail("elf_load: %s", err);
+		bench_fail("elf_load: %s", err);
 	return mem;
 }
 
-static void boot_whatif(const struct image *img, unsigned n, double *wi[WI_N])
+static void boot_whatif(const struct bench_image *img, unsigned n, double *wi[WI_N])
 {
 	struct vcpu_state *vs = malloc(sizeof(*vs));
-	int sync = ioctl(raw_kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) > 0;
+	int sync = ioctl(raw_kvm_fd(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) > 0;
 	struct kvm_vcpu_events ev;
 	struct shell *sh2;
 	struct raw_vm w;
@@ -603,25 +451,25 @@ static void boot_whatif(const struct image *img, unsigned n, double *wi[WI_N])
 	int rc;
 
 	if (!vs)
-		fail("out of memory");
+		bench_fail("out of memory");
 	rc = shell_create(&sh);
 	if (rc)
-		fail("shell_create: %s", strerror(-rc));
+		bench_fail("shell_create: %s", strerror(-rc));
 	r.vm_fd = sh->vm_fd;
 	r.vcpu_fd = sh->vcpu_fd;
 	r.run = sh->run;
 	/* A second shell whose slot stays on one window for good. */
 	rc = shell_create(&sh2);
 	if (rc)
-		fail("shell_create: %s", strerror(-rc));
+		bench_fail("shell_create: %s", strerror(-rc));
 	w.vm_fd = sh2->vm_fd;
 	w.vcpu_fd = sh2->vcpu_fd;
 	w.run = sh2->run;
 	window = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (window == MAP_FAILED)
-		fail("mmap window: %s", strerror(errno));
-	raw_slot(&w, window, MEM_SIZE);
+		bench_fail("mmap window: %s", strerror(errno));
+	raw_vm_slot(&w, window, MEM_SIZE);
 	for (unsigned i = 0; i < n + WARMUP; i++) {
 		uint64_t d[WI_N], t = vm_now_ns();
 		uint8_t *pop;
@@ -635,17 +483,17 @@ static void boot_whatif(const struct image *img, unsigned n, double *wi[WI_N])
 		vcpu_state_init(vs, r.entry, MEM_SIZE);
 
 		t = vm_now_ns();
-		raw_slot(&r, r.mem, MEM_SIZE);
+		raw_vm_slot(&r, r.mem, MEM_SIZE);
 		memset(&ev, 0, sizeof(ev));
 		raw_ioctl(r.vcpu_fd, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
 		raw_ioctl(r.vcpu_fd, KVM_SET_SREGS, &vs->sregs, "KVM_SET_SREGS");
 		raw_ioctl(r.vcpu_fd, KVM_SET_REGS, &vs->regs, "KVM_SET_REGS");
 		raw_ioctl(r.vcpu_fd, KVM_SET_XSAVE, &vs->xsave, "KVM_SET_XSAVE");
 		if (ioctl(r.vcpu_fd, KVM_SET_MSRS, &vs->msrs) != (int)vs->msrs.hdr.nmsrs)
-			fail("KVM_SET_MSRS failed");
+			bench_fail("KVM_SET_MSRS failed");
 		raw_run(&r, DENALI_HC_EXIT);
 		d[WI_BIND_NOW] = lap(&t);
-		raw_slot(&r, NULL, 0);
+		raw_vm_slot(&r, NULL, 0);
 		d[WI_UNBIND] = lap(&t);
 		munmap(r.mem, MEM_SIZE);
 
@@ -653,11 +501,11 @@ static void boot_whatif(const struct image *img, unsigned n, double *wi[WI_N])
 		d[WI_BIND_SYNC] = d[WI_BIND_MREMAP] = (uint64_t)-1000;
 		if (sync) {
 			t = vm_now_ns();
-			raw_slot(&r, r.mem, MEM_SIZE);
+			raw_vm_slot(&r, r.mem, MEM_SIZE);
 			run_synced(&r, vs);
 			d[WI_BIND_SYNC] = lap(&t);
 		}
-		raw_slot(&r, NULL, 0);
+		raw_vm_slot(&r, NULL, 0);
 		munmap(r.mem, MEM_SIZE);
 
 		w.mem = whatif_mem(img, 0, &w.entry);
@@ -665,7 +513,7 @@ static void boot_whatif(const struct image *img, unsigned n, double *wi[WI_N])
 			t = vm_now_ns();
 			if (mremap(w.mem, MEM_SIZE, MEM_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED,
 				   window) == MAP_FAILED)
-				fail("mremap: %s", strerror(errno));
+				bench_fail("mremap: %s", strerror(errno));
 			run_synced(&w, vs);
 			d[WI_BIND_MREMAP] = lap(&t);
 			/* Leave the window mapped (to fresh memory) for the next VM. */
@@ -673,7 +521,7 @@ static void boot_whatif(const struct image *img, unsigned n, double *wi[WI_N])
 			    mmap(window, MEM_SIZE, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 			if (window == MAP_FAILED)
-				fail("mmap window: %s", strerror(errno));
+				bench_fail("mmap window: %s", strerror(errno));
 		} else {
 			munmap(w.mem, MEM_SIZE);
 		}
@@ -706,27 +554,6 @@ static const char *const mi_name[MI_N] = {"MemFree",	   "MemAvailable", "AnonPag
 					  "Slab",	   "KernelStack",  "PageTables",
 					  "SecPageTables", "VmallocUsed",  "Percpu"};
 
-/* Reads the named fields (kB) of a "Name:   value kB" file. */
-static void read_kb(const char *path, const char *const *names, int n, long *out)
-{
-	char line[256];
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		fail("%s: %s", path, strerror(errno));
-	for (int i = 0; i < n; i++)
-		out[i] = 0;
-	while (fgets(line, sizeof(line), f)) {
-		for (int i = 0; i < n; i++) {
-			size_t l = strlen(names[i]);
-
-			if (!strncmp(line, names[i], l) && line[l] == ':')
-				out[i] = strtol(line + l + 1, NULL, 10);
-		}
-	}
-	fclose(f);
-}
-
 enum { PS_RSS, PS_ANON, PS_FILE, PS_N };
 static const char *const ps_name[PS_N] = {"VmRSS", "RssAnon", "RssFile"};
 
@@ -754,13 +581,13 @@ static void pagemap_open(void)
 
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (pagemap_fd < 0)
-		fail("/proc/self/pagemap: %s", strerror(errno));
+		bench_fail("/proc/self/pagemap: %s", strerror(errno));
 	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
-		fail("mmap: %s", strerror(errno));
+		bench_fail("mmap: %s", strerror(errno));
 	(void)p[0];
 	if (pread(pagemap_fd, &e, sizeof(e), (off_t)((uintptr_t)p / 4096 * 8)) != sizeof(e))
-		fail("read /proc/self/pagemap: %s", strerror(errno));
+		bench_fail("read /proc/self/pagemap: %s", strerror(errno));
 	zero_pfn = e & ((1ull << 55) - 1);
 	munmap((void *)p, 4096);
 }
@@ -773,9 +600,9 @@ static long guest_pages(uint8_t *mem)
 	long n = 0;
 
 	if (mincore(mem, MEM_SIZE, vec))
-		fail("mincore: %s", strerror(errno));
+		bench_fail("mincore: %s", strerror(errno));
 	if (pread(pagemap_fd, pm, sizeof(pm), (off_t)((uintptr_t)mem / 4096 * 8)) != sizeof(pm))
-		fail("read /proc/self/pagemap: %s", strerror(errno));
+		bench_fail("read /proc/self/pagemap: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof(vec); i++) {
 		int present = (pm[i] >> 63) & 1;
 		uint64_t pfn = pm[i] & ((1ull << 55) - 1);
@@ -791,7 +618,7 @@ static void settle(void)
 	usleep(200000); /* let deferred frees of earlier VMs land */
 }
 
-static void mem_live(const struct image *img, unsigned k, struct mem_result *m)
+static void mem_live(const struct bench_image *img, unsigned k, struct mem_result *m)
 {
 	struct vm **vms = calloc(k, sizeof(*vms));
 	struct raw_vm *raws = calloc(k, sizeof(*raws));
@@ -799,11 +626,11 @@ static void mem_live(const struct image *img, unsigned k, struct mem_result *m)
 	long guest = 0;
 
 	if (!vms || !raws)
-		fail("out of memory");
+		bench_fail("out of memory");
 	shell_pool_drain();
 	settle();
-	read_kb("/proc/meminfo", mi_name, MI_N, mi0);
-	read_kb("/proc/self/status", ps_name, PS_N, ps0);
+	bench_read_file_fields("/proc/meminfo", mi_name, MI_N, mi0);
+	bench_read_file_fields("/proc/self/status", ps_name, PS_N, ps0);
 	for (unsigned i = 0; i < k; i++) {
 		struct shell *sh;
 		int rc;
@@ -811,14 +638,14 @@ static void mem_live(const struct image *img, unsigned k, struct mem_result *m)
 		vms[i] = boot_vm_create(img, i + 1, 0, 1);
 		rc = shell_create(&sh);
 		if (rc)
-			fail("shell_create (live VM %u): %s", i, strerror(-rc));
+			bench_fail("shell_create (live VM %u): %s", i, strerror(-rc));
 		rc = vm_bind(vms[i], sh);
 		if (rc)
-			fail("vm_bind: %s", strerror(-rc));
+			bench_fail("vm_bind: %s", strerror(-rc));
 		expect_stop(vms[i], vm_run(vms[i]), VM_STOP_IDLE);
 	}
-	read_kb("/proc/meminfo", mi_name, MI_N, mi1);
-	read_kb("/proc/self/status", ps_name, PS_N, ps1);
+	bench_read_file_fields("/proc/meminfo", mi_name, MI_N, mi1);
+	bench_read_file_fields("/proc/self/status", ps_name, PS_N, ps1);
 	for (unsigned i = 0; i < k; i++)
 		guest += guest_pages(vms[i]->mem);
 	m->guest = (double)guest * 4096 / k;
@@ -841,12 +668,12 @@ static void mem_live(const struct image *img, unsigned k, struct mem_result *m)
 
 	/* The same number of raw KVM VMs, run to the same IDLE. */
 	settle();
-	read_kb("/proc/meminfo", mi_name, MI_N, mi0);
-	read_kb("/proc/self/status", ps_name, PS_N, ps0);
+	bench_read_file_fields("/proc/meminfo", mi_name, MI_N, mi0);
+	bench_read_file_fields("/proc/self/status", ps_name, PS_N, ps0);
 	for (unsigned i = 0; i < k; i++)
 		raw_boot(&raws[i], img, 0, 1, DENALI_HC_IDLE);
-	read_kb("/proc/meminfo", mi_name, MI_N, mi1);
-	read_kb("/proc/self/status", ps_name, PS_N, ps1);
+	bench_read_file_fields("/proc/meminfo", mi_name, MI_N, mi1);
+	bench_read_file_fields("/proc/self/status", ps_name, PS_N, ps1);
 	guest = 0;
 	for (unsigned i = 0; i < k; i++)
 		guest += guest_pages(raws[i].mem);
@@ -855,7 +682,7 @@ static void mem_live(const struct image *img, unsigned k, struct mem_result *m)
 		m->raw_kernel += (double)(mi1[i] - mi0[i]) * 1024 / k;
 	m->raw_rss_anon = ((double)(ps1[PS_ANON] - ps0[PS_ANON]) * 1024 - (double)guest * 4096) / k;
 	for (unsigned i = 0; i < k; i++)
-		raw_destroy(&raws[i]);
+		raw_vm_destroy(&raws[i]);
 	free(raws);
 	free(vms);
 	settle();
@@ -878,11 +705,11 @@ static double **alloc_cols(int cols, unsigned n)
 	double **c = calloc((size_t)cols, sizeof(*c));
 
 	if (!c)
-		fail("out of memory");
+		bench_fail("out of memory");
 	for (int i = 0; i < cols; i++) {
 		c[i] = calloc(n, sizeof(double));
 		if (!c[i])
-			fail("out of memory");
+			bench_fail("out of memory");
 	}
 	return c;
 }
@@ -896,30 +723,30 @@ static void free_cols(double **c, int cols)
 
 static void print_dist(const char *what, double *v, size_t n)
 {
-	double m = pct(v, n, 50), p = pct(v, n, 99);
+	double m = bench_pct(v, n, 50), p = bench_pct(v, n, 99);
 
 	printf("  %-28s median %9.1f us   p99 %9.1f us\n", what, m, p);
 }
 
-static void round_boot(const struct opts *o, const struct image *img, struct results *res)
+static void round_boot(const struct opts *o, const struct bench_image *img, struct results *res)
 {
 	double **ph = alloc_cols(PH_N, o->vms);
 	double *raw = calloc(o->vms, sizeof(double));
 
 	if (!raw)
-		fail("out of memory");
+		bench_fail("out of memory");
 	boot_monitor(img, o->vms, 0, ph);
 	print_dist("boot fresh shell", ph[PH_TOTAL], o->vms);
 	for (int p = 0; p < PH_N; p++)
-		fig_add(&res->fresh_ph[p], pct(ph[p], o->vms, 50));
+		fig_add(&res->fresh_ph[p], bench_pct(ph[p], o->vms, 50));
 	dist_add(&res->boot_fresh, ph[PH_TOTAL], o->vms);
 
 	if (shell_pool_fill(1))
-		fail("shell_pool_fill failed");
+		bench_fail("shell_pool_fill failed");
 	boot_monitor(img, o->vms, 1, ph);
 	print_dist("boot pooled shell", ph[PH_TOTAL], o->vms);
 	for (int p = 0; p < PH_N; p++)
-		fig_add(&res->pooled_ph[p], pct(ph[p], o->vms, 50));
+		fig_add(&res->pooled_ph[p], bench_pct(ph[p], o->vms, 50));
 	dist_add(&res->boot_pooled, ph[PH_TOTAL], o->vms);
 
 	boot_raw(img, o->vms, raw);
@@ -933,7 +760,7 @@ static void round_boot(const struct opts *o, const struct image *img, struct res
 	free_cols(ph, PH_N);
 }
 
-static void round_steps(const struct opts *o, const struct image *img, struct results *res)
+static void round_steps(const struct opts *o, const struct bench_image *img, struct results *res)
 {
 	double **st = alloc_cols(ST_N, o->vms);
 
@@ -941,37 +768,37 @@ static void round_steps(const struct opts *o, const struct image *img, struct re
 
 	boot_steps(img, o->vms, st);
 	for (int s = 0; s < ST_N; s++)
-		fig_add(&res->steps[s], pct(st[s], o->vms, 50));
+		fig_add(&res->steps[s], bench_pct(st[s], o->vms, 50));
 	free_cols(st, ST_N);
 	boot_whatif(img, o->vms, wi);
 	for (int w = 0; w < WI_N; w++)
-		fig_add(&res->whatif[w], pct(wi[w], o->vms, 50));
+		fig_add(&res->whatif[w], bench_pct(wi[w], o->vms, 50));
 	free_cols(wi, WI_N);
 }
 
-static void round_null(const struct opts *o, const struct image *img, struct results *res)
+static void round_null(const struct opts *o, const struct bench_image *img, struct results *res)
 {
 	double *dn = calloc(o->batches, sizeof(double));
 	double *raw = calloc(o->batches, sizeof(double));
 
 	if (!dn || !raw)
-		fail("out of memory");
+		bench_fail("out of memory");
 	/* Alternate, so that drift on a shared machine hits both sides alike. */
 	for (unsigned b = 0; b < o->batches; b++) {
 		dn[b] = null_monitor(img, o->kicks);
 		raw[b] = null_raw(img, o->kicks);
 	}
 	printf("  %-28s median %9.2f us   p99 %9.2f us  (%u batches of %u)\n", "null hypercall",
-	       pct(dn, o->batches, 50), pct(dn, o->batches, 99), o->batches, o->kicks);
+	       bench_pct(dn, o->batches, 50), bench_pct(dn, o->batches, 99), o->batches, o->kicks);
 	printf("  %-28s median %9.2f us   p99 %9.2f us\n", "null hypercall raw KVM",
-	       pct(raw, o->batches, 50), pct(raw, o->batches, 99));
+	       bench_pct(raw, o->batches, 50), bench_pct(raw, o->batches, 99));
 	dist_add(&res->null_dn, dn, o->batches);
 	dist_add(&res->null_raw, raw, o->batches);
 	free(dn);
 	free(raw);
 }
 
-static void round_mem(const struct opts *o, const struct image *img, struct results *res)
+static void round_mem(const struct opts *o, const struct bench_image *img, struct results *res)
 {
 	struct mem_result m;
 
@@ -1003,18 +830,6 @@ static void usage(FILE *f)
 		   "  --image    the bench-boot guest (default: next to this binary)\n");
 }
 
-static unsigned arg_uint(const char *s, unsigned lo, unsigned hi)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (*s == 0 || *end || v < lo || v > hi) {
-		fprintf(stderr, "denali-bench-boot: %s: want a number in [%u, %u]\n", s, lo, hi);
-		exit(2);
-	}
-	return (unsigned)v;
-}
-
 static void parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -1029,88 +844,44 @@ static void parse(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			o->rounds = arg_uint(optarg, 1, MAX_ROUND);
+			o->rounds = bench_arg_uint(optarg, 1, MAX_ROUND);
 			break;
 		case 'n':
-			o->vms = arg_uint(optarg, 1, 1000000);
+			o->vms = bench_arg_uint(optarg, 1, 1000000);
 			break;
 		case 'l':
-			o->live = arg_uint(optarg, 1, 9000);
+			o->live = bench_arg_uint(optarg, 1, 9000);
 			break;
 		case 'k':
-			o->kicks = arg_uint(optarg, 1, 100000000);
+			o->kicks = bench_arg_uint(optarg, 1, 100000000);
 			break;
 		case 'b':
-			o->batches = arg_uint(optarg, 1, 10000);
+			o->batches = bench_arg_uint(optarg, 1, 10000);
 			break;
 		case 'i':
 			o->image = optarg;
 			break;
 		case 'h':
-			usage(stdout);
-			exit(0);
+			bench_usage_exit(usage, 0);
 		default:
-			usage(stderr);
-			exit(2);
+			bench_usage_exit(usage, 2);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		exit(2);
-	}
+	if (optind != argc)
+		bench_usage_exit(usage, 2);
 }
 
-/* The guest image: --image, else ../guests/bench-boot beside the binary,
- * else the build tree's path. */
-static void load_image(const struct opts *o, struct image *img)
-{
-	char path[PATH_MAX], err[512];
-	ssize_t n;
-
-	if (o->image) {
-		snprintf(path, sizeof(path), "%s", o->image);
-	} else {
-		n = readlink("/proc/self/exe", path, sizeof(path) - 32);
-		if (n > 0) {
-			char *slash;
-
-			path[n] = 0;
-			slash = strrchr(path, '/');
-			if (slash)
-				strcpy(slash, "/../guests/bench-boot");
-		}
-		if (n <= 0 || access(path, R_OK))
-			snprintf(path, sizeof(path), "%s", BENCH_BOOT_GUEST);
-	}
-	if (image_read(path, &img->elf, &img->size, err, sizeof(err)))
-		fail("%s", err);
-}
-
+/* Root and /dev/kvm, or exit 77; enough open files for --live, or exit 2. */
 static void check_env(const struct opts *o)
 {
-	struct rlimit rl;
-	int fd;
+	unsigned long nofile;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "denali-bench-boot: needs root (KVM VMs, /proc/meminfo deltas); "
-				"skipped\n");
-		exit(77);
-	}
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "denali-bench-boot: cannot open /dev/kvm (%s); skipped\n",
-			strerror(errno));
-		exit(77);
-	}
-	close(fd);
+	bench_check_env("KVM VMs, /proc/meminfo deltas");
 	/* Two fds per live shell (and per raw VM), plus a few of our own. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)o->live * 2 + 64 > rl.rlim_cur) {
+	nofile = bench_nofile_raise();
+	if ((unsigned long)o->live * 2 + 64 > nofile) {
 		fprintf(stderr, "denali-bench-boot: --live %u needs %u open files, limit is %lu\n",
-			o->live, o->live * 2 + 64, (unsigned long)rl.rlim_cur);
+			o->live, o->live * 2 + 64, nofile);
 		exit(2);
 	}
 }
@@ -1191,16 +962,19 @@ static void print_summary(const struct results *r)
 int main(int argc, char **argv)
 {
 	static struct results res;
-	struct image img;
+	struct bench_image img;
 	struct opts o;
 
+	bench_set_name("denali-bench-boot");
 	parse(argc, argv, &o);
 	check_env(&o);
-	load_image(&o, &img);
+	/* --image, else ../guests/bench-boot beside the binary, else the build
+	 * tree's path. */
+	bench_load_image(o.image, "bench-boot", BENCH_GUEST, &img);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (kvm_open())
-		fail("kvm_open failed");
-	raw_open();
+		bench_fail("kvm_open failed");
+	raw_kvm_open();
 	pagemap_open();
 	for (unsigned r = 0; r < o.rounds; r++) {
 		printf("round %u/%u\n", r + 1, o.rounds);

@@ -26,22 +26,19 @@
  * wall nothing else can be opened. Needs root and /dev/kvm: exits 77
  * otherwise.
  */
-#include "cmd/image.h"
+#include "bench_util.h"
+#include "raw_kvm.h"
 #include "sched/worker.h"
-#include "vmm/elf.h"
 #include "vmm/shell.h"
 #include "vmm/vm.h"
-#include "vmm/x86.h"
 
 #include <denali/abi.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MEM_SIZE       ((uint64_t)DENALI_MEM_DEFAULT)
+#define MEM_SIZE       RAW_MEM_SIZE /* monitor and raw VMs alike */
 #define QUANTUM_NS     1000000ull
 #define INFLIGHT       32 /* VMs created but not yet started, per worker */
 #define MAX_ROUND      15
@@ -73,65 +70,12 @@ struct opts {
 	const char *image;
 };
 
-struct image {
-	uint8_t *elf;
-	size_t size;
-};
-
-static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "denali-bench-density: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-/* ---- statistics --------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile p in [0, 100] of v[0, n); sorts v. */
-static double pct(double *v, size_t n, double p)
-{
-	size_t k;
-
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	k = (size_t)((p / 100.0) * (double)n + 0.999999);
-	if (k < 1)
-		k = 1;
-	return v[k > n ? n - 1 : k - 1];
-}
-
-static double median(const double *v, size_t n)
-{
-	double c[MAX_ROUND];
-
-	if (n == 0)
-		return 0;
-	if (n > MAX_ROUND)
-		n = MAX_ROUND;
-	memcpy(c, v, n * sizeof(*v));
-	qsort(c, n, sizeof(*c), cmp_double);
-	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
 }
 
 /* ---- /proc, through files opened before the fd wall --------------------- */
@@ -155,32 +99,7 @@ static void proc_open(void)
 	maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	fd_dir = opendir("/proc/self/fd");
 	if (meminfo_fd < 0 || status_fd < 0 || stat_fd < 0 || maps_fd < 0 || !fd_dir)
-		fail("cannot open /proc files: %s", strerror(errno));
-}
-
-/* Reads the named "Name: value" fields of an open /proc file (0 if absent). */
-static void read_fields(int fd, const char *const *names, int n, long *out)
-{
-	static char buf[16384];
-	ssize_t len = pread(fd, buf, sizeof(buf) - 1, 0);
-	char *line = buf;
-
-	if (len < 0)
-		fail("reading /proc: %s", strerror(errno));
-	buf[len] = 0;
-	for (int i = 0; i < n; i++)
-		out[i] = 0;
-	while (line && *line) {
-		for (int i = 0; i < n; i++) {
-			size_t l = strlen(names[i]);
-
-			if (!strncmp(line, names[i], l) && line[l] == ':')
-				out[i] = strtol(line + l + 1, NULL, 10);
-		}
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
+		bench_fail("cannot open /proc files: %s", strerror(errno));
 }
 
 /* Busy jiffies of the whole host (all CPUs): user..steal minus idle, iowait. */
@@ -246,8 +165,8 @@ struct memsnap {
 
 static void mem_snap(struct memsnap *s)
 {
-	read_fields(meminfo_fd, mi_name, MI_N, s->mi);
-	read_fields(status_fd, ps_name, PS_N, s->ps);
+	bench_read_fields(meminfo_fd, mi_name, MI_N, s->mi);
+	bench_read_fields(status_fd, ps_name, PS_N, s->ps);
 	s->maps = count_maps();
 	s->fds = count_fds();
 }
@@ -290,13 +209,13 @@ static double munmap_probe(void)
 		uint64_t t0;
 
 		if (p == MAP_FAILED)
-			fail("mmap: %s", strerror(errno));
+			bench_fail("mmap: %s", strerror(errno));
 		p[0] = 1;
 		t0 = vm_now_ns();
 		munmap((void *)p, 4096);
 		us[i] = (double)(vm_now_ns() - t0) / 1000.0;
 	}
-	return pct(us, MUNMAP_PROBES, 50);
+	return bench_pct(us, MUNMAP_PROBES, 50);
 }
 
 /* ---- VMs handed to workers ---------------------------------------------- */
@@ -375,7 +294,7 @@ static int on_idle(struct task *t, void *arg)
 	return 0;
 }
 
-static struct dvm *dvm_create(const struct image *img, unsigned id, int spinner, char *err,
+static struct dvm *dvm_create(const struct bench_image *img, unsigned id, int spinner, char *err,
 			      size_t errlen)
 {
 	char name[32];
@@ -430,7 +349,7 @@ struct probe {
 	double vm_create_us, shell_create_us, shell_destroy_us, munmap_us;
 };
 
-static void probe_costs(const struct image *img, unsigned vms, struct probe *p)
+static void probe_costs(const struct bench_image *img, unsigned vms, struct probe *p)
 {
 	double vc[PROBES], sc[PROBES], sd[PROBES];
 	char err[256];
@@ -443,7 +362,7 @@ static void probe_costs(const struct image *img, unsigned vms, struct probe *p)
 
 		v = dvm_create(img, 800000 + (unsigned)i, 0, err, sizeof(err));
 		if (!v)
-			fail("vm_create (probe): %s", err);
+			bench_fail("vm_create (probe): %s", err);
 		vc[i] = (double)(vm_now_ns() - t0) / 1000.0;
 		dvm_destroy(v);
 		t0 = vm_now_ns();
@@ -456,9 +375,9 @@ static void probe_costs(const struct image *img, unsigned vms, struct probe *p)
 		shell_destroy(sh);
 		sd[i] = (double)(vm_now_ns() - t0) / 1000.0;
 	}
-	p->vm_create_us = pct(vc, PROBES, 50);
-	p->shell_create_us = pct(sc, PROBES, 50);
-	p->shell_destroy_us = pct(sd, PROBES, 50);
+	p->vm_create_us = bench_pct(vc, PROBES, 50);
+	p->shell_create_us = bench_pct(sc, PROBES, 50);
+	p->shell_destroy_us = bench_pct(sd, PROBES, 50);
 	p->munmap_us = munmap_probe();
 	printf("probe with %5u VMs live: vm_create %.1f us, shell_create %.1f us, shell_destroy "
 	       "%.1f us, munmap of one page %.1f us\n",
@@ -506,7 +425,7 @@ static void denali_sample(struct worker *w, clockid_t cid, struct dvm **v, int n
 }
 
 /* n spinners on worker w for warm-up + ns; the measured window in *out. */
-static void denali_spin(struct worker *w, const struct image *img, int n, uint64_t ns,
+static void denali_spin(struct worker *w, const struct bench_image *img, int n, uint64_t ns,
 			struct spin_sample *out)
 {
 	struct dvm *v[2];
@@ -516,14 +435,14 @@ static void denali_spin(struct worker *w, const struct image *img, int n, uint64
 	unsigned done0;
 
 	if (pthread_getcpuclockid(w->thread, &cid))
-		fail("pthread_getcpuclockid failed");
+		bench_fail("pthread_getcpuclockid failed");
 	pthread_mutex_lock(&spin.lock);
 	done0 = spin.done;
 	pthread_mutex_unlock(&spin.lock);
 	for (int i = 0; i < n; i++) {
 		v[i] = dvm_create(img, 900000 + (unsigned)i, 1, err, sizeof(err));
 		if (!v[i])
-			fail("vm_create (spinner): %s", err);
+			bench_fail("vm_create (spinner): %s", err);
 		v[i]->w = w;
 		worker_send(w, WCMD_ADD, &v[i]->task);
 	}
@@ -546,15 +465,6 @@ static void denali_spin(struct worker *w, const struct image *img, int n, uint64
 
 /* ---- the switch between two spinners: raw KVM ------------------------------ */
 
-struct raw_vm {
-	int vm_fd, vcpu_fd;
-	struct kvm_run *run;
-	uint8_t *mem;
-	uint64_t entry;
-};
-
-static int raw_kvm = -1;
-static size_t raw_run_size;
 static struct kvm_run *volatile raw_running;
 
 static void raw_on_signal(int sig)
@@ -566,76 +476,31 @@ static void raw_on_signal(int sig)
 		r->immediate_exit = 1;
 }
 
+/* /dev/kvm for raw VMs, and RAW_SIG to interrupt their KVM_RUN. */
 static void raw_open(void)
 {
 	struct sigaction sa;
-	int v;
 
-	raw_kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (raw_kvm < 0)
-		fail("open /dev/kvm: %s", strerror(errno));
-	v = ioctl(raw_kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (v <= 0)
-		fail("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-	raw_run_size = (size_t)v;
+	raw_kvm_open();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = raw_on_signal;
 	sa.sa_flags = SA_RESTART; /* KVM_RUN still returns EINTR */
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(RAW_SIG, &sa, NULL) < 0)
-		fail("sigaction: %s", strerror(errno));
-}
-
-static void raw_ioctl(int fd, unsigned long req, void *arg, const char *name)
-{
-	if (ioctl(fd, req, arg) < 0)
-		fail("raw %s: %s", name, strerror(errno));
+		bench_fail("sigaction: %s", strerror(errno));
 }
 
 /* A raw VM as vm_create + a shell make it, with rsi = 1 (spinner). */
-static void raw_create(struct raw_vm *r, const struct image *img)
+static void raw_create(struct raw_vm *r, const struct bench_image *img)
 {
-	struct kvm_userspace_memory_region reg = {.slot = 0, .memory_size = MEM_SIZE};
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-	char err[256];
-
-	r->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r->mem == MAP_FAILED)
-		fail("mmap guest memory: %s", strerror(errno));
-	if (x86_build_tables(r->mem, MEM_SIZE))
-		fail("x86_build_tables failed");
-	if (elf_load(img->elf, img->size, r->mem, MEM_SIZE, &r->entry, err, sizeof(err)))
-		fail("elf_load: %s", err);
-	r->vm_fd = ioctl(raw_kvm, KVM_CREATE_VM, 0);
-	if (r->vm_fd < 0)
-		fail("raw KVM_CREATE_VM: %s", strerror(errno));
-	r->vcpu_fd = ioctl(r->vm_fd, KVM_CREATE_VCPU, 0);
-	if (r->vcpu_fd < 0)
-		fail("raw KVM_CREATE_VCPU: %s", strerror(errno));
-	r->run = mmap(NULL, raw_run_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->vcpu_fd, 0);
-	if (r->run == MAP_FAILED)
-		fail("raw mmap kvm_run: %s", strerror(errno));
-	reg.userspace_addr = (uint64_t)(uintptr_t)r->mem;
-	raw_ioctl(r->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg, "KVM_SET_USER_MEMORY_REGION");
-	x86_entry_sregs(&sregs);
-	raw_ioctl(r->vcpu_fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
-	x86_entry_regs(&regs, r->entry, MEM_SIZE);
-	regs.rsi = 1;
-	raw_ioctl(r->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS");
-}
-
-static void raw_destroy(struct raw_vm *r)
-{
-	munmap(r->run, raw_run_size);
-	close(r->vcpu_fd);
-	close(r->vm_fd);
-	munmap(r->mem, MEM_SIZE);
+	raw_vm_mem(r, img);
+	raw_vm_shell(r);
+	raw_vm_slot(r, r->mem, MEM_SIZE);
+	raw_vm_regs(r, 0, 1);
 }
 
 struct raw_spin {
-	const struct image *img;
+	const struct bench_image *img;
 	int n;
 	int tick; /* preempt every quantum even when alone */
 	uint64_t ns;
@@ -688,7 +553,7 @@ static void *raw_spin_main(void *arg)
 	sev.sigev_signo = RAW_SIG;
 	sev._sigev_un._tid = gettid();
 	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0)
-		fail("timer_create: %s", strerror(errno));
+		bench_fail("timer_create: %s", strerror(errno));
 	uint64_t t_warm = vm_now_ns() + SPIN_WARM_NS;
 
 	if (rs->tick)
@@ -708,9 +573,9 @@ static void *raw_spin_main(void *arg)
 		raw_running = NULL;
 		in_run += t1 - t0;
 		if (rc == 0)
-			fail("raw spinner exited (reason %u)", r->run->exit_reason);
+			bench_fail("raw spinner exited (reason %u)", r->run->exit_reason);
 		if (errno != EINTR && errno != EAGAIN)
-			fail("raw KVM_RUN: %s", strerror(errno));
+			bench_fail("raw KVM_RUN: %s", strerror(errno));
 		if (rs->tick) {
 			switches++;
 			cur = (cur + 1) % rs->n;
@@ -729,17 +594,18 @@ static void *raw_spin_main(void *arg)
 	timer_delete(timer);
 	spin_sub(&rs->out, &a, &b);
 	for (int i = 0; i < rs->n; i++)
-		raw_destroy(&v[i]);
+		raw_vm_destroy(&v[i]);
 	return NULL;
 }
 
-static void raw_spin(const struct image *img, int n, int tick, uint64_t ns, struct spin_sample *out)
+static void raw_spin(const struct bench_image *img, int n, int tick, uint64_t ns,
+		     struct spin_sample *out)
 {
 	struct raw_spin rs = {.img = img, .n = n, .tick = tick, .ns = ns};
 	pthread_t th;
 
 	if (pthread_create(&th, NULL, raw_spin_main, &rs))
-		fail("pthread_create failed");
+		bench_fail("pthread_create failed");
 	pthread_join(th, NULL);
 	*out = rs.out;
 }
@@ -803,10 +669,11 @@ static void record(struct switch_result *res, int side, unsigned r, const struct
 
 static double sw_med(const struct switch_result *res, int side, int fig)
 {
-	return median(res->fig[side][fig], res->rounds);
+	return bench_median(res->fig[side][fig], res->rounds);
 }
 
-static void bench_switch(const struct opts *o, const struct image *img, struct switch_result *res)
+static void bench_switch(const struct opts *o, const struct bench_image *img,
+			 struct switch_result *res)
 {
 	uint64_t ns = (uint64_t)(o->switch_seconds * 1e9);
 	struct worker w;
@@ -816,7 +683,7 @@ static void bench_switch(const struct opts *o, const struct image *img, struct s
 	       QUANTUM_NS / 1000000, o->rounds, o->switch_seconds);
 	rc = worker_start(&w, 99, QUANTUM_NS, on_done, &spin);
 	if (rc)
-		fail("worker_start: %s", strerror(-rc));
+		bench_fail("worker_start: %s", strerror(-rc));
 	raw_open();
 	for (unsigned r = 0; r < o->rounds; r++) {
 		struct spin_sample solo, pair;
@@ -833,8 +700,7 @@ static void bench_switch(const struct opts *o, const struct image *img, struct s
 	}
 	res->rounds = o->rounds;
 	worker_stop(&w);
-	close(raw_kvm);
-	raw_kvm = -1;
+	raw_kvm_close();
 }
 
 /* ---- the sleeper population ------------------------------------------------ */
@@ -846,7 +712,7 @@ struct phase {
 
 struct bench {
 	const struct opts *o;
-	const struct image *img;
+	const struct bench_image *img;
 	struct worker *workers;
 	unsigned nworkers;
 	struct dvm **vms;
@@ -932,7 +798,7 @@ static void bench_wake(struct bench *b, unsigned vms, unsigned wakes, struct wak
 
 	late.us = calloc(wakes, sizeof(double));
 	if (!late.us)
-		fail("out of memory");
+		bench_fail("out of memory");
 	late.cap = wakes;
 	__atomic_store_n(&late.n, 0, __ATOMIC_RELEASE);
 	memset(res, 0, sizeof(*res));
@@ -952,7 +818,7 @@ static void bench_wake(struct bench *b, unsigned vms, unsigned wakes, struct wak
 			    !__atomic_load_n(&v->wake_ns, __ATOMIC_ACQUIRE))
 				break;
 			if (tries > 100)
-				fail("no idle VM to wake");
+				bench_fail("no idle VM to wake");
 		}
 		__atomic_store_n(&v->wake_ns, vm_now_ns(), __ATOMIC_RELEASE);
 		vm_post_events(v->task.vm, WAKE_EVENT);
@@ -965,8 +831,8 @@ static void bench_wake(struct bench *b, unsigned vms, unsigned wakes, struct wak
 		res->samples = late.cap;
 	for (unsigned i = 0; i < res->samples; i++)
 		res->mean += late.us[i] / res->samples;
-	res->p50 = pct(late.us, res->samples, 50);
-	res->p99 = pct(late.us, res->samples, 99);
+	res->p50 = bench_pct(late.us, res->samples, 50);
+	res->p99 = bench_pct(late.us, res->samples, 99);
 	res->max = res->samples ? late.us[res->samples - 1] : 0;
 	free(late.us);
 	late.us = NULL;
@@ -1105,18 +971,6 @@ static void usage(FILE *f)
 		   "  --image           the bench-density guest (default: next to this binary)\n");
 }
 
-static unsigned arg_uint(const char *s, unsigned lo, unsigned hi)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (*s == 0 || *end || v < lo || v > hi) {
-		fprintf(stderr, "denali-bench-density: %s: want a number in [%u, %u]\n", s, lo, hi);
-		exit(2);
-	}
-	return (unsigned)v;
-}
-
 static void parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -1139,19 +993,19 @@ static void parse(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			o->max = arg_uint(optarg, 1, 1000000);
+			o->max = bench_arg_uint(optarg, 1, 1000000);
 			break;
 		case 'i':
-			o->idle_seconds = arg_uint(optarg, 1, 3600);
+			o->idle_seconds = bench_arg_uint(optarg, 1, 3600);
 			break;
 		case 'k':
-			o->wakes = arg_uint(optarg, 1, 1000000);
+			o->wakes = bench_arg_uint(optarg, 1, 1000000);
 			break;
 		case 'v':
-			o->wake_vms = arg_uint(optarg, 1, 1000000);
+			o->wake_vms = bench_arg_uint(optarg, 1, 1000000);
 			break;
 		case 'r':
-			o->rounds = arg_uint(optarg, 1, MAX_ROUND);
+			o->rounds = bench_arg_uint(optarg, 1, MAX_ROUND);
 			break;
 		case 's':
 			o->switch_seconds = strtod(optarg, &end);
@@ -1164,7 +1018,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 'w':
-			o->workers = arg_uint(optarg, 1, 256);
+			o->workers = bench_arg_uint(optarg, 1, 256);
 			break;
 		case 'T':
 			o->teardown = 0;
@@ -1173,72 +1027,21 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->image = optarg;
 			break;
 		case 'h':
-			usage(stdout);
-			exit(0);
+			bench_usage_exit(usage, 0);
 		default:
-			usage(stderr);
-			exit(2);
+			bench_usage_exit(usage, 2);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		exit(2);
-	}
-}
-
-/* The guest image: --image, else ../guests/bench-density beside the binary,
- * else the build tree's path. */
-static void load_image(const struct opts *o, struct image *img)
-{
-	char path[PATH_MAX], err[512];
-	ssize_t n;
-
-	if (o->image) {
-		snprintf(path, sizeof(path), "%s", o->image);
-	} else {
-		n = readlink("/proc/self/exe", path, sizeof(path) - 32);
-		if (n > 0) {
-			char *slash;
-
-			path[n] = 0;
-			slash = strrchr(path, '/');
-			if (slash)
-				strcpy(slash, "/../guests/bench-density");
-		}
-		if (n <= 0 || access(path, R_OK))
-			snprintf(path, sizeof(path), "%s", BENCH_DENSITY_GUEST);
-	}
-	if (image_read(path, &img->elf, &img->size, err, sizeof(err)))
-		fail("%s", err);
+	if (optind != argc)
+		bench_usage_exit(usage, 2);
 }
 
 /* Root and /dev/kvm, or exit 77; the open-file limit raised to its hard
  * limit. Returns that limit. */
 static unsigned long check_env(void)
 {
-	struct rlimit rl;
-	int fd;
-
-	if (geteuid() != 0) {
-		fprintf(stderr, "denali-bench-density: needs root (thousands of KVM VMs, "
-				"/proc/meminfo deltas); skipped\n");
-		exit(77);
-	}
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "denali-bench-density: cannot open /dev/kvm (%s); skipped\n",
-			strerror(errno));
-		exit(77);
-	}
-	close(fd);
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		fail("getrlimit: %s", strerror(errno));
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl))
-			fail("setrlimit RLIMIT_NOFILE: %s", strerror(errno));
-	}
-	return (unsigned long)rl.rlim_cur;
+	bench_check_env("thousands of KVM VMs, /proc/meminfo deltas");
+	return bench_nofile_raise();
 }
 
 /* ---- report --------------------------------------------------------------- */
@@ -1304,7 +1107,7 @@ int main(int argc, char **argv)
 	struct idle_result idle = {0};
 	struct nofd nf;
 	struct bench b = {0};
-	struct image img;
+	struct bench_image img;
 	struct opts o;
 	unsigned long nofile;
 	struct probe pr[4] = {{0}};
@@ -1314,15 +1117,18 @@ int main(int argc, char **argv)
 	char stop_reason[300];
 	int rc;
 
+	bench_set_name("denali-bench-density");
 	parse(argc, argv, &o);
 	nofile = check_env();
-	load_image(&o, &img);
+	/* --image, else ../guests/bench-density beside the binary, else the
+	 * build tree's path. */
+	bench_load_image(o.image, "bench-density", BENCH_GUEST, &img);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	proc_open();
 	if (kvm_open())
-		fail("kvm_open failed");
+		bench_fail("kvm_open failed");
 	if (worker_signals_init())
-		fail("worker_signals_init failed");
+		bench_fail("worker_signals_init failed");
 	/* A stopped VM's shell is destroyed, not pooled: no fds held beyond the
 	 * live VMs'. */
 	shell_pool_set_max(0);
@@ -1345,11 +1151,11 @@ int main(int argc, char **argv)
 	b.vms = calloc(b.cap, sizeof(*b.vms));
 	b.workers = calloc(b.nworkers, sizeof(*b.workers));
 	if (!b.vms || !b.workers)
-		fail("out of memory");
+		bench_fail("out of memory");
 	for (unsigned i = 0; i < b.nworkers; i++) {
 		rc = worker_start(&b.workers[i], (int)i, 5 * QUANTUM_NS, on_done, &pop);
 		if (rc)
-			fail("worker %u: %s", i, strerror(-rc));
+			bench_fail("worker %u: %s", i, strerror(-rc));
 		worker_set_idle_hook(&b.workers[i], on_idle, NULL);
 	}
 	sleep_ns(200000000ull);
