@@ -130,7 +130,7 @@ static int suspend_resume(struct task *t, void *arg)
 {
 	struct run_vm *rv = (struct run_vm *)t;
 	struct vm *vm = t->vm;
-	struct shell *old = vm->shell, *fresh;
+	struct shell *old = vm->shell, *fresh = NULL;
 	char path[4096], err[256];
 	int fd, rc;
 
@@ -145,31 +145,36 @@ static int suspend_resume(struct task *t, void *arg)
 		return -1;
 	}
 	unlink(path);
-	rc = snapshot_save(vm, fd, err, sizeof(err));
-	if (rc) {
-		close(fd);
-		vm_kill(vm, "suspend: %s", err);
-		return -1;
-	}
 	rc = shell_create(&fresh);
+	if (rc) {
+		snprintf(err, sizeof(err), "no fresh shell: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = snapshot_save(vm, fd, err, sizeof(err)); /* releases memory and shell */
+	if (rc)
+		goto fail;
 	shell_put(old);
-	if (rc == 0 && lseek(fd, 0, SEEK_SET) == 0 &&
-	    (rc = snapshot_load(fd, vm, NULL, err, sizeof(err))) == 0 &&
-	    (rc = vm_bind(vm, fresh)) == 0) {
-		close(fd);
-		fprintf(stderr, "vm %s: suspended after idle %u and resumed in a fresh shell\n",
-			vm->name, rv->idles);
-		return 0;
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		snprintf(err, sizeof(err), "rewinding the snapshot: %s", strerror(errno));
+		goto fail;
+	}
+	rc = snapshot_load(fd, vm, NULL, err, sizeof(err));
+	if (rc)
+		goto fail;
+	rc = vm_bind(vm, fresh);
+	if (rc) {
+		snprintf(err, sizeof(err), "binding: %s", strerror(-rc));
+		goto fail;
 	}
 	close(fd);
-	if (rc == 0)
-		rc = -EIO;
-	if (!vm->mem)
-		vm_kill(vm, "resume: %s", err);
-	else
-		vm_kill(vm, "resume: %s", strerror(-rc));
-	if (!vm->shell && fresh)
+	fprintf(stderr, "vm %s: suspended after idle %u and resumed in a fresh shell\n", vm->name,
+		rv->idles);
+	return 0;
+fail:
+	close(fd);
+	if (fresh)
 		shell_destroy(fresh);
+	vm_kill(vm, "suspend/resume: %s", err);
 	return -1;
 }
 

@@ -103,13 +103,17 @@ static void finish(struct worker *w, struct task *t)
 	w->done(t, w->done_arg);
 }
 
+/* A parked VM becomes runnable: its idle() returns with these events. */
+static void wake(struct task *t, uint64_t events)
+{
+	t->vm->status = VM_RUNNABLE;
+	vm_wake(t->vm, events);
+}
+
 static void timer_wake(struct sched_entity *e, void *arg)
 {
-	struct task *t = e->owner;
-
 	(void)arg;
-	t->vm->status = VM_RUNNABLE;
-	vm_wake(t->vm, DENALI_EV_TIMER);
+	wake(e->owner, DENALI_EV_TIMER);
 }
 
 static void handle_cmd(struct worker *w, struct worker_cmd *c)
@@ -123,10 +127,8 @@ static void handle_cmd(struct worker *w, struct worker_cmd *c)
 		sched_enqueue(&w->sched, &t->se, 0);
 		break;
 	case WCMD_WAKE:
-		if (sched_wake(&w->sched, &t->se)) {
-			t->vm->status = VM_RUNNABLE;
-			vm_wake(t->vm, 0);
-		}
+		if (sched_wake(&w->sched, &t->se))
+			wake(t, 0);
 		break;
 	case WCMD_STOP:
 		if (t->vm->status == VM_EXITED || t->vm->status == VM_KILLED)
@@ -194,7 +196,7 @@ static void wait_events(struct worker *w)
 static void dispatch(struct worker *w, struct task *t)
 {
 	struct vm *vm = t->vm;
-	uint64_t t0;
+	uint64_t t0, elapsed;
 	enum vm_stop stop;
 
 	if (!vm->shell) {
@@ -226,14 +228,15 @@ static void dispatch(struct worker *w, struct task *t)
 	running = NULL;
 	if (w->timer_armed)
 		set_timer(w, 0);
-	w->stats.busy_ns += vm_now_ns() - t0;
+	elapsed = vm_now_ns() - t0;
+	w->stats.busy_ns += elapsed;
 	w->stats.runs++;
 	switch (stop) {
 	case VM_STOP_PREEMPT:
 		w->stats.preemptions++;
 		/* Cut short by a deadline before its quantum was up: it keeps its
 		 * turn, right behind the VM that woke. */
-		if (vm_now_ns() - t0 < w->quantum_ns)
+		if (elapsed < w->quantum_ns)
 			sched_enqueue_front(&w->sched, &t->se);
 		else
 			sched_enqueue(&w->sched, &t->se, 0);

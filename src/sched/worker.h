@@ -21,7 +21,6 @@ struct task {
 	struct vm *vm;
 	struct sched_entity se;
 	struct worker *w;
-	struct task *next_cmd_unused;
 };
 
 enum worker_cmd_op { WCMD_ADD, WCMD_STOP, WCMD_WAKE };

@@ -96,12 +96,7 @@ enum vm_stop vm_run(struct vm *vm)
 
 	vm->status = VM_RUNNING;
 	for (;;) {
-		uint64_t ev = __atomic_exchange_n(&vm->pending, 0, __ATOMIC_ACQUIRE);
-
-		if (ev)
-			__atomic_fetch_or(&vm->shared->events, ev, __ATOMIC_RELEASE);
-		if (vm->stop_requested)
-			return vm_kill(vm, "stopped by the operator");
+		vm_deliver_events(vm, 0);
 		refresh_clock(vm);
 		t0 = __rdtsc();
 		rc = ioctl(vm->shell->vcpu_fd, KVM_RUN, 0);

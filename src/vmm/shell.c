@@ -248,7 +248,8 @@ static int set_slot(struct shell *sh, uint8_t *mem, uint64_t size)
 	return xioctl(sh->vm_fd, KVM_SET_USER_MEMORY_REGION, &r, "KVM_SET_USER_MEMORY_REGION");
 }
 
-int shell_unbind(struct shell *sh)
+/* Drops the memory slot. */
+static int shell_unbind(struct shell *sh)
 {
 	int rc;
 

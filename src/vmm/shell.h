@@ -47,9 +47,6 @@ void shell_destroy(struct shell *sh);
  */
 int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_state *st);
 
-/* Drops the memory slot so the shell holds no reference to the VM's memory. */
-int shell_unbind(struct shell *sh);
-
 /* Reads the complete vCPU state (for suspend). 0 or -errno. */
 int shell_save(struct shell *sh, struct vcpu_state *st);
 

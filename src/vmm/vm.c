@@ -176,13 +176,19 @@ void vm_post_events(struct vm *vm, uint64_t events)
 	__atomic_fetch_or(&vm->pending, events, __ATOMIC_RELEASE);
 }
 
+uint64_t vm_deliver_events(struct vm *vm, uint64_t events)
+{
+	events |= __atomic_exchange_n(&vm->pending, 0, __ATOMIC_ACQUIRE);
+	if (!events)
+		return __atomic_load_n(&vm->shared->events, __ATOMIC_ACQUIRE);
+	return __atomic_or_fetch(&vm->shared->events, events, __ATOMIC_RELEASE);
+}
+
 void vm_wake(struct vm *vm, uint64_t events)
 {
 	struct denali_hc_idle *blk;
-	uint64_t all;
+	uint64_t all = vm_deliver_events(vm, events);
 
-	events |= __atomic_exchange_n(&vm->pending, 0, __ATOMIC_ACQUIRE);
-	all = __atomic_or_fetch(&vm->shared->events, events, __ATOMIC_RELEASE);
 	/* The block was checked when idle() was called; memory does not move. */
 	blk = gpa_to_hva(vm->mem, vm->mem_size, vm->idle_gpa, sizeof(*blk));
 	if (blk)

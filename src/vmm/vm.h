@@ -64,7 +64,6 @@ struct vm {
 	uint64_t deadline_ns; /* idle() deadline, DENALI_NO_DEADLINE = none */
 	uint64_t idle_gpa;    /* argument block of the pending idle() */
 	uint64_t pending;     /* events posted while not running (atomic) */
-	volatile int stop_requested;
 	struct console_dev console;
 	struct vm_counters ctr;
 	uint64_t created_ns;
@@ -97,6 +96,10 @@ enum vm_stop vm_kill(struct vm *vm, const char *fmt, ...) __attribute__((format(
 
 /* Posts events from any thread; the scheduler decides when the VM sees them. */
 void vm_post_events(struct vm *vm, uint64_t events);
+
+/* Moves events posted from other threads, plus events, into the guest's
+ * shared event word; returns the word as it is now. Worker thread only. */
+uint64_t vm_deliver_events(struct vm *vm, uint64_t events);
 
 /* Completes a pending idle(): ORs pending events into the shared page and
  * writes the OUT field of the idle block. */
