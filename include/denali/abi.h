@@ -19,7 +19,12 @@
 
 #include <stdint.h>
 
-#define DENALI_ABI_VERSION 1u
+/*
+ * Version history (a guest refuses to start on a mismatch):
+ *   1  first layout;
+ *   2  vregs.secret[32] at offset 96 (taken from the start of reserved).
+ */
+#define DENALI_ABI_VERSION 2u
 #define DENALI_VREGS_MAGIC 0x696c616eu /* "nali" */
 
 #define DENALI_PAGE_SIZE 4096u
@@ -117,7 +122,10 @@ struct denali_vregs {
 
 	uint32_t argc;
 	uint32_t args_len; /* bytes used in args, including every NUL */
-	uint8_t reserved[4096 - 96 - DENALI_ARGS_MAX];
+	/* Per-VM random bytes from the host's getrandom() at creation, never
+	 * shown to anyone else: keys the guest's own secrets (TCP ISNs). */
+	uint8_t secret[32];
+	uint8_t reserved[4096 - 128 - DENALI_ARGS_MAX];
 	char args[DENALI_ARGS_MAX]; /* argc NUL-terminated strings, back to back */
 };
 
@@ -202,8 +210,9 @@ struct denali_blk_req {
 DENALI_STATIC_ASSERT(sizeof(struct denali_hc_idle) == 16, "denali_hc_idle");
 DENALI_STATIC_ASSERT(sizeof(struct denali_hc_panic) == 16, "denali_hc_panic");
 DENALI_STATIC_ASSERT(sizeof(struct denali_vregs) == 4096, "denali_vregs is one page");
-DENALI_STATIC_ASSERT(__builtin_offsetof(struct denali_vregs, reserved) == 96,
-		     "denali_vregs header");
+DENALI_STATIC_ASSERT(__builtin_offsetof(struct denali_vregs, secret) == 96, "denali_vregs header");
+DENALI_STATIC_ASSERT(__builtin_offsetof(struct denali_vregs, reserved) == 128,
+		     "denali_vregs secret");
 DENALI_STATIC_ASSERT(sizeof(struct denali_shared) == 4096, "denali_shared is one page");
 DENALI_STATIC_ASSERT(sizeof(struct denali_desc) == 16, "denali_desc");
 DENALI_STATIC_ASSERT(sizeof(struct denali_used) == 8, "denali_used");

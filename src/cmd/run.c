@@ -77,9 +77,10 @@ static void emit_line(struct vm *vm, const char *p, size_t n)
 }
 
 /* Console sink: whole lines, prefixed with the VM name when several run. */
-static void sink(struct vm *vm, const char *buf, size_t len, void *arg)
+static void sink(const char *buf, size_t len, void *arg)
 {
 	struct run_vm *rv = arg;
+	struct vm *vm = rv->task.vm;
 
 	pthread_mutex_lock(&ctx.lock);
 	if (!ctx.prefix) {

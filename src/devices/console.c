@@ -1,25 +1,83 @@
 /*
  * Console ring: the guest posts output buffers as descriptors; the monitor
  * copies them out at every exit. Every index and descriptor is checked; a
- * bad one kills the VM.
+ * bad one is reported to the VM layer, which kills the VM.
  */
 #include "console.h"
 
 #include "../vmm/gpa.h"
-#include "../vmm/vm.h"
 #include "ring.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char drop_note[] = "\n[denali: console output dropped: rate limit]\n";
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
+		    size_t whylen)
+{
+	(void)events;
+	return console_drain((struct console_dev *)d, g, why, whylen);
+}
+
+static unsigned op_counters(const struct device *d, struct dev_counter *out, unsigned max)
+{
+	const struct console_dev *c = (const struct console_dev *)d;
+	unsigned n = 0;
+
+	if (n < max)
+		out[n++] = (struct dev_counter){"console_bytes", c->written};
+	if (n < max)
+		out[n++] = (struct dev_counter){"console_dropped_bytes", c->dropped};
+	return n;
+}
+
+static size_t op_save(const struct device *d, void *buf, size_t cap)
+{
+	const struct console_dev *c = (const struct console_dev *)d;
+
+	if (cap < sizeof(c->cons))
+		return 0;
+	memcpy(buf, &c->cons, sizeof(c->cons));
+	return sizeof(c->cons);
+}
+
+static int op_restore(struct device *d, const void *buf, size_t len)
+{
+	struct console_dev *c = (struct console_dev *)d;
+
+	if (len != sizeof(c->cons))
+		return -EINVAL;
+	memcpy(&c->cons, buf, sizeof(c->cons));
+	return 0;
+}
+
+static const struct device_ops console_ops = {
+    .kind = "console",
+    .ring_mask = DENALI_RING_CONSOLE,
+    .drain = op_drain,
+    .save = op_save,
+    .restore = op_restore,
+    .counters = op_counters,
+};
 
 void console_init(struct console_dev *c, console_sink_fn sink, void *arg)
 {
 	memset(c, 0, sizeof(*c));
+	c->dev.ops = &console_ops;
 	c->tokens = CONSOLE_BURST;
-	c->refill_ns = vm_now_ns();
+	c->refill_ns = now_ns();
 	c->sink = sink;
 	c->sink_arg = arg;
 	pthread_mutex_init(&c->lock, NULL);
@@ -32,7 +90,7 @@ void console_free(struct console_dev *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-static void keep(struct vm *vm, struct console_dev *c, const char *p, size_t n)
+static void keep(struct console_dev *c, const char *p, size_t n)
 {
 	pthread_mutex_lock(&c->lock);
 	if (!c->buf)
@@ -50,12 +108,12 @@ static void keep(struct vm *vm, struct console_dev *c, const char *p, size_t n)
 	c->written += n;
 	pthread_mutex_unlock(&c->lock);
 	if (c->sink)
-		c->sink(vm, p, n, c->sink_arg);
+		c->sink(p, n, c->sink_arg);
 }
 
 static void refill(struct console_dev *c)
 {
-	uint64_t now = vm_now_ns(), add;
+	uint64_t now = now_ns(), add;
 
 	add = (now - c->refill_ns) * CONSOLE_RATE / 1000000000ull;
 	if (add) {
@@ -64,35 +122,34 @@ static void refill(struct console_dev *c)
 	}
 }
 
-static void emit(struct vm *vm, struct console_dev *c, const char *p, size_t n)
+static void emit(struct console_dev *c, const char *p, size_t n)
 {
 	if (c->tokens < n)
 		refill(c);
 	if (c->tokens < n) {
 		if (!c->dropping)
-			keep(vm, c, drop_note, sizeof(drop_note) - 1);
+			keep(c, drop_note, sizeof(drop_note) - 1);
 		c->dropping = 1;
 		c->dropped += n;
 		return;
 	}
 	c->tokens -= n;
 	c->dropping = 0;
-	keep(vm, c, p, n);
+	keep(c, p, n);
 }
 
-int console_drain(struct vm *vm)
+int console_drain(struct console_dev *c, const struct dev_guest *g, char *why, size_t whylen)
 {
-	struct console_dev *c = &vm->console;
-	struct denali_ring *r = (struct denali_ring *)(vm->mem + DENALI_CONSOLE_RING_GPA);
+	struct denali_ring *r = (struct denali_ring *)(g->mem + DENALI_CONSOLE_RING_GPA);
 	uint32_t prod = ring_read_index(&r->avail_prod);
 	int n = ring_pending(prod, c->cons);
 
 	if (n == 0)
 		return 0;
 	if (n < 0) {
-		vm_kill(vm,
-			"console ring: producer index %u is out of range (consumer %u, size %u)",
-			prod, c->cons, DENALI_RING_SIZE);
+		snprintf(why, whylen,
+			 "console ring: producer index %u is out of range (consumer %u, size %u)",
+			 prod, c->cons, DENALI_RING_SIZE);
 		return -EFAULT;
 	}
 	for (; c->cons != prod; c->cons++) {
@@ -101,18 +158,18 @@ int console_drain(struct vm *vm)
 
 		memcpy(&d, &r->desc[c->cons % DENALI_RING_SIZE], sizeof(d));
 		if (d.len > DENALI_CONSOLE_DESC_MAX) {
-			vm_kill(vm, "console ring: descriptor %u length %u exceeds %u",
-				c->cons % DENALI_RING_SIZE, d.len, DENALI_CONSOLE_DESC_MAX);
+			snprintf(why, whylen, "console ring: descriptor %u length %u exceeds %u",
+				 c->cons % DENALI_RING_SIZE, d.len, DENALI_CONSOLE_DESC_MAX);
 			return -EFAULT;
 		}
-		p = gpa_to_hva(vm->mem, vm->mem_size, d.addr, d.len);
+		p = gpa_to_hva(g->mem, g->mem_size, d.addr, d.len);
 		if (!p) {
-			vm_kill(vm,
-				"console ring: descriptor %u [0x%lx, +%u) is outside guest memory",
-				c->cons % DENALI_RING_SIZE, d.addr, d.len);
+			snprintf(why, whylen,
+				 "console ring: descriptor %u [0x%lx, +%u) is outside guest memory",
+				 c->cons % DENALI_RING_SIZE, d.addr, d.len);
 			return -EFAULT;
 		}
-		emit(vm, c, p, d.len);
+		emit(c, p, d.len);
 	}
 	ring_write_index(&r->avail_cons, c->cons);
 	return 0;

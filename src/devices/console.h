@@ -6,19 +6,21 @@
 #ifndef DENALI_DEVICES_CONSOLE_H
 #define DENALI_DEVICES_CONSOLE_H
 
+#include "device.h"
+
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct vm;
 
 #define CONSOLE_BUF_SIZE (64u << 10)  /* kept in memory per VM */
 #define CONSOLE_BURST	 (1u << 20)   /* bytes a VM may write at once */
 #define CONSOLE_RATE	 (256u << 10) /* bytes per second sustained */
 
-typedef void (*console_sink_fn)(struct vm *vm, const char *buf, size_t len, void *arg);
+/* Called on the worker thread with every accepted chunk of output. */
+typedef void (*console_sink_fn)(const char *buf, size_t len, void *arg);
 
 struct console_dev {
+	struct device dev;    /* first: the device array holds &dev */
 	uint32_t cons;	      /* monitor's consumer counter */
 	uint64_t written;     /* bytes accepted, ever */
 	uint64_t dropped;     /* bytes dropped by the rate limit */
@@ -35,10 +37,11 @@ void console_init(struct console_dev *c, console_sink_fn sink, void *arg);
 void console_free(struct console_dev *c);
 
 /*
- * Consumes every ready descriptor of the VM's console ring. Returns 0, or
- * -EFAULT after killing the VM (bad index or descriptor).
+ * Consumes every ready descriptor of the VM's console ring (the drain op of
+ * the console device). Returns 0, or -EFAULT with the reason in why (a bad
+ * index or descriptor: the caller kills the VM).
  */
-int console_drain(struct vm *vm);
+int console_drain(struct console_dev *c, const struct dev_guest *g, char *why, size_t whylen);
 
 /*
  * Copies buffered output from absolute offset off. Returns bytes copied and

@@ -5,7 +5,6 @@
  */
 #include "exit.h"
 
-#include "../devices/console.h"
 #include "gpa.h"
 #include "shell.h"
 #include "x86.h"
@@ -88,15 +87,50 @@ static void refresh_clock(struct vm *vm)
 	vr->time_ns = ns;
 }
 
+/* Before entry: receive rings filled, events delivered. */
+static int fill_devices(struct vm *vm, const struct dev_guest *g)
+{
+	char why[DEV_WHY_MAX];
+	uint64_t ev = 0;
+
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		const struct device_ops *ops = vm->dev[i]->ops;
+
+		if (ops->fill && ops->fill(vm->dev[i], g, &ev, why, sizeof(why)))
+			return vm_kill(vm, "%s", why);
+	}
+	vm_deliver_events(vm, ev);
+	return 0;
+}
+
+/* At every exit, fatal ones included: transmit rings drained. */
+static int drain_devices(struct vm *vm, const struct dev_guest *g)
+{
+	char why[DEV_WHY_MAX];
+	uint64_t ev = 0;
+
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		const struct device_ops *ops = vm->dev[i]->ops;
+
+		if (ops->drain && ops->drain(vm->dev[i], g, &ev, why, sizeof(why)))
+			return vm_kill(vm, "%s", why);
+	}
+	if (ev)
+		vm_deliver_events(vm, ev);
+	return 0;
+}
+
 enum vm_stop vm_run(struct vm *vm)
 {
+	struct dev_guest g = {vm->mem, vm->mem_size, vm->name};
 	struct kvm_run *run = vm->shell->run;
 	uint64_t t0, t1;
 	int rc;
 
 	vm->status = VM_RUNNING;
 	for (;;) {
-		vm_deliver_events(vm, 0);
+		if (fill_devices(vm, &g))
+			return VM_STOP_KILLED;
 		refresh_clock(vm);
 		t0 = __rdtsc();
 		rc = ioctl(vm->shell->vcpu_fd, KVM_RUN, 0);
@@ -113,7 +147,7 @@ enum vm_stop vm_run(struct vm *vm)
 			return vm_kill(vm, "KVM_RUN: %s", strerror(errno));
 		}
 		vm->ctr.exits++;
-		if (console_drain(vm))
+		if (drain_devices(vm, &g))
 			return VM_STOP_KILLED;
 		if (run->exit_reason >= sizeof(exit_table) / sizeof(exit_table[0]) ||
 		    !exit_table[run->exit_reason])

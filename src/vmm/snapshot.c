@@ -170,7 +170,7 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 			return -ENOMEM;
 		}
 		vm = fresh;
-		console_init(&vm->console, NULL, NULL);
+		vm_init_devices(vm);
 		vm->created_ns = vm_now_ns();
 	}
 	rc = guest_mem_alloc(h.mem_size, &mem);

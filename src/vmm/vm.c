@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 
 uint64_t vm_now_ns(void)
@@ -54,7 +55,7 @@ static int fill_args(struct denali_vregs *vr, int argc, char *const *argv, char 
 	return 0;
 }
 
-static void fill_vregs(struct vm *vm)
+static int fill_vregs(struct vm *vm)
 {
 	struct denali_vregs *vr = vm->vregs;
 	uint64_t hz = kvm_tsc_hz();
@@ -73,6 +74,10 @@ static void fill_vregs(struct vm *vm)
 	vr->mac[4] = (uint8_t)(vm->id >> 8);
 	vr->mac[5] = (uint8_t)vm->id;
 	vr->mtu = 1500;
+	/* The guest keys its own secrets (TCP ISNs) from this: never reused. */
+	if (getrandom(vr->secret, sizeof(vr->secret), 0) != (ssize_t)sizeof(vr->secret))
+		return -errno;
+	return 0;
 }
 
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
@@ -106,6 +111,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
 	vm->id = cfg->id;
 	vm->mem_size = cfg->mem_size;
+	vm_init_devices(vm);
 	rc = guest_mem_alloc(vm->mem_size, &vm->mem);
 	if (rc) {
 		snprintf(err, errlen, "mmap %lu bytes of guest memory: %s", vm->mem_size,
@@ -123,7 +129,11 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	rc = elf_load(cfg->elf, cfg->elf_size, vm->mem, vm->mem_size, &entry, err, errlen);
 	if (rc)
 		goto fail;
-	fill_vregs(vm);
+	rc = fill_vregs(vm);
+	if (rc) {
+		snprintf(err, errlen, "getrandom for the VM secret: %s", strerror(-rc));
+		goto fail;
+	}
 	rc = fill_args(vm->vregs, cfg->argc, cfg->argv, err, errlen);
 	if (rc)
 		goto fail;
@@ -132,7 +142,6 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->status = VM_RUNNABLE;
 	vm->deadline_ns = DENALI_NO_DEADLINE;
 	vm->created_ns = vm_now_ns();
-	console_init(&vm->console, NULL, NULL);
 	*out = vm;
 	return 0;
 fail:
@@ -146,10 +155,74 @@ void vm_destroy(struct vm *vm)
 		return;
 	if (vm->shell)
 		vm_unbind(vm);
+	vm_quiesce_devices(vm);
 	guest_mem_free(vm->mem, vm->mem_size);
+	for (unsigned i = 1; i < vm->ndev; i++)
+		if (vm->dev[i]->ops->free)
+			vm->dev[i]->ops->free(vm->dev[i]);
 	console_free(&vm->console);
 	free(vm->state);
 	free(vm);
+}
+
+void vm_init_devices(struct vm *vm)
+{
+	console_init(&vm->console, NULL, NULL);
+	vm->dev[0] = &vm->console.dev;
+	vm->ndev = 1;
+}
+
+int vm_add_device(struct vm *vm, struct device *d)
+{
+	if (vm->ndev == VM_DEV_MAX)
+		return -ENOSPC;
+	vm->dev[vm->ndev++] = d;
+	return 0;
+}
+
+struct device *vm_device(struct vm *vm, const char *kind)
+{
+	for (unsigned i = 0; i < vm->ndev; i++)
+		if (!strcmp(vm->dev[i]->ops->kind, kind))
+			return vm->dev[i];
+	return NULL;
+}
+
+int vm_attach_devices(struct vm *vm, const struct dev_host *h)
+{
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		int rc = vm->dev[i]->ops->attach ? vm->dev[i]->ops->attach(vm->dev[i], h) : 0;
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void vm_quiesce_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndev; i++)
+		if (vm->dev[i]->ops->quiesce)
+			vm->dev[i]->ops->quiesce(vm->dev[i]);
+}
+
+int vm_kick_devices(struct vm *vm, uint32_t mask)
+{
+	struct dev_guest g = {vm->mem, vm->mem_size, vm->name};
+	char why[DEV_WHY_MAX];
+	uint64_t ev = 0;
+
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		const struct device_ops *ops = vm->dev[i]->ops;
+
+		if (!(ops->ring_mask & mask) || !ops->kick)
+			continue;
+		if (ops->kick(vm->dev[i], &g, &ev, why, sizeof(why)))
+			return vm_kill(vm, "%s", why);
+	}
+	if (ev)
+		vm_deliver_events(vm, ev);
+	return -1;
 }
 
 int vm_bind(struct vm *vm, struct shell *sh)

@@ -6,6 +6,7 @@
 #define DENALI_VMM_VM_H
 
 #include "../devices/console.h"
+#include "../devices/device.h"
 #include "vcpu_state.h"
 
 #include <denali/abi.h>
@@ -48,6 +49,9 @@ struct vm_config {
 	char *const *argv; /* argv[0] is the image name the guest sees */
 };
 
+/* Devices per VM: console always, then net and blk when configured. */
+#define VM_DEV_MAX 4
+
 struct vm {
 	char name[64];
 	uint64_t id;
@@ -61,10 +65,12 @@ struct vm {
 	enum vm_status status;
 	int exit_code;
 	char reason[256];
-	uint64_t deadline_ns; /* idle() deadline, DENALI_NO_DEADLINE = none */
-	uint64_t idle_gpa;    /* argument block of the pending idle() */
-	uint64_t pending;     /* events posted while not running (atomic) */
-	struct console_dev console;
+	uint64_t deadline_ns;	    /* idle() deadline, DENALI_NO_DEADLINE = none */
+	uint64_t idle_gpa;	    /* argument block of the pending idle() */
+	uint64_t pending;	    /* events posted while not running (atomic) */
+	struct console_dev console; /* also dev[0] */
+	struct device *dev[VM_DEV_MAX];
+	unsigned ndev;
 	struct vm_counters ctr;
 	uint64_t created_ns;
 	void *owner; /* the scheduler's per-VM data */
@@ -90,6 +96,28 @@ void vm_unbind(struct vm *vm);
  * its console at every exit and refreshes its clock before every entry.
  */
 enum vm_stop vm_run(struct vm *vm);
+
+/*
+ * Adds a device (the VM owns it from now on: vm_destroy() frees it through
+ * its ops). Before the VM first runs. 0 or -ENOSPC.
+ */
+int vm_add_device(struct vm *vm, struct device *d);
+
+/* Sets up the console as device 0 (vm_create and snapshot_load do it). */
+void vm_init_devices(struct vm *vm);
+
+/* Returns the VM's device of this kind ("net", "blk"), or NULL. */
+struct device *vm_device(struct vm *vm, const char *kind);
+
+/* Tells every device which worker owns the VM now. 0 or the first -errno. */
+int vm_attach_devices(struct vm *vm, const struct dev_host *h);
+
+/* Lets every device finish its in-flight host I/O (before suspend/stop). */
+void vm_quiesce_devices(struct vm *vm);
+
+/* KICK: every device serving a ring in mask pushes out now. Returns
+ * EXIT_CONTINUE-compatible -1, or VM_STOP_KILLED after a device fault. */
+int vm_kick_devices(struct vm *vm, uint32_t mask);
 
 /* Marks the VM killed with a formatted reason; returns VM_STOP_KILLED. */
 enum vm_stop vm_kill(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -64,4 +64,14 @@ if command -v unshare >/dev/null; then
 	expect_status nokvm 1 "$?"
 	expect_in nokvm "$TMP/nokvm.err" "cannot open /dev/kvm"
 fi
+# The per-VM secret in the vregs: 32 random bytes, different in every VM.
+run_denalid secret run --count 2 "$GUESTS/secret"
+expect_status secret 0 "$STATUS"
+CHECKS=$((CHECKS + 1))
+[ "$(grep -c 'secret [0-9a-f]\{64\} nonzero' "$TMP/secret.out")" = 2 ] || fail "secret: two secrets"
+CHECKS=$((CHECKS + 1))
+[ "$(grep -o 'secret [0-9a-f]*' "$TMP/secret.out" | sort -u | wc -l)" = 2 ] ||
+	fail "secret: the two VMs got the same secret"
+CHECKS=$((CHECKS + 1))
+grep -q 'nonzero \(0\|1\|2\|3\)$' "$TMP/secret.out" && fail "secret: mostly zero bytes"
 finish

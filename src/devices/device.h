@@ -1,0 +1,82 @@
+/*
+ * The device interface: one ops table per device kind, an array of devices
+ * per VM that vm_run() walks. A device sees only its VM's memory (struct
+ * dev_guest) and never calls into the VM layer: a guest fault comes back as
+ * -EFAULT with the reason in `why`, and the VM layer kills with it. Events a
+ * device raises come back as DENALI_EV_* bits in *events, or, from other
+ * threads, through the wake hook the scheduler installs at attach.
+ */
+#ifndef DENALI_DEVICES_DEVICE_H
+#define DENALI_DEVICES_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct io_uring;
+struct device;
+
+/* What a device may touch of its VM: the guest memory, checked through
+ * gpa_to_hva(). mem is NULL while the VM is suspended. */
+struct dev_guest {
+	uint8_t *mem;
+	uint64_t mem_size;
+	const char *name; /* for messages */
+};
+
+/*
+ * Where a device runs: the owning worker's io_uring (NULL when the VM has
+ * none, e.g. in unit tests) and the hook that wakes the VM from any thread.
+ * wake() is cheap and coalesced by the caller: it posts events and, if the
+ * VM is parked, makes its worker run it.
+ */
+struct dev_host {
+	struct io_uring *ring;
+	void (*wake)(void *arg, uint64_t events);
+	void *wake_arg;
+	/* Reaps and dispatches completions of the owning worker's ring until
+	 * at least one arrives (for a device that must quiesce). 0 or -errno. */
+	int (*reap)(void *arg);
+	void *reap_arg;
+};
+
+/* One named counter, for stats. */
+struct dev_counter {
+	const char *name;
+	uint64_t value;
+};
+
+#define DEV_COUNTERS_MAX 24
+#define DEV_WHY_MAX	 256
+
+struct device_ops {
+	const char *kind;   /* "console", "net", "blk" */
+	uint32_t ring_mask; /* DENALI_RING_* served, for KICK */
+	/* The VM is now owned by the worker described by h (NULL ops allowed). */
+	int (*attach)(struct device *d, const struct dev_host *h);
+	/* Before every entry: fill receive rings. 0, or -EFAULT with why. */
+	int (*fill)(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
+		    size_t whylen);
+	/* At every exit, fatal ones included: consume transmit rings. */
+	int (*drain)(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
+		     size_t whylen);
+	/* KICK for one of ring_mask: push out what drain queued, now. */
+	int (*kick)(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
+		    size_t whylen);
+	/* Before the VM's memory goes away (suspend, stop): finish in-flight
+	 * host I/O; afterwards the device touches no guest memory. */
+	void (*quiesce)(struct device *d);
+	/* Device state for a snapshot: bytes written into buf (at most cap). */
+	size_t (*save)(const struct device *d, void *buf, size_t cap);
+	/* Restores what save() wrote; every field is checked. 0 or -EINVAL. */
+	int (*restore)(struct device *d, const void *buf, size_t len);
+	/* Fills up to max counters; returns how many. Any thread (plain loads). */
+	unsigned (*counters)(const struct device *d, struct dev_counter *out, unsigned max);
+	void (*free)(struct device *d);
+};
+
+/* Embedded first in every device's own struct. */
+struct device {
+	const struct device_ops *ops;
+};
+
+#endif
