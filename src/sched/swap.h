@@ -1,0 +1,141 @@
+/*
+ * Strided swap files. Slot s lives in file s mod F at offset
+ * (s div F) * slot_size; every file is preallocated (fallocate) at open, so
+ * writing a slot never fails for lack of space. A slot holds one swapped-out
+ * VM: a header, a metadata block (the page numbers, the vCPU state, the
+ * device state) and the VM's resident non-zero pages, each part checksummed
+ * (CRC-32C). Writes and reads go through one io_uring, batched: a swap-out
+ * is one submission of writev()s straight from guest memory plus a data
+ * sync; a swap-in is one read of the header and metadata and one batched
+ * sweep of readv()s straight into guest memory.
+ *
+ * Thread-safe: one mutex serialises slot I/O and the allocator.
+ */
+#ifndef DENALI_SCHED_SWAP_H
+#define DENALI_SCHED_SWAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SWAP_PAGE      4096u
+#define SWAP_STATE_MAX (64u << 10) /* vCPU state bytes a slot accepts */
+#define SWAP_DEV_MAX   (64u << 10) /* device state bytes a slot accepts */
+#define SWAP_NO_SLOT   UINT64_MAX
+
+struct swap_config {
+	const char *dir;    /* where the files swap.0 .. swap.F-1 live */
+	unsigned nfiles;    /* F, >= 1 */
+	uint64_t size;	    /* total bytes over all files */
+	uint64_t slot_size; /* bytes per slot, a multiple of 4 KiB */
+	int durable;	    /* data-sync every slot before swap_write() returns */
+};
+
+/* Slot layout: which file, and where in it. */
+unsigned swap_slot_file(uint64_t slot, unsigned nfiles);
+uint64_t swap_slot_offset(uint64_t slot, unsigned nfiles, uint64_t slot_size);
+
+/* Bytes of the header plus metadata block for npages pages and the given
+ * state sizes (a multiple of 4 KiB). */
+uint64_t swap_meta_bytes(uint64_t npages, uint32_t state_len, uint32_t dev_len);
+
+/* The smallest slot that holds a VM of mem_size bytes with every page
+ * resident and state blobs up to the given sizes. */
+uint64_t swap_slot_size_for(uint64_t mem_size, uint32_t state_len, uint32_t dev_len);
+
+/* One VM's image, as swap_write() takes it and swap_read() fills it. */
+struct swap_image {
+	uint64_t vm_id;
+	uint8_t *mem; /* guest memory, mem_size bytes */
+	uint64_t mem_size;
+	void *state; /* vCPU state */
+	uint32_t state_len;
+	void *dev; /* device and monitor state */
+	uint32_t dev_len;
+};
+
+/*
+ * What the host keeps in memory for a swapped-out VM (32 bytes): enough to
+ * read its slot back in one sweep, and to refuse a slot that holds anything
+ * else (another VM, an older write).
+ */
+struct swap_record {
+	uint64_t slot;
+	uint64_t generation;
+	uint32_t npages;
+	uint32_t state_len;
+	uint32_t dev_len;
+	uint32_t header_crc;
+};
+
+struct swap_counters {
+	uint64_t writes, write_errors, write_bytes;
+	uint64_t reads, read_errors, read_bytes;
+	uint64_t checksum_failures;
+	uint64_t too_big; /* a VM whose pages did not fit a slot */
+	uint64_t slots_total, slots_used;
+};
+
+struct swap;
+
+/*
+ * Creates (or reuses) F files in cfg->dir and preallocates them for
+ * size / slot_size slots. 0 or -errno with a reason in err: -EINVAL for a
+ * bad configuration, -ENOSPC when the files cannot be preallocated.
+ */
+int swap_open(const struct swap_config *cfg, struct swap **out, char *err, size_t errlen);
+
+/* Closes the files (they stay on disk with their slots). */
+void swap_close(struct swap *sw);
+
+uint64_t swap_slot_size(const struct swap *sw);
+uint64_t swap_slots(const struct swap *sw);
+
+/* Allocates a free slot into *slot; -ENOSPC when every slot is taken. */
+int swap_slot_alloc(struct swap *sw, uint64_t *slot);
+
+/* Marks a given slot used (restoring a fleet after a restart): -EBUSY if it
+ * is taken, -ERANGE if it does not exist. */
+int swap_slot_reserve(struct swap *sw, uint64_t slot);
+
+void swap_slot_free(struct swap *sw, uint64_t slot);
+
+/*
+ * Writes img into slot: its resident (present or host-swapped, by
+ * /proc/self/pagemap) non-zero pages, its state and its device state, then
+ * (if durable) syncs the data. Only when this returns 0 is *rec valid and the
+ * slot's content durable; the caller may then release the VM's memory.
+ * Guest memory is only read. -EFBIG if the pages do not fit the slot,
+ * -EIO/-ENOSPC/... from the file; every failure is counted and leaves the
+ * VM's memory untouched.
+ */
+int swap_write(struct swap *sw, uint64_t slot, const struct swap_image *img,
+	       struct swap_record *rec, char *err, size_t errlen);
+
+/*
+ * Reads the slot of rec back into img: img->mem must be zero-filled memory
+ * of img->mem_size bytes, img->state/dev buffers of rec->state_len and
+ * rec->dev_len bytes (img->dev_len is set). Every field and checksum is
+ * checked before 0 is returned: -EBADMSG (checksum or header mismatch,
+ * counted as a checksum failure) or -EIO etc. with a reason in err. On
+ * failure img->mem may hold partial data and must not run.
+ */
+int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image *img, char *err,
+	      size_t errlen);
+
+/*
+ * Reads and checks only the header of a slot (fleet restore after a
+ * restart): fills *rec and *vm_id from it. -ENODATA for a slot never
+ * written, -EBADMSG for a header that fails its checksum.
+ */
+int swap_probe(struct swap *sw, uint64_t slot, struct swap_record *rec, uint64_t *vm_id,
+	       uint64_t *mem_size);
+
+void swap_get_counters(struct swap *sw, struct swap_counters *out);
+
+/*
+ * Test hook: the next n completions of slot I/O fail with -err (as a disk
+ * returning EIO would), through the same error paths as a real failure.
+ */
+void swap_inject_error(struct swap *sw, int err, unsigned n);
+
+#endif
