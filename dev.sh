@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config liburing-dev libcap-ng-dev libjansson-dev
-	  libcmocka-dev iproute2 nginx-light wrk gnuplot-nox systemd)
+	  libcmocka-dev iproute2 nginx-light wrk gnuplot-nox systemd clang)
 
 install_missing() {
 	local missing=()
