@@ -4,12 +4,15 @@
 #include "libos_private.h"
 #include <assert.h>
 #include <denali/libos.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+int errno;
 
 static int digit_value(char c)
 {
