@@ -10,33 +10,25 @@
  * passed it, i.e. after the monitor copied it out.
  */
 #include "libos_private.h"
+#include "ring.h"
 #include <denali/libos.h>
 #include <stdbool.h>
 #include <string.h>
 
 static char slot_buf[DENALI_RING_SIZE][DENALI_CONSOLE_DESC_MAX] __attribute__((aligned(4096)));
 
-static uint32_t prod;	 /* our copy of avail_prod */
-static uint32_t cur_len; /* bytes in slot_buf[prod % size] */
+static struct ring_side ring;
+static uint32_t cur_len; /* bytes in slot_buf[next slot] */
 static bool cur_open;	 /* slot at prod is free and being filled */
-static bool started;
-
-static uint32_t ring_cons(void)
-{
-	return __atomic_load_n(&CONSOLE_RING->avail_cons, __ATOMIC_ACQUIRE);
-}
 
 /* Wait until the slot at prod is free: kick, then idle briefly if the
  * monitor still has not consumed (it may be rate-limiting us). */
 static void slot_open(void)
 {
-	if (!started) {
-		prod = CONSOLE_RING->avail_prod;
-		started = true;
-	}
-	while ((uint32_t)(prod - ring_cons()) >= DENALI_RING_SIZE) {
+	ring_start(&ring, DENALI_CONSOLE_RING_GPA);
+	while (ring_space(&ring) == 0) {
 		dn_kick(DENALI_RING_CONSOLE);
-		if ((uint32_t)(prod - ring_cons()) < DENALI_RING_SIZE)
+		if (ring_space(&ring) > 0)
 			break;
 		dn_idle(dn_now_ns() + 1000000);
 	}
@@ -46,16 +38,9 @@ static void slot_open(void)
 
 static void slot_post(void)
 {
-	uint32_t slot = prod % DENALI_RING_SIZE;
-	volatile struct denali_desc *d = &CONSOLE_RING->desc[slot];
+	uint32_t slot = ring_next_slot(&ring);
 
-	d->addr = (uintptr_t)slot_buf[slot];
-	d->len = cur_len;
-	d->id = (uint16_t)slot;
-	d->flags = 0;
-	prod++;
-	/* The descriptor and the bytes must be visible before the index. */
-	__atomic_store_n(&CONSOLE_RING->avail_prod, prod, __ATOMIC_RELEASE);
+	ring_post(&ring, (uintptr_t)slot_buf[slot], cur_len, (uint16_t)slot);
 	cur_open = false;
 	cur_len = 0;
 }
@@ -68,7 +53,7 @@ size_t dn_console_write(const void *buf, size_t len)
 	while (left > 0) {
 		if (!cur_open)
 			slot_open();
-		char *dst = slot_buf[prod % DENALI_RING_SIZE] + cur_len;
+		char *dst = slot_buf[ring_next_slot(&ring)] + cur_len;
 		size_t room = DENALI_CONSOLE_DESC_MAX - cur_len;
 		size_t n = left < room ? left : room;
 		const char *nl = memchr(p, '\n', n);

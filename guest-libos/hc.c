@@ -25,10 +25,20 @@ _Noreturn void dn_exit(int code)
 		hc_out(DENALI_HC_EXIT, (uint32_t)code);
 }
 
+/* Events a driver took while waiting for its own and handed back. */
+static uint64_t deferred;
+
+void dn_events_defer(uint64_t events)
+{
+	deferred |= events;
+}
+
 uint64_t dn_idle(uint64_t deadline_ns)
 {
 	volatile struct denali_hc_idle arg = {.deadline_ns = deadline_ns, .events = 0};
 
+	if (deferred)
+		return dn_events_take(); /* level-triggered: pending means now */
 	hc_out(DENALI_HC_IDLE, gpa_of(&arg));
 	/* Events are level-triggered: idle() returns at once while any bit is
 	 * set, so take them here; the caller gets what woke it. */
@@ -53,5 +63,8 @@ _Noreturn void dn_panic(const char *msg)
 
 uint64_t dn_events_take(void)
 {
-	return __atomic_exchange_n(&SHARED->events, 0, __ATOMIC_ACQ_REL);
+	uint64_t ev = deferred;
+
+	deferred = 0;
+	return ev | __atomic_exchange_n(&SHARED->events, 0, __ATOMIC_ACQ_REL);
 }

@@ -22,7 +22,9 @@
 /*
  * Version history (a guest refuses to start on a mismatch):
  *   1  first layout;
- *   2  vregs.secret[32] at offset 96 (taken from the start of reserved).
+ *   2  vregs.secret[32] at offset 96 (taken from the start of reserved),
+ *      vregs.blk_flags at 128; the net and blk rings are implemented;
+ *      DENALI_BLK_S_RDONLY.
  */
 #define DENALI_ABI_VERSION 2u
 #define DENALI_VREGS_MAGIC 0x696c616eu /* "nali" */
@@ -125,7 +127,8 @@ struct denali_vregs {
 	/* Per-VM random bytes from the host's getrandom() at creation, never
 	 * shown to anyone else: keys the guest's own secrets (TCP ISNs). */
 	uint8_t secret[32];
-	uint8_t reserved[4096 - 128 - DENALI_ARGS_MAX];
+	uint32_t blk_flags; /* DENALI_BLK_F_* */
+	uint8_t reserved[4096 - 132 - DENALI_ARGS_MAX];
 	char args[DENALI_ARGS_MAX]; /* argc NUL-terminated strings, back to back */
 };
 
@@ -188,7 +191,10 @@ struct denali_ring {
 #define DENALI_NET_FRAME_MAX 1514u
 
 /* Blk: the descriptor points at a request header; data follows in the same
- * guest buffer; desc.len covers header and data. */
+ * guest buffer; desc.len covers header and data (at least the header, and
+ * for READ/WRITE exactly header + nsectors * 512). used.len is the status.
+ * A request outside the disk, or whose sector + nsectors wraps, gets
+ * DENALI_BLK_S_IOERR; a descriptor outside guest memory kills the VM. */
 #define DENALI_BLK_SECTOR   512u
 #define DENALI_BLK_READ	    0u
 #define DENALI_BLK_WRITE    1u
@@ -196,6 +202,8 @@ struct denali_ring {
 #define DENALI_BLK_S_OK	    0u
 #define DENALI_BLK_S_IOERR  1u
 #define DENALI_BLK_S_UNSUPP 2u
+#define DENALI_BLK_S_RDONLY 3u /* a write or flush to a read-only disk */
+#define DENALI_BLK_F_RDONLY 1u /* vregs.blk_flags: the disk refuses writes */
 
 struct denali_blk_req {
 	uint32_t op; /* DENALI_BLK_READ/WRITE/FLUSH */
@@ -211,7 +219,7 @@ DENALI_STATIC_ASSERT(sizeof(struct denali_hc_idle) == 16, "denali_hc_idle");
 DENALI_STATIC_ASSERT(sizeof(struct denali_hc_panic) == 16, "denali_hc_panic");
 DENALI_STATIC_ASSERT(sizeof(struct denali_vregs) == 4096, "denali_vregs is one page");
 DENALI_STATIC_ASSERT(__builtin_offsetof(struct denali_vregs, secret) == 96, "denali_vregs header");
-DENALI_STATIC_ASSERT(__builtin_offsetof(struct denali_vregs, reserved) == 128,
+DENALI_STATIC_ASSERT(__builtin_offsetof(struct denali_vregs, blk_flags) == 128,
 		     "denali_vregs secret");
 DENALI_STATIC_ASSERT(sizeof(struct denali_shared) == 4096, "denali_shared is one page");
 DENALI_STATIC_ASSERT(sizeof(struct denali_desc) == 16, "denali_desc");

@@ -66,14 +66,7 @@ static int fill_vregs(struct vm *vm)
 	vr->mem_size = vm->mem_size;
 	vr->tsc_hz = hz;
 	vr->tsc_mult = hz ? (uint64_t)(((unsigned __int128)1000000000ull << 32) / hz) : 0;
-	/* Locally administered unicast MAC derived from the VM id. */
-	vr->mac[0] = 0x02;
-	vr->mac[1] = 0xde;
-	vr->mac[2] = (uint8_t)(vm->id >> 24);
-	vr->mac[3] = (uint8_t)(vm->id >> 16);
-	vr->mac[4] = (uint8_t)(vm->id >> 8);
-	vr->mac[5] = (uint8_t)vm->id;
-	vr->mtu = 1500;
+	/* MAC and addresses stay 0 (no NIC) until vm_set_net(). */
 	/* The guest keys its own secrets (TCP ISNs) from this: never reused. */
 	if (getrandom(vr->secret, sizeof(vr->secret), 0) != (ssize_t)sizeof(vr->secret))
 		return -errno;
@@ -163,6 +156,21 @@ void vm_destroy(struct vm *vm)
 	console_free(&vm->console);
 	free(vm->state);
 	free(vm);
+}
+
+void vm_set_net(struct vm *vm, const uint8_t mac[6], uint32_t addr, uint32_t mask, uint32_t gw)
+{
+	memcpy(vm->vregs->mac, mac, 6);
+	vm->vregs->mtu = 1500;
+	vm->vregs->ipv4_addr = addr;
+	vm->vregs->ipv4_netmask = mask;
+	vm->vregs->ipv4_gateway = gw;
+}
+
+void vm_set_blk(struct vm *vm, uint64_t sectors, uint32_t flags)
+{
+	vm->vregs->blk_sectors = sectors;
+	vm->vregs->blk_flags = flags;
 }
 
 void vm_init_devices(struct vm *vm)

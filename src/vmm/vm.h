@@ -103,6 +103,11 @@ enum vm_stop vm_run(struct vm *vm);
  */
 int vm_add_device(struct vm *vm, struct device *d);
 
+/* Publishes the NIC (MAC, IPv4 in network byte order) / the disk in the
+ * vregs; the devices themselves are added with vm_add_device(). */
+void vm_set_net(struct vm *vm, const uint8_t mac[6], uint32_t addr, uint32_t mask, uint32_t gw);
+void vm_set_blk(struct vm *vm, uint64_t sectors, uint32_t flags);
+
 /* Sets up the console as device 0 (vm_create and snapshot_load do it). */
 void vm_init_devices(struct vm *vm);
 

@@ -44,8 +44,14 @@ void dn_kick(uint32_t mask);
 /* Flush the console and end the VM; `msg` becomes part of the logged reason. */
 _Noreturn void dn_panic(const char *msg);
 
-/* Atomically take (and clear) the pending-event bits of the shared page. */
+/* Atomically take (and clear) the pending-event bits of the shared page,
+ * plus any handed back with dn_events_defer(). */
 uint64_t dn_events_take(void);
+
+/* Hand back event bits taken while waiting for something else (a driver
+ * waiting for its completion): the next dn_idle()/dn_events_take() returns
+ * them at once. */
+void dn_events_defer(uint64_t events);
 
 /* ---- console (console.c) --------------------------------------------------- */
 

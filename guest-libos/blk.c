@@ -1,0 +1,176 @@
+/*
+ * Block device over the blk ring. Each of DN_BLK_QUEUE request slots owns a
+ * buffer (header + up to DN_BLK_ASYNC_MAX sectors), allocated on first use
+ * so that guests without a disk pay nothing. A request is posted with its
+ * slot number as the descriptor id; the completion's used.len is the
+ * status. Waiting is dn_idle(): the request is picked up at that exit, the
+ * VM sleeps while the host does the I/O, and DENALI_EV_BLK wakes it.
+ */
+#include "libos_private.h"
+#include "ring.h"
+#include <denali/blkdev.h>
+#include <denali/libos.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOT_BYTES (sizeof(struct denali_blk_req) + DN_BLK_ASYNC_MAX * DENALI_BLK_SECTOR)
+
+struct slot {
+	uint8_t *buf; /* header, then data */
+	void *user;   /* read destination */
+	uint32_t op, nsectors;
+	int busy, done, res;
+};
+
+static struct slot slots[DN_BLK_QUEUE];
+static struct ring_side ring;
+static unsigned in_flight;
+
+uint64_t dn_blk_sectors(void)
+{
+	return VREGS->blk_sectors;
+}
+
+int dn_blk_readonly(void)
+{
+	return (VREGS->blk_flags & DENALI_BLK_F_RDONLY) != 0;
+}
+
+static int status_to_errno(uint32_t st)
+{
+	switch (st) {
+	case DENALI_BLK_S_OK:
+		return 0;
+	case DENALI_BLK_S_RDONLY:
+		return -RING_EROFS;
+	case DENALI_BLK_S_UNSUPP:
+		return -RING_EINVAL;
+	default:
+		return -RING_EIO;
+	}
+}
+
+/* Moves every completion the monitor posted into its slot. */
+static void reap(void)
+{
+	struct denali_used u;
+
+	while (ring_take_used(&ring, &u)) {
+		struct slot *s;
+
+		if (u.id >= DN_BLK_QUEUE || !slots[u.id].busy || slots[u.id].done)
+			dn_panic("blkdev: completion for a request not in flight");
+		s = &slots[u.id];
+		s->res = status_to_errno(u.len);
+		if (s->res == 0 && s->op == DENALI_BLK_READ)
+			memcpy(s->user, s->buf + sizeof(struct denali_blk_req),
+			       (size_t)s->nsectors * DENALI_BLK_SECTOR);
+		s->done = 1;
+	}
+}
+
+int dn_blk_submit(uint32_t op, uint64_t sector, void *buf, uint32_t nsectors)
+{
+	struct denali_blk_req req = {.op = op, .nsectors = nsectors, .sector = sector};
+	size_t data = (size_t)nsectors * DENALI_BLK_SECTOR;
+	unsigned id;
+
+	if (dn_blk_sectors() == 0 || nsectors > DN_BLK_ASYNC_MAX || op > DENALI_BLK_FLUSH ||
+	    (op != DENALI_BLK_FLUSH && (nsectors == 0 || !buf)))
+		return -RING_EINVAL;
+	if (op == DENALI_BLK_FLUSH)
+		data = 0, req.nsectors = 0, req.sector = 0;
+	ring_start(&ring, DENALI_BLK_RING_GPA);
+	if (in_flight == DN_BLK_QUEUE || ring_space(&ring) == 0)
+		return -RING_EAGAIN;
+	for (id = 0; id < DN_BLK_QUEUE && slots[id].busy; id++)
+		;
+	if (!slots[id].buf && !(slots[id].buf = malloc(SLOT_BYTES)))
+		return -RING_EAGAIN;
+	memcpy(slots[id].buf, &req, sizeof(req));
+	if (op == DENALI_BLK_WRITE)
+		memcpy(slots[id].buf + sizeof(req), buf, data);
+	slots[id] = (struct slot){
+	    .buf = slots[id].buf, .user = buf, .op = op, .nsectors = req.nsectors, .busy = 1};
+	in_flight++;
+	ring_post(&ring, (uintptr_t)slots[id].buf, (uint32_t)(sizeof(req) + data), (uint16_t)id);
+	return (int)id;
+}
+
+int dn_blk_complete(int *res)
+{
+	reap();
+	for (unsigned id = 0; id < DN_BLK_QUEUE; id++) {
+		if (slots[id].busy && slots[id].done) {
+			*res = slots[id].res;
+			slots[id].busy = 0;
+			slots[id].done = 0;
+			in_flight--;
+			return (int)id;
+		}
+	}
+	return -RING_EAGAIN;
+}
+
+/* Submits one request and idles until it completes; other events that
+ * arrive meanwhile are handed back for whoever waits for them. */
+static int one(uint32_t op, uint64_t sector, void *buf, uint32_t n)
+{
+	uint64_t other = 0;
+	int tag, res;
+
+	while ((tag = dn_blk_submit(op, sector, buf, n)) == -RING_EAGAIN)
+		other |= dn_idle(DENALI_NO_DEADLINE) & ~DENALI_EV_BLK;
+	if (tag < 0)
+		return tag;
+	for (;;) {
+		reap();
+		if (slots[tag].done)
+			break;
+		other |= dn_idle(DENALI_NO_DEADLINE) & ~DENALI_EV_BLK;
+	}
+	/* Take exactly ours; other finished requests stay for their owners. */
+	res = slots[tag].res;
+	slots[tag].busy = 0;
+	slots[tag].done = 0;
+	in_flight--;
+	if (other)
+		dn_events_defer(other);
+	return res;
+}
+
+static int chunked(uint32_t op, uint64_t sector, uint8_t *buf, uint32_t nsectors)
+{
+	if (dn_blk_sectors() == 0)
+		return -RING_EINVAL;
+	while (nsectors > 0) {
+		uint32_t n = nsectors < DN_BLK_ASYNC_MAX ? nsectors : DN_BLK_ASYNC_MAX;
+		int rc = one(op, sector, buf, n);
+
+		if (rc)
+			return rc;
+		sector += n;
+		buf += (size_t)n * DENALI_BLK_SECTOR;
+		nsectors -= n;
+	}
+	return 0;
+}
+
+int dn_blk_read(uint64_t sector, void *buf, uint32_t nsectors)
+{
+	return chunked(DENALI_BLK_READ, sector, buf, nsectors);
+}
+
+int dn_blk_write(uint64_t sector, const void *buf, uint32_t nsectors)
+{
+	if (dn_blk_readonly())
+		return -RING_EROFS;
+	return chunked(DENALI_BLK_WRITE, sector, (uint8_t *)(uintptr_t)buf, nsectors);
+}
+
+int dn_blk_flush(void)
+{
+	if (dn_blk_sectors() == 0)
+		return -RING_EINVAL;
+	return one(DENALI_BLK_FLUSH, 0, NULL, 0);
+}

@@ -1,0 +1,39 @@
+/*
+ * guest-libos block driver over the blk ring of the ABI: 512-byte sectors,
+ * requests carried by the ring, completions waited for with dn_idle() (the
+ * VM leaves the run queue while the host does the I/O). Other events that
+ * arrive while a call waits are handed back (dn_events_defer), never lost.
+ */
+#ifndef DENALI_BLKDEV_H
+#define DENALI_BLKDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Capacity in 512-byte sectors; 0 = no disk. */
+uint64_t dn_blk_sectors(void);
+
+/* 1 if the disk refuses writes. */
+int dn_blk_readonly(void);
+
+/* Synchronous I/O: 0, -EIO (host error, out of range), -EINVAL (bad
+ * arguments, no disk), -EROFS (write to a read-only disk). */
+int dn_blk_read(uint64_t sector, void *buf, uint32_t nsectors);
+int dn_blk_write(uint64_t sector, const void *buf, uint32_t nsectors);
+int dn_blk_flush(void);
+
+/*
+ * Asynchronous I/O, for queue depths above one: dn_blk_submit() queues one
+ * request of at most DN_BLK_ASYNC_MAX sectors (write data is copied at
+ * submit) and returns a tag >= 0, or -EAGAIN when DN_BLK_QUEUE requests
+ * are in flight, -EINVAL. dn_blk_complete() returns the tag of one finished
+ * request with its result (0, -EIO, -EROFS) in *res, the read data copied
+ * to the submit buffer, or -EAGAIN when none has finished yet (idle and
+ * retry; DENALI_EV_BLK wakes).
+ */
+#define DN_BLK_ASYNC_MAX 128u
+#define DN_BLK_QUEUE	 32u
+int dn_blk_submit(uint32_t op, uint64_t sector, void *buf, uint32_t nsectors);
+int dn_blk_complete(int *res);
+
+#endif /* DENALI_BLKDEV_H */

@@ -1,0 +1,143 @@
+/*
+ * blkcheck: the block-device test guest.
+ *   blkcheck rw N       write N sectors of a pattern from sector 0 (in 64 KiB
+ *                       requests), flush, read them back, compare checksums
+ *   blkcheck ro         a write must come back DENALI_BLK_S_RDONLY (sent
+ *                       through the ring, not refused by the driver)
+ *   blkcheck range      a request past the end and one whose sector + length
+ *                       wraps must come back as I/O errors
+ *   blkcheck fill       write until the host reports an error (a full disk):
+ *                       the error must reach us as -EIO, and we keep running
+ */
+#include <denali/blkdev.h>
+#include <denali/libos.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 128u /* sectors per request */
+
+static uint8_t buf[CHUNK * DENALI_BLK_SECTOR];
+
+static uint32_t crc_update(uint32_t c, const uint8_t *p, size_t n)
+{
+	c = ~c;
+	while (n--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
+	}
+	return ~c;
+}
+
+static void pattern(uint64_t sector, uint32_t n)
+{
+	for (size_t i = 0; i < (size_t)n * DENALI_BLK_SECTOR; i++)
+		buf[i] = (uint8_t)((sector * 7 + i * 13 + (i >> 9)) ^ 0x5a);
+}
+
+/* One request straight through the ring, waiting for its status. */
+static int raw(uint32_t op, uint64_t sector, uint32_t n)
+{
+	int tag, res = 0;
+
+	while ((tag = dn_blk_submit(op, sector, buf, n)) == -11)
+		dn_idle(DENALI_NO_DEADLINE);
+	if (tag < 0)
+		return tag;
+	while (dn_blk_complete(&res) != tag)
+		dn_idle(DENALI_NO_DEADLINE);
+	return res;
+}
+
+static int rw(uint64_t n)
+{
+	uint32_t crc_w = 0, crc_r = 0;
+	int rc;
+
+	if (n > dn_blk_sectors())
+		n = dn_blk_sectors();
+	for (uint64_t s = 0; s < n; s += CHUNK) {
+		uint32_t k = n - s < CHUNK ? (uint32_t)(n - s) : CHUNK;
+
+		pattern(s, k);
+		crc_w = crc_update(crc_w, buf, (size_t)k * DENALI_BLK_SECTOR);
+		rc = dn_blk_write(s, buf, k);
+		if (rc) {
+			printf("blkcheck: write at %lu: %d\n", (unsigned long)s, rc);
+			return 1;
+		}
+	}
+	rc = dn_blk_flush();
+	if (rc) {
+		printf("blkcheck: flush: %d\n", rc);
+		return 1;
+	}
+	for (uint64_t s = 0; s < n; s += CHUNK) {
+		uint32_t k = n - s < CHUNK ? (uint32_t)(n - s) : CHUNK;
+
+		memset(buf, 0, sizeof(buf));
+		rc = dn_blk_read(s, buf, k);
+		if (rc) {
+			printf("blkcheck: read at %lu: %d\n", (unsigned long)s, rc);
+			return 1;
+		}
+		crc_r = crc_update(crc_r, buf, (size_t)k * DENALI_BLK_SECTOR);
+	}
+	printf("blkcheck: rw %lu sectors: written crc %08x read crc %08x %s\n", (unsigned long)n,
+	       crc_w, crc_r, crc_w == crc_r ? "match" : "MISMATCH");
+	return crc_w == crc_r ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t cap = dn_blk_sectors();
+	int rc;
+
+	if (!cap) {
+		printf("blkcheck: no disk\n");
+		return 2;
+	}
+	printf("blkcheck: disk of %lu sectors%s\n", (unsigned long)cap,
+	       dn_blk_readonly() ? ", read-only" : "");
+	if (argc >= 3 && !strcmp(argv[1], "rw"))
+		return rw(strtoull(argv[2], NULL, 10));
+	if (argc >= 2 && !strcmp(argv[1], "ro")) {
+		int r = raw(DENALI_BLK_READ, 0, 1);
+		int w = raw(DENALI_BLK_WRITE, 0, 1);
+
+		printf("blkcheck: ro read %d write %d\n", r, w);
+		return r == 0 && w == -30 ? 0 : 1;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "range")) {
+		int a = raw(DENALI_BLK_READ, cap, 1);
+		int b = raw(DENALI_BLK_READ, cap - 1, 2);
+		int c = raw(DENALI_BLK_READ, UINT64_MAX - 1, 4);
+		int d = raw(DENALI_BLK_READ, cap - 1, 1);
+
+		printf("blkcheck: range past-end %d straddle %d wrap %d last %d\n", a, b, c, d);
+		return a == -5 && b == -5 && c == -5 && d == 0 ? 0 : 1;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "fill")) {
+		for (uint64_t s = 0; s < cap; s += CHUNK) {
+			uint32_t k = cap - s < CHUNK ? (uint32_t)(cap - s) : CHUNK;
+
+			pattern(s, k);
+			rc = dn_blk_write(s, buf, k);
+			if (rc == 0)
+				rc = dn_blk_flush();
+			if (rc) {
+				printf("blkcheck: fill error %d at sector %lu, still running\n", rc,
+				       (unsigned long)s);
+				/* Still alive and the disk still reads. */
+				rc = dn_blk_read(0, buf, 1);
+				printf("blkcheck: read after error %d\n", rc);
+				return 0;
+			}
+		}
+		printf("blkcheck: fill: the whole disk was written, no error\n");
+		return 1;
+	}
+	printf("blkcheck: usage: rw N | ro | range | fill\n");
+	return 2;
+}
