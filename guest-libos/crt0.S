@@ -2,9 +2,10 @@
  * crt0: the entry point of every denali guest image.
  *
  * Entry contract (guaranteed by the monitor, see README.md):
- *   - 64-bit long mode, ring 3, IOPL=3, no interrupts, no IDT;
+ *   - 64-bit long mode, ring 3 (cs 0x33, ss 0x2b), IOPL=0, no interrupts
+ *     (IF=1 but nothing is ever injected), no IDT;
  *   - rip = e_entry (_start), rsp = mem_size (16-byte aligned), every other
- *     general-purpose register 0, rflags = 0x3002, x87/SSE in init state;
+ *     general-purpose register 0, rflags = 0x202, x87/SSE in init state;
  *   - every byte of guest memory not loaded from the image is zero.
  *
  * Because of the last point crt0 does NOT clear .bss: the monitor backs

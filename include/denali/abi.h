@@ -48,6 +48,20 @@
 /* Everything below this is the monitor's; ELF segments must load at or above. */
 #define DENALI_RESERVED_END 0x100000u
 
+/*
+ * Entry state (fixed): rip = ELF entry, rsp = mem_size, every other general
+ * register 0, x87/SSE/AVX in the init state, rflags DENALI_ENTRY_RFLAGS
+ * (IF=1 with nothing ever injected, IOPL 0: `in`/`out` pass only through
+ * the TSS I/O bitmap, cli/sti fault, popf cannot change IOPL or IF), and the
+ * ring-3 selectors below, laid out as Linux's (user data 0x2b, user code
+ * 0x33: what kvm_pvm shows a ring-3 guest whatever the GDT, so every platform
+ * shows the same). ds, es, fs and gs are null, with base 0.
+ */
+#define DENALI_ENTRY_RFLAGS 0x202u
+#define DENALI_ENTRY_CS	    0x33u
+#define DENALI_ENTRY_SS	    0x2bu
+#define DENALI_ENTRY_DS	    0x0u /* ds, es, fs, gs */
+
 #define DENALI_MEM_DEFAULT (16u << 20)
 #define DENALI_MEM_MIN	   (2u << 20)
 #define DENALI_MEM_MAX	   (4ull << 30)

@@ -162,10 +162,11 @@ int console_drain(struct console_dev *c, const struct dev_guest *g, char *why, s
 				 c->cons % DENALI_RING_SIZE, d.len, DENALI_CONSOLE_DESC_MAX);
 			return -EFAULT;
 		}
-		p = gpa_to_hva(g->mem, g->mem_size, d.addr, d.len);
+		p = gpa_to_hva(g->mem, g->mem_size, d.addr, d.len, GPA_READ);
 		if (!p) {
 			snprintf(why, whylen,
-				 "console ring: descriptor %u [0x%lx, +%u) is outside guest memory",
+				 "console ring: descriptor %u [0x%lx, +%u) is outside guest memory "
+				 "or on a monitor page",
 				 c->cons % DENALI_RING_SIZE, d.addr, d.len);
 			return -EFAULT;
 		}

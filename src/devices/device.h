@@ -16,7 +16,8 @@ struct io_uring;
 struct device;
 
 /* What a device may touch of its VM: the guest memory, checked through
- * gpa_to_hva(). mem is NULL while the VM is suspended. */
+ * gpa_to_hva() with the access it makes (GPA_READ for what the guest sends,
+ * GPA_WRITE for what the device stores). mem is NULL while suspended. */
 struct dev_guest {
 	uint8_t *mem;
 	uint64_t mem_size;

@@ -86,7 +86,7 @@ enum vm_stop exit_diagnose_shutdown(struct vm *vm)
 	if (s.cr2 != X86_CR2_SENTINEL)
 		return vm_kill(vm, "triple fault: %s at 0x%llx (rip 0x%llx)", fault_area(vm, s.cr2),
 			       s.cr2, r.rip);
-	code = gpa_to_hva(vm->mem, vm->mem_size, r.rip, 16);
+	code = gpa_to_hva(vm->mem, vm->mem_size, r.rip, 16, GPA_READ);
 	what = code ? insn_name(code) : NULL;
 	if (what)
 		return vm_kill(vm, "triple fault: %s at rip 0x%llx", what, r.rip);

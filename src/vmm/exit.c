@@ -133,18 +133,18 @@ enum vm_stop vm_run(struct vm *vm)
 			return VM_STOP_KILLED;
 		refresh_clock(vm);
 		t0 = __rdtsc();
-		rc = ioctl(vm->shell->vcpu_fd, KVM_RUN, 0);
+		rc = shell_run(vm->shell);
 		t1 = __rdtsc();
 		vm->ctr.runs++;
-		vm->ctr.cpu_ns +=
-		    (uint64_t)(((unsigned __int128)(t1 - t0) * vm->vregs->tsc_mult) >> 32);
+		/* The host's own rate, never the guest-visible copy in the vregs. */
+		vm->ctr.cpu_ns += (uint64_t)(((unsigned __int128)(t1 - t0) * vm->tsc_mult) >> 32);
 		if (rc < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
+			if (rc == -EINTR || rc == -EAGAIN) {
 				run->immediate_exit = 0;
 				vm->status = VM_RUNNABLE;
 				return VM_STOP_PREEMPT;
 			}
-			return vm_kill(vm, "KVM_RUN: %s", strerror(errno));
+			return vm_kill(vm, "KVM_RUN: %s", strerror(-rc));
 		}
 		vm->ctr.exits++;
 		if (drain_devices(vm, &g))

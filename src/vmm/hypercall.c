@@ -20,10 +20,12 @@ static int hc_idle(struct vm *vm, uint32_t gpa)
 	struct denali_hc_idle *blk, in;
 	uint64_t now, ev;
 
-	blk = gpa_to_hva(vm->mem, vm->mem_size, gpa, sizeof(*blk));
+	/* GPA_WRITE: vm_wake() writes the OUT field, maybe much later. */
+	blk = gpa_to_hva(vm->mem, vm->mem_size, gpa, sizeof(*blk), GPA_WRITE);
 	if (!blk)
 		return vm_kill(vm,
-			       "idle: argument block at 0x%x is outside guest memory (0x%lx bytes)",
+			       "idle: argument block at 0x%x is outside guest memory (0x%lx bytes) "
+			       "or on a monitor page",
 			       gpa, vm->mem_size);
 	memcpy(&in, blk, sizeof(in));
 	vm->idle_gpa = gpa;
@@ -54,14 +56,19 @@ static int hc_panic(struct vm *vm, uint32_t gpa)
 	char shown[257];
 	size_t n;
 
-	blk = gpa_to_hva(vm->mem, vm->mem_size, gpa, sizeof(*blk));
+	blk = gpa_to_hva(vm->mem, vm->mem_size, gpa, sizeof(*blk), GPA_READ);
 	if (!blk)
-		return vm_kill(vm, "panic: argument block at 0x%x is outside guest memory", gpa);
+		return vm_kill(
+		    vm,
+		    "panic: argument block at 0x%x is outside guest memory or on a monitor page",
+		    gpa);
 	memcpy(&in, blk, sizeof(in));
-	msg = gpa_to_hva(vm->mem, vm->mem_size, in.msg_gpa, in.len);
+	msg = gpa_to_hva(vm->mem, vm->mem_size, in.msg_gpa, in.len, GPA_READ);
 	if (!msg)
-		return vm_kill(vm, "panic: message [0x%lx, +0x%lx) is outside guest memory",
-			       in.msg_gpa, in.len);
+		return vm_kill(
+		    vm,
+		    "panic: message [0x%lx, +0x%lx) is outside guest memory or on a monitor page",
+		    in.msg_gpa, in.len);
 	n = in.len < sizeof(shown) - 1 ? in.len : sizeof(shown) - 1;
 	for (size_t i = 0; i < n; i++)
 		shown[i] = isprint((unsigned char)msg[i]) ? msg[i] : '?';

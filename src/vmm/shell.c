@@ -293,10 +293,53 @@ static int load_state(struct shell *sh, const struct vcpu_state *st)
 	return xioctl(sh->vcpu_fd, KVM_SET_REGS, (void *)&st->regs, "KVM_SET_REGS");
 }
 
+int shell_run(struct shell *sh)
+{
+	if (ioctl(sh->vcpu_fd, KVM_RUN, 0) == 0) {
+		sh->exit_pending = 1;
+		return 0;
+	}
+	/* EINTR comes after KVM has completed the previous exit (or from the
+	 * guest at an instruction boundary); any other error may come before,
+	 * with the completion still pending. */
+	if (errno == EINTR)
+		sh->exit_pending = 0;
+	return -errno;
+}
+
+/* Immediate-exit entries before giving up: string I/O may need a few. */
+#define COMPLETE_TRIES 4
+
+int shell_complete(struct shell *sh)
+{
+	for (int i = 0; i < COMPLETE_TRIES && sh->exit_pending; i++) {
+		int rc;
+
+		/* Nothing of the next tenant may ride along with this entry. */
+		sh->run->kvm_dirty_regs = 0;
+		sh->run->immediate_exit = 1;
+		rc = ioctl(sh->vcpu_fd, KVM_RUN, 0);
+		sh->run->immediate_exit = 0;
+		if (rc < 0 && errno == EINTR)
+			sh->exit_pending = 0;
+		else if (rc < 0)
+			break;
+	}
+	return sh->exit_pending ? -EIO : 0;
+}
+
 int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_state *st)
 {
 	int rc;
 
+	/* Before anything of the new tenant is loaded: with sync regs, KVM
+	 * would load the new registers first and then complete the old
+	 * instruction against them. */
+	if (sh->exit_pending && shell_complete(sh)) {
+		fprintf(stderr, "denali: KVM_RUN to complete the previous tenant's exit: still "
+				"pending\n");
+		return -EIO;
+	}
 	if (sh->mem != mem || sh->mem_size != size) {
 		rc = shell_unbind(sh);
 		if (rc)
@@ -339,13 +382,11 @@ int shell_save(struct shell *sh, struct vcpu_state *st)
 	 * RIP and friends are architecturally consistent, as the KVM API asks
 	 * before state is saved: an entry with immediate_exit returns EINTR
 	 * without running guest code. */
-	sh->run->immediate_exit = 1;
-	rc = ioctl(sh->vcpu_fd, KVM_RUN, 0);
-	sh->run->immediate_exit = 0;
-	if (rc == 0 || errno != EINTR) {
-		fprintf(stderr, "denali: KVM_RUN to complete the exit: %s\n",
-			rc == 0 ? "ran guest code" : strerror(errno));
-		return -EIO;
+	sh->exit_pending = 1;
+	rc = shell_complete(sh);
+	if (rc) {
+		fprintf(stderr, "denali: KVM_RUN to complete the exit: still pending\n");
+		return rc;
 	}
 
 	rc = xioctl(sh->vcpu_fd, KVM_GET_REGS, &st->regs, "KVM_GET_REGS");
@@ -400,6 +441,11 @@ int shell_get(struct shell **out)
 
 void shell_put(struct shell *sh)
 {
+	/* A pooled shell holds no half-done instruction (issue 7, hole 1). */
+	if (sh->exit_pending && shell_complete(sh)) {
+		shell_destroy(sh);
+		return;
+	}
 	pthread_mutex_lock(&pool.lock);
 	if (pool.count < pool.max) {
 		sh->next = pool.head;

@@ -24,6 +24,10 @@ struct shell {
 	 * same values skips KVM_SET_MSRS. */
 	struct kvm_msr_entry msrs[4];
 	int msrs_valid;
+	/* The last KVM_RUN returned an exit: KVM may hold that instruction half
+	 * done (an `in`, MMIO, string I/O) and would finish it against whatever
+	 * state the next KVM_RUN starts from. Cleared by shell_complete(). */
+	int exit_pending;
 	struct shell *next; /* pool link */
 };
 
@@ -47,6 +51,21 @@ void shell_destroy(struct shell *sh);
  */
 int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_state *st);
 
+/*
+ * One KVM_RUN of the bound state. 0 (an exit to handle, in sh->run) or
+ * -errno (-EINTR: preempted, at an instruction boundary).
+ */
+int shell_run(struct shell *sh);
+
+/*
+ * Finishes the exit KVM still has in progress, if any, with immediate_exit
+ * entries that run no guest code, so that the vCPU is at an instruction
+ * boundary of its current tenant. shell_bind() and shell_put() call it: no
+ * tenant ever completes another's instruction. 0 or -EIO when KVM keeps
+ * asking for user-space completion (the shell must then be destroyed).
+ */
+int shell_complete(struct shell *sh);
+
 /* Reads the complete vCPU state (for suspend). 0 or -errno. */
 int shell_save(struct shell *sh, struct vcpu_state *st);
 
@@ -57,7 +76,8 @@ int shell_save(struct shell *sh, struct vcpu_state *st);
  * without a memory-slot update. shell_put() keeps the shell for reuse with
  * its slot as it is (a shell holds no guest state while pooled: the next
  * bind replaces registers, vector state and the slot if it differs), or
- * destroys it when the pool is full. Thread-safe.
+ * destroys it when the pool is full or its last exit cannot be completed
+ * (shell_complete()). Thread-safe.
  */
 int shell_get(struct shell **out);
 int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out);

@@ -198,6 +198,8 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 	vm->vregs = (struct denali_vregs *)(mem + DENALI_VREGS_GPA);
 	vm->shared = (struct denali_shared *)(mem + DENALI_SHARED_GPA);
 	vm->id = h.id;
+	/* The rate of this host, whatever the file's vregs page says. */
+	vm_set_clock_rate(vm);
 	memcpy(vm->name, h.name, sizeof(vm->name));
 	vm->status = (enum vm_status)h.status;
 	vm->exit_code = h.exit_code;

@@ -55,17 +55,24 @@ static int fill_args(struct denali_vregs *vr, int argc, char *const *argv, char 
 	return 0;
 }
 
+void vm_set_clock_rate(struct vm *vm)
+{
+	uint64_t hz = kvm_tsc_hz();
+
+	vm->tsc_mult = hz ? (uint64_t)(((unsigned __int128)1000000000ull << 32) / hz) : 0;
+	vm->vregs->tsc_hz = hz;
+	vm->vregs->tsc_mult = vm->tsc_mult;
+}
+
 static int fill_vregs(struct vm *vm)
 {
 	struct denali_vregs *vr = vm->vregs;
-	uint64_t hz = kvm_tsc_hz();
 
 	vr->magic = DENALI_VREGS_MAGIC;
 	vr->abi_version = DENALI_ABI_VERSION;
 	vr->vm_id = vm->id;
 	vr->mem_size = vm->mem_size;
-	vr->tsc_hz = hz;
-	vr->tsc_mult = hz ? (uint64_t)(((unsigned __int128)1000000000ull << 32) / hz) : 0;
+	vm_set_clock_rate(vm);
 	/* MAC and addresses stay 0 (no NIC) until vm_set_net(). */
 	/* The guest keys its own secrets (TCP ISNs) from this: never reused. */
 	if (getrandom(vr->secret, sizeof(vr->secret), 0) != (ssize_t)sizeof(vr->secret))
@@ -270,8 +277,8 @@ void vm_wake(struct vm *vm, uint64_t events)
 	struct denali_hc_idle *blk;
 	uint64_t all = vm_deliver_events(vm, events);
 
-	/* The block was checked when idle() was called; memory does not move. */
-	blk = gpa_to_hva(vm->mem, vm->mem_size, vm->idle_gpa, sizeof(*blk));
+	/* Checked again, not trusted from idle() (a snapshot carries idle_gpa). */
+	blk = gpa_to_hva(vm->mem, vm->mem_size, vm->idle_gpa, sizeof(*blk), GPA_WRITE);
 	if (blk)
 		blk->events = all;
 	vm->ctr.wakeups++;

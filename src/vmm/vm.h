@@ -57,6 +57,7 @@ struct vm {
 	uint64_t id;
 	uint8_t *mem;
 	uint64_t mem_size;
+	uint64_t tsc_mult;	      /* host copy of vregs->tsc_mult: the guest can't change it */
 	struct denali_vregs *vregs;   /* host view of the vregs page */
 	struct denali_shared *shared; /* host view of the shared page */
 	struct vcpu_state *state;     /* loaded at the next bind when need_load */
@@ -137,6 +138,10 @@ uint64_t vm_deliver_events(struct vm *vm, uint64_t events);
 /* Completes a pending idle(): ORs pending events into the shared page and
  * writes the OUT field of the idle block. */
 void vm_wake(struct vm *vm, uint64_t events);
+
+/* Sets the host's TSC rate in vm->tsc_mult (what CPU accounting uses) and
+ * in the guest's vregs (after creation and after a snapshot load). */
+void vm_set_clock_rate(struct vm *vm);
 
 /* Monotonic clock in ns (the clock guests see). */
 uint64_t vm_now_ns(void);

@@ -33,20 +33,20 @@ static void build_gdt(uint8_t *mem)
 {
 	uint64_t tss_lo;
 
-	put64(mem, X86_GDT_GPA + 0x08, 0x00af9a000000ffffull); /* kernel code, unused */
-	put64(mem, X86_GDT_GPA + 0x10, 0x00cf92000000ffffull); /* kernel data, unused */
-	put64(mem, X86_GDT_GPA + 0x18, 0x00affa000000ffffull); /* user code, L=1, DPL3 */
-	put64(mem, X86_GDT_GPA + 0x20, 0x00cff2000000ffffull); /* user data, DPL3 */
+	put64(mem, X86_GDT_GPA + 0x10, 0x00af9a000000ffffull); /* kernel code, unused */
+	put64(mem, X86_GDT_GPA + 0x18, 0x00cf92000000ffffull); /* kernel data, unused */
+	put64(mem, X86_GDT_GPA + (X86_SEL_USER_DATA & ~7u), 0x00cff2000000ffffull); /* DPL3 */
+	put64(mem, X86_GDT_GPA + (X86_SEL_USER_CODE & ~7u), 0x00affa000000ffffull); /* L=1 */
 	tss_lo = (X86_TSS_LIMIT & 0xffffull) | ((uint64_t)(X86_TSS_GPA & 0xffffff) << 16) |
 		 (0x89ull << 40) | ((uint64_t)((X86_TSS_LIMIT >> 16) & 0xf) << 48) |
 		 ((uint64_t)((X86_TSS_GPA >> 24) & 0xff) << 56);
-	put64(mem, X86_GDT_GPA + 0x28, tss_lo); /* high half (base 63:32) is 0 */
+	put64(mem, X86_GDT_GPA + X86_SEL_TSS, tss_lo); /* high half (base 63:32) is 0 */
 }
 
 static void build_tss(uint8_t *mem)
 {
 	/* I/O bitmap right after the TSS, all zero: it permits every port.
-	 * kvm_pvm consults it even at IOPL 3 (without it every `out` faults);
+	 * kvm_pvm consults it at any IOPL (without it every `out` faults);
 	 * a permitted `out` exits to the monitor, which kills the VM on ports
 	 * that are not hypercalls and so can name the port in its reason. */
 	uint16_t iomap = 0x68;
@@ -121,7 +121,9 @@ void x86_entry_sregs(struct kvm_sregs *s)
 
 	memset(s, 0, sizeof(*s));
 	s->cs = code;
-	s->ds = s->es = s->fs = s->gs = s->ss = data;
+	s->ss = data;
+	/* Null selectors, as after a 64-bit exec: unusable, base 0. */
+	s->ds = s->es = s->fs = s->gs = (struct kvm_segment){.unusable = 1};
 	s->tr = (struct kvm_segment){
 	    .base = X86_TSS_GPA,
 	    .limit = X86_TSS_LIMIT,
@@ -131,7 +133,7 @@ void x86_entry_sregs(struct kvm_sregs *s)
 	};
 	s->ldt = (struct kvm_segment){.type = 2, .present = 1, .unusable = 1};
 	s->gdt.base = X86_GDT_GPA;
-	s->gdt.limit = 0x37;
+	s->gdt.limit = X86_GDT_LIMIT;
 	s->idt.base = 0;
 	s->idt.limit = 0;    /* no IDT: any exception is a triple fault */
 	s->cr0 = 0x80050033; /* PG AM WP NE ET MP PE */

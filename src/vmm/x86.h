@@ -6,25 +6,29 @@
 #ifndef DENALI_VMM_X86_H
 #define DENALI_VMM_X86_H
 
+#include <denali/abi.h>
 #include <linux/kvm.h>
 #include <stdint.h>
 
 /* Monitor-private pages (below DENALI_RESERVED_END, not user-accessible). */
-#define X86_GDT_GPA	  0x7000u
-#define X86_TSS_GPA	  0x8000u /* 0x68 bytes + 8 KiB I/O bitmap + terminator */
-#define X86_TSS_LIMIT	  (0x68u + 8192u)
-#define X86_PML4_GPA	  0xb000u
-#define X86_PDPT_GPA	  0xc000u
-#define X86_PT0_GPA	  0xd000u /* the first 2 MiB, in 4 KiB pages */
-#define X86_PD_GPA	  0xe000u /* one page directory per GiB, up to 4 */
-#define X86_PRIVATE_END	  0x12000u
-#define X86_SEL_USER_CODE 0x1bu
-#define X86_SEL_USER_DATA 0x23u
-#define X86_SEL_TSS	  0x28u
+#define X86_GDT_GPA	0x7000u
+#define X86_TSS_GPA	0x8000u /* 0x68 bytes + 8 KiB I/O bitmap + terminator */
+#define X86_TSS_LIMIT	(0x68u + 8192u)
+#define X86_PML4_GPA	0xb000u
+#define X86_PDPT_GPA	0xc000u
+#define X86_PT0_GPA	0xd000u /* the first 2 MiB, in 4 KiB pages */
+#define X86_PD_GPA	0xe000u /* one page directory per GiB, up to 4 */
+#define X86_PRIVATE_END 0x12000u
+/* Linux's GDT layout (abi.h, DENALI_ENTRY_*): kernel code 0x10, kernel data
+ * 0x18 (both unused), user data 0x28|3, user code 0x30|3, TSS 0x40. */
+#define X86_SEL_USER_CODE DENALI_ENTRY_CS
+#define X86_SEL_USER_DATA DENALI_ENTRY_SS
+#define X86_SEL_TSS	  0x40u
+#define X86_GDT_LIMIT	  (X86_SEL_TSS + 15u)
 /* CR2 value loaded at entry: a #PF replaces it, so a shutdown that leaves it
  * untouched was not a page fault. Non-canonical, so no real fault address. */
 #define X86_CR2_SENTINEL 0xdead0000dead0000ull
-#define X86_RFLAGS_ENTRY 0x3002ull /* IOPL=3, IF=0, reserved bit 1 */
+#define X86_RFLAGS_ENTRY ((uint64_t)DENALI_ENTRY_RFLAGS) /* IOPL=0, IF=1, bit 1 */
 
 /*
  * Writes the GDT, TSS and identity page tables for mem_size bytes into the

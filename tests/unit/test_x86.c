@@ -184,7 +184,12 @@ static void test_entry_sregs(void **state)
 	assert_true(s.cs.type & 8); /* code */
 	assert_int_equal(s.ss.selector, X86_SEL_USER_DATA);
 	assert_int_equal(s.ss.dpl, 3);
-	assert_int_equal(s.ds.dpl, 3);
+	assert_int_equal(s.ds.selector, DENALI_ENTRY_DS);
+	assert_int_equal(s.ds.unusable, 1);
+	assert_int_equal(s.fs.base, 0);
+	assert_int_equal(s.gs.base, 0);
+	assert_int_equal(X86_SEL_USER_CODE, 0x33);
+	assert_int_equal(X86_SEL_USER_DATA, 0x2b);
 	assert_false(s.ss.type & 8); /* data */
 	assert_true(s.ss.type & 2);  /* writable */
 	assert_int_equal(s.tr.selector, X86_SEL_TSS);
@@ -214,9 +219,10 @@ static void test_entry_regs(void **state)
 	assert_int_equal(r.rip, 0x100040);
 	assert_int_equal(r.rsp, 16 * MIB);
 	assert_int_equal(r.rflags, X86_RFLAGS_ENTRY);
-	assert_int_equal((r.rflags >> 12) & 3, 3); /* IOPL 3 */
-	assert_int_equal(r.rflags & (1u << 9), 0); /* IF 0 */
-	assert_int_equal(r.rflags & 2, 2);	   /* reserved bit 1 */
+	assert_int_equal(r.rflags, 0x202);
+	assert_int_equal((r.rflags >> 12) & 3, 0);	 /* IOPL 0: I/O by the TSS bitmap */
+	assert_int_equal(r.rflags & (1u << 9), 1u << 9); /* IF 1, nothing is injected */
+	assert_int_equal(r.rflags & 2, 2);		 /* reserved bit 1 */
 	assert_int_equal(r.rax, 0);
 	assert_int_equal(r.rbp, 0);
 	assert_int_equal(r.r15, 0);
