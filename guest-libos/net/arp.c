@@ -4,7 +4,8 @@
  *
  * ARP_ENTRIES entries; a full cache evicts the entry closest to expiry
  * (pending ones first). A VALID entry lives ARP_TTL_NS after it was last
- * confirmed by a frame from its owner. A PENDING entry holds the one most
+ * confirmed by a frame from its owner; it expires when next used, so it
+ * needs no timer. A PENDING entry holds the one most
  * recent frame waiting for the address (older ones are dropped and counted:
  * TCP retransmits) and repeats its request every ARP_RETRY_NS, ARP_RETRIES
  * times, after which the entry and its frame are dropped.
@@ -125,8 +126,13 @@ int arp_output(struct net_stack *st, uint32_t nh, size_t len)
 	struct arp_entry *e = arp_find(st, nh);
 	uint64_t now = net_now(st);
 
-	if (e != NULL && e->state == ARP_VALID)
-		return eth_output(st, e->mac, ETH_TYPE_IPV4, len);
+	if (e != NULL && e->state == ARP_VALID) {
+		if (now < e->deadline)
+			return eth_output(st, e->mac, ETH_TYPE_IPV4, len);
+		st->cnt.arp_expired++;
+		e->state = ARP_FREE;
+		e = NULL;
+	}
 	bool fresh = e == NULL;
 	if (fresh) {
 		e = arp_slot(st);
@@ -168,8 +174,18 @@ uint64_t arp_deadline(struct net_stack *st)
 {
 	uint64_t d = UINT64_MAX;
 
+	/* Only pending requests need a wake-up: valid entries expire when next
+	 * used (or here), so an idle VM is not woken once a minute per peer. */
 	for (int i = 0; i < ARP_ENTRIES; i++)
-		if (st->arp[i].state != ARP_FREE && st->arp[i].deadline < d)
+		if (st->arp[i].state == ARP_PENDING && st->arp[i].deadline < d)
 			d = st->arp[i].deadline;
 	return d;
+}
+
+void arp_confirm(struct net_stack *st, uint32_t ip, const uint8_t mac[6])
+{
+	struct arp_entry *e = arp_find(st, ip);
+
+	if (e != NULL && e->state == ARP_VALID && memcmp(e->mac, mac, 6) == 0)
+		e->deadline = net_now(st) + ARP_TTL_NS;
 }

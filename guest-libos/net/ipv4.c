@@ -80,7 +80,7 @@ static void icmp_input(struct net_stack *st, uint32_t src, uint32_t dst, const u
 		st->cnt.icmp_echo_out++;
 }
 
-void ipv4_input(struct net_stack *st, const uint8_t *p, size_t len)
+void ipv4_input(struct net_stack *st, const uint8_t *smac, const uint8_t *p, size_t len)
 {
 	st->cnt.ip_in++;
 	if (len < IP_HLEN || (p[0] >> 4) != 4) {
@@ -112,6 +112,7 @@ void ipv4_input(struct net_stack *st, const uint8_t *p, size_t len)
 		st->cnt.ip_drop_addr++;
 		return;
 	}
+	arp_confirm(st, src, smac);
 	const uint8_t *pl = p + hl;
 	size_t plen = tot - hl;
 	switch (p[9]) {

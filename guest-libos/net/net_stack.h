@@ -131,6 +131,7 @@ struct net_stack {
 	uint32_t nsocks;
 	uint8_t tx[ETH_FRAME_MAX]; /* the frame being built */
 	uint8_t isn_key[16];
+	uint32_t isn_bias; /* 0; tests move ISNs near the wrap with it */
 };
 
 #define NET_UDP_PCBS 16
@@ -161,10 +162,13 @@ void arp_input(struct net_stack *st, const uint8_t *p, size_t len);
  * at once when the address is known, else held and an ARP request sent. */
 int arp_output(struct net_stack *st, uint32_t nh, size_t len);
 void arp_timers(struct net_stack *st, uint64_t now);
+/* A valid IPv4 packet from `ip` came from `mac`: when that is what the
+ * cache says, the entry is confirmed for another ARP_TTL_NS. */
+void arp_confirm(struct net_stack *st, uint32_t ip, const uint8_t mac[6]);
 uint64_t arp_deadline(struct net_stack *st);
 
 /* ipv4.c */
-void ipv4_input(struct net_stack *st, const uint8_t *p, size_t len);
+void ipv4_input(struct net_stack *st, const uint8_t *smac, const uint8_t *p, size_t len);
 /* Build the IPv4 header in front of `plen` bytes of payload already at
  * st->tx + ETH_HLEN + IP_HLEN and send. `dst` in host order. */
 int ipv4_output(struct net_stack *st, uint32_t dst, uint8_t proto, size_t plen);

@@ -89,5 +89,5 @@ uint32_t tcp_isn(struct net_stack *st, uint32_t lip, uint16_t lport, uint32_t ri
 	wr32(t + 6, rip);
 	wr16(t + 10, rport);
 	uint32_t m = (uint32_t)(net_now(st) / 4000);
-	return m + (uint32_t)net_siphash(st->isn_key, t, sizeof(t));
+	return m + (uint32_t)net_siphash(st->isn_key, t, sizeof(t)) + st->isn_bias;
 }

@@ -136,7 +136,7 @@ void net_input(struct net_stack *st, const void *frame, size_t len)
 		arp_input(st, f + ETH_HLEN, len - ETH_HLEN);
 		break;
 	case ETH_TYPE_IPV4:
-		ipv4_input(st, f + ETH_HLEN, len - ETH_HLEN);
+		ipv4_input(st, f + 6, f + ETH_HLEN, len - ETH_HLEN);
 		break;
 	default:
 		st->cnt.eth_drop_type++;

@@ -246,14 +246,17 @@ static bool can_send(const struct tcp_conn *c)
 
 long tcp_write(struct net_stack *st, struct tcp_conn *c, const void *buf, size_t len)
 {
-	if (c->err)
-		return -c->err;
+	if (c->err) {
+		int e = c->err;
+		c->err = 0;
+		return -e;
+	}
 	if (c->fin_queued)
 		return -EPIPE;
 	if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD)
 		return -EAGAIN;
 	if (!can_send(c))
-		return c->state == TCP_CLOSED ? -ENOTCONN : -EPIPE;
+		return -EPIPE;
 	uint32_t n = len > 0x7fffffff ? 0x7fffffff : (uint32_t)len;
 	n = ring_append(&c->snd, buf, n);
 	if (n == 0)
@@ -276,8 +279,11 @@ static void window_update(struct net_stack *st, struct tcp_conn *c)
 long tcp_read(struct net_stack *st, struct tcp_conn *c, void *buf, size_t len)
 {
 	if (c->rcv.len == 0) {
-		if (c->err)
-			return -c->err;
+		if (c->err) { /* reported once, then end of stream */
+			int e = c->err;
+			c->err = 0;
+			return -e;
+		}
 		switch (c->state) {
 		case TCP_CLOSE_WAIT:
 		case TCP_LAST_ACK:

@@ -58,7 +58,16 @@ static void rexmt_timeout(struct net_stack *st, struct tcp_conn *c)
 {
 	c->t_rexmt = 0;
 	if (c->persist) {
-		/* Zero-window probe: one byte beyond the window (RFC 1122 4.2.2.17). */
+		/* Zero-window probe: one byte beyond the window (RFC 1122 4.2.2.17).
+		 * Probing goes on while a socket holds the connection; an orphan
+		 * gives up like a retransmission would (found by fuzz_net: an
+		 * orphan in FIN_WAIT_1 facing a zero window lived forever). */
+		if (!c->user && ++c->nrexmt > TCP_MAX_REXMT) {
+			st->cnt.tcp_aborts++;
+			tcp_send_rst(st, c);
+			tcp_drop(st, c, ETIMEDOUT);
+			return;
+		}
 		st->cnt.tcp_window_probes++;
 		uint32_t sent = c->snd_nxt - c->snd_una;
 		if (c->snd_una == c->snd_max && c->snd.len > sent) {
