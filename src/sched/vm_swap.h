@@ -1,0 +1,42 @@
+/*
+ * A VM to and from its swap slot: the glue between struct vm and swap.h.
+ * What goes into the slot: the VM's resident non-zero pages, its complete
+ * vCPU state, and a device blob (the monitor's own fields, the console's
+ * latest output, and every device's save()). What stays in host memory for
+ * a swapped VM: struct vm without its memory, its vcpu_state and its
+ * console buffer, and the 32-byte swap_record.
+ */
+#ifndef DENALI_SCHED_VM_SWAP_H
+#define DENALI_SCHED_VM_SWAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct swap;
+struct swap_record;
+struct vm;
+
+/*
+ * Writes the VM to slot and releases its memory, vCPU state and console
+ * buffer. The VM must be stopped (not in vm_run); if bound, its vCPU state
+ * is read from the shell first and vm->shell is cleared: the caller pools
+ * the shell it held. 0 or -errno with err set; on error the VM is unchanged
+ * (still bound, memory intact).
+ */
+int vm_swap_out(struct vm *vm, struct swap *sw, uint64_t slot, struct swap_record *rec, char *err,
+		size_t errlen);
+
+/*
+ * Reads a VM written by vm_swap_out() back: memory, vCPU state (loaded at
+ * the next vm_bind()), devices. Every field is checked; on error (-EBADMSG
+ * for a checksum, -EINVAL for a field, -errno from the file) err says why,
+ * the VM holds no memory again and must be killed, never run.
+ */
+int vm_swap_in(struct vm *vm, struct swap *sw, const struct swap_record *rec, char *err,
+	       size_t errlen);
+
+/* Host bytes the VM's memory has resident now (present or host-swapped
+ * pages), for the gatekeeper's charge. */
+uint64_t vm_resident_bytes(const struct vm *vm);
+
+#endif
