@@ -7,6 +7,7 @@
 
 #include "ctl/proto.h"
 
+#include "../sched/swapper.h"
 #include "../sched/worker.h"
 #include "../vmm/shell.h"
 #include "../vmm/snapshot.h" /* --suspend-after */
@@ -42,9 +43,11 @@ struct run_ctx {
 	int summary;
 	unsigned suspend_after;
 	const char *snapshot_dir;
+	struct swapper *swapper; /* --swap */
 };
 
-static struct run_ctx ctx = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL};
+static struct run_ctx ctx = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL};
 
 static void usage(FILE *f)
 {
@@ -61,6 +64,14 @@ static void usage(FILE *f)
 	    "      --suspend-after N  suspend each VM after its N-th idle to a snapshot file,\n"
 	    "                       release its shell and memory, and resume it from the file\n"
 	    "      --snapshot-dir DIR  where --suspend-after writes (default /tmp)\n"
+	    "      --swap DIR       swap idle VMs to strided swap files in DIR (gatekeeper)\n"
+	    "      --swap-files N   swap files (default 1)\n"
+	    "      --swap-size SIZE  total swap size (default: a slot per VM)\n"
+	    "      --swap-slot SIZE  bytes per slot (default: a whole VM's memory)\n"
+	    "      --mem-budget SIZE  resident guest memory allowed (default unlimited)\n"
+	    "      --live-max N     VMs in memory at once (default unlimited)\n"
+	    "      --boot-charge SIZE  budget charged to a VM until its first idle (1M)\n"
+	    "      --swap-every-idle  swap each VM out at every idle (tests)\n"
 	    "  -h, --help           this help\n"
 	    "\n"
 	    "Exit status: the first non-zero guest exit code (in VM order), %d if a VM was\n"
@@ -106,6 +117,8 @@ static void on_done(struct task *t, void *arg)
 	struct vm *vm = t->vm;
 
 	(void)arg;
+	if (ctx.swapper)
+		swapper_done(ctx.swapper, t);
 	pthread_mutex_lock(&ctx.lock);
 	if (rv->line_len) {
 		emit_line(vm, rv->line, rv->line_len);
@@ -179,6 +192,27 @@ fail:
 	return -1;
 }
 
+static int swap_idle(struct task *t, void *arg)
+{
+	(void)arg;
+	return swapper_idle(ctx.swapper, t);
+}
+
+static void print_swap(void)
+{
+	struct swapper_stats st;
+
+	swapper_get_stats(ctx.swapper, &st);
+	fprintf(stderr,
+		"swap: %lu evictions, %lu swap-ins, %lu eviction failures, %lu swap-in failures, "
+		"%lu checksum failures; peak resident %lu of budget %lu bytes, %lu overruns; "
+		"swap-in p50 %lu us p99 %lu us; swap-out p50 %lu us p99 %lu us\n",
+		st.gk.evictions, st.gk.swap_ins, st.gk.eviction_failures, st.gk.swap_in_failures,
+		st.swap.checksum_failures, st.peak_resident, st.mem_budget, st.overruns,
+		st.swap_in_p50 / 1000, st.swap_in_p99 / 1000, st.swap_out_p50 / 1000,
+		st.swap_out_p99 / 1000);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -242,6 +276,14 @@ int denalid_run(int argc, char **argv)
 	    {"suspend-after", required_argument, NULL, 'S'},
 	    {"snapshot-dir", required_argument, NULL, 'D'},
 	    {"summary", no_argument, NULL, 's'},
+	    {"swap", required_argument, NULL, 'X'},
+	    {"swap-files", required_argument, NULL, 'F'},
+	    {"swap-size", required_argument, NULL, 'Z'},
+	    {"swap-slot", required_argument, NULL, 'L'},
+	    {"mem-budget", required_argument, NULL, 'B'},
+	    {"live-max", required_argument, NULL, 'M'},
+	    {"swap-every-idle", no_argument, NULL, 'E'},
+	    {"boot-charge", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -250,12 +292,50 @@ int denalid_run(int argc, char **argv)
 	uint64_t mem = DENALI_MEM_DEFAULT;
 	struct worker *workers = NULL;
 	struct run_vm *vms = NULL;
+	struct swapper_config scfg = {.swap = {.nfiles = 1, .durable = 1}};
 	int c, status = 0, killed = 0, rc;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "n:m:w:q:h", opts, NULL)) != -1) {
 		unsigned long v = 0;
 
+		if (c == 'Z' || c == 'L' || c == 'B' || c == 'C') {
+			uint64_t sz;
+
+			if (ctl_parse_size(optarg, &sz) || !sz) {
+				fprintf(stderr, "denalid run: bad size '%s'\n", optarg);
+				return 2;
+			}
+			if (c == 'Z')
+				scfg.swap.size = sz;
+			else if (c == 'L')
+				scfg.swap.slot_size = sz;
+			else if (c == 'C')
+				scfg.boot_charge = sz;
+			else
+				scfg.gk.mem_budget = sz;
+			continue;
+		}
+		if (c == 'F' || c == 'M') {
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v == 0 || v > RUN_MAX_COUNT) {
+				fprintf(stderr, "denalid run: bad number '%s'\n", optarg);
+				return 2;
+			}
+			if (c == 'F')
+				scfg.swap.nfiles = (unsigned)v;
+			else
+				scfg.gk.live_max = (unsigned)v;
+			continue;
+		}
+		if (c == 'X' || c == 'E') {
+			if (c == 'X')
+				scfg.swap.dir = optarg;
+			else
+				scfg.evict_every_idle = 1;
+			continue;
+		}
 		if (c == 'n' || c == 'w' || c == 'q' || c == 'S') {
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
@@ -405,6 +485,25 @@ int denalid_run(int argc, char **argv)
 		vms[i].task.vm->console.sink_arg = &vms[i];
 	}
 	free(elf);
+	if (scfg.swap.dir) {
+		char err[256];
+
+		if (ctx.suspend_after) {
+			fprintf(stderr,
+				"denalid run: --swap and --suspend-after exclude each other\n");
+			return 2;
+		}
+		if (!scfg.swap.slot_size)
+			scfg.swap.slot_size =
+			    swap_slot_size_for(mem, sizeof(struct vcpu_state), SWAP_DEV_MAX);
+		if (!scfg.swap.size)
+			scfg.swap.size = (uint64_t)total * scfg.swap.slot_size;
+		rc = swapper_open(&scfg, &ctx.swapper, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "denalid: %s\n", err);
+			return 1;
+		}
+	}
 	for (unsigned i = 0; i < nworkers; i++) {
 		rc = worker_start(&workers[i], (int)i, (uint64_t)quantum_ms * 1000000ull, on_done,
 				  NULL);
@@ -414,10 +513,27 @@ int denalid_run(int argc, char **argv)
 		}
 		if (ctx.suspend_after)
 			worker_set_idle_hook(&workers[i], suspend_resume, NULL);
+		if (ctx.swapper) {
+			swapper_attach(ctx.swapper, &workers[i]);
+			worker_set_idle_hook(&workers[i], swap_idle, NULL);
+		}
 	}
 	uint64_t t_start = vm_now_ns();
-	for (unsigned i = 0; i < total; i++)
-		worker_send(&workers[i % nworkers], WCMD_ADD, &vms[i].task);
+	for (unsigned i = 0; i < total; i++) {
+		char err[256];
+
+		if (!ctx.swapper) {
+			worker_send(&workers[i % nworkers], WCMD_ADD, &vms[i].task);
+		} else if (swapper_start(ctx.swapper, &vms[i].task, &workers[i % nworkers], err,
+					 sizeof(err))) {
+			fprintf(stderr, "denalid: cannot start %s: %s\n", vms[i].task.vm->name,
+				err);
+			vm_kill(vms[i].task.vm, "not started: %s", err);
+			pthread_mutex_lock(&ctx.lock);
+			ctx.done++;
+			pthread_mutex_unlock(&ctx.lock);
+		}
+	}
 	pthread_mutex_lock(&ctx.lock);
 	while (ctx.done < total)
 		pthread_cond_wait(&ctx.cond, &ctx.lock);
@@ -427,6 +543,10 @@ int denalid_run(int argc, char **argv)
 		worker_stop(&workers[i]);
 	if (ctx.summary)
 		print_summary(vms, total, workers, nworkers, wall_ns);
+	if (ctx.swapper) {
+		print_swap();
+		swapper_close(ctx.swapper);
+	}
 	for (unsigned i = 0; i < total; i++) {
 		struct vm *vm = vms[i].task.vm;
 

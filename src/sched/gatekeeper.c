@@ -262,8 +262,16 @@ void gk_evicted(struct gk *g, struct gk_vm *v, int rc)
 		}
 		return;
 	}
-	g->ctr.eviction_failures++;
 	v->state = GK_RESIDENT;
+	if (rc == -EBUSY) {
+		/* It woke (or ran) since it was chosen: not a failure, and not a
+		 * candidate until it idles again. */
+		v->idle = 0;
+		v->want_in = 0;
+		relink(g, v);
+		return;
+	}
+	g->ctr.eviction_failures++;
 	v->evict_failed = 1;
 	v->want_in = 0; /* it is in memory: the event reaches it there */
 	relink(g, v);

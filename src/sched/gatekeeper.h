@@ -132,8 +132,9 @@ void gk_charge(struct gk *g, struct gk_vm *v, uint64_t bytes);
  */
 struct gk_action gk_next(struct gk *g);
 
-/* Reports an eviction: rc == 0 -> swapped (its charge released); else it
- * stays resident, counted, behind every other idle VM. */
+/* Reports an eviction: rc == 0 -> swapped (its charge released); -EBUSY ->
+ * it was woken meanwhile: resident, not idle, not counted; another error ->
+ * it stays resident, counted, skipped as a victim until it runs again. */
 void gk_evicted(struct gk *g, struct gk_vm *v, int rc);
 
 /* Reports an admission: rc == 0 -> resident (idle until gk_run()); else the

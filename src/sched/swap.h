@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define SWAP_PAGE      4096u
-#define SWAP_STATE_MAX (64u << 10) /* vCPU state bytes a slot accepts */
+#define SWAP_STATE_MAX (64u << 10)  /* vCPU state bytes a slot accepts */
 #define SWAP_DEV_MAX   (192u << 10) /* device state bytes a slot accepts */
 #define SWAP_NO_SLOT   UINT64_MAX
 

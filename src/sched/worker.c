@@ -116,6 +116,44 @@ static void timer_wake(struct sched_entity *e, void *arg)
 	wake(e->owner, DENALI_EV_TIMER);
 }
 
+/* A task back from its swap slot: runnable if its deadline passed or an
+ * event is pending, parked until its deadline otherwise. */
+static void readmit(struct worker *w, struct task *t)
+{
+	struct vm *vm = t->vm;
+	uint64_t now = vm_now_ns();
+
+	t->swapped = 0;
+	w->stats.swapped--;
+	if (vm->status != VM_IDLE) {
+		sched_enqueue(&w->sched, &t->se, 1);
+	} else if (vm->deadline_ns <= now || __atomic_load_n(&vm->pending, __ATOMIC_ACQUIRE)) {
+		wake(t, vm->deadline_ns <= now ? DENALI_EV_TIMER : 0);
+		sched_enqueue(&w->sched, &t->se, 1);
+	} else if (sched_sleep(&w->sched, &t->se, vm->deadline_ns)) {
+		vm_kill(vm, "out of memory for the deadline heap");
+		finish(w, t);
+	}
+}
+
+static void handle_swap(struct worker *w, struct task *t, enum worker_cmd_op op)
+{
+	if (!w->swap_hook)
+		return;
+	if (op == WCMD_SWAP_OUT) {
+		if (!t->swapped && w->swap_hook(w, t, op, w->swap_arg) > 0)
+			w->stats.swapped++;
+	} else if (t->swapped) {
+		if (w->swap_hook(w, t, op, w->swap_arg) == 0) {
+			readmit(w, t);
+		} else {
+			t->swapped = 0;
+			w->stats.swapped--;
+			finish(w, t);
+		}
+	}
+}
+
 static void handle_cmd(struct worker *w, struct worker_cmd *c)
 {
 	struct task *t = c->task;
@@ -127,15 +165,27 @@ static void handle_cmd(struct worker *w, struct worker_cmd *c)
 		sched_enqueue(&w->sched, &t->se, 0);
 		break;
 	case WCMD_WAKE:
-		if (sched_wake(&w->sched, &t->se))
+		if (t->swapped && w->swap_hook)
+			w->swap_hook(w, t, WCMD_WAKE, w->swap_arg); /* admission first */
+		else if (sched_wake(&w->sched, &t->se))
 			wake(t, 0);
 		break;
 	case WCMD_STOP:
 		if (t->vm->status == VM_EXITED || t->vm->status == VM_KILLED)
 			break; /* already finished */
+		if (t->swapped) {
+			if (w->swap_hook)
+				w->swap_hook(w, t, WCMD_STOP, w->swap_arg);
+			t->swapped = 0;
+			w->stats.swapped--;
+		}
 		sched_remove(&w->sched, &t->se);
 		vm_kill(t->vm, "stopped by the operator");
 		finish(w, t);
+		break;
+	case WCMD_SWAP_OUT:
+	case WCMD_SWAP_IN:
+		handle_swap(w, t, c->op);
 		break;
 	}
 }
@@ -242,9 +292,17 @@ static void dispatch(struct worker *w, struct task *t)
 			sched_enqueue(&w->sched, &t->se, 0);
 		break;
 	case VM_STOP_IDLE:
-		if (w->idle_hook && w->idle_hook(t, w->idle_arg)) {
-			finish(w, t);
-			break;
+		if (w->idle_hook) {
+			int r = w->idle_hook(t, w->idle_arg);
+
+			if (r < 0) {
+				finish(w, t);
+				break;
+			}
+			if (r > 0) { /* swapped out by the hook */
+				w->stats.swapped++;
+				break;
+			}
 		}
 		if (sched_sleep(&w->sched, &t->se, vm->deadline_ns)) {
 			vm_kill(vm, "out of memory for the deadline heap");
@@ -289,7 +347,9 @@ static void *worker_main(void *arg)
 			dispatch(w, e->owner);
 			continue;
 		}
-		if (__atomic_load_n(&w->quit, __ATOMIC_ACQUIRE) && w->stats.live == 0)
+		/* Swapped VMs hold nothing of the worker's: it may stop. */
+		if (__atomic_load_n(&w->quit, __ATOMIC_ACQUIRE) &&
+		    w->stats.live == w->stats.swapped)
 			break;
 		wait_events(w);
 	}
@@ -330,6 +390,19 @@ void worker_set_idle_hook(struct worker *w, worker_idle_fn fn, void *arg)
 	w->idle_hook = fn;
 	w->idle_arg = arg;
 	pthread_mutex_unlock(&w->lock);
+}
+
+void worker_set_swap_hook(struct worker *w, worker_swap_fn fn, void *arg)
+{
+	pthread_mutex_lock(&w->lock);
+	w->swap_hook = fn;
+	w->swap_arg = arg;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void worker_unpark(struct worker *w, struct task *t)
+{
+	sched_remove(&w->sched, &t->se);
 }
 
 int worker_send(struct worker *w, enum worker_cmd_op op, struct task *t)

@@ -21,9 +21,11 @@ struct task {
 	struct vm *vm;
 	struct sched_entity se;
 	struct worker *w;
+	int swapped; /* out in its swap slot (worker thread only) */
 };
 
-enum worker_cmd_op { WCMD_ADD, WCMD_STOP, WCMD_WAKE };
+/* WCMD_SWAP_OUT / WCMD_SWAP_IN are carried out by the swap hook. */
+enum worker_cmd_op { WCMD_ADD, WCMD_STOP, WCMD_WAKE, WCMD_SWAP_OUT, WCMD_SWAP_IN };
 
 struct worker_cmd {
 	enum worker_cmd_op op;
@@ -35,7 +37,8 @@ struct worker_stats {
 	uint64_t busy_ns; /* inside KVM_RUN and exit handling */
 	uint64_t runs;	  /* dispatches */
 	uint64_t preemptions;
-	uint64_t live; /* tasks owned */
+	uint64_t live;	  /* tasks owned */
+	uint64_t swapped; /* of which swapped out */
 };
 
 /* Called on the worker thread when a task's VM has exited or been killed
@@ -43,13 +46,28 @@ struct worker_stats {
 typedef void (*worker_done_fn)(struct task *t, void *arg);
 
 /* Called on the worker thread when a VM has just gone idle, before it is
- * parked; a non-zero return kills the VM (reason set by the hook). */
+ * parked; a negative return kills the VM (reason set by the hook), a
+ * positive one means the hook took it out of the worker (swapped it out:
+ * t->swapped is set), 0 parks it. */
 typedef int (*worker_idle_fn)(struct task *t, void *arg);
+
+/*
+ * The swap hook, on the worker thread, for a command about task t:
+ *  WCMD_SWAP_OUT: swap t out if it is parked (sched entity asleep): return 1
+ *    and set t->swapped once it is out, 0 if it was not (busy, or failed);
+ *  WCMD_SWAP_IN: bring t back: 0 and it is runnable or parked again by the
+ *    worker, or negative after vm_kill() (it finishes);
+ *  WCMD_WAKE / WCMD_STOP for a swapped t: an event for it (queue it for
+ *    admission) / it is being stopped (release its slot); return ignored.
+ */
+typedef int (*worker_swap_fn)(struct worker *w, struct task *t, enum worker_cmd_op op, void *arg);
 
 struct worker {
 	int id;
 	worker_idle_fn idle_hook;
 	void *idle_arg;
+	worker_swap_fn swap_hook;
+	void *swap_arg;
 	pthread_t thread;
 	pid_t tid;
 	struct io_uring ring;
@@ -73,6 +91,13 @@ int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn d
 
 /* Sets the idle hook; call before the first task is sent. */
 void worker_set_idle_hook(struct worker *w, worker_idle_fn fn, void *arg);
+
+/* Sets the swap hook; call before the first task is sent. */
+void worker_set_swap_hook(struct worker *w, worker_swap_fn fn, void *arg);
+
+/* Takes a parked task off this worker's queues (from the swap hook, worker
+ * thread only). */
+void worker_unpark(struct worker *w, struct task *t);
 
 /* Queues a command for the worker and wakes it. Any thread. 0 or -errno. */
 int worker_send(struct worker *w, enum worker_cmd_op op, struct task *t);

@@ -1,0 +1,464 @@
+/*
+ * Swapper: the gatekeeper's decisions carried out on the workers.
+ *
+ * Locking: s->lock guards the gatekeeper and every swap_vm's state. It is
+ * never held across slot I/O; it is taken before a worker's inbox lock
+ * (worker_send), never after. A VM's memory is touched only on its worker.
+ */
+#include "swapper.h"
+
+#include "vm_swap.h"
+#include "worker.h"
+
+#include "../vmm/shell.h"
+#include "../vmm/vm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SWAPPER_SAMPLES	 1024
+#define GROWTH_ALLOWANCE (128u << 10) /* at least; or a quarter of its size */
+
+/* What the swapper keeps per VM (vm->owner). */
+struct swap_vm {
+	struct gk_vm gk;
+	struct swap_record rec;
+	uint64_t slot;
+	struct task *task;
+	struct worker *w; /* where it runs */
+	int last_rc;	  /* of the latest swap-out, for the operator */
+	int measured;	  /* its charge is a measurement, not the boot guess */
+};
+
+struct lat {
+	uint64_t v[SWAPPER_SAMPLES];
+	uint64_t n;
+};
+
+struct swapper {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* deadline thread */
+	pthread_cond_t changed; /* a swap completed (operator waits) */
+	struct gk gk;
+	struct swap *sw;
+	int every_idle;
+	uint64_t boot_charge;
+	uint64_t overruns; /* VMs that outgrew their charge between idles */
+	pthread_t thread;
+	int quit;
+	struct lat lat_in, lat_out;
+};
+
+static struct swap_vm *sv_of(const struct task *t)
+{
+	return t->vm->owner;
+}
+
+static void lat_add(struct lat *l, uint64_t ns)
+{
+	l->v[l->n++ % SWAPPER_SAMPLES] = ns;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void lat_pct(const struct lat *l, uint64_t *p50, uint64_t *p99)
+{
+	uint64_t tmp[SWAPPER_SAMPLES];
+	size_t n = l->n < SWAPPER_SAMPLES ? (size_t)l->n : SWAPPER_SAMPLES;
+
+	*p50 = *p99 = 0;
+	if (!n)
+		return;
+	memcpy(tmp, l->v, n * sizeof(tmp[0]));
+	qsort(tmp, n, sizeof(tmp[0]), cmp_u64);
+	*p50 = tmp[n / 2];
+	*p99 = tmp[n * 99 / 100];
+}
+
+/* Carries out the gatekeeper's actions; s->lock held. */
+static void pump(struct swapper *s)
+{
+	struct gk_action a;
+
+	while ((a = gk_next(&s->gk)).kind != GK_ACT_NONE) {
+		struct swap_vm *sv = a.vm->owner;
+
+		if (a.kind == GK_ACT_EVICT) {
+			if (worker_send(sv->w, WCMD_SWAP_OUT, sv->task))
+				gk_evicted(&s->gk, a.vm, -ENOMEM);
+		} else if (!a.vm->has_image) {
+			/* First admission: a boot, the VM is created already. */
+			gk_admitted(&s->gk, a.vm, 0);
+			if (worker_send(sv->w, WCMD_ADD, sv->task)) {
+				vm_kill(sv->task->vm, "cannot add to a worker");
+				gk_remove(&s->gk, a.vm);
+			}
+		} else if (worker_send(sv->w, WCMD_SWAP_IN, sv->task)) {
+			gk_admitted(&s->gk, a.vm, -ENOMEM);
+		}
+	}
+	pthread_cond_broadcast(&s->changed);
+	pthread_cond_signal(&s->cond); /* the nearest deadline may have moved */
+}
+
+/* Swaps t out on its worker (VM stopped). 0 or -errno; s->lock not held. */
+static int do_swap_out(struct swapper *s, struct task *t)
+{
+	struct swap_vm *sv = sv_of(t);
+	struct vm *vm = t->vm;
+	struct shell *sh = vm->shell;
+	uint64_t t0 = vm_now_ns();
+	char err[256];
+	int rc = vm_swap_out(vm, s->sw, sv->slot, &sv->rec, err, sizeof(err));
+
+	if (rc) {
+		fprintf(stderr, "denali: %s (stays resident)\n", err);
+	} else {
+		if (sh)
+			shell_put(sh);
+		t->swapped = 1;
+	}
+	pthread_mutex_lock(&s->lock);
+	sv->last_rc = rc;
+	gk_evicted(&s->gk, &sv->gk, rc);
+	if (!rc) {
+		lat_add(&s->lat_out, vm_now_ns() - t0);
+		if (sv->gk.want_in == 0 && sv->gk.state == GK_SWAPPED)
+			gk_set_deadline(&s->gk, &sv->gk, vm->deadline_ns);
+	}
+	pump(s);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int swap_hook(struct worker *w, struct task *t, enum worker_cmd_op op, void *arg)
+{
+	struct swapper *s = arg;
+	struct swap_vm *sv = sv_of(t);
+	char err[256];
+	uint64_t t0;
+	int rc;
+
+	switch (op) {
+	case WCMD_SWAP_OUT:
+		/* Woken (or running) since it was chosen: not now. */
+		if (t->se.where != SE_SLEEP || t->vm->status != VM_IDLE) {
+			pthread_mutex_lock(&s->lock);
+			sv->last_rc = -EBUSY;
+			gk_evicted(&s->gk, &sv->gk, -EBUSY);
+			pump(s);
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+		rc = do_swap_out(s, t);
+		if (rc)
+			return 0;
+		worker_unpark(w, t);
+		return 1;
+	case WCMD_SWAP_IN:
+		t0 = vm_now_ns();
+		rc = vm_swap_in(t->vm, s->sw, &sv->rec, err, sizeof(err));
+		if (rc)
+			vm_kill(t->vm, "%s", err); /* a bad slot never runs */
+		pthread_mutex_lock(&s->lock);
+		gk_admitted(&s->gk, &sv->gk, rc);
+		if (!rc)
+			lat_add(&s->lat_in, vm_now_ns() - t0);
+		pump(s);
+		pthread_mutex_unlock(&s->lock);
+		return rc;
+	case WCMD_WAKE:
+		pthread_mutex_lock(&s->lock);
+		gk_request(&s->gk, &sv->gk, sv->gk.charge);
+		pump(s);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	case WCMD_STOP:
+		pthread_mutex_lock(&s->lock);
+		gk_remove(&s->gk, &sv->gk);
+		pump(s);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int swapper_idle(struct swapper *s, struct task *t)
+{
+	struct swap_vm *sv = sv_of(t);
+
+	pthread_mutex_lock(&s->lock);
+	if (s->gk.cfg.mem_budget) {
+		/* The charge covers what it has now plus an allowance to grow by
+		 * until its next idle; only a VM that outgrew it is re-charged
+		 * (and may push the total over the budget until an eviction). */
+		uint64_t now_bytes = vm_resident_bytes(t->vm);
+
+		if (!sv->measured || now_bytes > sv->gk.charge) {
+			s->overruns += sv->measured;
+			sv->measured = 1; /* the boot charge was a guess */
+			gk_charge(&s->gk, &sv->gk,
+				  now_bytes + (now_bytes / 4 > GROWTH_ALLOWANCE
+						   ? now_bytes / 4
+						   : GROWTH_ALLOWANCE));
+		}
+	}
+	gk_idle(&s->gk, &sv->gk, vm_now_ns());
+	if (s->every_idle && gk_swap_out(&s->gk, &sv->gk) == 0) {
+		pthread_mutex_unlock(&s->lock);
+		/* Not parked yet: swapped straight from here. */
+		return do_swap_out(s, t) == 0 ? 1 : 0;
+	}
+	pump(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void *deadline_main(void *arg)
+{
+	struct swapper *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->quit) {
+		uint64_t next;
+
+		gk_expire(&s->gk, vm_now_ns());
+		pump(s);
+		next = gk_next_deadline(&s->gk);
+		if (next == SCHED_NO_DEADLINE) {
+			pthread_cond_wait(&s->cond, &s->lock);
+		} else {
+			struct timespec ts = {(time_t)(next / 1000000000ull),
+					      (long)(next % 1000000000ull)};
+
+			pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int swapper_open(const struct swapper_config *cfg, struct swapper **out, char *err, size_t errlen)
+{
+	pthread_condattr_t ca;
+	struct swapper *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = swap_open(&cfg->swap, &s->sw, err, errlen);
+	if (rc)
+		goto out_free;
+	rc = gk_init(&s->gk, &cfg->gk);
+	if (rc)
+		goto out_swap;
+	s->every_idle = cfg->evict_every_idle;
+	s->boot_charge = cfg->boot_charge ? cfg->boot_charge : 1u << 20;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* vm_now_ns() deadlines */
+	pthread_cond_init(&s->cond, &ca);
+	pthread_cond_init(&s->changed, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = -pthread_create(&s->thread, NULL, deadline_main, s);
+	if (rc) {
+		snprintf(err, errlen, "swapper: thread: %s", strerror(-rc));
+		gk_fini(&s->gk);
+		goto out_swap;
+	}
+	*out = s;
+	return 0;
+out_swap:
+	swap_close(s->sw);
+out_free:
+	free(s);
+	return rc;
+}
+
+void swapper_close(struct swapper *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->quit = 1;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	gk_fini(&s->gk);
+	swap_close(s->sw);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->changed);
+	free(s);
+}
+
+void swapper_attach(struct swapper *s, struct worker *w)
+{
+	worker_set_swap_hook(w, swap_hook, s);
+}
+
+int swapper_start(struct swapper *s, struct task *t, struct worker *w, char *err, size_t errlen)
+{
+	struct swap_vm *sv = calloc(1, sizeof(*sv));
+	int rc;
+
+	if (!sv)
+		return -ENOMEM;
+	rc = swap_slot_alloc(s->sw, &sv->slot);
+	if (rc) {
+		snprintf(err, errlen, "no free swap slot (all %lu are taken)",
+			 (unsigned long)swap_slots(s->sw));
+		free(sv);
+		return rc;
+	}
+	sv->task = t;
+	sv->w = w;
+	t->vm->owner = sv;
+	pthread_mutex_lock(&s->lock);
+	gk_register(&s->gk, &sv->gk, sv);
+	uint64_t charge = vm_resident_bytes(t->vm);
+
+	rc = gk_request(&s->gk, &sv->gk, charge > s->boot_charge ? charge : s->boot_charge);
+	if (rc) {
+		snprintf(err, errlen, "its image alone exceeds the memory budget of %lu bytes",
+			 (unsigned long)s->gk.cfg.mem_budget);
+		gk_remove(&s->gk, &sv->gk);
+		pthread_mutex_unlock(&s->lock);
+		t->vm->owner = NULL;
+		swap_slot_free(s->sw, sv->slot);
+		free(sv);
+		return rc;
+	}
+	pump(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int wait_state(struct swapper *s, struct swap_vm *sv, enum gk_state want,
+		      unsigned timeout_ms)
+{
+	struct timespec ts;
+	uint64_t until = vm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	ts.tv_sec = (time_t)(until / 1000000000ull);
+	ts.tv_nsec = (long)(until % 1000000000ull);
+	while (sv->gk.state != want && sv->gk.state != GK_GONE) {
+		if (sv->gk.state == GK_RESIDENT && want == GK_SWAPPED && sv->last_rc)
+			return sv->last_rc; /* the write failed: it stays resident */
+		if (pthread_cond_timedwait(&s->changed, &s->lock, &ts) == ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+	return sv->gk.state == want ? 0 : -ESRCH;
+}
+
+int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, char *err,
+		     size_t errlen)
+{
+	struct swap_vm *sv = sv_of(t);
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = gk_swap_out(&s->gk, &sv->gk);
+	if (rc == 0) {
+		sv->last_rc = 0;
+		if (worker_send(sv->w, WCMD_SWAP_OUT, t))
+			gk_evicted(&s->gk, &sv->gk, rc = -ENOMEM);
+		else
+			rc = wait_state(s, sv, GK_SWAPPED, timeout_ms);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc == -EBUSY)
+		snprintf(err, errlen, "vm %s is running or has I/O in flight", t->vm->name);
+	else if (rc == -EALREADY)
+		snprintf(err, errlen, "vm %s is not resident (%s)", t->vm->name,
+			 gk_state_name(sv->gk.state));
+	else if (rc)
+		snprintf(err, errlen, "vm %s: swap-out: %s", t->vm->name, strerror(-rc));
+	return rc;
+}
+
+int swapper_swap_in(struct swapper *s, struct task *t, unsigned timeout_ms, char *err,
+		    size_t errlen)
+{
+	struct swap_vm *sv = sv_of(t);
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (sv->gk.state == GK_RESIDENT) {
+		rc = -EALREADY;
+	} else {
+		gk_set_deadline(&s->gk, &sv->gk, SCHED_NO_DEADLINE);
+		rc = gk_request(&s->gk, &sv->gk, sv->gk.charge);
+		pump(s);
+		if (!rc)
+			rc = wait_state(s, sv, GK_RESIDENT, timeout_ms);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc == -EALREADY)
+		snprintf(err, errlen, "vm %s is resident already", t->vm->name);
+	else if (rc)
+		snprintf(err, errlen, "vm %s: swap-in: %s", t->vm->name, strerror(-rc));
+	return rc;
+}
+
+void swapper_done(struct swapper *s, struct task *t)
+{
+	struct swap_vm *sv = sv_of(t);
+
+	if (!sv)
+		return;
+	pthread_mutex_lock(&s->lock);
+	gk_remove(&s->gk, &sv->gk);
+	pump(s);
+	pthread_mutex_unlock(&s->lock);
+	swap_slot_free(s->sw, sv->slot);
+	t->vm->owner = NULL;
+	free(sv);
+}
+
+const char *swapper_vm_state(struct swapper *s, const struct task *t, uint64_t *charge)
+{
+	struct swap_vm *sv = sv_of(t);
+	const char *name;
+
+	if (!sv) {
+		*charge = 0;
+		return "gone";
+	}
+	pthread_mutex_lock(&s->lock);
+	name = gk_state_name(sv->gk.state);
+	*charge = sv->gk.state == GK_SWAPPED ? 0 : sv->gk.charge;
+	pthread_mutex_unlock(&s->lock);
+	return name;
+}
+
+void swapper_get_stats(struct swapper *s, struct swapper_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->lock);
+	out->mem_budget = s->gk.cfg.mem_budget;
+	out->live_max = s->gk.cfg.live_max;
+	out->resident = s->gk.resident;
+	out->peak_resident = s->gk.peak_resident;
+	out->live = s->gk.live;
+	out->swapped = s->gk.swapped;
+	out->waiting = s->gk.waiting;
+	out->gk = s->gk.ctr;
+	out->overruns = s->overruns;
+	lat_pct(&s->lat_in, &out->swap_in_p50, &out->swap_in_p99);
+	lat_pct(&s->lat_out, &out->swap_out_p50, &out->swap_out_p99);
+	out->samples_in = s->lat_in.n;
+	out->samples_out = s->lat_out.n;
+	pthread_mutex_unlock(&s->lock);
+	swap_get_counters(s->sw, &out->swap);
+}

@@ -1,0 +1,83 @@
+/*
+ * The swapper drives the gatekeeper (gatekeeper.h) with real VMs: it owns
+ * the swap files, one gatekeeper behind one mutex, and a thread that wakes
+ * swapped VMs at their idle deadlines. Evictions and swap-ins are carried
+ * out on the worker that owns the VM (WCMD_SWAP_OUT / WCMD_SWAP_IN through
+ * the worker's swap hook), never under the swapper's lock, and each one's
+ * completion drives the next decision.
+ *
+ * A VM gets its swap slot when it starts (no free slot: the start is
+ * refused), so that eviction never fails for lack of space.
+ */
+#ifndef DENALI_SCHED_SWAPPER_H
+#define DENALI_SCHED_SWAPPER_H
+
+#include "gatekeeper.h"
+#include "swap.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct task;
+struct worker;
+
+struct swapper_config {
+	struct swap_config swap;
+	struct gk_config gk;
+	int evict_every_idle; /* swap a VM out at every idle (tests, density) */
+	/* Charge of a VM before its first idle (when its size is measured):
+	 * a booting VM grows, and the budget must hold it. Default 1 MiB. */
+	uint64_t boot_charge;
+};
+
+struct swapper_stats {
+	uint64_t mem_budget, resident, peak_resident;
+	unsigned live_max, live, swapped, waiting;
+	uint64_t overruns; /* a VM outgrew its charge between two idles */
+	struct gk_counters gk;
+	struct swap_counters swap;
+	/* over the latest SWAPPER_SAMPLES of each, in ns */
+	uint64_t swap_in_p50, swap_in_p99, swap_out_p50, swap_out_p99;
+	uint64_t samples_in, samples_out;
+};
+
+struct swapper;
+
+int swapper_open(const struct swapper_config *cfg, struct swapper **out, char *err, size_t errlen);
+
+/* Call after every worker and VM is gone. */
+void swapper_close(struct swapper *s);
+
+/* Installs the swap hook on a worker (before it gets tasks). */
+void swapper_attach(struct swapper *s, struct worker *w);
+
+/*
+ * Starts t (its VM created, not yet added to a worker) on worker w under
+ * the gatekeeper: takes a slot, and adds it to w once admitted (maybe at
+ * once, maybe after evictions). 0, or -ENOSPC (no free slot), -E2BIG (more
+ * than the budget) with a reason.
+ */
+int swapper_start(struct swapper *s, struct task *t, struct worker *w, char *err, size_t errlen);
+
+/* From a worker's idle hook: same return convention as worker_idle_fn. */
+int swapper_idle(struct swapper *s, struct task *t);
+
+/*
+ * Operator commands. swap out: 0 once t is swapped out (waits up to
+ * timeout_ms), -EBUSY (running, I/O in flight), -EALREADY (not resident),
+ * -ETIMEDOUT, or the write's error. swap in: 0 once resident.
+ */
+int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, char *err,
+		     size_t errlen);
+int swapper_swap_in(struct swapper *s, struct task *t, unsigned timeout_ms, char *err,
+		    size_t errlen);
+
+/* From the done callback: t exited or was killed; frees its slot. */
+void swapper_done(struct swapper *s, struct task *t);
+
+/* "resident", "swapped", ... and the bytes charged for it. */
+const char *swapper_vm_state(struct swapper *s, const struct task *t, uint64_t *charge);
+
+void swapper_get_stats(struct swapper *s, struct swapper_stats *out);
+
+#endif
