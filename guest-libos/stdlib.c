@@ -115,8 +115,14 @@ long atol(const char *s)
 	return strtol(s, NULL, 10);
 }
 
+/* Defined by the socket layer when a guest uses it (weak: otherwise absent). */
+extern void __dn_net_at_exit(void) __attribute__((weak));
+extern ssize_t __dn_sock_write(int fd, const void *buf, size_t len) __attribute__((weak));
+
 _Noreturn void exit(int code)
 {
+	if (__dn_net_at_exit)
+		__dn_net_at_exit();
 	dn_console_flush();
 	dn_exit(code);
 }
@@ -138,7 +144,11 @@ _Noreturn void __dn_assert_fail(const char *expr, const char *file, int line, co
 
 ssize_t write(int fd, const void *buf, size_t len)
 {
-	if (fd != STDOUT_FILENO && fd != STDERR_FILENO)
+	if (fd != STDOUT_FILENO && fd != STDERR_FILENO) {
+		if (__dn_sock_write)
+			return __dn_sock_write(fd, buf, len);
+		errno = EBADF;
 		return -1;
+	}
 	return (ssize_t)dn_console_write(buf, len);
 }
