@@ -21,6 +21,7 @@
 #include <denali/blkdev.h>
 #include <denali/libos.h>
 #include <denali/rofs.h>
+#include <denali/sock.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

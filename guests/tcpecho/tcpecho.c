@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <denali/libos.h>
+#include <denali/sock.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -1,12 +1,11 @@
 /*
  * Host stand-ins for the guest-libos calls the httpd glue makes (see
- * host_glue.h): the disk is the file named by DENALI_HTTPD_DISK (none if
+ * host_sock.h): the disk is the file named by DENALI_HTTPD_DISK (none if
  * unset), time is CLOCK_MONOTONIC, the network is the host's.
  */
-#include "host_glue.h"
-
 #include <denali/blkdev.h>
 #include <denali/libos.h>
+#include <denali/sock.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
