@@ -3,11 +3,13 @@
  * (http_conn, http_site) glued to the guest-libos socket API and to the
  * rofs image on the VM's disk.
  *
- *   httpd [PORT [MAX_CONNS [REQUEST_MS]]]   defaults: 80, 128, 10000
+ *   httpd [PORT [MAX_CONNS [REQUEST_MS [EXIT_AFTER]]]]
+ *                                  defaults: 80, 128, 10000, 0
  *
  * REQUEST_MS is how long a client may take to send a request (then 408);
  * idle keep-alive connections and clients that stop reading are closed
- * after 30 s.
+ * after 30 s. EXIT_AFTER > 0 makes the VM exit once that many connections
+ * have been served and closed (for tests), printing its counters.
  *
  * One event loop: poll() over the listener and the connections, with the
  * nearest connection deadline as its timeout, so an idle VM with open
@@ -52,6 +54,7 @@ static struct slot slots[CONNS_MAX];
 static struct pollfd pfds[CONNS_MAX + 1];
 static int nslots;
 static struct http_limits limits;
+static unsigned long long conns_done, requests_done;
 
 static int blk_read(void *ctx, uint64_t sector, void *buf, uint32_t n)
 {
@@ -114,6 +117,8 @@ static int listener(int port)
 
 static void drop(int i)
 {
+	conns_done++;
+	requests_done += slots[i].c->stats.requests;
 	close(slots[i].fd);
 	free(slots[i].c);
 	slots[i] = slots[--nslots];
@@ -200,9 +205,11 @@ int main(int argc, char **argv)
 	int port = argc > 1 ? atoi(argv[1]) : 80;
 	int max = argc > 2 ? atoi(argv[2]) : 128;
 	long request_ms = argc > 3 ? atol(argv[3]) : 10000;
+	long exit_after = argc > 4 ? atol(argv[4]) : 0;
 
-	if (port <= 0 || port > 65535 || max <= 0 || max > CONNS_MAX || request_ms <= 0) {
-		printf("usage: httpd [PORT [MAX_CONNS [REQUEST_MS]]] (PORT 1..65535, "
+	if (port <= 0 || port > 65535 || max <= 0 || max > CONNS_MAX || request_ms <= 0 ||
+	    exit_after < 0) {
+		printf("usage: httpd [PORT [MAX_CONNS [REQUEST_MS [EXIT_AFTER]]]] (PORT 1..65535, "
 		       "MAX_CONNS 1..%d)\n",
 		       CONNS_MAX);
 		return 2;
@@ -262,5 +269,10 @@ int main(int argc, char **argv)
 		}
 		if (pfds[0].revents & POLLIN)
 			accept_all(lfd, max, now);
+		if (exit_after && conns_done >= (unsigned long long)exit_after && nslots == 0) {
+			printf("httpd: served %llu connections, %llu requests, %llu hits\n",
+			       conns_done, requests_done, (unsigned long long)site.hits);
+			return 0;
+		}
 	}
 }
