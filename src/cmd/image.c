@@ -8,6 +8,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static const char *file_kind(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a file";
+}
+
 int image_read(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen)
 {
 	struct stat st;
@@ -15,14 +30,23 @@ int image_read(const char *path, uint8_t **data, size_t *size, char *err, size_t
 	size_t got = 0;
 	int fd, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; anything but a
+	 * regular file is refused before the first read. O_NOCTTY: a tty never becomes ours. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot read image %s: %s", path, strerror(errno));
 		return rc;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "cannot read image %s: not a regular file", path);
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot read image %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "cannot read image %s: not a regular file (%s)", path,
+			 file_kind(st.st_mode));
 		close(fd);
 		return -EINVAL;
 	}

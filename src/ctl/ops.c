@@ -58,23 +58,24 @@ static json_t *do_start(struct ops_ctx *ctx, const struct ctl_request *req, cons
 			snprintf(err, sizeof(err), "already defined (stop it first)");
 			break;
 		}
-		/* The definition is written first, so a VM never runs without one: a crash
-		 * between the two at worst boots it at the next start-up. */
-		if (ctx->store) {
-			r = store_put(ctx->store, &spec);
-			if (r < 0) {
-				snprintf(err, sizeof(err), "cannot save its definition: %s",
-					 strerror(-r));
-				break;
-			}
-		}
 		r = ctx->be.start(ctx->be.ctx, &spec, err, sizeof(err));
 		if (r < 0) {
 			if (!err[0])
 				snprintf(err, sizeof(err), "%s", strerror(-r));
-			if (ctx->store)
-				store_del(ctx->store, spec.name);
 			break;
+		}
+		/* The definition is stored only once the VM runs: a request that fails (a bad
+		 * image, no room) leaves nothing behind to fail again at every restart. */
+		if (ctx->store) {
+			r = store_put(ctx->store, &spec);
+			if (r < 0) {
+				char e2[256] = "";
+
+				snprintf(err, sizeof(err), "cannot save its definition: %s",
+					 strerror(-r));
+				ctx->be.stop(ctx->be.ctx, spec.name, e2, sizeof(e2));
+				break;
+			}
 		}
 		json_array_append_new(started, json_string(spec.name));
 	}

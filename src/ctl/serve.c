@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static struct ctl_server *volatile the_server;
 
@@ -121,14 +122,33 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 
 struct restore {
 	struct ctl_backend *be;
+	struct ctl_server *srv;
 	unsigned ok, failed;
+	unsigned wd_ms;
+	int64_t last_ping;
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int restore_one(const struct vm_spec *spec, void *arg)
 {
 	struct restore *rs = arg;
 	char err[256] = "";
-	int r = rs->be->start(rs->be->ctx, spec, err, sizeof(err));
+	int r;
+
+	if (ctl_server_stopping(rs->srv))
+		return -ECANCELED;
+	if (rs->wd_ms && mono_ms() - rs->last_ping >= rs->wd_ms) {
+		notify_send("WATCHDOG=1");
+		rs->last_ping = mono_ms();
+	}
+	r = rs->be->start(rs->be->ctx, spec, err, sizeof(err));
 
 	if (r < 0) {
 		/* The definition stays: `denalictl stop NAME` removes it. */
@@ -211,11 +231,6 @@ int ctl_serve_main(int argc, char **argv,
 	}
 	ctl_server_set_store(srv, store);
 
-	r = store_foreach(store, restore_one, &rs);
-	if (r < 0)
-		log_err("reading stored definitions: %s", strerror(-r));
-	log_info("restored %u VM(s) from %s, %u failed", rs.ok, cfg.state_dir, rs.failed);
-
 	r = privs_drop();
 	if (r < 0) {
 		log_err("cannot drop capabilities: %s", strerror(-r));
@@ -241,8 +256,20 @@ int ctl_serve_main(int argc, char **argv,
 	} else if (r < 0) {
 		log_warn("ignoring malformed WATCHDOG_USEC/WATCHDOG_PID");
 	}
-	notify_sendf("READY=1\nSTATUS=serving %s, %u VM(s) restored", cfg.socket_path, rs.ok);
+	notify_sendf("READY=1\nSTATUS=serving %s, restoring VMs", cfg.socket_path);
 	log_info("ready");
+
+	/* Restored after READY with the signals open: a bad definition is logged and skipped, a
+	 * SIGTERM ends the restore, and the watchdog is pinged between VMs. */
+	rs.srv = srv;
+	rs.wd_ms = wd_usec ? (unsigned)(wd_usec / 2000) : 0;
+	r = store_foreach(store, restore_one, &rs);
+	if (r == -ECANCELED)
+		log_info("restore cut short: the daemon is stopping");
+	else if (r < 0)
+		log_err("reading stored definitions: %s", strerror(-r));
+	log_info("restored %u VM(s) from %s, %u failed", rs.ok, cfg.state_dir, rs.failed);
+	notify_sendf("STATUS=serving %s, %u VM(s) restored", cfg.socket_path, rs.ok);
 
 	r = ctl_server_run(srv);
 	notify_send("STOPPING=1\nSTATUS=stopping VMs");

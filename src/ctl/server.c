@@ -185,6 +185,11 @@ void ctl_server_shutdown(struct ctl_server *srv)
 	errno = saved;
 }
 
+bool ctl_server_stopping(const struct ctl_server *srv)
+{
+	return srv->stopping != 0;
+}
+
 static void client_free(struct client *c)
 {
 	close(c->fd);

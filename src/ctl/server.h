@@ -6,6 +6,7 @@
 
 #include "backend.h"
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #define CTL_CLIENTS_MAX	   1024	       /* connections served at once; more get an error line */
@@ -39,6 +40,9 @@ int ctl_server_run(struct ctl_server *srv);
 /* Asks ctl_server_run() to return. Async-signal-safe; callable from any thread, before or
  * during the run. */
 void ctl_server_shutdown(struct ctl_server *srv);
+
+/* True once ctl_server_shutdown() was called (a signal arrived). */
+bool ctl_server_stopping(const struct ctl_server *srv);
 
 /* Closes every connection and the listening socket, unlinks the socket path and frees srv.
  * Not concurrently with ctl_server_run(). */

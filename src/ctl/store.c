@@ -189,16 +189,26 @@ int store_get(struct ctl_store *st, const char *name, struct vm_spec *spec)
 	char path[PATH_MAX + 80];
 	json_error_t jerr;
 	json_t *def, *v;
-	int r = -EINVAL;
+	struct stat sb;
+	int r = -EINVAL, fd;
 
 	memset(spec, 0, sizeof(*spec));
 	if (!ctl_name_valid(name))
 		return -EINVAL;
 	snprintf(path, sizeof(path), "%s/%s/def.json", st->dir, name);
-	def = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	/* Never blocks: a FIFO or device planted in place of def.json is refused unread. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > (off_t)CTL_LINE_MAX) {
+		log_err("vm %s: %s: not a regular file of at most %u bytes", name, path,
+			CTL_LINE_MAX);
+		close(fd);
+		return -EINVAL;
+	}
+	def = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+	close(fd);
 	if (!def) {
-		if (access(path, F_OK) < 0)
-			return -errno;
 		log_err("vm %s: %s: %s", name, path, jerr.text);
 		return -EINVAL;
 	}

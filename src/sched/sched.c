@@ -31,6 +31,7 @@ void sched_entity_init(struct sched_entity *e, void *owner)
 	e->where = SE_NONE;
 	e->boosted = 0;
 	e->slept_at = UINT64_MAX;
+	e->slice_left = 0;
 	e->owner = owner;
 }
 
@@ -124,6 +125,25 @@ void sched_enqueue_front(struct sched *s, struct sched_entity *e)
 	s->runnable++;
 }
 
+uint64_t sched_slice(const struct sched_entity *e, uint64_t quantum)
+{
+	return e->slice_left ? e->slice_left : quantum;
+}
+
+void sched_requeue_preempted(struct sched *s, struct sched_entity *e, uint64_t ran_ns,
+			     uint64_t quantum)
+{
+	uint64_t slice = sched_slice(e, quantum);
+
+	if (ran_ns < slice && slice - ran_ns >= quantum / 10) {
+		e->slice_left = slice - ran_ns;
+		sched_enqueue_front(s, e);
+	} else {
+		e->slice_left = 0;
+		sched_enqueue(s, e, 0);
+	}
+}
+
 struct sched_entity *sched_pick(struct sched *s)
 {
 	struct sched_entity *e = s->head.next;
@@ -148,6 +168,7 @@ int sched_sleep(struct sched *s, struct sched_entity *e, uint64_t deadline)
 	}
 	e->deadline = deadline;
 	e->slept_at = s->picks;
+	e->slice_left = 0; /* it gave up the CPU: a whole quantum at its next turn */
 	e->where = SE_SLEEP;
 	s->sleeping++;
 	if (deadline != SCHED_NO_DEADLINE) {

@@ -18,8 +18,9 @@ struct sched_entity {
 	uint64_t deadline;		  /* while sleeping */
 	size_t heap_idx;		  /* index in the deadline heap, or SIZE_MAX */
 	enum sched_where where;
-	int boosted;	   /* queued in the boost segment at the head */
-	uint64_t slept_at; /* sched->picks when it last went to sleep */
+	int boosted;	     /* queued in the boost segment at the head */
+	uint64_t slept_at;   /* sched->picks when it last went to sleep */
+	uint64_t slice_left; /* unspent part of its quantum after an early cut; 0 = fresh */
 	void *owner;
 };
 
@@ -51,6 +52,20 @@ void sched_enqueue(struct sched *s, struct sched_entity *e, int boost);
 /* Puts e first among the entities that are not boosted: for a VM cut short
  * before its quantum was up (to let a woken VM run), it keeps its turn. */
 void sched_enqueue_front(struct sched *s, struct sched_entity *e);
+
+/* The time e may run at its next dispatch: what is left of a quantum cut short, or a whole
+ * quantum. */
+uint64_t sched_slice(const struct sched_entity *e, uint64_t quantum);
+
+/*
+ * Requeues e after it was preempted having run ran_ns of the slice sched_slice() gave it.
+ * If at least a tenth of a quantum is left it keeps its turn (sched_enqueue_front) with only
+ * that remainder, never a fresh quantum: a neighbour that wakes more often than once a quantum
+ * cannot keep one spinner on the CPU forever. Otherwise it goes to the tail with a fresh
+ * quantum for its next turn.
+ */
+void sched_requeue_preempted(struct sched *s, struct sched_entity *e, uint64_t ran_ns,
+			     uint64_t quantum);
 
 /* Removes and returns the first runnable entity, or NULL. */
 struct sched_entity *sched_pick(struct sched *s);

@@ -69,14 +69,15 @@ static void set_timer(struct worker *w, uint64_t ns)
 }
 
 /*
- * Arms the preemption timer for this dispatch: the quantum while another VM
+ * Arms the preemption timer for this dispatch: the slice the VM has left
+ * (sched_slice: a whole quantum, or the rest of one cut short) while another VM
  * is waiting, and never past the nearest idle deadline, so that a sleeper is
  * not kept waiting behind a spinner. A lone VM with no deadline pending runs
  * without a timer.
  */
-static void set_slice(struct worker *w, uint64_t now)
+static void set_slice(struct worker *w, struct task *t, uint64_t now)
 {
-	uint64_t slice = w->sched.runnable > 0 ? w->quantum_ns : 0;
+	uint64_t slice = w->sched.runnable > 0 ? sched_slice(&t->se, w->quantum_ns) : 0;
 	uint64_t next = sched_next_deadline(&w->sched);
 
 	if (next != SCHED_NO_DEADLINE) {
@@ -266,7 +267,7 @@ static void dispatch(struct worker *w, struct task *t)
 	 * sent back to the tail by its first KVM_RUN. */
 	vm->shell->run->immediate_exit = 0;
 	t0 = vm_now_ns();
-	set_slice(w, t0);
+	set_slice(w, t, t0);
 	running = vm->shell->run;
 	/* Pairs with worker_send(): either it sees in_guest and signals us, or
 	 * we see its command here and leave the guest at once. */
@@ -285,11 +286,8 @@ static void dispatch(struct worker *w, struct task *t)
 	case VM_STOP_PREEMPT:
 		w->stats.preemptions++;
 		/* Cut short by a deadline before its quantum was up: it keeps its
-		 * turn, right behind the VM that woke. */
-		if (elapsed < w->quantum_ns)
-			sched_enqueue_front(&w->sched, &t->se);
-		else
-			sched_enqueue(&w->sched, &t->se, 0);
+		 * turn with what is left of the quantum, right behind the VM that woke. */
+		sched_requeue_preempted(&w->sched, &t->se, elapsed, w->quantum_ns);
 		break;
 	case VM_STOP_IDLE:
 		if (w->idle_hook) {

@@ -52,3 +52,67 @@ finish() {
 	[ "$FAILS" -eq 0 ]
 	exit $?
 }
+
+# --- denalid serve helpers --------------------------------------------------------
+CTL="$BIN/denalictl"
+DAEMON_PIDS=()
+# Ends the daemons this test started (by pid), then removes $TMP.
+daemons_cleanup() {
+	for p in "${DAEMON_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || continue
+		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+
+# daemon_launch NAME ARGS...: starts denalid serve on $TMP/NAME.sock with state in
+# $TMP/NAME.state and its log in $TMP/NAME.log; pid in $DPID. Does not wait.
+daemon_launch() {
+	local name=$1
+	shift
+	"$DENALID" serve --socket "$TMP/$name.sock" --state-dir "$TMP/$name.state" "$@" \
+		>"$TMP/$name.log" 2>&1 &
+	DPID=$!
+	DAEMON_PIDS+=("$DPID")
+}
+
+# daemon_wait NAME: 0 once the daemon on $TMP/NAME.sock answers list (10 s at most).
+daemon_wait() {
+	for _ in $(seq 100); do
+		timeout 5 "$CTL" --socket "$TMP/$1.sock" list >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# daemon_start NAME ARGS...: launch and wait; a daemon that never answers ends the test.
+daemon_start() {
+	daemon_launch "$@"
+	daemon_wait "$1" && return 0
+	fail "$1: daemon not answering"
+	sed 's/^/    | /' "$TMP/$1.log" | tail -20
+	finish
+}
+
+# daemon_stop PID: SIGTERM and wait at most 10 s; 0 if it exited with status 0.
+daemon_stop() {
+	local p=$1 st
+	kill -TERM "$p" 2>/dev/null || return 1
+	for _ in $(seq 100); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$p" 2>/dev/null; then
+		kill -KILL "$p"
+		wait "$p" 2>/dev/null
+		return 1
+	fi
+	wait "$p"
+	st=$?
+	return $st
+}
+
+# json FILE EXPR: evaluates a Python expression on the JSON in FILE as d
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }

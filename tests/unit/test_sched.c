@@ -466,6 +466,82 @@ static void test_expired_run_in_deadline_order(void **state)
 	assert_ptr_equal(sched_pick(&s), &ents[9]);
 }
 
+/*
+ * Issue 7 hole 5: one worker, two spinners and a sleeper that naps 1 ms at a time, quantum
+ * 5 ms, simulated the way worker.c dispatches (the timer fires at the end of the slice or at
+ * the nearest deadline, at least a tenth of a quantum away). A spinner cut short by the
+ * sleeper's deadline keeps only the rest of its quantum, so both spinners share the CPU.
+ */
+static void test_early_preemption_keeps_only_the_rest(void **state)
+{
+	enum { QUANTUM = 5000000, NAP = 1000000, SLEEPER_RUN = 20000, RUN = 2000000000 };
+	struct sched_entity *spin[2] = {&ents[1], &ents[2]}, *sleeper = &ents[0];
+	uint64_t now = 0, cpu[3] = {0};
+
+	(void)state;
+	sched_enqueue(&s, spin[0], 0);
+	sched_enqueue(&s, spin[1], 0);
+	sched_enqueue(&s, sleeper, 0);
+	while (now < RUN) {
+		struct sched_entity *e;
+		uint64_t slice, next, ran;
+
+		sched_expire(&s, now, NULL, NULL);
+		e = sched_pick(&s);
+		if (!e) {
+			now = sched_next_deadline(&s);
+			continue;
+		}
+		if (e == sleeper) {
+			now += SLEEPER_RUN;
+			cpu[0] += SLEEPER_RUN;
+			assert_int_equal(sched_sleep(&s, e, now + NAP), 0);
+			continue;
+		}
+		slice = s.runnable ? sched_slice(e, QUANTUM) : UINT64_MAX;
+		next = sched_next_deadline(&s);
+		if (next != SCHED_NO_DEADLINE) {
+			uint64_t until = next > now + QUANTUM / 10 ? next - now : QUANTUM / 10;
+			if (until < slice)
+				slice = until;
+		}
+		assert_true(slice != UINT64_MAX);
+		ran = slice;
+		now += ran;
+		cpu[id(e)] += ran;
+		sched_requeue_preempted(&s, e, ran, QUANTUM);
+	}
+	for (int i = 1; i <= 2; i++)
+		if (cpu[i] < RUN / 4)
+			fail_msg("spinner %d ran %lu ms of %d ms (neighbour %lu ms)", i,
+				 (unsigned long)(cpu[i] / 1000000), RUN / 1000000,
+				 (unsigned long)(cpu[3 - i] / 1000000));
+	assert_true(cpu[0] > 0);
+}
+
+/* The remainder rule itself: front with the rest, tail with a fresh quantum once less than a
+ * tenth is left, and a sleep gives a fresh quantum. */
+static void test_requeue_preempted_remainder(void **state)
+{
+	(void)state;
+	sched_enqueue(&s, &ents[1], 0);
+	assert_int_equal(sched_slice(&ents[0], 5000), 5000);
+	sched_requeue_preempted(&s, &ents[0], 1000, 5000);
+	assert_int_equal(sched_slice(&ents[0], 5000), 4000);
+	assert_ptr_equal(sched_pick(&s), &ents[0]); /* kept its turn */
+	sched_requeue_preempted(&s, &ents[0], 3600, 5000);
+	assert_int_equal(sched_slice(&ents[0], 5000), 5000); /* 400 < 500 left: used up */
+	assert_ptr_equal(sched_pick(&s), &ents[1]);	     /* went to the tail */
+	assert_ptr_equal(sched_pick(&s), &ents[0]);
+	sched_requeue_preempted(&s, &ents[0], 2000, 5000);
+	assert_int_equal(sched_slice(&ents[0], 5000), 3000);
+	assert_ptr_equal(sched_pick(&s), &ents[0]);
+	assert_int_equal(sched_sleep(&s, &ents[0], 10), 0);
+	assert_int_equal(sched_slice(&ents[0], 5000), 5000);
+	sched_requeue_preempted(&s, &ents[2], 7000, 5000); /* ran past its slice: tail */
+	assert_int_equal(sched_slice(&ents[2], 5000), 5000);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(int argc, char **argv)
@@ -486,6 +562,8 @@ int main(int argc, char **argv)
 	    T(test_boost_does_not_starve),
 	    T(test_boost_sleeping_sleeper_bounded),
 	    T(test_expired_run_in_deadline_order),
+	    T(test_early_preemption_keeps_only_the_rest),
+	    T(test_requeue_preempted_remainder),
 	};
 
 	(void)argc;
