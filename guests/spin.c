@@ -1,7 +1,7 @@
 /*
  * spin: burns CPU for argv[1] ms (default 100) by the vregs clock, then prints how much of
- * that time it was on the CPU by its own clock: a jump of the clock between two reads longer
- * than GAP_NS is time another VM (or the host) had the CPU.
+ * that time it was on the CPU by its own clock and the longest time it was off it: a jump of
+ * the clock between two reads longer than GAP_NS is time another VM (or the host) had the CPU.
  */
 #include <denali/libos.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@ int main(int argc, char **argv)
 	long ms = argc > 1 ? atol(argv[1]) : 100;
 	if (ms < 0)
 		ms = 0;
-	uint64_t start = dn_now_ns(), last = start, on_cpu = 0;
+	uint64_t start = dn_now_ns(), last = start, on_cpu = 0, longest_gap = 0;
 	uint64_t end = start + (uint64_t)ms * 1000000u;
 	volatile uint64_t sink = 0;
 
@@ -23,12 +23,15 @@ int main(int argc, char **argv)
 
 		if (now - last < GAP_NS)
 			on_cpu += now - last;
+		else if (now - last > longest_gap)
+			longest_gap = now - last;
 		last = now;
 		if (now >= end)
 			break;
 		for (int i = 0; i < 1000; i++)
 			sink += (uint64_t)i;
 	}
-	printf("spun %ld ms, on cpu %lu ms\n", ms, (unsigned long)(on_cpu / 1000000u));
+	printf("spun %ld ms, on cpu %lu ms, longest off %lu ms\n", ms,
+	       (unsigned long)(on_cpu / 1000000u), (unsigned long)(longest_gap / 1000000u));
 	return 0;
 }

@@ -3,15 +3,17 @@
  * path is reached only through worker_send(), and counters are read from the
  * VMs as the workers publish them (plain loads of monotonic counters).
  *
- * Admission: a registered VM costs host memory; a live VM also holds a
- * shell (2 file descriptors, ~0.7 MiB of kernel memory). Limits come from
- * RLIMIT_NOFILE and /proc/meminfo at start-up unless given.
+ * Admission (what a VM may take: registrations, shells, memory) is the
+ * business of admission.c; this file only calls it under its lock.
  */
 #include "fleet.h"
 
+#include "admission.h"
 #include "console_log.h"
+#include "ctl/server.h"
 #include "image.h"
 #include "sched/worker.h"
+#include "vmm/guest_mem.h"
 #include "vmm/shell.h"
 #include "vmm/vm.h"
 
@@ -25,11 +27,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define FDS_PER_SHELL	    2
-#define FDS_RESERVED	    256 /* sockets, logs, io_uring, images */
-#define KERNEL_BYTES_PER_VM (768u << 10)
-#define USER_BYTES_PER_VM   (256u << 10) /* a small guest's touched pages, ours */
-#define SHELL_POOL_MAX	    32
+#define SHELL_POOL_MAX 32
 
 struct fleet_vm {
 	struct task task; /* first: workers hand back struct task * */
@@ -42,13 +40,15 @@ struct fleet {
 	pthread_mutex_t lock;
 	pthread_cond_t done_cond;
 	struct fleet_vm *vms;
-	unsigned nvms, live, max_vms, max_live;
+	unsigned nvms;
+	struct admission adm;
 	struct worker *workers;
 	unsigned nworkers, next_worker;
 	uint64_t next_id;
 	uint64_t last_stats_ns, last_exits;
 	uint64_t *last_busy;
 	char *state_dir;
+	uint64_t log_max; /* console.log rotates at this size */
 	pthread_t logger;
 	pthread_cond_t logger_cond;
 	int logger_quit, logger_running;
@@ -67,17 +67,27 @@ static void on_done(struct task *t, void *arg)
 	struct fleet *f = arg;
 	struct fleet_vm *v = (struct fleet_vm *)t;
 
+	struct vm *vm = t->vm;
+	uint8_t *mem;
+
+	/* An ended VM keeps its name, counters and console; its guest memory goes back now. */
 	pthread_mutex_lock(&f->lock);
 	v->done = 1;
-	f->live--;
+	mem = vm->mem;
+	vm->mem = NULL;
+	vm->vregs = NULL;
+	vm->shared = NULL;
+	admission_vm_ended(&f->adm, vm->mem_size);
 	pthread_cond_broadcast(&f->done_cond);
 	pthread_mutex_unlock(&f->lock);
+	guest_mem_free(mem, vm->mem_size);
 }
 
 static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t errlen)
 {
 	struct fleet *f = ctx;
 	struct fleet_vm *v;
+	uint64_t mem_size = spec->mem_bytes ? spec->mem_bytes : DENALI_MEM_DEFAULT;
 	uint8_t *elf;
 	size_t size;
 	char **argv;
@@ -101,45 +111,42 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 	if (find(f, spec->name)) {
 		snprintf(err, errlen, "a VM named %s exists already", spec->name);
 		rc = -EEXIST;
-	} else if (f->nvms >= f->max_vms) {
-		snprintf(err, errlen, "capacity: %u VMs registered, the limit is %u", f->nvms,
-			 f->max_vms);
-		rc = -ENOSPC;
-	} else if (f->live >= f->max_live) {
-		snprintf(err, errlen,
-			 "capacity: %u VMs live, the limit is %u (open files: %d per VM shell)",
-			 f->live, f->max_live, FDS_PER_SHELL);
-		rc = -ENOSPC;
-	} else {
-		struct vm_config cfg = {
-		    .name = spec->name,
-		    .image = spec->image,
-		    .elf = elf,
-		    .elf_size = size,
-		    .mem_size = spec->mem_bytes ? spec->mem_bytes : DENALI_MEM_DEFAULT,
-		    .id = ++f->next_id,
-		    .argc = spec->argc + 1,
-		    .argv = argv,
-		};
+	} else if ((rc = admission_take(&f->adm, 1, mem_size, err, errlen)) != 0) {
+		/* err says which limit */	} else {
+			struct vm_config cfg = {
+			    .name = spec->name,
+			    .image = spec->image,
+			    .elf = elf,
+			    .elf_size = size,
+			    .mem_size = mem_size,
+			    .id = ++f->next_id,
+			    .argc = spec->argc + 1,
+			    .argv = argv,
+			};
 
-		rc = vm_create(&cfg, &v->task.vm, err, errlen);
-		if (!rc) {
-			sched_entity_init(&v->task.se, &v->task);
-			/* Known before the worker sees it, so a stop can follow at once. */
-			v->task.w = &f->workers[f->next_worker++ % f->nworkers];
-			v->next = f->vms;
-			f->vms = v;
-			f->nvms++;
-			f->live++;
-			rc = worker_send(v->task.w, WCMD_ADD, &v->task);
-			v = NULL;
+			rc = vm_create(&cfg, &v->task.vm, err, errlen);
+			if (!rc && f->state_dir)
+				console_log_begin(f->state_dir,
+						  spec->name); /* a new log per VM life */
+			if (!rc) {
+				sched_entity_init(&v->task.se, &v->task);
+				/* Known before the worker sees it, so a stop can follow at once. */
+				v->task.w = &f->workers[f->next_worker++ % f->nworkers];
+				v->next = f->vms;
+				f->vms = v;
+				f->nvms++;
+				rc = worker_send(v->task.w, WCMD_ADD, &v->task);
+				v = NULL;
+			} else {
+				admission_vm_ended(&f->adm, mem_size);
+				admission_vm_removed(&f->adm);
+			}
 		}
-	}
-	pthread_mutex_unlock(&f->lock);
-	free(v);
-	free(argv);
-	free(elf);
-	return rc;
+		pthread_mutex_unlock(&f->lock);
+		free(v);
+		free(argv);
+		free(elf);
+		return rc;
 }
 
 static int fleet_stop(void *ctx, const char *name, char *err, size_t errlen)
@@ -162,7 +169,8 @@ static int fleet_stop(void *ctx, const char *name, char *err, size_t errlen)
 		;
 	*pp = v->next;
 	f->nvms--;
-	console_log_flush(f->state_dir, v->task.vm, &v->logged);
+	admission_vm_removed(&f->adm);
+	console_log_flush(f->state_dir, v->task.vm, &v->logged, f->log_max);
 	pthread_mutex_unlock(&f->lock);
 	vm_destroy(v->task.vm);
 	free(v);
@@ -248,13 +256,14 @@ static json_t *fleet_stats(void *ctx)
 	}
 	for (int s = 0; s <= VM_KILLED; s++)
 		json_object_set_new(states, vm_status_name(s), json_integer((json_int_t)by[s]));
-	out = json_pack(
-	    "{s:o, s:f, s:{s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:I, s:I}", "vms_by_state", states,
-	    "exits_per_s", dt ? (double)(exits - f->last_exits) * 1e9 / (double)dt : 0.0,
-	    "hypercalls", "exit", (json_int_t)hc[0], "idle", (json_int_t)hc[1], "kick",
-	    (json_int_t)hc[2], "panic", (json_int_t)hc[3], "workers", workers, "registered",
-	    (json_int_t)f->nvms, "max_vms", (json_int_t)f->max_vms, "max_live",
-	    (json_int_t)f->max_live, "shells_pooled", (json_int_t)shell_pool_size());
+	out = json_pack("{s:o, s:f, s:{s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:I, s:I, s:o}",
+			"vms_by_state", states, "exits_per_s",
+			dt ? (double)(exits - f->last_exits) * 1e9 / (double)dt : 0.0, "hypercalls",
+			"exit", (json_int_t)hc[0], "idle", (json_int_t)hc[1], "kick",
+			(json_int_t)hc[2], "panic", (json_int_t)hc[3], "workers", workers,
+			"registered", (json_int_t)f->nvms, "max_vms", (json_int_t)f->adm.max_vms,
+			"max_live", (json_int_t)f->adm.max_live, "shells_pooled",
+			(json_int_t)shell_pool_size(), "admission", admission_json(&f->adm));
 	f->last_exits = exits;
 	f->last_stats_ns = now;
 	pthread_mutex_unlock(&f->lock);
@@ -301,7 +310,7 @@ static void *logger_main(void *arg)
 	pthread_mutex_lock(&f->lock);
 	while (!f->logger_quit) {
 		for (struct fleet_vm *v = f->vms; v; v = v->next)
-			if (console_log_flush(f->state_dir, v->task.vm, &v->logged) < 0)
+			if (console_log_flush(f->state_dir, v->task.vm, &v->logged, f->log_max) < 0)
 				v->logged = v->task.vm->console.written; /* give up, quietly */
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 500000000;
@@ -313,43 +322,6 @@ static void *logger_main(void *arg)
 	}
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
-}
-
-/* Live shells the open-file limit allows, and VMs memory allows. */
-static void compute_limits(struct fleet *f, const struct serve_config *cfg)
-{
-	struct rlimit rl;
-	unsigned long long avail_kib = 0;
-	unsigned fd_cap = 1000;
-	FILE *m;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max; /* ours to raise up to the hard limit */
-		setrlimit(RLIMIT_NOFILE, &rl);
-		if (rl.rlim_cur > FDS_RESERVED)
-			fd_cap = (unsigned)((rl.rlim_cur - FDS_RESERVED) / FDS_PER_SHELL);
-	}
-	m = fopen("/proc/meminfo", "r");
-	if (m) {
-		char line[256];
-
-		while (fgets(line, sizeof(line), m))
-			if (sscanf(line, "MemAvailable: %llu kB", &avail_kib) == 1)
-				break;
-		fclose(m);
-	}
-	f->max_live = fd_cap;
-	if (avail_kib) {
-		unsigned long long mem_cap =
-		    avail_kib * 1024 / 2 / (KERNEL_BYTES_PER_VM + USER_BYTES_PER_VM);
-
-		if (mem_cap < f->max_live)
-			f->max_live = (unsigned)mem_cap;
-	}
-	if (cfg->max_live && cfg->max_live < f->max_live)
-		f->max_live = cfg->max_live;
-	/* No swapping yet: every registered VM may need to be live. */
-	f->max_vms = cfg->max_vms ? cfg->max_vms : f->max_live;
 }
 
 int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
@@ -369,7 +341,7 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 		return -ENOMEM;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->done_cond, NULL);
-	compute_limits(f, cfg);
+	admission_init(&f->adm, cfg, CTL_CLIENTS_MAX);
 	shell_pool_set_max(SHELL_POOL_MAX);
 	if (!n) {
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -397,11 +369,15 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	}
 	f->last_stats_ns = vm_now_ns();
 	f->state_dir = strdup(cfg->state_dir ? cfg->state_dir : ".");
+	f->log_max = cfg->console_log_max ? cfg->console_log_max : CONSOLE_LOG_MAX;
 	pthread_cond_init(&f->logger_cond, NULL);
 	if (f->state_dir && pthread_create(&f->logger, NULL, logger_main, f) == 0)
 		f->logger_running = 1;
-	fprintf(stderr, "denalid: %u workers; limits: %u live VMs, %u registered\n", f->nworkers,
-		f->max_live, f->max_vms);
+	fprintf(stderr,
+		"denalid: %u workers; limits: %u live VMs, %u registered, %llu MiB of guest "
+		"memory (%s)\n",
+		f->nworkers, f->adm.max_live, f->adm.max_vms,
+		(unsigned long long)(f->adm.mem_budget >> 20), f->adm.budget_from);
 	*out = (struct ctl_backend){
 	    .ctx = f,
 	    .start = fleet_start,

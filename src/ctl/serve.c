@@ -3,6 +3,7 @@
 #include "log.h"
 #include "notify.h"
 #include "privs.h"
+#include "proto.h"
 #include "server.h"
 #include "store.h"
 
@@ -27,19 +28,23 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: denalid serve [OPTIONS]\n"
-		"Run the daemon under a service manager: serve the control socket, boot the VMs\n"
-		"defined in the state directory.\n"
-		"\n"
-		"  --socket PATH      control socket (default " SERVE_SOCKET_DEFAULT ")\n"
-		"  --state-dir DIR    VM definitions and logs (default " SERVE_STATE_DIR_DEFAULT
-		")\n"
-		"  --workers N        worker threads (default: one per online CPU)\n"
-		"  --quantum-ms N     scheduling quantum in ms (at least 1)\n"
-		"  --max-vms N        most VMs defined at once\n"
-		"  --max-live N       most VMs resident in memory at once\n"
-		"  --help             this text\n");
+	fprintf(
+	    f,
+	    "usage: denalid serve [OPTIONS]\n"
+	    "Run the daemon under a service manager: serve the control socket, boot the VMs\n"
+	    "defined in the state directory.\n"
+	    "\n"
+	    "  --socket PATH      control socket (default " SERVE_SOCKET_DEFAULT ")\n"
+	    "  --state-dir DIR    VM definitions and logs (default " SERVE_STATE_DIR_DEFAULT ")\n"
+	    "  --workers N        worker threads (default: one per online CPU)\n"
+	    "  --quantum-ms N     scheduling quantum in ms (at least 1)\n"
+	    "  --max-vms N        most VMs defined at once\n"
+	    "  --max-live N       most VMs resident in memory at once\n"
+	    "  --max-mem SIZE     memory all live VMs may hold, guest memory plus kernel\n"
+	    "                     (default: MemAvailable at start-up less 1/16, at least 512M)\n"
+	    "  --console-log-max SIZE  STATE/vms/NAME/console.log is renamed console.log.1\n"
+	    "                     when it would pass SIZE (default 1M)\n"
+	    "  --help             this text\n");
 }
 
 static int parse_uint(const char *s, unsigned min, unsigned *out)
@@ -61,10 +66,16 @@ static int parse_uint(const char *s, unsigned min, unsigned *out)
 static int parse_args(int argc, char **argv, struct serve_config *cfg)
 {
 	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'},  {"state-dir", required_argument, NULL, 'd'},
-	    {"workers", required_argument, NULL, 'w'}, {"quantum-ms", required_argument, NULL, 'q'},
-	    {"max-vms", required_argument, NULL, 'm'}, {"max-live", required_argument, NULL, 'l'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"state-dir", required_argument, NULL, 'd'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"quantum-ms", required_argument, NULL, 'q'},
+	    {"max-vms", required_argument, NULL, 'm'},
+	    {"max-live", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"max-mem", required_argument, NULL, 'M'},
+	    {"console-log-max", required_argument, NULL, 'C'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -92,6 +103,26 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 			break;
 		case 'l':
 			bad = parse_uint(optarg, 1, &cfg->max_live);
+			break;
+		case 'M':
+			if (ctl_parse_size(optarg, &cfg->max_mem) < 0 || cfg->max_mem == 0) {
+				fprintf(
+				    stderr,
+				    "denalid serve: --max-mem needs a size (e.g. 512M, 8G), not "
+				    "\"%s\"\n",
+				    optarg);
+				return -1;
+			}
+			break;
+		case 'C':
+			if (ctl_parse_size(optarg, &cfg->console_log_max) < 0 ||
+			    cfg->console_log_max < 4096) {
+				fprintf(stderr,
+					"denalid serve: --console-log-max needs a size of at least "
+					"4K, not \"%s\"\n",
+					optarg);
+				return -1;
+			}
 			break;
 		case 'h':
 			usage(stdout);

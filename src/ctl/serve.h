@@ -8,12 +8,14 @@
 #define SERVE_STATE_DIR_DEFAULT "/var/lib/denalid"
 
 struct serve_config {
-	const char *socket_path; /* --socket */
-	const char *state_dir;	 /* --state-dir; definitions live in STATE/vms */
-	unsigned workers;	 /* --workers; 0 = one per online CPU */
-	unsigned quantum_ms;	 /* --quantum-ms; 0 = the scheduler's default */
-	unsigned max_vms;	 /* --max-vms; 0 = no limit of ours */
-	unsigned max_live;	 /* --max-live; 0 = no limit of ours */
+	const char *socket_path;  /* --socket */
+	const char *state_dir;	  /* --state-dir; definitions live in STATE/vms */
+	unsigned workers;	  /* --workers; 0 = one per online CPU */
+	unsigned quantum_ms;	  /* --quantum-ms; 0 = the scheduler's default */
+	unsigned max_vms;	  /* --max-vms; 0 = no limit of ours */
+	unsigned max_live;	  /* --max-live; 0 = no limit of ours */
+	uint64_t max_mem;	  /* --max-mem; bytes of VM memory; 0 = from MemAvailable */
+	uint64_t console_log_max; /* --console-log-max; 0 = the default (1 MiB) */
 };
 
 /* Runs `denalid serve`. argv[0] is the verb (or program) name and is skipped.

@@ -40,6 +40,7 @@ struct client {
 	char follow_name[CTL_NAME_MAX + 1];
 	uint64_t follow_off;
 	int64_t last_ms;
+	int64_t line_since; /* when the unfinished line in `in` began; 0 = none */
 };
 
 struct ctl_server {
@@ -58,6 +59,7 @@ struct ctl_server {
 	void (*tick_fn)(void *);
 	void *tick_arg;
 	int64_t next_tick;
+	int64_t idle_ms, line_ms;
 };
 
 static int64_t now_ms(void)
@@ -97,6 +99,8 @@ int ctl_server_open(const char *path, mode_t mode, const struct ctl_backend *bac
 	if (!srv)
 		return -ENOMEM;
 	srv->lfd = srv->wake[0] = srv->wake[1] = -1;
+	srv->idle_ms = CTL_CLIENT_IDLE_MS;
+	srv->line_ms = CTL_LINE_TIMEOUT_MS;
 	srv->ops.be = *backend;
 	strcpy(srv->path, path);
 	strcpy(sa.sun_path, path);
@@ -183,6 +187,12 @@ void ctl_server_shutdown(struct ctl_server *srv)
 		/* full pipe: a wake-up is already pending */
 	}
 	errno = saved;
+}
+
+void ctl_server_set_timeouts(struct ctl_server *srv, unsigned idle_ms, unsigned line_ms)
+{
+	srv->idle_ms = idle_ms ? idle_ms : CTL_CLIENT_IDLE_MS;
+	srv->line_ms = line_ms ? line_ms : CTL_LINE_TIMEOUT_MS;
 }
 
 bool ctl_server_stopping(const struct ctl_server *srv)
@@ -386,7 +396,12 @@ static void client_lines(struct ctl_server *srv, struct client *c, bool eof)
 	if (start) {
 		memmove(c->in, c->in + start, c->inlen - start);
 		c->inlen -= start;
+		c->line_since = 0; /* what is left, if anything, is a new line */
 	}
+	if (c->inlen == 0)
+		c->line_since = 0;
+	else if (!c->line_since)
+		c->line_since = now_ms();
 	if (!c->closing && c->inlen > CTL_LINE_MAX) {
 		/* No newline within the cap: the line cannot be valid; say so and hang up
 		 * instead of buffering the rest of it. */
@@ -514,9 +529,14 @@ static int poll_timeout(struct ctl_server *srv, int64_t now)
 		if (c->following)
 			ct = c->outlen - c->outoff < FOLLOW_OUT_LOW ? FOLLOW_POLL_MS : -1;
 		else
-			ct = c->last_ms + CTL_CLIENT_IDLE_MS > now
-				 ? c->last_ms + CTL_CLIENT_IDLE_MS - now
-				 : 0;
+			ct = c->last_ms + srv->idle_ms > now ? c->last_ms + srv->idle_ms - now : 0;
+		if (c->line_since && !c->closing) {
+			int64_t lt = c->line_since + srv->line_ms > now
+					 ? c->line_since + srv->line_ms - now
+					 : 0;
+			if (ct < 0 || lt < ct)
+				ct = lt;
+		}
 		if (ct >= 0 && (t < 0 || ct < t))
 			t = ct;
 	}
@@ -572,10 +592,24 @@ int ctl_server_run(struct ctl_server *srv)
 				gone = client_flush(c) < 0;
 			if (!gone && c->closing && c->outoff == c->outlen)
 				gone = true;
-			if (!gone && !c->following && now - c->last_ms >= CTL_CLIENT_IDLE_MS) {
-				log_info("%s: idle for %d s; closing", c->peer,
-					 CTL_CLIENT_IDLE_MS / 1000);
+			if (!gone && !c->following && now - c->last_ms >= srv->idle_ms) {
+				log_info("%s: idle for %lld ms; closing", c->peer,
+					 (long long)srv->idle_ms);
 				gone = true;
+			}
+			if (!gone && !c->closing && c->line_since &&
+			    now - c->line_since >= srv->line_ms) {
+				/* A trickle of bytes without a newline must not hold a slot. */
+				log_warn("%s: request line not finished within %lld ms; closing",
+					 c->peer, (long long)srv->line_ms);
+				client_reply(c, ctl_reply_error(NULL,
+								"request line not finished within "
+								"%lld ms; closing",
+								(long long)srv->line_ms));
+				c->closing = true;
+				c->inlen = 0;
+				c->line_since = 0;
+				gone = client_flush(c) < 0 || c->outoff == c->outlen;
 			}
 			if (!gone && c->closing && (rev & (POLLHUP | POLLERR)))
 				gone = true; /* nobody is left to read what remains */

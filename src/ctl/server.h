@@ -9,9 +9,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define CTL_CLIENTS_MAX	   1024	       /* connections served at once; more get an error line */
-#define CTL_CLIENT_IDLE_MS 120000      /* a client silent this long (and not following) is closed */
-#define CTL_OUT_MAX	   (32u << 20) /* replies queued for one client beyond this drop it */
+#define CTL_CLIENTS_MAX	    1024   /* connections served at once; more get an error line */
+#define CTL_CLIENT_IDLE_MS  120000 /* a client silent this long (and not following) is closed */
+#define CTL_OUT_MAX	    (32u << 20) /* replies queued for one client beyond this drop it */
+#define CTL_LINE_TIMEOUT_MS 10000	/* a request line begun and not ended this long: closed */
 
 struct ctl_server;
 struct ctl_store;
@@ -31,6 +32,11 @@ void ctl_server_set_store(struct ctl_server *srv, struct ctl_store *st);
  * Call before ctl_server_run(). */
 void ctl_server_set_tick(struct ctl_server *srv, unsigned interval_ms, void (*fn)(void *),
 			 void *arg);
+
+/* Optional, for tests: the idle and the line time-outs (CTL_CLIENT_IDLE_MS and
+ * CTL_LINE_TIMEOUT_MS by default). A client that began a line and has not ended it within
+ * line_ms is told so and closed, however often it sends a byte. */
+void ctl_server_set_timeouts(struct ctl_server *srv, unsigned idle_ms, unsigned line_ms);
 
 /* Accepts and serves clients in the calling thread until ctl_server_shutdown(). When it
  * returns the socket no longer accepts; clients are still open until ctl_server_close().

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -57,6 +59,9 @@ static int setup(void **state)
 	if (store_open(sdir, &store) < 0 || ctl_server_open(sock, 0660, &be, &srv) < 0)
 		return -1;
 	ctl_server_set_store(srv, store);
+	/* A short line time-out so the trickle test is quick; every other test ends its lines
+	 * at once. */
+	ctl_server_set_timeouts(srv, 0, 1500);
 	return pthread_create(&thread, NULL, serve, NULL);
 }
 
@@ -406,6 +411,39 @@ static void test_slow_clients(void **state)
 	still_serving();
 }
 
+/* Issue 7 hole 8: a client that sends a byte at a time and never a newline is told and
+ * closed once the line time-out passes, however steadily it trickles. */
+static void test_trickle_closed(void **state)
+{
+	struct cli c;
+	bool told = false, closed = false;
+
+	(void)state;
+	cli_open(&c);
+	cli_sendstr(&c, "{");
+	for (int i = 0; i < 100 && !closed; i++) {
+		struct timespec ts = {.tv_nsec = 100000000};
+		ssize_t r;
+
+		if (send(c.fd, " ", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EPIPE)
+			closed = true;
+		nanosleep(&ts, NULL);
+		r = recv(c.fd, c.buf + c.len, sizeof(c.buf) - c.len - 1, MSG_DONTWAIT);
+		if (r > 0) {
+			c.len += (size_t)r;
+			c.buf[c.len] = '\0';
+			told = told || strstr(c.buf, "not finished within") != NULL;
+		} else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+			closed = true;
+		}
+	}
+	close(c.fd);
+	if (!told || !closed)
+		fail_msg("a trickling client was %stold and %sclosed after 10 s",
+			 told ? "" : "not ", closed ? "" : "not ");
+	still_serving();
+}
+
 static void test_pipelined(void **state)
 {
 	const char *two = "{\"id\":1,\"op\":\"list\"}\n\n{\"id\":2,\"op\":\"stats\"}\r\n";
@@ -570,17 +608,12 @@ static void test_socket_mode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_socket_mode),
-	    cmocka_unit_test(test_list_and_stats),
-	    cmocka_unit_test(test_start_stop),
-	    cmocka_unit_test(test_garbage),
-	    cmocka_unit_test(test_huge_line),
-	    cmocka_unit_test(test_rapid_connections),
-	    cmocka_unit_test(test_slow_clients),
-	    cmocka_unit_test(test_pipelined),
-	    cmocka_unit_test(test_console),
-	    cmocka_unit_test(test_too_many_clients),
-	    cmocka_unit_test(test_second_server_refused),
+	    cmocka_unit_test(test_socket_mode),	     cmocka_unit_test(test_list_and_stats),
+	    cmocka_unit_test(test_start_stop),	     cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_huge_line),	     cmocka_unit_test(test_rapid_connections),
+	    cmocka_unit_test(test_slow_clients),     cmocka_unit_test(test_trickle_closed),
+	    cmocka_unit_test(test_pipelined),	     cmocka_unit_test(test_console),
+	    cmocka_unit_test(test_too_many_clients), cmocka_unit_test(test_second_server_refused),
 	};
 	struct rlimit rl;
 

@@ -78,10 +78,11 @@ daemon_launch() {
 	DAEMON_PIDS+=("$DPID")
 }
 
-# daemon_wait NAME: 0 once the daemon on $TMP/NAME.sock answers list (10 s at most).
+# daemon_wait NAME: 0 once the daemon on $TMP/NAME.sock answers list (15 s at most).
 daemon_wait() {
-	for _ in $(seq 100); do
-		timeout 5 "$CTL" --socket "$TMP/$1.sock" list >/dev/null 2>&1 && return 0
+	local end=$((SECONDS + 15))
+	while [ $SECONDS -lt $end ]; do
+		timeout 2 "$CTL" --socket "$TMP/$1.sock" list >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	return 1
