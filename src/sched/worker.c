@@ -266,9 +266,12 @@ static void dispatch(struct worker *w, struct task *t)
 	 * not this one: without this, a sleeper woken by its deadline would be
 	 * sent back to the tail by its first KVM_RUN. */
 	vm->shell->run->immediate_exit = 0;
+	/* `running` before the timer: a timer that fires before KVM_RUN starts (the thread
+	 * descheduled in between, on a loaded host) must still find the VM to cut short, or the
+	 * one-shot timer is lost and the VM keeps the CPU until it stops by itself. */
+	running = vm->shell->run;
 	t0 = vm_now_ns();
 	set_slice(w, t, t0);
-	running = vm->shell->run;
 	/* Pairs with worker_send(): either it sees in_guest and signals us, or
 	 * we see its command here and leave the guest at once. */
 	__atomic_store_n(&w->in_guest, 1, __ATOMIC_SEQ_CST);
