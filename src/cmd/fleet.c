@@ -119,7 +119,7 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 			    .elf = elf,
 			    .elf_size = size,
 			    .mem_size = mem_size,
-			    .id = ++f->next_id,
+			    .id = spec->id ? spec->id : ++f->next_id,
 			    .argc = spec->argc + 1,
 			    .argv = argv,
 			};
@@ -214,8 +214,8 @@ static json_t *fleet_list(void *ctx)
 
 		json_array_append_new(
 		    arr,
-		    json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:I, s:I}", "name", vm->name, "state",
-			      vm_status_name(st), "reason",
+		    json_pack("{s:s, s:I, s:s, s:o, s:i, s:I, s:I, s:I, s:I}", "name", vm->name,
+			      "id", (json_int_t)vm->id, "state", vm_status_name(st), "reason",
 			      st == VM_KILLED ? json_string(vm->reason) : json_null(), "worker",
 			      v->task.w ? v->task.w->id : -1, "cpu_ms",
 			      (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits",

@@ -12,6 +12,7 @@
  * (not the image), argc of them, followed by a NULL. */
 struct vm_spec {
 	char name[64];
+	uint64_t id; /* unique for the life of the state directory; 0 = the backend picks */
 	char image[4096];
 	uint64_t mem_bytes;
 	int argc;

@@ -50,8 +50,16 @@ static json_t *do_start(struct ops_ctx *ctx, const struct ctl_request *req, cons
 	spec.mem_bytes = req->mem_bytes;
 	spec.argc = req->argc;
 	spec.argv = req->argv;
+	uint64_t first_id = 0;
+
+	if (ctx->store) {
+		r = store_ids_take(ctx->store, n, &first_id);
+		if (r < 0)
+			return ctl_reply_error(req->id, "cannot take VM ids: %s", strerror(-r));
+	}
 	for (i = 0; i < n; i++) {
 		vm_name(spec.name, req, i);
+		spec.id = first_id ? first_id + i : 0;
 		err[0] = '\0';
 		if (ctx->store && store_has(ctx->store, spec.name)) {
 			r = -EEXIST;

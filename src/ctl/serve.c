@@ -154,6 +154,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 struct restore {
 	struct ctl_backend *be;
 	struct ctl_server *srv;
+	struct ctl_store *store;
 	unsigned ok, failed;
 	unsigned wd_ms;
 	int64_t last_ping;
@@ -167,9 +168,17 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int restore_one(const struct vm_spec *spec, void *arg)
+static int see_ids(const struct vm_spec *spec, void *arg)
+{
+	(void)spec;
+	(void)arg;
+	return 0;
+}
+
+static int restore_one(const struct vm_spec *cspec, void *arg)
 {
 	struct restore *rs = arg;
+	struct vm_spec spec = *cspec;
 	char err[256] = "";
 	int r;
 
@@ -179,11 +188,16 @@ static int restore_one(const struct vm_spec *spec, void *arg)
 		notify_send("WATCHDOG=1");
 		rs->last_ping = mono_ms();
 	}
-	r = rs->be->start(rs->be->ctx, spec, err, sizeof(err));
+	if (!spec.id) {
+		/* A definition from before ids: it gets one now, kept from here on. */
+		if (store_ids_take(rs->store, 1, &spec.id) == 0)
+			store_put(rs->store, &spec);
+	}
+	r = rs->be->start(rs->be->ctx, &spec, err, sizeof(err));
 
 	if (r < 0) {
 		/* The definition stays: `denalictl stop NAME` removes it. */
-		log_err("vm %s: not restarted: %s", spec->name, err[0] ? err : strerror(-r));
+		log_err("vm %s: not restarted: %s", spec.name, err[0] ? err : strerror(-r));
 		rs->failed++;
 	} else {
 		rs->ok++;
@@ -249,6 +263,24 @@ int ctl_serve_main(int argc, char **argv,
 		log_err("state directory %s: %s", cfg.state_dir, strerror(-r));
 		return 1;
 	}
+	{
+		long holder = 0;
+
+		r = store_lock(store, &holder);
+		if (r == -EBUSY) {
+			log_err("state directory %s is in use by another denalid (pid %ld); one "
+				"daemon per state directory",
+				cfg.state_dir, holder);
+			store_close(store);
+			return 1;
+		}
+		if (r < 0) {
+			log_err("state directory %s: cannot lock %s/lock: %s", cfg.state_dir,
+				cfg.state_dir, strerror(-r));
+			store_close(store);
+			return 1;
+		}
+	}
 	memset(&be, 0, sizeof(be));
 	r = backend_open(&cfg, &be);
 	if (r < 0) {
@@ -293,7 +325,9 @@ int ctl_serve_main(int argc, char **argv,
 	/* Restored after READY with the signals open: a bad definition is logged and skipped, a
 	 * SIGTERM ends the restore, and the watchdog is pinged between VMs. */
 	rs.srv = srv;
+	rs.store = store;
 	rs.wd_ms = wd_usec ? (unsigned)(wd_usec / 2000) : 0;
+	store_foreach(store, see_ids, NULL); /* every stored id, before new ones are taken */
 	r = store_foreach(store, restore_one, &rs);
 	if (r == -ECANCELED)
 		log_info("restore cut short: the daemon is stopping");

@@ -10,11 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 struct ctl_store {
 	char dir[PATH_MAX - 256]; /* STATE/vms; leaves room for NAME/def.json.tmp */
+	char state[PATH_MAX - 256];
+	int lock_fd;
+	uint64_t next_id;  /* 0 = not read yet */
+	uint64_t max_seen; /* highest id in a definition read */
+	int batch;	   /* in store_batch_begin/end: no fsyncs */
 };
 
 int store_open(const char *state_dir, struct ctl_store **out)
@@ -25,6 +31,8 @@ int store_open(const char *state_dir, struct ctl_store **out)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
+	st->lock_fd = -1;
+	snprintf(st->state, sizeof(st->state), "%s", state_dir);
 	if (snprintf(st->dir, sizeof(st->dir), "%s/vms", state_dir) >= (int)sizeof(st->dir)) {
 		r = -ENAMETOOLONG;
 		goto err;
@@ -48,7 +56,41 @@ err:
 
 void store_close(struct ctl_store *st)
 {
+	if (st && st->lock_fd >= 0)
+		close(st->lock_fd);
 	free(st);
+}
+
+int store_lock(struct ctl_store *st, long *holder)
+{
+	char path[PATH_MAX], buf[32];
+	int fd, n;
+
+	*holder = 0;
+	snprintf(path, sizeof(path), "%s/lock", st->state);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		n = (int)pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			*holder = strtol(buf, NULL, 10);
+		}
+		close(fd);
+		return r;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	st->lock_fd = fd;
+	return 0;
 }
 
 static int fsync_dir(const char *path)
@@ -79,6 +121,86 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static int read_next_id(struct ctl_store *st)
+{
+	char path[PATH_MAX], buf[32];
+	int fd, n;
+
+	if (st->next_id)
+		return 0;
+	st->next_id = 1;
+	snprintf(path, sizeof(path), "%s/next-id", st->state);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		st->next_id = strtoull(buf, NULL, 10);
+		if (!st->next_id)
+			st->next_id = 1;
+	}
+	return 0;
+}
+
+int store_ids_take(struct ctl_store *st, unsigned n, uint64_t *first)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], buf[32];
+	uint64_t next;
+	int fd, len, r;
+
+	r = read_next_id(st);
+	if (r < 0)
+		return r;
+	if (st->next_id <= st->max_seen)
+		st->next_id = st->max_seen + 1;
+	next = st->next_id + n;
+	snprintf(path, sizeof(path), "%s/next-id", st->state);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	len = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)next);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, buf, (size_t)len);
+	/* Durable before any VM runs with these ids, so that none is handed out twice. */
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		log_err("%s: %s", path, strerror(-r));
+		unlink(tmp);
+		return r;
+	}
+	fsync_dir(st->state);
+	*first = st->next_id;
+	st->next_id = next;
+	return 0;
+}
+
+void store_batch_begin(struct ctl_store *st)
+{
+	st->batch++;
+}
+
+int store_batch_end(struct ctl_store *st)
+{
+	int fd, r = 0;
+
+	if (st->batch && --st->batch)
+		return 0;
+	fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (syncfs(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int store_put(struct ctl_store *st, const struct vm_spec *spec)
 {
 	char vmdir[PATH_MAX], tmp[PATH_MAX + 16], path[PATH_MAX + 16];
@@ -98,8 +220,9 @@ int store_put(struct ctl_store *st, const struct vm_spec *spec)
 			json_decref(args);
 			args = NULL;
 		}
-	def = json_pack("{s:s, s:s, s:I, s:o?}", "name", spec->name, "image", spec->image, "mem",
-			(json_int_t)spec->mem_bytes, "args", args);
+	def =
+	    json_pack("{s:s, s:I, s:s, s:I, s:o?}", "name", spec->name, "id", (json_int_t)spec->id,
+		      "image", spec->image, "mem", (json_int_t)spec->mem_bytes, "args", args);
 	if (!def)
 		return -ENOMEM;
 	text = json_dumps(def, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -121,7 +244,7 @@ int store_put(struct ctl_store *st, const struct vm_spec *spec)
 	r = write_all(fd, text, strlen(text));
 	if (r == 0)
 		r = write_all(fd, "\n", 1);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && !st->batch && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -136,9 +259,11 @@ int store_put(struct ctl_store *st, const struct vm_spec *spec)
 		unlink(tmp);
 		goto out;
 	}
-	/* The rename is durable only once the directory entry is. */
-	fsync_dir(vmdir);
-	fsync_dir(st->dir);
+	/* The rename is durable only once the directory entry is (in a batch: at its end). */
+	if (!st->batch) {
+		fsync_dir(vmdir);
+		fsync_dir(st->dir);
+	}
 	r = 0;
 out:
 	free(text);
@@ -159,7 +284,8 @@ int store_del(struct ctl_store *st, const char *name)
 		return -errno;
 	}
 	rmdir(vmdir); /* fails, as it should, while console.log is kept there */
-	fsync_dir(st->dir);
+	if (!st->batch)
+		fsync_dir(st->dir);
 	return 0;
 }
 
@@ -225,6 +351,14 @@ int store_get(struct ctl_store *st, const char *name, struct vm_spec *spec)
 		goto out;
 	}
 	strcpy(spec->image, json_string_value(v));
+	v = json_object_get(def, "id"); /* absent in definitions older than ids */
+	if (v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+		log_err("vm %s: %s: bad \"id\"", name, path);
+		goto out;
+	}
+	spec->id = v ? (uint64_t)json_integer_value(v) : 0;
+	if (spec->id > st->max_seen)
+		st->max_seen = spec->id;
 	v = json_object_get(def, "mem");
 	if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)CTL_MEM_MIN ||
 	    json_integer_value(v) > (json_int_t)CTL_MEM_MAX) {

@@ -1,5 +1,5 @@
 /* VM definitions kept in the state directory so they boot again after a daemon restart.
- * One file per VM: STATE/vms/NAME/def.json = {"name", "image", "mem", "args"}, written to a
+ * One file per VM: STATE/vms/NAME/def.json = {"name", "id", "image", "mem", "args"}, written to a
  * temporary file, fsync'd and renamed, so a crash leaves either the old or the new file. */
 #ifndef DENALI_CTL_STORE_H
 #define DENALI_CTL_STORE_H
@@ -11,6 +11,20 @@ struct ctl_store;
 /* Opens (creating STATE/vms if needed) the store under state_dir. 0 or -errno. */
 int store_open(const char *state_dir, struct ctl_store **out);
 void store_close(struct ctl_store *st);
+
+/* Locks the state directory for this process (STATE/lock, flock, holding our pid) for as
+ * long as the store is open. -EBUSY if another process holds it; *holder is then its pid as
+ * it wrote it (0 if unknown). 0 or -errno. */
+int store_lock(struct ctl_store *st, long *holder);
+
+/* Takes n fresh VM ids, never handed out before in this state directory (STATE/next-id,
+ * made durable before they are returned; raised past every stored definition's id). */
+int store_ids_take(struct ctl_store *st, unsigned n, uint64_t *first);
+
+/* Between begin and end, store_put and store_del skip their fsyncs; end makes everything
+ * durable with one syncfs(2). Returns 0 or -errno (from end). */
+void store_batch_begin(struct ctl_store *st);
+int store_batch_end(struct ctl_store *st);
 
 /* Writes the definition of spec->name atomically, replacing any older one. 0 or -errno. */
 int store_put(struct ctl_store *st, const struct vm_spec *spec);
