@@ -35,7 +35,8 @@ start_daemon fleet --workers 2
 S="--socket $TMP/fleet.sock"
 fds0=$(ls /proc/$DPID/fd | wc -l)
 "$CTL" $S stats --json >"$TMP/stats0.json"
-"$CTL" $S start vm "$GUESTS/sleeper" --count 1000 -- 1 600000 >"$TMP/start.out" 2>&1
+# 4 MiB each: admission charges all of it (16 GiB at the default would depend on the load)
+"$CTL" $S start vm "$GUESTS/sleeper" --count 1000 --mem 4M -- 1 600000 >"$TMP/start.out" 2>&1
 expect_status start 0 "$?"
 for _ in $(seq 300); do
 	"$CTL" $S list --json >"$TMP/list.json"
