@@ -44,7 +44,7 @@ struct dev_hdr {
 };
 
 /* Serialises the monitor's and the devices' state into a malloc'd blob. */
-static int blob_build(struct vm *vm, uint8_t **out, uint32_t *len)
+int vm_swap_blob_build(struct vm *vm, uint8_t **out, uint32_t *len)
 {
 	size_t cap = sizeof(struct blob_hdr) + CONSOLE_BUF_SIZE +
 		     vm->ndev * (sizeof(struct dev_hdr) + DEV_SAVE_MAX);
@@ -98,7 +98,7 @@ static int blob_fail(char *err, size_t errlen, const char *vm, const char *what)
 }
 
 /* Checks every field of a blob against the VM before applying any. */
-static int blob_apply(struct vm *vm, const uint8_t *b, uint32_t len, char *err, size_t errlen)
+int vm_swap_blob_apply(struct vm *vm, const uint8_t *b, uint32_t len, char *err, size_t errlen)
 {
 	struct console_dev *c = &vm->console;
 	const uint8_t *p, *end = b + len;
@@ -184,7 +184,7 @@ int vm_swap_out(struct vm *vm, struct swap *sw, uint64_t slot, struct swap_recor
 		}
 	}
 	vm_quiesce_devices(vm);
-	rc = blob_build(vm, &blob, &blob_len);
+	rc = vm_swap_blob_build(vm, &blob, &blob_len);
 	if (rc) {
 		snprintf(err, errlen, "vm %s: device state: %s", vm->name, strerror(-rc));
 		free(blob);
@@ -242,7 +242,7 @@ int vm_swap_in(struct vm *vm, struct swap *sw, const struct swap_record *rec, ch
 	if (rc)
 		goto fail;
 	vm->mem = mem;
-	rc = blob_apply(vm, blob, img.dev_len, err, errlen);
+	rc = vm_swap_blob_apply(vm, blob, img.dev_len, err, errlen);
 	if (rc) {
 		vm->mem = NULL;
 		goto fail;

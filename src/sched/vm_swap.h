@@ -35,6 +35,12 @@ int vm_swap_out(struct vm *vm, struct swap *sw, uint64_t slot, struct swap_recor
 int vm_swap_in(struct vm *vm, struct swap *sw, const struct swap_record *rec, char *err,
 	       size_t errlen);
 
+/* The device blob alone (export/import use it too): built into a malloc'd
+ * buffer (0 or -errno), or checked field by field against the VM and then
+ * applied (0 or -EINVAL with err; nothing applied on error). */
+int vm_swap_blob_build(struct vm *vm, uint8_t **out, uint32_t *len);
+int vm_swap_blob_apply(struct vm *vm, const uint8_t *b, uint32_t len, char *err, size_t errlen);
+
 /* Host bytes the VM's memory has resident now (present or host-swapped
  * pages), for the gatekeeper's charge. */
 uint64_t vm_resident_bytes(const struct vm *vm);

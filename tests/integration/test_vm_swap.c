@@ -8,10 +8,13 @@
  *  - a corrupted slot (one byte flipped in its page data) fails its checksum:
  *    that VM is killed with the reason and never runs again, while a
  *    neighbour swapped through the same swap files finishes normally;
- *  - a swapped VM holds no guest memory, no vCPU state, no console buffer.
+ *  - a swapped VM holds no guest memory, no vCPU state, no console buffer;
+ *  - a third VM exported mid-run and imported as a fourth: the copy goes on
+ *    from where it was and finishes with the same count and history.
  *
  * usage: test_vm_swap GUEST_DIR [ROUNDS]
  */
+#include "sched/export.h"
 #include "sched/swap.h"
 #include "sched/vm_swap.h"
 #include "vmm/shell.h"
@@ -147,7 +150,9 @@ int main(int argc, char **argv)
 	unsigned rounds = argc > 2 ? (unsigned)atoi(argv[2]) : 300;
 	char rounds_s[16], *gargv[] = {"swapcount", "64", rounds_s, NULL};
 	struct swap_config cfg = {dir, 2, 0, 0, 1};
-	struct vm *a, *b, *c;
+	struct vm *a, *b, *c, *d = NULL;
+	unsigned idle_c = 0;
+	char xpath[] = "/dev/shm/denali-export-XXXXXX";
 	struct swap *sw;
 	unsigned swaps = 0;
 	uint8_t *elf;
@@ -184,14 +189,14 @@ int main(int argc, char **argv)
 	/* a: swapped at every idle. b: swapped every 10th idle, and its slot is
 	 * corrupted at the 5th. c: never swapped (the neighbour of b). */
 	for (unsigned idle_b = 0, active = 3; active;) {
-		struct vm *vms[3] = {a, b, c};
+		struct vm *vms[4] = {a, b, c, d};
 
 		active = 0;
-		for (unsigned i = 0; i < 3; i++) {
+		for (unsigned i = 0; i < 4; i++) {
 			struct vm *vm = vms[i];
 			enum vm_stop stop;
 
-			if (vm->status == VM_EXITED || vm->status == VM_KILLED)
+			if (!vm || vm->status == VM_EXITED || vm->status == VM_KILLED)
 				continue;
 			active++;
 			stop = run_once(vm);
@@ -215,6 +220,23 @@ int main(int argc, char **argv)
 					CHECK(!b->mem && !b->state, "killed VM holds memory");
 				}
 			} else {
+				/* c is exported at its 20th idle and imported as d,
+				 * which continues from there beside it. */
+				if (vm == c && ++idle_c == 20) {
+					int fd = mkstemp(xpath);
+
+					close(fd);
+					CHECK(vm_export(c, xpath, err, sizeof(err)) == 0,
+					      "export: %s", err);
+					CHECK(vm_import(xpath, 4, &d, err, sizeof(err)) == 0,
+					      "import: %s", err);
+					unlink(xpath);
+					if (d) {
+						snprintf(d->name, sizeof(d->name), "d");
+						d->status = VM_RUNNABLE;
+						vm_wake(d, DENALI_EV_TIMER);
+					}
+				}
 				vm->status = VM_RUNNABLE;
 				vm_wake(vm, DENALI_EV_TIMER);
 			}
@@ -233,6 +255,10 @@ int main(int argc, char **argv)
 	CHECK(c->status == VM_EXITED && c->exit_code == 0 && output_has(c, want),
 	      "c (neighbour): %s %s", vm_status_name(c->status), c->reason);
 	CHECK(b->status == VM_KILLED, "b: %s", vm_status_name(b->status));
+	CHECK(d && d->status == VM_EXITED && d->exit_code == 0 && output_has(d, want) &&
+		  !output_has(d, "MISMATCH") && output_has(d, "round 1 ok"),
+	      "d (imported copy of c): %s %s", d ? vm_status_name(d->status) : "missing",
+	      d ? d->reason : "");
 	{
 		struct swap_counters ctr;
 
@@ -246,6 +272,7 @@ int main(int argc, char **argv)
 	vm_destroy(a);
 	vm_destroy(b);
 	vm_destroy(c);
+	vm_destroy(d);
 	swap_close(sw);
 	for (unsigned i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/swap.%u", dir, i);

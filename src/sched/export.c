@@ -1,0 +1,368 @@
+/*
+ * Export/import of one VM (format in export.h). Not a hot path: plain
+ * pread/pwrite, the whole file checked before any of it is used.
+ */
+#include "export.h"
+
+#include "crc32c.h"
+#include "swap.h"
+#include "vm_swap.h"
+
+#include "../vmm/guest_mem.h"
+#include "../vmm/shell.h"
+#include "../vmm/vm.h"
+#include "../vmm/x86.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct export_header) == 120, "export header layout");
+
+#define RFLAGS_FIXED 0x2ull
+/* CF PF AF ZF SF TF DF OF RF AC ID: what ring 3 may hold (IF and IOPL are
+ * the monitor's; VM, VIF, VIP and NT never). */
+#define RFLAGS_USER 0x250dd5ull
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, const char *what)
+{
+	snprintf(err, errlen, fmt, what);
+	return rc;
+}
+
+static int seg_user(const struct kvm_segment *s)
+{
+	return s->unusable || (s->present && s->dpl == 3 && (s->selector & 3) == 3 && s->s);
+}
+
+int export_state_check(const struct vcpu_state *st, uint64_t mem_size, char *err, size_t errlen)
+{
+	const struct kvm_sregs *s = &st->sregs;
+	struct kvm_sregs ref;
+	struct vcpu_state msrs;
+	uint64_t fl = st->regs.rflags;
+
+	x86_entry_sregs(&ref);
+	vcpu_state_msr_list(&msrs);
+	if (s->cs.selector != ref.cs.selector || s->cs.dpl != 3 || !s->cs.l || !s->cs.present ||
+	    !s->cs.s || !(s->cs.type & 8) || s->cs.base || s->cs.unusable)
+		return fail(err, errlen, -EINVAL, "vCPU state: %s", "code segment is not ring 3");
+	if (s->ss.selector != ref.ss.selector || s->ss.dpl != 3 || s->ss.unusable)
+		return fail(err, errlen, -EINVAL, "vCPU state: %s", "stack segment is not ring 3");
+	if (!seg_user(&s->ds) || !seg_user(&s->es) || !seg_user(&s->fs) || !seg_user(&s->gs))
+		return fail(err, errlen, -EINVAL, "vCPU state: %s",
+			    "a data segment is not ring 3 or null");
+	if (s->cr0 != ref.cr0 || s->cr3 != ref.cr3 || s->cr4 != ref.cr4 || s->efer != ref.efer ||
+	    s->cr8)
+		return fail(err, errlen, -EINVAL, "vCPU state: %s",
+			    "control registers differ from the monitor's");
+	if (s->gdt.base != ref.gdt.base || s->gdt.limit != ref.gdt.limit ||
+	    s->idt.base != ref.idt.base || s->idt.limit != ref.idt.limit)
+		return fail(err, errlen, -EINVAL, "vCPU state: %s", "descriptor tables moved");
+	if (s->tr.base != ref.tr.base || s->tr.limit != ref.tr.limit ||
+	    s->tr.selector != ref.tr.selector || !s->ldt.unusable)
+		return fail(err, errlen, -EINVAL, "vCPU state: %s", "task or LDT register differs");
+	if (s->apic_base != ref.apic_base)
+		return fail(err, errlen, -EINVAL, "vCPU state: %s", "APIC base differs");
+	for (unsigned i = 0; i < sizeof(s->interrupt_bitmap) / sizeof(s->interrupt_bitmap[0]); i++)
+		if (s->interrupt_bitmap[i])
+			return fail(err, errlen, -EINVAL, "vCPU state: %s",
+				    "an interrupt is pending");
+	if (!(fl & RFLAGS_FIXED) || (fl & ~(RFLAGS_USER | RFLAGS_FIXED | 0x200ull | 0x3000ull)) ||
+	    (fl & 0x3000ull) != (X86_RFLAGS_ENTRY & 0x3000ull))
+		return fail(err, errlen, -EINVAL, "vCPU state: %s",
+			    "flags a ring-3 guest cannot hold (IOPL, VM, NT)");
+	if (st->msrs.hdr.nmsrs != VCPU_STATE_NMSRS)
+		return fail(err, errlen, -EINVAL, "vCPU state: %s", "MSR count");
+	for (unsigned i = 0; i < VCPU_STATE_NMSRS; i++)
+		if (st->msrs.entries[i].index != msrs.msrs.entries[i].index)
+			return fail(err, errlen, -EINVAL, "vCPU state: %s", "MSR list");
+	if (st->regs.rip >= mem_size || st->regs.rsp > mem_size)
+		return fail(err, errlen, -EINVAL, "vCPU state: %s",
+			    "instruction or stack pointer outside guest memory");
+	return 0;
+}
+
+static int page_zero(const uint8_t *p)
+{
+	static const uint8_t zero[SWAP_PAGE];
+
+	return !memcmp(p, zero, SWAP_PAGE);
+}
+
+static int write_at(int fd, const void *p, size_t n, off_t off)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = pwrite(fd, b, n, off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		b += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+int vm_export(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+	uint64_t total = vm->mem_size / SWAP_PAGE;
+	struct export_header h = {0};
+	uint32_t *table = NULL, n = 0, crc;
+	uint8_t *blob = NULL;
+	uint32_t blob_len = 0;
+	char tmp[4096];
+	off_t off;
+	int fd = -1, rc;
+
+	if (!vm->mem || !vm->state) {
+		snprintf(err, errlen, "vm %s: export: not resident", vm->name);
+		return -EINVAL;
+	}
+	if (vm->shell && (rc = shell_save(vm->shell, vm->state))) {
+		snprintf(err, errlen, "vm %s: export: reading vCPU state: %s", vm->name,
+			 strerror(-rc));
+		return rc;
+	}
+	table = malloc(total * sizeof(*table));
+	rc = table ? vm_swap_blob_build(vm, &blob, &blob_len) : -ENOMEM;
+	if (rc)
+		goto out;
+	for (uint32_t i = 1; i < total; i++)
+		if (!page_zero(vm->mem + (uint64_t)i * SWAP_PAGE))
+			table[n++] = i;
+	memcpy(h.magic, EXPORT_MAGIC, 8);
+	h.version = EXPORT_VERSION;
+	h.abi_version = DENALI_ABI_VERSION;
+	h.npages = n;
+	h.mem_size = vm->mem_size;
+	h.vm_id = vm->id;
+	h.state_len = sizeof(*vm->state);
+	h.dev_len = blob_len;
+	memcpy(h.name, vm->name, sizeof(h.name));
+	crc = crc32c(0, table, (size_t)n * 4);
+	crc = crc32c(crc, vm->state, sizeof(*vm->state));
+	crc = crc32c(crc, blob, blob_len);
+	for (uint32_t i = 0; i < n; i++)
+		crc = crc32c(crc, vm->mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE);
+	h.body_crc = crc;
+	h.header_crc = crc32c(0, &h, sizeof(h));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	off = 0;
+	rc = write_at(fd, &h, sizeof(h), off);
+	off += sizeof(h);
+	if (!rc)
+		rc = write_at(fd, table, (size_t)n * 4, off);
+	off += (off_t)n * 4;
+	if (!rc)
+		rc = write_at(fd, vm->state, sizeof(*vm->state), off);
+	off += sizeof(*vm->state);
+	if (!rc)
+		rc = write_at(fd, blob, blob_len, off);
+	off += blob_len;
+	for (uint32_t i = 0; !rc && i < n; i++, off += SWAP_PAGE)
+		rc = write_at(fd, vm->mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE, off);
+	if (!rc && fdatasync(fd) < 0)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+out:
+	if (rc)
+		snprintf(err, errlen, "vm %s: export to %s: %s", vm->name, path, strerror(-rc));
+	if (fd >= 0)
+		close(fd);
+	free(table);
+	free(blob);
+	return rc;
+}
+
+static int read_at(int fd, void *p, size_t n, off_t off)
+{
+	uint8_t *b = p;
+
+	while (n) {
+		ssize_t r = pread(fd, b, n, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -ENODATA;
+		b += r;
+		n -= (size_t)r;
+		off += r;
+	}
+	return 0;
+}
+
+static int name_ok(const char *n, size_t cap)
+{
+	size_t len = strnlen(n, cap);
+
+	if (!len || len == cap)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!(n[i] >= 'a' && n[i] <= 'z') && !(n[i] >= 'A' && n[i] <= 'Z') &&
+		    !(n[i] >= '0' && n[i] <= '9') && !strchr("-_.", n[i]))
+			return 0;
+	return 1;
+}
+
+/* Checks the header alone against the file's size. */
+static int header_check(const struct export_header *h, uint64_t file_size, char *err, size_t errlen)
+{
+	struct export_header t = *h;
+	uint64_t body;
+
+	t.header_crc = 0;
+	if (memcmp(h->magic, EXPORT_MAGIC, 8))
+		return fail(err, errlen, -EINVAL, "import: %s", "not a denali VM export");
+	if (h->version != EXPORT_VERSION)
+		return fail(err, errlen, -EINVAL, "import: %s", "export format version differs");
+	if (h->header_crc != crc32c(0, &t, sizeof(t)))
+		return fail(err, errlen, -EBADMSG, "import: %s", "header checksum mismatch");
+	if (h->abi_version != DENALI_ABI_VERSION)
+		return fail(err, errlen, -EINVAL, "import: %s", "guest ABI version differs");
+	if (h->mem_size < DENALI_MEM_MIN || h->mem_size > DENALI_MEM_MAX ||
+	    h->mem_size % (2u << 20))
+		return fail(err, errlen, -EINVAL, "import: %s", "bad memory size");
+	if (h->npages >= h->mem_size / SWAP_PAGE)
+		return fail(err, errlen, -EINVAL, "import: %s", "more pages than memory");
+	if (h->state_len != sizeof(struct vcpu_state))
+		return fail(err, errlen, -EINVAL, "import: %s", "vCPU state size differs");
+	if (h->dev_len > SWAP_DEV_MAX)
+		return fail(err, errlen, -EINVAL, "import: %s", "device state too large");
+	if (!h->vm_id || h->pad)
+		return fail(err, errlen, -EINVAL, "import: %s", "bad VM id or padding");
+	if (!name_ok(h->name, sizeof(h->name)))
+		return fail(err, errlen, -EINVAL, "import: %s", "bad VM name");
+	body = (uint64_t)h->npages * (4 + SWAP_PAGE) + h->state_len + h->dev_len;
+	if (file_size != sizeof(*h) + body)
+		return fail(err, errlen, -EINVAL, "import: %s",
+			    file_size < sizeof(*h) + body ? "file truncated" : "trailing bytes");
+	return 0;
+}
+
+int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t errlen)
+{
+	struct export_header h;
+	uint32_t *table = NULL, crc;
+	uint8_t *blob = NULL, *mem = NULL;
+	struct vm *vm = NULL;
+	struct stat st;
+	off_t off;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "import: open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = fail(err, errlen, -EINVAL, "import: %s", "not a regular file");
+		goto out;
+	}
+	if ((uint64_t)st.st_size < sizeof(h)) {
+		rc = fail(err, errlen, -EINVAL, "import: %s", "file truncated");
+		goto out;
+	}
+	rc = read_at(fd, &h, sizeof(h), 0);
+	if (!rc)
+		rc = header_check(&h, (uint64_t)st.st_size, err, errlen);
+	if (rc)
+		goto out;
+	vm = calloc(1, sizeof(*vm));
+	table = malloc((size_t)h.npages * 4 + 4);
+	blob = malloc(h.dev_len + 1);
+	if (!vm || !table || !blob || !(vm->state = malloc(sizeof(*vm->state))) ||
+	    guest_mem_alloc(h.mem_size, &mem)) {
+		rc = fail(err, errlen, -ENOMEM, "import: %s", "out of memory");
+		goto out;
+	}
+	off = sizeof(h);
+	rc = read_at(fd, table, (size_t)h.npages * 4, off);
+	off += (off_t)h.npages * 4;
+	if (!rc)
+		rc = read_at(fd, vm->state, sizeof(*vm->state), off);
+	off += sizeof(*vm->state);
+	if (!rc)
+		rc = read_at(fd, blob, h.dev_len, off);
+	off += h.dev_len;
+	for (uint32_t i = 0; !rc && i < h.npages; i++) {
+		if (table[i] == 0 || table[i] >= h.mem_size / SWAP_PAGE ||
+		    (i && table[i] <= table[i - 1])) {
+			rc = fail(err, errlen, -EINVAL, "import: %s",
+				  "page number out of range, zero, or out of order");
+			goto out;
+		}
+		rc = read_at(fd, mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE, off);
+		off += SWAP_PAGE;
+	}
+	if (rc) {
+		rc = fail(err, errlen, rc, "import: %s", "file truncated while reading");
+		goto out;
+	}
+	crc = crc32c(0, table, (size_t)h.npages * 4);
+	crc = crc32c(crc, vm->state, sizeof(*vm->state));
+	crc = crc32c(crc, blob, h.dev_len);
+	for (uint32_t i = 0; i < h.npages; i++)
+		crc = crc32c(crc, mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE);
+	if (crc != h.body_crc) {
+		rc = fail(err, errlen, -EBADMSG, "import: %s", "body checksum mismatch");
+		goto out;
+	}
+	rc = export_state_check(vm->state, h.mem_size, err, errlen);
+	if (rc)
+		goto out;
+	memcpy(vm->name, h.name, sizeof(vm->name));
+	vm->id = id ? id : h.vm_id;
+	vm->mem_size = h.mem_size;
+	vm_init_devices(vm);
+	vm->mem = mem;
+	rc = vm_swap_blob_apply(vm, blob, h.dev_len, err, errlen);
+	if (rc)
+		goto out_devices;
+	vm->vregs = (struct denali_vregs *)(mem + DENALI_VREGS_GPA);
+	vm->shared = (struct denali_shared *)(mem + DENALI_SHARED_GPA);
+	/* This host's clock rate; the guest reads it without an exit. */
+	if (kvm_tsc_hz()) {
+		vm->vregs->tsc_hz = kvm_tsc_hz();
+		vm->vregs->tsc_mult =
+		    (uint64_t)(((unsigned __int128)1000000000ull << 32) / kvm_tsc_hz());
+	}
+	vm->vregs->vm_id = vm->id;
+	vm->need_load = 1;
+	vm->created_ns = vm_now_ns();
+	*out = vm;
+	close(fd);
+	free(table);
+	free(blob);
+	return 0;
+out_devices:
+	vm->mem = NULL;
+	console_free(&vm->console);
+out:
+	close(fd);
+	if (mem)
+		guest_mem_free(mem, h.mem_size);
+	if (vm)
+		free(vm->state);
+	free(vm);
+	free(table);
+	free(blob);
+	return rc;
+}
