@@ -148,6 +148,11 @@ static int swap_hook(struct worker *w, struct task *t, enum worker_cmd_op op, vo
 	uint64_t t0;
 	int rc;
 
+	/* A command sent before the VM ended (this worker ran its done
+	 * callback since): nothing left to do. The owner is only cleared on
+	 * this thread. */
+	if (!sv)
+		return 0;
 	switch (op) {
 	case WCMD_SWAP_OUT:
 		/* Woken (or running) since it was chosen: not now. */
@@ -364,10 +369,16 @@ static int wait_state(struct swapper *s, struct swap_vm *sv, enum gk_state want,
 int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, char *err,
 		     size_t errlen)
 {
-	struct swap_vm *sv = sv_of(t);
+	struct swap_vm *sv;
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
+	sv = sv_of(t);
+	if (!sv) {
+		pthread_mutex_unlock(&s->lock);
+		snprintf(err, errlen, "vm %s has ended", t->vm->name);
+		return -ESRCH;
+	}
 	rc = gk_swap_out(&s->gk, &sv->gk);
 	if (rc == 0) {
 		sv->last_rc = 0;
@@ -380,8 +391,7 @@ int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, cha
 	if (rc == -EBUSY)
 		snprintf(err, errlen, "vm %s is running or has I/O in flight", t->vm->name);
 	else if (rc == -EALREADY)
-		snprintf(err, errlen, "vm %s is not resident (%s)", t->vm->name,
-			 gk_state_name(sv->gk.state));
+		snprintf(err, errlen, "vm %s is not resident", t->vm->name);
 	else if (rc)
 		snprintf(err, errlen, "vm %s: swap-out: %s", t->vm->name, strerror(-rc));
 	return rc;
@@ -390,11 +400,14 @@ int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, cha
 int swapper_swap_in(struct swapper *s, struct task *t, unsigned timeout_ms, char *err,
 		    size_t errlen)
 {
-	struct swap_vm *sv = sv_of(t);
+	struct swap_vm *sv;
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
-	if (sv->gk.state == GK_RESIDENT) {
+	sv = sv_of(t);
+	if (!sv) {
+		rc = -ESRCH;
+	} else if (sv->gk.state == GK_RESIDENT) {
 		rc = -EALREADY;
 	} else {
 		gk_set_deadline(&s->gk, &sv->gk, SCHED_NO_DEADLINE);
@@ -404,7 +417,9 @@ int swapper_swap_in(struct swapper *s, struct task *t, unsigned timeout_ms, char
 			rc = wait_state(s, sv, GK_RESIDENT, timeout_ms);
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (rc == -EALREADY)
+	if (rc == -ESRCH)
+		snprintf(err, errlen, "vm %s has ended", t->vm->name);
+	else if (rc == -EALREADY)
 		snprintf(err, errlen, "vm %s is resident already", t->vm->name);
 	else if (rc)
 		snprintf(err, errlen, "vm %s: swap-in: %s", t->vm->name, strerror(-rc));
@@ -420,22 +435,24 @@ void swapper_done(struct swapper *s, struct task *t)
 	pthread_mutex_lock(&s->lock);
 	gk_remove(&s->gk, &sv->gk);
 	pump(s);
+	t->vm->owner = NULL; /* under the lock: readers on other threads take it */
 	pthread_mutex_unlock(&s->lock);
 	swap_slot_free(s->sw, sv->slot);
-	t->vm->owner = NULL;
 	free(sv);
 }
 
 const char *swapper_vm_state(struct swapper *s, const struct task *t, uint64_t *charge)
 {
-	struct swap_vm *sv = sv_of(t);
+	struct swap_vm *sv;
 	const char *name;
 
+	pthread_mutex_lock(&s->lock);
+	sv = sv_of(t);
 	if (!sv) {
+		pthread_mutex_unlock(&s->lock);
 		*charge = 0;
 		return "gone";
 	}
-	pthread_mutex_lock(&s->lock);
 	name = gk_state_name(sv->gk.state);
 	*charge = sv->gk.state == GK_SWAPPED ? 0 : sv->gk.charge;
 	pthread_mutex_unlock(&s->lock);
