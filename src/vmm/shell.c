@@ -293,8 +293,29 @@ static int load_state(struct shell *sh, const struct vcpu_state *st)
 	return xioctl(sh->vcpu_fd, KVM_SET_REGS, (void *)&st->regs, "KVM_SET_REGS");
 }
 
+int shell_reset_mmu(struct shell *sh)
+{
+	uint8_t *mem = sh->mem;
+	uint64_t size = sh->mem_size;
+	int rc;
+
+	if (mem) {
+		rc = shell_unbind(sh);
+		if (rc)
+			return rc;
+		rc = set_slot(sh, mem, size);
+		if (rc)
+			return rc;
+		sh->mem = mem;
+		sh->mem_size = size;
+	}
+	sh->mmu_dirty = 0;
+	return 0;
+}
+
 int shell_run(struct shell *sh)
 {
+	sh->mmu_dirty = 1;
 	if (ioctl(sh->vcpu_fd, KVM_RUN, 0) == 0) {
 		sh->exit_pending = 1;
 		return 0;
@@ -340,6 +361,12 @@ int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_
 				"pending\n");
 		return -EIO;
 	}
+	if (sh->mmu_dirty && sh->tenant != st && sh->mem == mem) {
+		/* A new tenant without a shell_put() in between. */
+		rc = shell_reset_mmu(sh);
+		if (rc)
+			return rc;
+	}
 	if (sh->mem != mem || sh->mem_size != size) {
 		rc = shell_unbind(sh);
 		if (rc)
@@ -370,6 +397,7 @@ int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_
 		sh->msrs_valid = 1;
 	}
 	sh->run->immediate_exit = 0;
+	sh->tenant = st;
 	sh->uses++;
 	return 0;
 }
@@ -442,10 +470,11 @@ int shell_get(struct shell **out)
 void shell_put(struct shell *sh)
 {
 	/* A pooled shell holds no half-done instruction (issue 7, hole 1). */
-	if (sh->exit_pending && shell_complete(sh)) {
+	if ((sh->exit_pending && shell_complete(sh)) || (sh->mmu_dirty && shell_reset_mmu(sh))) {
 		shell_destroy(sh);
 		return;
 	}
+	sh->tenant = NULL;
 	pthread_mutex_lock(&pool.lock);
 	if (pool.count < pool.max) {
 		sh->next = pool.head;

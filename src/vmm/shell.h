@@ -28,7 +28,11 @@ struct shell {
 	 * done (an `in`, MMIO, string I/O) and would finish it against whatever
 	 * state the next KVM_RUN starts from. Cleared by shell_complete(). */
 	int exit_pending;
-	struct shell *next; /* pool link */
+	/* A tenant has run since the slot was last (re)created, so KVM's MMU
+	 * may hold its translations: shell_put() drops them (hole 3). */
+	int mmu_dirty;
+	const struct vcpu_state *tenant; /* state last bound, for shell_bind */
+	struct shell *next;		 /* pool link */
 };
 
 /* Opens /dev/kvm once per process. 0 or -errno (with a message on stderr). */
@@ -58,6 +62,17 @@ int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_
 int shell_run(struct shell *sh);
 
 /*
+ * Drops every translation KVM's MMU holds for this shell (a memory-slot
+ * delete and re-add at the same place: KVM zaps all shadow pages of a
+ * deleted slot, the one MMU reset every x86 KVM honours). A shell bound to
+ * recycled memory at the same address would otherwise keep the previous
+ * tenant's translations, since no slot update happens. shell_put() calls it
+ * when a tenant ran; shell_bind() when a different tenant comes without a
+ * shell_put(). 0 or -errno (the shell is then left without a slot).
+ */
+int shell_reset_mmu(struct shell *sh);
+
+/*
  * Finishes the exit KVM still has in progress, if any, with immediate_exit
  * entries that run no guest code, so that the vCPU is at an instruction
  * boundary of its current tenant. shell_bind() and shell_put() call it: no
@@ -77,7 +92,9 @@ int shell_save(struct shell *sh, struct vcpu_state *st);
  * its slot as it is (a shell holds no guest state while pooled: the next
  * bind replaces registers, vector state and the slot if it differs), or
  * destroys it when the pool is full or its last exit cannot be completed
- * (shell_complete()). Thread-safe.
+ * (shell_complete()). The tenant's MMU translations are dropped before the
+ * shell is pooled (shell_reset_mmu()), so the next bind stays ioctl-free for
+ * the slot. Thread-safe.
  */
 int shell_get(struct shell **out);
 int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out);
