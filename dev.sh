@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config liburing-dev libcap-ng-dev libjansson-dev
-	  libcmocka-dev iproute2 nginx-light wrk gnuplot-nox systemd clang)
+	  libcmocka-dev iproute2 nginx-light wrk gnuplot-nox systemd clang netcat-openbsd
+	  iputils-ping curl)
 
 install_missing() {
 	local missing=()

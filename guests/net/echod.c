@@ -1,8 +1,9 @@
 /*
- * echod [PORT [CONNECTIONS]]: TCP and UDP echo on one port over the libos
+ * echod [PORT [COUNT]]: TCP and UDP echo on one port over the libos
  * sockets, one poll() loop for the listener, the UDP socket and every TCP
- * client (up to MAX_CLIENTS at once). With CONNECTIONS > 0 it exits after
- * that many TCP connections have come and gone (or at a UDP "quit"),
+ * client (up to MAX_CLIENTS at once). With COUNT > 0 it exits once COUNT
+ * TCP connections have come and gone and UDP datagrams were echoed (or at
+ * a UDP "quit"),
  * checking that the stack freed every connection block, and prints the
  * stack's counters. (guests/tcpecho is the plain TCP echo server.)
  */
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
 	pfd[1].events = POLLIN;
 	n = 2;
 	int quit = 0;
-	while (!quit && (want == 0 || done < want)) {
+	while (!quit && (want == 0 || done + datagrams < want)) {
 		if (poll(pfd, (nfds_t)n, -1) < 0) {
 			printf("echod: poll: errno %d\n", errno);
 			return 1;

@@ -1,8 +1,10 @@
 /*
- * tcpclient IP PORT BYTES [CONNECTIONS]: connects CONNECTIONS times (default
- * 1) to an echo server, sends BYTES of a pattern through each while reading
- * the echo back, and checks every byte. Exit 0 when all came back intact
- * and every connection block was freed.
+ * tcpclient IP PORT BYTES [CONNECTIONS [udp]]: connects CONNECTIONS times
+ * (default 1) to an echo server, sends BYTES of a pattern through each while
+ * reading the echo back, and checks every byte. Exit 0 when all came back
+ * intact and every connection block was freed. With "udp": CONNECTIONS
+ * datagrams of BYTES (at most 1472) instead, each resent until its echo
+ * comes back (at most 10 times).
  */
 #include <arpa/inet.h>
 #include <denali/libos.h>
@@ -66,6 +68,36 @@ static int one(const struct sockaddr_in *to, size_t bytes)
 	return 0;
 }
 
+static int udp(const struct sockaddr_in *to, size_t bytes, long count)
+{
+	static uint8_t out[1472], in[2048];
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (s < 0 || bytes > sizeof(out) || connect(s, (const struct sockaddr *)to, sizeof(*to)) < 0)
+		return -1;
+	for (long i = 0; i < count; i++) {
+		for (size_t j = 0; j < bytes; j++)
+			out[j] = pat((size_t)i + j);
+		int ok = 0;
+		for (int t = 0; t < 10 && !ok; t++) {
+			if (send(s, out, bytes, 0) != (ssize_t)bytes)
+				return -1;
+			struct pollfd p = {.fd = s, .events = POLLIN};
+			while (!ok && poll(&p, 1, 200) == 1) {
+				ssize_t r = recv(s, in, sizeof(in), 0);
+				ok = r == (ssize_t)bytes && memcmp(in, out, bytes) == 0;
+			}
+		}
+		if (!ok) {
+			printf("tcpclient: datagram %ld never came back\n", i);
+			return -1;
+		}
+	}
+	close(s);
+	printf("tcpclient: %ld datagrams of %zu bytes echoed intact\n", count, bytes);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -83,6 +115,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	dn_net_counters_at_exit(1);
+	if (argc > 5 && strcmp(argv[5], "udp") == 0) {
+		msleep(200); /* let the server start */
+		return udp(&to, bytes, conns) == 0 ? 0 : 1;
+	}
 	/* The server may still be starting: retry refused connects for a while. */
 	for (long i = 0; i < conns; i++) {
 		int rc = -1;
