@@ -202,6 +202,24 @@ void swap_close(struct swap *sw)
 	free(sw);
 }
 
+uint64_t swap_resident_bytes(const struct swap *sw, const uint8_t *mem, uint64_t size)
+{
+	uint64_t pm[512], n = 0, npages = size / SWAP_PAGE;
+
+	if (sw->pagemap_fd < 0)
+		return size;
+	for (uint64_t base = 0; base < npages; base += 512) {
+		uint64_t cnt = npages - base < 512 ? npages - base : 512;
+		off_t off = (off_t)(((uintptr_t)mem / SWAP_PAGE + base) * 8);
+
+		if (pread(sw->pagemap_fd, pm, cnt * 8, off) != (ssize_t)(cnt * 8))
+			return size;
+		for (uint64_t i = 0; i < cnt; i++)
+			n += (pm[i] & (PM_PRESENT | PM_SWAPPED)) != 0;
+	}
+	return n * SWAP_PAGE;
+}
+
 uint64_t swap_slot_size(const struct swap *sw)
 {
 	return sw->slot_size;
@@ -286,8 +304,13 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-/* Finishes a short or failed-to-queue transfer synchronously. */
-static int finish_sync(const struct op *o, uint64_t done)
+/*
+ * Finishes a short transfer through the ring: the rest of its iovecs, one
+ * resubmission at a time (short I/O on a regular file is rare: a signal, a
+ * full disk). Workers run under a seccomp allowlist, so no plain
+ * pwritev/preadv here.
+ */
+static int finish_short(struct swap *sw, const struct op *o, uint64_t done)
 {
 	struct iovec local[IOV_CHUNK];
 	unsigned n = 0;
@@ -308,21 +331,38 @@ static int finish_sync(const struct op *o, uint64_t done)
 		left += local[i].iov_len;
 	off = o->off + o->len - left;
 	for (unsigned i = 0; left;) {
-		ssize_t r = o->kind == OP_WRITEV
-				? pwritev(o->fd, local + i, (int)(n - i), (off_t)off)
-				: preadv(o->fd, local + i, (int)(n - i), (off_t)off);
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&sw->ring);
+		struct io_uring_cqe *cqe;
+		int r;
 
-		if (r < 0 && errno == EINTR)
+		if (!sqe)
+			return -EBUSY;
+		if (o->kind == OP_WRITEV)
+			io_uring_prep_writev(sqe, o->fd, local + i, n - i, off);
+		else
+			io_uring_prep_readv(sqe, o->fd, local + i, n - i, off);
+		io_uring_sqe_set_data64(sqe, UINT64_MAX);
+		r = io_uring_submit_and_wait(&sw->ring, 1);
+		if (r < 0 && r != -EINTR)
+			return r;
+		do
+			r = io_uring_wait_cqe(&sw->ring, &cqe);
+		while (r == -EINTR);
+		if (r < 0)
+			return r;
+		r = cqe->res;
+		io_uring_cqe_seen(&sw->ring, cqe);
+		if (r == -EINTR || r == -EAGAIN)
 			continue;
 		if (r < 0)
-			return -errno;
+			return r;
 		if (r == 0)
-			return o->kind == OP_WRITEV ? -EIO : -ENODATA;
+			return o->kind == OP_WRITEV ? -ENOSPC : -ENODATA;
 		left -= (uint64_t)r;
 		off += (uint64_t)r;
 		while (r > 0 && i < n) {
 			if ((size_t)r >= local[i].iov_len) {
-				r -= (ssize_t)local[i].iov_len;
+				r -= (int)local[i].iov_len;
 				i++;
 			} else {
 				local[i].iov_base = (uint8_t *)local[i].iov_base + r;
@@ -341,11 +381,13 @@ static int finish_sync(const struct op *o, uint64_t done)
  */
 static int run_ops(struct swap *sw, struct op *ops, size_t nops)
 {
+	const struct op *shorts[RING_DEPTH];
+	uint64_t short_done[RING_DEPTH];
 	size_t next = 0;
-	int first = 0;
+	int first = 0, any_short = 0, sync_fd = -1;
 
-	while (next < nops) {
-		size_t queued = 0;
+	while (next < nops && !first) {
+		size_t queued = 0, nshort = 0;
 		struct io_uring_cqe *cqe;
 
 		while (next < nops && queued < RING_DEPTH) {
@@ -388,10 +430,24 @@ static int run_ops(struct swap *sw, struct op *ops, size_t nops)
 			if (res < 0) {
 				if (!first)
 					first = res;
-			} else if (o->kind != OP_FSYNC && (uint64_t)res < o->len && !first) {
-				first = finish_sync(o, (uint64_t)res);
+			} else if (o->kind == OP_FSYNC) {
+				sync_fd = o->fd;
+			} else if ((uint64_t)res < o->len) {
+				shorts[nshort] = o;
+				short_done[nshort++] = (uint64_t)res;
 			}
 		}
+		/* Short transfers are finished once their window is reaped. */
+		for (size_t k = 0; k < nshort && !first; k++)
+			first = finish_short(sw, shorts[k], short_done[k]);
+		any_short |= nshort > 0;
+	}
+	/* A sync may have completed before a short write's rest was written:
+	 * sync once more. */
+	if (!first && any_short && sync_fd >= 0) {
+		struct op sync = {OP_FSYNC, sync_fd, NULL, 0, 0, 0};
+
+		return run_ops(sw, &sync, 1);
 	}
 	return first;
 }

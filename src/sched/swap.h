@@ -88,6 +88,10 @@ int swap_open(const struct swap_config *cfg, struct swap **out, char *err, size_
 void swap_close(struct swap *sw);
 
 uint64_t swap_slot_size(const struct swap *sw);
+
+/* Bytes of mem[0, size) resident now (in RAM or host swap), by the pagemap
+ * descriptor opened at swap_open() (workers may open no files). */
+uint64_t swap_resident_bytes(const struct swap *sw, const uint8_t *mem, uint64_t size);
 uint64_t swap_slots(const struct swap *sw);
 
 /* Allocates a free slot into *slot; -ENOSPC when every slot is taken. */

@@ -207,7 +207,7 @@ int swapper_idle(struct swapper *s, struct task *t)
 		/* The charge covers what it has now plus an allowance to grow by
 		 * until its next idle; only a VM that outgrew it is re-charged
 		 * (and may push the total over the budget until an eviction). */
-		uint64_t now_bytes = vm_resident_bytes(t->vm);
+		uint64_t now_bytes = swap_resident_bytes(s->sw, t->vm->mem, t->vm->mem_size);
 
 		if (!sv->measured || now_bytes > sv->gk.charge) {
 			s->overruns += sv->measured;
@@ -331,7 +331,7 @@ int swapper_start(struct swapper *s, struct task *t, struct worker *w, char *err
 	t->vm->owner = sv;
 	pthread_mutex_lock(&s->lock);
 	gk_register(&s->gk, &sv->gk, sv);
-	uint64_t charge = vm_resident_bytes(t->vm);
+	uint64_t charge = swap_resident_bytes(s->sw, t->vm->mem, t->vm->mem_size);
 
 	rc = gk_request(&s->gk, &sv->gk, charge > s->boot_charge ? charge : s->boot_charge);
 	if (rc) {

@@ -259,32 +259,3 @@ fail:
 	free(blob);
 	return rc;
 }
-
-uint64_t vm_resident_bytes(const struct vm *vm)
-{
-	static int fd = -2;
-	uint64_t pm[512], n = 0, npages = vm->mem_size / 4096;
-
-	if (!vm->mem)
-		return 0;
-	if (__atomic_load_n(&fd, __ATOMIC_ACQUIRE) == -2) {
-		int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), expect = -2;
-
-		if (!__atomic_compare_exchange_n(&fd, &expect, f, 0, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE) &&
-		    f >= 0)
-			close(f);
-	}
-	if (fd < 0)
-		return vm->mem_size;
-	for (uint64_t base = 0; base < npages; base += 512) {
-		uint64_t cnt = npages - base < 512 ? npages - base : 512;
-		off_t off = (off_t)(((uintptr_t)vm->mem / 4096 + base) * 8);
-
-		if (pread(fd, pm, cnt * 8, off) != (ssize_t)(cnt * 8))
-			return vm->mem_size;
-		for (uint64_t i = 0; i < cnt; i++)
-			n += (pm[i] >> 62) != 0;
-	}
-	return n * 4096;
-}

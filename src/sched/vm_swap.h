@@ -41,8 +41,4 @@ int vm_swap_in(struct vm *vm, struct swap *sw, const struct swap_record *rec, ch
 int vm_swap_blob_build(struct vm *vm, uint8_t **out, uint32_t *len);
 int vm_swap_blob_apply(struct vm *vm, const uint8_t *b, uint32_t len, char *err, size_t errlen);
 
-/* Host bytes the VM's memory has resident now (present or host-swapped
- * pages), for the gatekeeper's charge. */
-uint64_t vm_resident_bytes(const struct vm *vm);
-
 #endif
