@@ -386,8 +386,15 @@ int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_
 	if (rc)
 		return rc;
 	if (!sh->msrs_valid || memcmp(sh->msrs, st->msrs.entries, sizeof(sh->msrs))) {
+		/* KVM_SET_MSRS returns how many it set, or -1: a count that is not
+		 * ours (0xffffffff reads as -1) must never pass for success. */
+		if (st->msrs.hdr.nmsrs != VCPU_STATE_NMSRS) {
+			fprintf(stderr, "denali: KVM_SET_MSRS: %u MSRs, expected %u\n",
+				st->msrs.hdr.nmsrs, VCPU_STATE_NMSRS);
+			return -EINVAL;
+		}
 		rc = rioctl(sh->vcpu_fd, KVM_SET_MSRS, (void *)&st->msrs);
-		if (rc != (int)st->msrs.hdr.nmsrs) {
+		if (rc < 0 || (unsigned)rc != st->msrs.hdr.nmsrs) {
 			fprintf(stderr, "denali: KVM_SET_MSRS: set %d of %u\n", rc,
 				st->msrs.hdr.nmsrs);
 			sh->msrs_valid = 0;
@@ -428,7 +435,7 @@ int shell_save(struct shell *sh, struct vcpu_state *st)
 		return rc;
 	vcpu_state_msr_list(st);
 	rc = rioctl(sh->vcpu_fd, KVM_GET_MSRS, &st->msrs);
-	if (rc != (int)st->msrs.hdr.nmsrs) {
+	if (rc < 0 || (unsigned)rc != st->msrs.hdr.nmsrs) {
 		fprintf(stderr, "denali: KVM_GET_MSRS: got %d of %u\n", rc, st->msrs.hdr.nmsrs);
 		return -EIO;
 	}

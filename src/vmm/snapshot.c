@@ -1,13 +1,13 @@
 /*
- * Snapshot format (host-endian, same-host): a header, the vcpu_state, then
- * (page number, 4 KiB data) records for every page that is resident and not
- * all zero. Pages not recorded are zero on restore.
+ * Snapshots (format in snapshot.h): what the guest owns is saved, what the
+ * monitor owns is rebuilt on load, and everything read is checked.
  */
 #include "snapshot.h"
 
 #include "guest_mem.h"
 #include "shell.h"
 #include "vm.h"
+#include "x86.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,25 +16,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define SNAP_MAGIC   "DNLSNAP1"
-#define SNAP_VERSION 1u
-
-struct snap_header {
-	char magic[8];
-	uint32_t version;
-	uint32_t state_size;
-	uint64_t mem_size;
-	uint64_t id;
-	char name[64];
-	uint32_t status;
-	int32_t exit_code;
-	uint64_t deadline_ns;
-	uint64_t idle_gpa;
-	uint32_t console_cons;
-	uint32_t pad;
-	uint64_t console_written;
-	uint64_t npages;
-};
+/* Pages the file never carries: the loader builds them (x86_build_tables). */
+static int page_is_private(uint64_t pn)
+{
+	return pn >= DENALI_PRIVATE_GPA / 4096 && pn < DENALI_RESERVED_END / 4096;
+}
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -99,7 +85,7 @@ int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
 	if (mincore(vm->mem, vm->mem_size, res) < 0)
 		memset(res, 1, npages); /* cannot tell: look at every page */
 	for (uint64_t i = 1; i < npages; i++)
-		if ((res[i] & 1) && !page_is_zero(vm->mem + i * 4096))
+		if ((res[i] & 1) && !page_is_private(i) && !page_is_zero(vm->mem + i * 4096))
 			saved++;
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, SNAP_MAGIC, 8);
@@ -119,7 +105,7 @@ int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
 	if (!rc)
 		rc = write_all(fd, vm->state, sizeof(*vm->state));
 	for (uint64_t i = 1; !rc && i < npages; i++) {
-		if (!(res[i] & 1) || page_is_zero(vm->mem + i * 4096))
+		if (!(res[i] & 1) || page_is_private(i) || page_is_zero(vm->mem + i * 4096))
 			continue;
 		rc = write_all(fd, &i, sizeof(i));
 		if (!rc)
@@ -149,6 +135,7 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 {
 	struct snap_header h;
 	struct vm *fresh = NULL;
+	char why[200] = "";
 	uint8_t *mem;
 	int rc;
 
@@ -179,18 +166,39 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 		goto out_free;
 	}
 	rc = read_all(fd, vm->state, sizeof(*vm->state));
-	for (uint64_t i = 0; !rc && i < h.npages; i++) {
+	if (rc) {
+		guest_mem_free(mem, h.mem_size);
+		rc = fail(err, errlen, rc, "truncated vCPU state");
+		goto out_free;
+	}
+	rc = vcpu_state_check(vm->state, h.mem_size, why, sizeof(why));
+	if (rc) {
+		guest_mem_free(mem, h.mem_size);
+		snprintf(err, errlen, "snapshot: vCPU state refused: %s", why);
+		goto out_free;
+	}
+	for (uint64_t i = 0, last = 0; !rc && i < h.npages; i++) {
 		uint64_t pn;
 
 		rc = read_all(fd, &pn, sizeof(pn));
-		if (!rc && (pn == 0 || pn >= h.mem_size / 4096))
+		if (!rc && (pn <= last || pn >= h.mem_size / 4096 || page_is_private(pn))) {
+			snprintf(why, sizeof(why),
+				 "page number 0x%lx: page 0, beyond memory, out of order or "
+				 "monitor-private",
+				 pn);
 			rc = -EINVAL;
+		}
 		if (!rc)
 			rc = read_all(fd, mem + pn * 4096, 4096);
+		last = pn;
 	}
+	/* The monitor's own pages, as vm_create builds them (the file has none). */
+	if (!rc)
+		rc = x86_build_tables(mem, h.mem_size);
 	if (rc) {
 		guest_mem_free(mem, h.mem_size);
-		rc = fail(err, errlen, rc, "truncated or corrupt page data");
+		snprintf(err, errlen, "snapshot: %s",
+			 why[0] ? why : "truncated or corrupt page data");
 		goto out_free;
 	}
 	vm->mem = mem;
@@ -198,7 +206,12 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 	vm->vregs = (struct denali_vregs *)(mem + DENALI_VREGS_GPA);
 	vm->shared = (struct denali_shared *)(mem + DENALI_SHARED_GPA);
 	vm->id = h.id;
-	/* The rate of this host, whatever the file's vregs page says. */
+	/* The monitor-owned vregs header and this host's clock rate, whatever
+	 * the file's vregs page says. */
+	vm->vregs->magic = DENALI_VREGS_MAGIC;
+	vm->vregs->abi_version = DENALI_ABI_VERSION;
+	vm->vregs->vm_id = vm->id;
+	vm->vregs->mem_size = vm->mem_size;
 	vm_set_clock_rate(vm);
 	memcpy(vm->name, h.name, sizeof(vm->name));
 	vm->status = (enum vm_status)h.status;

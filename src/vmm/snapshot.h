@@ -7,8 +7,37 @@
 #define DENALI_VMM_SNAPSHOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct vm;
+
+/*
+ * File format (host-endian, same host): this header, the struct
+ * vcpu_state, then npages records of (uint64_t page number, 4 KiB of data)
+ * in increasing page order, for every page that is resident and not all
+ * zero, except page 0 and the monitor-private pages [DENALI_PRIVATE_GPA,
+ * DENALI_RESERVED_END): the loader rebuilds those (GDT, TSS, page tables)
+ * itself and refuses a file that carries them. Pages not recorded are zero.
+ */
+#define SNAP_MAGIC   "DNLSNAP1"
+#define SNAP_VERSION 1u
+
+struct snap_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t state_size; /* sizeof(struct vcpu_state) */
+	uint64_t mem_size;
+	uint64_t id;
+	char name[64]; /* NUL-terminated */
+	uint32_t status;
+	int32_t exit_code;
+	uint64_t deadline_ns;
+	uint64_t idle_gpa;
+	uint32_t console_cons;
+	uint32_t pad;
+	uint64_t console_written;
+	uint64_t npages;
+};
 
 /*
  * Writes the VM to fd and releases its memory. The VM must be bound and

@@ -135,13 +135,13 @@ void x86_entry_sregs(struct kvm_sregs *s)
 	s->gdt.base = X86_GDT_GPA;
 	s->gdt.limit = X86_GDT_LIMIT;
 	s->idt.base = 0;
-	s->idt.limit = 0;    /* no IDT: any exception is a triple fault */
-	s->cr0 = 0x80050033; /* PG AM WP NE ET MP PE */
+	s->idt.limit = 0; /* no IDT: any exception is a triple fault */
+	s->cr0 = X86_CR0_ENTRY;
 	s->cr2 = X86_CR2_SENTINEL;
 	s->cr3 = X86_PML4_GPA;
-	s->cr4 = 0x40620; /* OSXSAVE OSXMMEXCPT OSFXSR PAE */
-	s->efer = 0xd00;  /* NXE LMA LME; no SCE: syscall is #UD */
-	s->apic_base = 0xfee00900;
+	s->cr4 = X86_CR4_ENTRY;
+	s->efer = X86_EFER_ENTRY;
+	s->apic_base = X86_APIC_BASE_ENTRY;
 }
 
 void x86_entry_regs(struct kvm_regs *r, uint64_t entry, uint64_t mem_size)

@@ -27,8 +27,12 @@
 #define X86_GDT_LIMIT	  (X86_SEL_TSS + 15u)
 /* CR2 value loaded at entry: a #PF replaces it, so a shutdown that leaves it
  * untouched was not a page fault. Non-canonical, so no real fault address. */
-#define X86_CR2_SENTINEL 0xdead0000dead0000ull
-#define X86_RFLAGS_ENTRY ((uint64_t)DENALI_ENTRY_RFLAGS) /* IOPL=0, IF=1, bit 1 */
+#define X86_CR2_SENTINEL    0xdead0000dead0000ull
+#define X86_CR0_ENTRY	    0x80050033ull /* PG AM WP NE ET MP PE */
+#define X86_CR4_ENTRY	    0x40620ull	  /* OSXSAVE OSXMMEXCPT OSFXSR PAE */
+#define X86_EFER_ENTRY	    0xd00ull	  /* NXE LMA LME; no SCE: syscall is #UD */
+#define X86_APIC_BASE_ENTRY 0xfee00900ull
+#define X86_RFLAGS_ENTRY    ((uint64_t)DENALI_ENTRY_RFLAGS) /* IOPL=0, IF=1, bit 1 */
 
 /*
  * Writes the GDT, TSS and identity page tables for mem_size bytes into the
