@@ -1,12 +1,14 @@
 /*
  * tcpecho: a TCP echo server guest over the guest-libos socket API.
  *
- *   tcpecho [PORT [MAX_CONNS]]     defaults: 7, 64
+ *   tcpecho [PORT [MAX_CONNS [EXIT_AFTER]]]     defaults: 7, 64, 0
  *
  * Every byte a client sends comes back to it; a client that closes its
  * side gets the rest of its echo and then a close. Bounded: each
  * connection has one 4 KiB buffer, and reading stops while it is full
  * (a client that does not read its echo is flow-controlled, not buffered).
+ * EXIT_AFTER > 0: exit once that many connections are done (for tests),
+ * printing connections and bytes echoed.
  */
 #include <arpa/inet.h>
 #include <denali/libos.h>
@@ -35,7 +37,7 @@ struct echo {
 static struct echo *conns[CONNS_MAX];
 static struct pollfd pfds[CONNS_MAX + 1];
 static int nconns;
-static unsigned long long echoed, accepted;
+static unsigned long long echoed, accepted, done;
 
 static int set_nonblocking(int fd)
 {
@@ -45,6 +47,7 @@ static int set_nonblocking(int fd)
 
 static void drop(int i)
 {
+	done++;
 	close(conns[i]->fd);
 	free(conns[i]);
 	conns[i] = conns[--nconns];
@@ -88,10 +91,12 @@ int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 7;
 	int max = argc > 2 ? atoi(argv[2]) : 64;
+	long exit_after = argc > 3 ? atol(argv[3]) : 0;
 	struct sockaddr_in a;
 
-	if (port <= 0 || port > 65535 || max <= 0 || max > CONNS_MAX) {
-		printf("usage: tcpecho [PORT [MAX_CONNS]] (MAX_CONNS 1..%d)\n", CONNS_MAX);
+	if (port <= 0 || port > 65535 || max <= 0 || max > CONNS_MAX || exit_after < 0) {
+		printf("usage: tcpecho [PORT [MAX_CONNS [EXIT_AFTER]]] (MAX_CONNS 1..%d)\n",
+		       CONNS_MAX);
 		return 2;
 	}
 	if (dn_net_start() < 0) {
@@ -141,6 +146,10 @@ int main(int argc, char **argv)
 			e->len = 0;
 			conns[nconns++] = e;
 			accepted++;
+		}
+		if (exit_after && done >= (unsigned long long)exit_after && nconns == 0) {
+			printf("tcpecho: %llu connections, %llu bytes echoed\n", done, echoed);
+			return 0;
 		}
 	}
 }
