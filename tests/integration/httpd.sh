@@ -7,7 +7,8 @@
 # and its redirect, a conditional GET, the dynamic page with its name
 # escaped and the hit counter, pipelining on one connection, 404 and 405,
 # malformed requests answered 400 while the server keeps serving, a slow
-# client answered 408.
+# client answered 408; then a 10 MiB download byte-exact beside 100
+# connections open at once.
 . "$(dirname "$0")/lib.sh"
 require_kvm
 if ! "$DENALID" run --help 2>&1 | grep -q -- '--disk-ro' ||
@@ -76,4 +77,21 @@ expect_in "after 408" "$O" "conn 8 resp 0: status 200 length 612"
 expect_in hits "$O" "conn 6 resp 0 body: 12"
 expect_in counters "$O" "httpd: served 9 connections"
 expect_not_in killed "$TMP/run.err" "killed"
+
+# A 10 MiB download byte-exact, beside 100 connections open at once.
+head -c $((10 << 20)) /dev/urandom >"$TMP/site/big10.bin"
+"$BIN/denali-mkfs" -q "$TMP/site" "$TMP/site.img"
+expect_status mkfs 0 $?
+BIG="$(get /big10.bin)"
+MANY="GET\s/index.html${H}Connection:\sclose\r\n\r\n"
+timeout 120 ip netns exec "$NS" "$DENALID" run --net 198.18.9.0/24 --disk-ro "$TMP/site.img" \
+	"$GUESTS/httpd" --with "$GUESTS/httpget $ADDR 80 $BIG" \
+	--with "$GUESTS/httpget $ADDR 80 -c 100 $MANY" \
+	-- 80 128 10000 101 >"$TMP/load.out" 2>"$TMP/load.err"
+expect_status load 0 $?
+O=$TMP/load.out
+expect_in 10MiB "$O" "conn 0 resp 0: status 200 length 10485760 crc $(crc "$TMP/site/big10.bin")"
+expect_in 100conns "$O" "concurrent: 100 connections open at once, 100 responses, first status 200 length 612 crc $(crc "$TMP/site/index.html"), 0 different"
+expect_in counters "$O" "httpd: served 101 connections, 101 requests"
+expect_not_in killed "$TMP/load.err" "killed"
 finish
