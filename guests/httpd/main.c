@@ -55,6 +55,9 @@ static struct pollfd pfds[CONNS_MAX + 1];
 static int nslots;
 static struct http_limits limits;
 static unsigned long long conns_done, requests_done;
+/* accept() failed for want of resources: stop polling the listener (it
+ * would stay readable and spin the loop) until a connection closes. */
+static bool accept_blocked;
 
 static int blk_read(void *ctx, uint64_t sector, void *buf, uint32_t n)
 {
@@ -119,6 +122,7 @@ static void drop(int i)
 {
 	conns_done++;
 	requests_done += slots[i].c->stats.requests;
+	accept_blocked = false;
 	close(slots[i].fd);
 	free(slots[i].c);
 	slots[i] = slots[--nslots];
@@ -128,8 +132,11 @@ static void accept_all(int lfd, int max, uint64_t now)
 {
 	while (nslots < max) {
 		int fd = accept(lfd, NULL, NULL);
-		if (fd < 0)
-			return; /* EAGAIN: no more for now */
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				accept_blocked = true;
+			return;
+		}
 		struct http_conn *c = malloc(sizeof(*c));
 		if (!c || set_nonblocking(fd) < 0) {
 			free(c);
@@ -230,7 +237,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		uint64_t now = dn_now_ns(), next = UINT64_MAX;
 		pfds[0].fd = lfd;
-		pfds[0].events = nslots < max ? POLLIN : 0;
+		pfds[0].events = nslots < max && !accept_blocked ? POLLIN : 0;
 		for (int i = 0; i < nslots; i++) {
 			size_t cap, len;
 			http_conn_rbuf(slots[i].c, &cap);
