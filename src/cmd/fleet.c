@@ -12,12 +12,12 @@
 #include "console_log.h"
 #include "ctl/server.h"
 #include "image.h"
+#include "privs.h"
 #include "sched/worker.h"
 #include "vmm/guest_mem.h"
 #include "vmm/shell.h"
 #include "vmm/vm.h"
 
-#include <cap-ng.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -298,15 +298,14 @@ static json_t *fleet_names(void *ctx)
 
 /*
  * The log thread appends console output to STATE/vms/NAME/console.log twice
- * a second; the VMs never wait for it. It needs no capabilities.
+ * a second; the VMs never wait for it. It needs no capabilities: it is made
+ * by privs_thread_create(), which drops them before it runs.
  */
 static void *logger_main(void *arg)
 {
 	struct fleet *f = arg;
 	struct timespec ts;
 
-	capng_clear(CAPNG_SELECT_BOTH);
-	capng_apply(CAPNG_SELECT_BOTH);
 	pthread_mutex_lock(&f->lock);
 	while (!f->logger_quit) {
 		for (struct fleet_vm *v = f->vms; v; v = v->next)
@@ -371,7 +370,7 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	f->state_dir = strdup(cfg->state_dir ? cfg->state_dir : ".");
 	f->log_max = cfg->console_log_max ? cfg->console_log_max : CONSOLE_LOG_MAX;
 	pthread_cond_init(&f->logger_cond, NULL);
-	if (f->state_dir && pthread_create(&f->logger, NULL, logger_main, f) == 0)
+	if (f->state_dir && privs_thread_create(&f->logger, logger_main, f) == 0)
 		f->logger_running = 1;
 	fprintf(stderr,
 		"denalid: %u workers; limits: %u live VMs, %u registered, %llu MiB of guest "

@@ -33,6 +33,7 @@ struct run_vm {
 	char line[256]; /* partial output line, when prefixing */
 	size_t line_len;
 	int index;
+	int snap_fd; /* --suspend-after: made before the workers start (they may not open files) */
 };
 
 struct run_ctx {
@@ -135,6 +136,24 @@ static void on_done(struct task *t, void *arg)
 	pthread_mutex_unlock(&ctx.lock);
 }
 
+/* A snapshot file for --suspend-after, created and unlinked here, on the
+ * main thread: a worker's seccomp allowlist has no call that opens a file. */
+static int open_snapshot(struct run_vm *rv)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/denali-snap-XXXXXX",
+		 ctx.snapshot_dir ? ctx.snapshot_dir : "/tmp");
+	rv->snap_fd = mkstemp(path);
+	if (rv->snap_fd < 0) {
+		fprintf(stderr, "denalid run: vm %s: cannot create %s: %s\n", rv->task.vm->name,
+			path, strerror(errno));
+		return -1;
+	}
+	unlink(path);
+	return 0;
+}
+
 /*
  * --suspend-after: write the VM to a snapshot file, drop its memory and
  * shell, read it back and bind it to a shell no VM has used, so that the
@@ -145,20 +164,18 @@ static int suspend_resume(struct task *t, void *arg)
 	struct run_vm *rv = (struct run_vm *)t;
 	struct vm *vm = t->vm;
 	struct shell *old = vm->shell, *fresh = NULL;
-	char path[4096], err[256];
+	char err[256];
 	int fd, rc;
 
 	(void)arg;
 	if (++rv->idles != ctx.suspend_after)
 		return 0;
-	snprintf(path, sizeof(path), "%s/denali-snap-XXXXXX",
-		 ctx.snapshot_dir ? ctx.snapshot_dir : "/tmp");
-	fd = mkstemp(path);
+	fd = rv->snap_fd;
+	rv->snap_fd = -1;
 	if (fd < 0) {
-		vm_kill(vm, "suspend: cannot create %s: %s", path, strerror(errno));
+		vm_kill(vm, "suspend: no snapshot file");
 		return -1;
 	}
-	unlink(path);
 	rc = shell_create(&fresh);
 	if (rc) {
 		snprintf(err, sizeof(err), "no fresh shell: %s", strerror(-rc));
@@ -480,6 +497,9 @@ int denalid_run(int argc, char **argv)
 			return 1;
 		}
 		vms[i].index = (int)i;
+		vms[i].snap_fd = -1;
+		if (ctx.suspend_after && open_snapshot(&vms[i]) < 0)
+			return 1;
 		sched_entity_init(&vms[i].task.se, &vms[i].task);
 		vms[i].task.vm->console.sink = sink;
 		vms[i].task.vm->console.sink_arg = &vms[i];
@@ -554,6 +574,8 @@ int denalid_run(int argc, char **argv)
 			killed = 1;
 		else if (!status && vm->exit_code)
 			status = vm->exit_code & 0xff ? vm->exit_code & 0xff : 1;
+		if (vms[i].snap_fd >= 0)
+			close(vms[i].snap_fd);
 		vm_destroy(vm);
 	}
 	shell_pool_drain();

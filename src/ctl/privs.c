@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@ int privs_threads_with_caps(void)
 	if (!d)
 		return -errno;
 	while ((e = readdir(d))) {
-		char path[300], line[256];
+		char path[300], line[256], comm[64] = "?";
 		FILE *f;
 
 		if (e->d_name[0] == '.')
@@ -32,11 +34,14 @@ int privs_threads_with_caps(void)
 			continue; /* the thread has gone */
 		while (fgets(line, sizeof(line), f)) {
 			uint64_t v;
+
+			if (sscanf(line, "Name: %63s", comm) == 1)
+				continue;
 			if ((sscanf(line, "CapEff: %" SCNx64, &v) == 1 ||
 			     sscanf(line, "CapPrm: %" SCNx64, &v) == 1) &&
 			    v != 0) {
-				log_warn("thread %s still holds capabilities (%s)", e->d_name,
-					 line[3] == 'E' ? "effective" : "permitted");
+				log_warn("thread %s (%s) still holds capabilities (%s)", e->d_name,
+					 comm, line[3] == 'E' ? "effective" : "permitted");
 				n++;
 				break;
 			}
@@ -74,10 +79,61 @@ int privs_drop(void)
 		log_err("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
 		return r;
 	}
+	/* Every other thread dropped its own before its creator went on
+	 * (privs_thread_create(), worker_start()): any found now is a bug. */
 	r = privs_threads_with_caps();
 	if (r > 0)
-		log_warn("%d thread(s) created before the drop still hold capabilities: they must "
-			 "call privs_drop() themselves",
-			 r);
+		log_err("%d thread(s) created before the drop still hold capabilities: a bug, "
+			"each should have been started by privs_thread_create()",
+			r);
 	return 0;
+}
+
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+	sem_t ready;
+	int rc;
+};
+
+static void *thread_trampoline(void *p)
+{
+	struct thread_start *ts = p;
+	void *(*fn)(void *) = ts->fn;
+	void *arg = ts->arg;
+	int rc = 0;
+
+	capng_clear(CAPNG_SELECT_ALL);
+	if (capng_apply(CAPNG_SELECT_ALL) < 0 && geteuid() == 0)
+		rc = -EPERM;
+	else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		capng_get_caps_process();
+		if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE)
+			rc = -EPERM;
+	}
+	ts->rc = rc;
+	sem_post(&ts->ready); /* ts is on the creator's stack: not touched after this */
+	return rc == 0 ? fn(arg) : NULL;
+}
+
+int privs_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	struct thread_start ts = {.fn = fn, .arg = arg};
+	int r;
+
+	sem_init(&ts.ready, 0, 0);
+	r = -pthread_create(t, NULL, thread_trampoline, &ts);
+	if (r == 0) {
+		while (sem_wait(&ts.ready) < 0 && errno == EINTR)
+			;
+		r = ts.rc;
+		if (r < 0) {
+			log_err("a new thread could not drop its capabilities: %s", strerror(-r));
+			pthread_join(*t, NULL);
+		}
+	}
+	sem_destroy(&ts.ready);
+	return r;
 }

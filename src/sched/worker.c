@@ -11,6 +11,7 @@
 
 #include "../vmm/shell.h"
 #include "../vmm/vm.h"
+#include "worker_seccomp.h"
 
 #include <cap-ng.h>
 #include <errno.h>
@@ -317,26 +318,52 @@ static void dispatch(struct worker *w, struct task *t)
 	}
 }
 
-static void *worker_main(void *arg)
+/*
+ * The worker's own set-up, before any guest runs and before worker_start()
+ * returns: no capabilities (a worker needs none, its descriptors are open
+ * already; capabilities are per thread, so it drops its own), its timer, then
+ * the seccomp allowlist. 0 or -errno.
+ */
+static int worker_confine(struct worker *w)
 {
-	struct worker *w = arg;
 	struct sigevent sev;
+	char name[16];
+	int rc;
 
 	w->tid = gettid();
-	/* Capabilities are per thread: a worker needs none (its fds are open
-	 * already), so it drops them before running any guest. */
+	snprintf(name, sizeof(name), "denali-w%d", w->id);
+	prctl(PR_SET_NAME, name); /* ps -L, /proc/PID/task/TID/comm */
 	capng_clear(CAPNG_SELECT_BOTH);
-	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && geteuid() == 0)
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && geteuid() == 0) {
 		fprintf(stderr, "denali: worker %d: cannot drop capabilities\n", w->id);
+		return -EPERM;
+	}
 	prctl(PR_SET_TIMERSLACK, 1UL); /* idle deadlines are what we sleep for */
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_THREAD_ID;
 	sev.sigev_signo = WORKER_SIG;
 	sev._sigev_un._tid = w->tid;
 	if (timer_create(CLOCK_MONOTONIC, &sev, &w->timer) < 0) {
+		rc = -errno;
 		fprintf(stderr, "denali: worker %d: timer_create: %s\n", w->id, strerror(errno));
-		return NULL;
+		return rc;
 	}
+	rc = worker_seccomp_install(WORKER_SIG);
+	if (rc < 0) {
+		timer_delete(w->timer);
+		return rc;
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	w->start_rc = worker_confine(w);
+	sem_post(&w->ready);
+	if (w->start_rc < 0)
+		return NULL;
 	arm_eventfd(w);
 	for (;;) {
 		struct sched_entity *e;
@@ -377,7 +404,18 @@ int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn d
 		close(w->efd);
 		return rc;
 	}
+	sem_init(&w->ready, 0, 0);
 	rc = -pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc == 0) {
+		/* The caller may count threads with capabilities, or hand the
+		 * worker a VM, as soon as this returns: wait for its set-up. */
+		while (sem_wait(&w->ready) < 0 && errno == EINTR)
+			;
+		rc = w->start_rc;
+		if (rc < 0)
+			pthread_join(w->thread, NULL);
+	}
+	sem_destroy(&w->ready);
 	if (rc) {
 		io_uring_queue_exit(&w->ring);
 		close(w->efd);

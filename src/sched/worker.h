@@ -10,6 +10,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -84,9 +85,14 @@ struct worker {
 	worker_done_fn done;
 	void *done_arg;
 	struct worker_stats stats;
+	sem_t ready;  /* posted by the thread once confined (worker_start waits) */
+	int start_rc; /* the outcome of that set-up */
 };
 
-/* Starts a worker thread. quantum_ns >= 1 ms. 0 or -errno. */
+/* Starts a worker thread and returns once it has dropped its capabilities
+ * and installed its seccomp allowlist (worker_seccomp.h), so no worker ever
+ * runs a guest, or is seen, with either missing. quantum_ns >= 1 ms.
+ * 0 or -errno. */
 int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn done, void *arg);
 
 /* Sets the idle hook; call before the first task is sent. */
