@@ -138,8 +138,13 @@ static int call(json_t *req, json_t **reply)
 	struct conn c;
 	json_t *o;
 	int st = EXIT_UNREACHABLE;
+	bool progress_shown = false;
 
 	*reply = NULL;
+	if ((!strcmp(json_string_value(json_object_get(req, "op")), "start") ||
+	     !strcmp(json_string_value(json_object_get(req, "op")), "stop")) &&
+	    isatty(STDERR_FILENO))
+		json_object_set_new(req, "progress", json_true());
 	json_object_set_new(req, "id", json_integer(1));
 	if (conn_open(&c) < 0) {
 		json_decref(req);
@@ -151,11 +156,24 @@ static int call(json_t *req, json_t **reply)
 	}
 	while ((o = conn_recv(&c))) {
 		json_t *data = json_object_get(o, "data");
+		json_t *prog = json_object_get(o, "progress");
+
+		if (json_is_object(prog)) {
+			/* A bulk job's progress, asked for only when stderr is a terminal. */
+			fprintf(stderr, "\r%s: %lld of %lld done, %lld failed ",
+				json_string_value(json_object_get(prog, "what")),
+				(long long)json_integer_value(json_object_get(prog, "done")),
+				(long long)json_integer_value(json_object_get(prog, "total")),
+				(long long)json_integer_value(json_object_get(prog, "failed")));
+			progress_shown = true;
+		}
 		if (json_is_string(data)) {
 			fwrite(json_string_value(data), 1, json_string_length(data), stdout);
 			fflush(stdout);
 		}
 		if (json_object_get(o, "ok")) {
+			if (progress_shown)
+				fputc('\n', stderr);
 			*reply = o;
 			st = json_is_true(json_object_get(o, "ok")) ? EXIT_OK : EXIT_ERR;
 			if (st == EXIT_ERR) {
@@ -524,6 +542,59 @@ static int cmd_stats(int n, char **args)
 	return EXIT_OK;
 }
 
+/* ---- jobs ---- */
+
+static int cmd_jobs(int n, char **args)
+{
+	bool json = false;
+	json_t *reply, *jobs, *j;
+	size_t k;
+	int st;
+
+	for (int i = 0; i < n; i++) {
+		if (is_help(args[i])) {
+			printf("usage: denalictl jobs [--json]\n"
+			       "Bulk starts and stops, running and recent: id, state, done/total, "
+			       "failed, what.\n"
+			       "  --json   the daemon's answer as JSON\n");
+			return EXIT_OK;
+		}
+		if (strcmp(args[i], "--json") == 0)
+			json = true;
+		else
+			die_usage("jobs", "unexpected argument %s", args[i]);
+	}
+	st = call(json_pack("{s:s}", "op", "jobs"), &reply);
+	if (st != EXIT_OK) {
+		json_decref(reply);
+		return st;
+	}
+	jobs = json_object_get(reply, "jobs");
+	if (json) {
+		print_json(jobs ? jobs : json_array());
+		json_decref(reply);
+		return EXIT_OK;
+	}
+	printf("%6s  %-8s  %13s  %6s  %s\n", "JOB", "STATE", "DONE/TOTAL", "FAILED", "WHAT");
+	json_array_foreach(jobs, k, j)
+	{
+		char dt[32];
+		json_t *e = json_object_get(j, "error");
+
+		snprintf(dt, sizeof(dt), "%lld/%lld",
+			 (long long)json_integer_value(json_object_get(j, "done")),
+			 (long long)json_integer_value(json_object_get(j, "total")));
+		printf("%6lld  %-8s  %13s  %6lld  %s%s%s\n",
+		       (long long)json_integer_value(json_object_get(j, "id")),
+		       json_string_value(json_object_get(j, "state")), dt,
+		       (long long)json_integer_value(json_object_get(j, "failed")),
+		       json_string_value(json_object_get(j, "what")), json_is_string(e) ? ": " : "",
+		       json_is_string(e) ? json_string_value(e) : "");
+	}
+	json_decref(reply);
+	return EXIT_OK;
+}
+
 /* ---- console ---- */
 
 static int cmd_console(int n, char **args)
@@ -572,6 +643,7 @@ static void usage(FILE *f)
 		   "  list [--json]\n"
 		   "  stats [--json]\n"
 		   "  console NAME [--follow]\n"
+		   "  jobs [--json]\n"
 		   "\n"
 		   "'denalictl VERB --help' describes each verb.\n"
 		   "Exit status: 0 ok, 1 error, 2 usage error, 3 denalid not reachable.\n");
@@ -584,7 +656,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} verbs[] = {
 	    {"start", cmd_start}, {"stop", cmd_stop},	    {"list", cmd_list},
-	    {"stats", cmd_stats}, {"console", cmd_console},
+	    {"stats", cmd_stats}, {"console", cmd_console}, {"jobs", cmd_jobs},
 	};
 	int i = 1;
 

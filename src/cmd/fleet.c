@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 struct fleet_vm {
 	struct task task; /* first: workers hand back struct task * */
 	int done;	  /* set on the worker thread when it exited/was killed */
+	int stopping;	  /* WCMD_STOP sent */
 	uint64_t logged;  /* console bytes written to console.log */
 	struct fleet_vm *next;
 };
@@ -83,19 +85,82 @@ static void on_done(struct task *t, void *arg)
 	guest_mem_free(mem, vm->mem_size);
 }
 
+/* A start request's image, read once, and the room admission gave it. */
+struct fleet_batch {
+	uint8_t *elf;
+	size_t size;
+	uint64_t mem_size;
+	unsigned reserved; /* taken from admission, not yet used by a VM */
+};
+
+static uint64_t spec_mem(const struct vm_spec *spec)
+{
+	return spec->mem_bytes ? spec->mem_bytes : DENALI_MEM_DEFAULT;
+}
+
+static int fleet_batch_open(void *ctx, const struct vm_spec *spec, unsigned count, void **out,
+			    char *err, size_t errlen)
+{
+	struct fleet *f = ctx;
+	struct fleet_batch *b = calloc(1, sizeof(*b));
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	b->mem_size = spec_mem(spec);
+	rc = image_read(spec->image, &b->elf, &b->size, err, errlen);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	pthread_mutex_lock(&f->lock);
+	rc = admission_take(&f->adm, count, b->mem_size, err, errlen);
+	pthread_mutex_unlock(&f->lock);
+	if (rc) {
+		free(b->elf);
+		free(b);
+		return rc;
+	}
+	b->reserved = count;
+	*out = b;
+	return 0;
+}
+
+static void fleet_batch_close(void *ctx, void *batch)
+{
+	struct fleet *f = ctx;
+	struct fleet_batch *b = batch;
+
+	pthread_mutex_lock(&f->lock);
+	for (; b->reserved; b->reserved--) {
+		admission_vm_ended(&f->adm, b->mem_size);
+		admission_vm_removed(&f->adm);
+	}
+	pthread_mutex_unlock(&f->lock);
+	free(b->elf);
+	free(b);
+}
+
 static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t errlen)
 {
 	struct fleet *f = ctx;
 	struct fleet_vm *v;
-	uint64_t mem_size = spec->mem_bytes ? spec->mem_bytes : DENALI_MEM_DEFAULT;
-	uint8_t *elf;
+	struct fleet_batch *b = spec->batch;
+	uint64_t mem_size = spec_mem(spec);
+	uint8_t *elf = NULL;
 	size_t size;
 	char **argv;
 	int rc;
 
-	rc = image_read(spec->image, &elf, &size, err, errlen);
-	if (rc)
-		return rc;
+	if (b && (b->mem_size != mem_size || !b->reserved))
+		b = NULL; /* not what the batch was opened for: on its own */
+	if (b) {
+		size = b->size;
+	} else {
+		rc = image_read(spec->image, &elf, &size, err, errlen);
+		if (rc)
+			return rc;
+	}
 	argv = calloc((size_t)spec->argc + 2, sizeof(*argv));
 	v = calloc(1, sizeof(*v));
 	if (!argv || !v) {
@@ -111,47 +176,76 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 	if (find(f, spec->name)) {
 		snprintf(err, errlen, "a VM named %s exists already", spec->name);
 		rc = -EEXIST;
-	} else if ((rc = admission_take(&f->adm, 1, mem_size, err, errlen)) != 0) {
-		/* err says which limit */	} else {
-			struct vm_config cfg = {
-			    .name = spec->name,
-			    .image = spec->image,
-			    .elf = elf,
-			    .elf_size = size,
-			    .mem_size = mem_size,
-			    .id = spec->id ? spec->id : ++f->next_id,
-			    .argc = spec->argc + 1,
-			    .argv = argv,
-			};
+	} else if (b) {
+		b->reserved--; /* the room was taken for the whole request */
+		rc = 0;
+	} else {
+		rc = admission_take(&f->adm, 1, mem_size, err, errlen); /* err says which limit */
+	}
+	if (rc == 0) {
+		struct vm_config cfg = {
+		    .name = spec->name,
+		    .image = spec->image,
+		    .elf = b ? b->elf : elf,
+		    .elf_size = size,
+		    .mem_size = mem_size,
+		    .id = spec->id ? spec->id : ++f->next_id,
+		    .argc = spec->argc + 1,
+		    .argv = argv,
+		};
 
-			rc = vm_create(&cfg, &v->task.vm, err, errlen);
-			if (!rc && f->state_dir)
-				console_log_begin(f->state_dir,
-						  spec->name); /* a new log per VM life */
-			if (!rc) {
-				sched_entity_init(&v->task.se, &v->task);
-				/* Known before the worker sees it, so a stop can follow at once. */
-				v->task.w = &f->workers[f->next_worker++ % f->nworkers];
-				v->next = f->vms;
-				f->vms = v;
-				f->nvms++;
-				rc = worker_send(v->task.w, WCMD_ADD, &v->task);
-				v = NULL;
-			} else {
-				admission_vm_ended(&f->adm, mem_size);
-				admission_vm_removed(&f->adm);
-			}
+		rc = vm_create(&cfg, &v->task.vm, err, errlen);
+		if (!rc && f->state_dir)
+			console_log_begin(f->state_dir, spec->name); /* a new log per VM life */
+		if (!rc) {
+			sched_entity_init(&v->task.se, &v->task);
+			/* Known before the worker sees it, so a stop can follow at once. */
+			v->task.w = &f->workers[f->next_worker++ % f->nworkers];
+			v->next = f->vms;
+			f->vms = v;
+			f->nvms++;
+			rc = worker_send(v->task.w, WCMD_ADD, &v->task);
+			v = NULL;
+		} else {
+			admission_vm_ended(&f->adm, mem_size);
+			admission_vm_removed(&f->adm);
 		}
-		pthread_mutex_unlock(&f->lock);
-		free(v);
-		free(argv);
-		free(elf);
-		return rc;
+	}
+	pthread_mutex_unlock(&f->lock);
+	free(v);
+	free(argv);
+	free(elf);
+	return rc;
 }
+
+static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size_t errlen);
 
 static int fleet_stop(void *ctx, const char *name, char *err, size_t errlen)
 {
+	return stop_vm(ctx, name, true, err, errlen);
+}
+
+static int fleet_stop_try(void *ctx, const char *name, char *err, size_t errlen)
+{
+	return stop_vm(ctx, name, false, err, errlen);
+}
+
+static void fleet_stop_begin(void *ctx, const char *name)
+{
 	struct fleet *f = ctx;
+	struct fleet_vm *v;
+
+	pthread_mutex_lock(&f->lock);
+	v = find(f, name);
+	if (v && !v->done && !v->stopping) {
+		v->stopping = 1;
+		worker_send(v->task.w, WCMD_STOP, &v->task);
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size_t errlen)
+{
 	struct fleet_vm *v, **pp;
 
 	pthread_mutex_lock(&f->lock);
@@ -161,8 +255,14 @@ static int fleet_stop(void *ctx, const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "no VM named %s", name);
 		return -ENOENT;
 	}
-	if (!v->done)
+	if (!v->done && !v->stopping) {
+		v->stopping = 1;
 		worker_send(v->task.w, WCMD_STOP, &v->task);
+	}
+	if (!v->done && !wait) {
+		pthread_mutex_unlock(&f->lock);
+		return -EINPROGRESS;
+	}
 	while (!v->done)
 		pthread_cond_wait(&f->done_cond, &f->lock);
 	for (pp = &f->vms; *pp != v; pp = &(*pp)->next)
@@ -385,6 +485,10 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	    .stats = fleet_stats,
 	    .console_read = fleet_console,
 	    .names = fleet_names,
+	    .batch_open = fleet_batch_open,
+	    .batch_close = fleet_batch_close,
+	    .stop_begin = fleet_stop_begin,
+	    .stop_try = fleet_stop_try,
 	};
 	return 0;
 }

@@ -17,6 +17,7 @@ struct vm_spec {
 	uint64_t mem_bytes;
 	int argc;
 	char **argv;
+	void *batch; /* from batch_open, or NULL */
 };
 
 struct ctl_backend {
@@ -37,6 +38,16 @@ struct ctl_backend {
 				uint64_t *next);
 	/* Names of all VMs, for stop --all: new reference, array of strings. */
 	json_t *(*names)(void *ctx);
+	/* Optional. Before the first of count VMs like spec starts: checks and takes room for all
+	 * of them and reads the image once; start() then gets *batch in spec->batch. batch_close
+	 * gives back what the batch did not use. 0 or -errno with err filled. */
+	int (*batch_open)(void *ctx, const struct vm_spec *spec, unsigned count, void **batch,
+			  char *err, size_t errlen);
+	void (*batch_close)(void *ctx, void *batch);
+	/* Optional. Asks NAME to stop without waiting; a stop() that follows waits for it. */
+	void (*stop_begin)(void *ctx, const char *name);
+	/* Optional. Like stop(), but -EINPROGRESS instead of waiting for a VM still stopping. */
+	int (*stop_try)(void *ctx, const char *name, char *err, size_t errlen);
 };
 
 #endif

@@ -14,8 +14,8 @@ struct ops_ctx {
 	struct ctl_store *store; /* may be NULL: definitions are then not kept */
 };
 
-/* Carries out a start, stop, list or stats request; peer names the client in log lines.
- * Returns the reply (new reference). */
+/* Carries out a list or stats request (start and stop are jobs: job.h); peer names the client in
+ * log lines. Returns the reply (new reference). */
 json_t *ops_handle(struct ops_ctx *ctx, const struct ctl_request *req, const char *peer);
 
 /* Reads console output of name from *offset, at most max bytes, as a {"id", "data"} line

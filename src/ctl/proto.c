@@ -8,16 +8,17 @@
 
 static const char *const op_names[] = {
     [CTL_OP_START] = "start", [CTL_OP_STOP] = "stop",	    [CTL_OP_LIST] = "list",
-    [CTL_OP_STATS] = "stats", [CTL_OP_CONSOLE] = "console",
+    [CTL_OP_STATS] = "stats", [CTL_OP_CONSOLE] = "console", [CTL_OP_JOBS] = "jobs",
 };
 
 /* Fields each op accepts besides "id" and "op"; anything else is refused so a typo is caught. */
 static const char *const op_fields[][7] = {
-    [CTL_OP_START] = {"name", "image", "mem", "count", "args", NULL},
-    [CTL_OP_STOP] = {"name", "names", "all", NULL},
+    [CTL_OP_START] = {"name", "image", "mem", "count", "args", "progress", NULL},
+    [CTL_OP_STOP] = {"name", "names", "all", "progress", NULL},
     [CTL_OP_LIST] = {NULL},
     [CTL_OP_STATS] = {NULL},
     [CTL_OP_CONSOLE] = {"name", "follow", "offset", NULL},
+    [CTL_OP_JOBS] = {NULL},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -339,7 +340,8 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 		if (strcmp(op, op_names[i]) == 0)
 			break;
 	if (i == sizeof(op_names) / sizeof(op_names[0])) {
-		fail(err, errlen, "unknown op \"%.32s\" (start, stop, list, stats, console)", op);
+		fail(err, errlen, "unknown op \"%.32s\" (start, stop, list, stats, console, jobs)",
+		     op);
 		goto out;
 	}
 	req->op = (enum ctl_op)i;
@@ -357,8 +359,16 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 		break;
 	case CTL_OP_LIST:
 	case CTL_OP_STATS:
+	case CTL_OP_JOBS:
 		r = 0;
 		break;
+	}
+	if (r == 0 && (req->op == CTL_OP_START || req->op == CTL_OP_STOP)) {
+		json_t *p = json_object_get(o, "progress");
+
+		if (p && !json_is_boolean(p))
+			r = fail(err, errlen, "\"progress\" must be true or false");
+		req->progress = json_is_true(p);
 	}
 out:
 	json_decref(o);

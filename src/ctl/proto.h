@@ -25,6 +25,7 @@ enum ctl_op {
 	CTL_OP_LIST,
 	CTL_OP_STATS,
 	CTL_OP_CONSOLE,
+	CTL_OP_JOBS,
 };
 
 struct ctl_request {
@@ -40,6 +41,7 @@ struct ctl_request {
 	unsigned nnames;
 	char (*names)[CTL_NAME_MAX + 1]; /* stop; owned */
 	bool follow;			 /* console */
+	bool progress;			 /* start, stop: send progress lines while it runs */
 	uint64_t offset;		 /* console: first byte wanted */
 };
 

@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include "job.h"
 #include "log.h"
 #include "ops.h"
 #include "proto.h"
@@ -25,6 +26,9 @@
 #define FOLLOW_POLL_MS	 50	     /* console --follow: how often new output is looked for */
 #define FOLLOW_OUT_LOW	 (64u << 10) /* follow reads more only below this much queued output */
 #define CONSOLE_DUMP_MAX (8u << 20)  /* non-follow console: most bytes sent for one request */
+#define JOB_STEP_MS	 20	     /* the longest the loop works on jobs between polls */
+#define JOB_PROGRESS_MS	 250	     /* progress lines to the requesting client */
+#define JOBS_KEPT	 64	     /* finished jobs still listed */
 
 struct client {
 	int fd;
@@ -41,6 +45,8 @@ struct client {
 	uint64_t follow_off;
 	int64_t last_ms;
 	int64_t line_since; /* when the unfinished line in `in` began; 0 = none */
+	unsigned long job;  /* the job whose reply this client waits for; 0 = none */
+	int64_t last_progress;
 };
 
 struct ctl_server {
@@ -60,6 +66,8 @@ struct ctl_server {
 	void *tick_arg;
 	int64_t next_tick;
 	int64_t idle_ms, line_ms;
+	struct ctl_job **jobs; /* running ones, then finished ones, oldest first */
+	size_t njobs, jobs_cap;
 };
 
 static int64_t now_ms(void)
@@ -346,6 +354,113 @@ static void do_console(struct ctl_server *srv, struct client *c, struct ctl_requ
 	client_reply(c, reply);
 }
 
+static void start_job(struct ctl_server *srv, struct client *c, struct ctl_request *req)
+{
+	json_t *reply;
+	struct ctl_job *j;
+
+	if (srv->njobs == srv->jobs_cap) {
+		size_t cap = srv->jobs_cap ? 2 * srv->jobs_cap : 16;
+		struct ctl_job **nj = realloc(srv->jobs, cap * sizeof(*nj));
+
+		if (!nj) {
+			client_reply(c, ctl_reply_error(req->id, "out of memory"));
+			return;
+		}
+		srv->jobs = nj;
+		srv->jobs_cap = cap;
+	}
+	j = ctl_job_new(&srv->ops.be, srv->ops.store, req, c->serial, c->peer, &reply);
+	if (!j) {
+		client_reply(c, reply);
+		return;
+	}
+	srv->jobs[srv->njobs++] = j;
+	c->job = ctl_job_id(j);
+	c->last_progress = now_ms();
+}
+
+static json_t *jobs_reply(struct ctl_server *srv, const struct ctl_request *req)
+{
+	json_t *reply = ctl_reply_ok(req->id), *arr = json_array();
+
+	for (size_t i = 0; i < srv->njobs; i++)
+		json_array_append_new(arr, ctl_job_json(srv->jobs[i]));
+	json_object_set_new(reply, "jobs", arr);
+	return reply;
+}
+
+static struct client *client_by_serial(struct ctl_server *srv, unsigned long serial)
+{
+	for (size_t i = 0; i < srv->nclients; i++)
+		if (srv->clients[i]->serial == serial)
+			return srv->clients[i];
+	return NULL;
+}
+
+/* -1: no job running; 0: one has work to do now; 5: they only wait for the disk. */
+static int jobs_timeout(const struct ctl_server *srv)
+{
+	int t = -1;
+
+	for (size_t i = 0; i < srv->njobs; i++) {
+		if (ctl_job_state(srv->jobs[i]) != CTL_JOB_RUNNING)
+			continue;
+		if (!ctl_job_waiting(srv->jobs[i]))
+			return 0;
+		t = 5;
+	}
+	return t;
+}
+
+/* One round of work on the running jobs, JOB_STEP_MS in all; replies and progress to their
+ * clients; the oldest finished jobs beyond JOBS_KEPT forgotten. */
+static void run_jobs(struct ctl_server *srv, int64_t now)
+{
+	size_t running = 0, finished = 0;
+
+	for (size_t i = 0; i < srv->njobs; i++)
+		running += ctl_job_state(srv->jobs[i]) == CTL_JOB_RUNNING;
+	for (size_t i = 0; i < srv->njobs && running; i++) {
+		struct ctl_job *j = srv->jobs[i];
+		struct client *c;
+
+		if (ctl_job_state(j) != CTL_JOB_RUNNING)
+			continue;
+		c = client_by_serial(srv, ctl_job_client(j));
+		if (c && c->job != ctl_job_id(j))
+			c = NULL;
+		if (ctl_job_step(j, JOB_STEP_MS / (int64_t)running > 0
+					? JOB_STEP_MS / (int64_t)running
+					: 1)) {
+			if (c) {
+				client_reply(c, ctl_job_reply(j));
+				c->job = 0;
+				c->last_ms = now_ms();
+			}
+		} else if (c && ctl_job_wants_progress(j) &&
+			   now - c->last_progress >= JOB_PROGRESS_MS) {
+			client_reply(c, ctl_job_progress(j));
+			c->last_progress = now;
+			c->last_ms = now;
+		}
+	}
+	for (size_t i = 0; i < srv->njobs; i++)
+		finished += ctl_job_state(srv->jobs[i]) != CTL_JOB_RUNNING;
+	while (finished > JOBS_KEPT) {
+		for (size_t i = 0; i < srv->njobs; i++) {
+			if (ctl_job_state(srv->jobs[i]) == CTL_JOB_RUNNING)
+				continue;
+			ctl_job_free(srv->jobs[i]);
+			memmove(srv->jobs + i, srv->jobs + i + 1,
+				(srv->njobs - i - 1) * sizeof(*srv->jobs));
+			srv->njobs--;
+			break;
+		}
+		finished--;
+	}
+}
+
 static void handle_line(struct ctl_server *srv, struct client *c, const char *line, size_t len)
 {
 	struct ctl_request req;
@@ -364,6 +479,10 @@ static void handle_line(struct ctl_server *srv, struct client *c, const char *li
 	log_debug("%s: %s", c->peer, ctl_op_name(req.op));
 	if (req.op == CTL_OP_CONSOLE)
 		do_console(srv, c, &req);
+	else if (req.op == CTL_OP_START || req.op == CTL_OP_STOP)
+		start_job(srv, c, &req);
+	else if (req.op == CTL_OP_JOBS)
+		client_reply(c, jobs_reply(srv, &req));
 	else
 		client_reply(c, ops_handle(&srv->ops, &req, c->peer));
 	ctl_request_free(&req);
@@ -374,7 +493,7 @@ static void client_lines(struct ctl_server *srv, struct client *c, bool eof)
 {
 	size_t start = 0;
 
-	while (!c->closing && start < c->inlen) {
+	while (!c->closing && !c->job && start < c->inlen) {
 		char *nl = memchr(c->in + start, '\n', c->inlen - start);
 		size_t len;
 		if (!nl) {
@@ -517,10 +636,13 @@ static void drop_client(struct ctl_server *srv, size_t i)
 
 static int poll_timeout(struct ctl_server *srv, int64_t now)
 {
-	int64_t t = -1;
+	int64_t t = -1, jt;
 
 	if (srv->tick_fn)
 		t = srv->next_tick > now ? srv->next_tick - now : 0;
+	jt = jobs_timeout(srv); /* a job with work to do: poll only looks for clients */
+	if (jt >= 0 && (t < 0 || jt < t))
+		t = jt;
 	if (srv->accept_paused_until > now && (t < 0 || srv->accept_paused_until - now < t))
 		t = srv->accept_paused_until - now;
 	for (size_t i = 0; i < srv->nclients; i++) {
@@ -560,7 +682,7 @@ int ctl_server_run(struct ctl_server *srv)
 		    .fd = srv->lfd, .events = now >= srv->accept_paused_until ? POLLIN : 0};
 		for (i = 0; i < srv->nclients; i++) {
 			struct client *c = srv->clients[i];
-			short ev = c->closing ? 0 : POLLIN;
+			short ev = c->closing || c->job ? 0 : POLLIN;
 			if (c->outoff < c->outlen)
 				ev |= POLLOUT;
 			srv->pfds[n++] = (struct pollfd){.fd = c->fd, .events = ev};
@@ -584,15 +706,19 @@ int ctl_server_run(struct ctl_server *srv)
 			short rev = r > 0 ? srv->pfds[2 + i].revents : 0;
 			bool gone = false;
 
-			if (rev & (POLLIN | POLLHUP | POLLERR))
+			if (c->job && (rev & (POLLHUP | POLLERR)))
+				gone = true; /* its job goes on without it */
+			else if (rev & (POLLIN | POLLHUP | POLLERR))
 				gone = client_read(srv, c) < 0;
+			if (!gone && !c->job && c->inlen && !c->closing)
+				client_lines(srv, c, false); /* lines held back while a job ran */
 			if (!gone && c->following)
 				console_pump(srv, c);
 			if (!gone)
 				gone = client_flush(c) < 0;
 			if (!gone && c->closing && c->outoff == c->outlen)
 				gone = true;
-			if (!gone && !c->following && now - c->last_ms >= srv->idle_ms) {
+			if (!gone && !c->following && !c->job && now - c->last_ms >= srv->idle_ms) {
 				log_info("%s: idle for %lld ms; closing", c->peer,
 					 (long long)srv->idle_ms);
 				gone = true;
@@ -618,6 +744,11 @@ int ctl_server_run(struct ctl_server *srv)
 		}
 		if (r > 0 && (srv->pfds[1].revents & POLLIN))
 			accept_clients(srv);
+		if (srv->njobs)
+			run_jobs(srv, now_ms());
+		if (now_ms() - now > 250)
+			log_warn("control loop: one round took %lld ms (watchdog interval at risk)",
+				 (long long)(now_ms() - now));
 	}
 	/* Stop accepting at once; the caller closes the rest. */
 	if (srv->lfd >= 0) {
@@ -644,6 +775,9 @@ void ctl_server_close(struct ctl_server *srv)
 	}
 	close(srv->wake[0]);
 	close(srv->wake[1]);
+	for (size_t i = 0; i < srv->njobs; i++)
+		ctl_job_free(srv->jobs[i]);
+	free(srv->jobs);
 	free(srv->pfds);
 	free(srv->clients);
 	free(srv);

@@ -163,8 +163,10 @@ int store_ids_take(struct ctl_store *st, unsigned n, uint64_t *first)
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, buf, (size_t)len);
-	/* Durable before any VM runs with these ids, so that none is handed out twice. */
-	if (r == 0 && fsync(fd) < 0)
+	/* Durable before any VM runs with these ids, so that none is handed out twice (in a
+	 * batch: with the batch, before its reply; a crash before that loses the batch's VMs
+	 * and definitions too, and restore raises next-id past every stored id). */
+	if (r == 0 && !st->batch && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -175,7 +177,8 @@ int store_ids_take(struct ctl_store *st, unsigned n, uint64_t *first)
 		unlink(tmp);
 		return r;
 	}
-	fsync_dir(st->state);
+	if (!st->batch)
+		fsync_dir(st->state);
 	*first = st->next_id;
 	st->next_id = next;
 	return 0;
@@ -186,12 +189,16 @@ void store_batch_begin(struct ctl_store *st)
 	st->batch++;
 }
 
-int store_batch_end(struct ctl_store *st)
+void store_batch_end(struct ctl_store *st)
+{
+	if (st->batch)
+		st->batch--;
+}
+
+int store_sync(const struct ctl_store *st)
 {
 	int fd, r = 0;
 
-	if (st->batch && --st->batch)
-		return 0;
 	fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -453,4 +460,35 @@ out:
 	free(names);
 	closedir(d);
 	return r;
+}
+
+json_t *store_names(struct ctl_store *st)
+{
+	DIR *d = opendir(st->dir);
+	struct dirent *e;
+	json_t *set, *out, *v;
+	const char *k;
+	int dfd;
+
+	if (!d)
+		return NULL;
+	set = json_object();
+	dfd = dirfd(d);
+	while ((e = readdir(d))) {
+		char rel[sizeof(e->d_name) + 16];
+
+		if (!ctl_name_valid(e->d_name))
+			continue;
+		snprintf(rel, sizeof(rel), "%s/def.json", e->d_name);
+		if (faccessat(dfd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			json_object_set_new(set, e->d_name, json_true());
+	}
+	closedir(d);
+	out = json_array();
+	json_object_foreach(set, k, v)
+	{
+		json_array_append_new(out, json_string(k));
+	}
+	json_decref(set);
+	return out;
 }

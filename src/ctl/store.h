@@ -21,10 +21,12 @@ int store_lock(struct ctl_store *st, long *holder);
  * made durable before they are returned; raised past every stored definition's id). */
 int store_ids_take(struct ctl_store *st, unsigned n, uint64_t *first);
 
-/* Between begin and end, store_put and store_del skip their fsyncs; end makes everything
- * durable with one syncfs(2). Returns 0 or -errno (from end). */
+/* While a batch is open (begin/end nest), store_put, store_del and store_ids_take skip their
+ * fsyncs; the owner of each batch makes its work durable with store_sync() (one syncfs(2)),
+ * which may run on another thread, since it only reads the store's path. */
 void store_batch_begin(struct ctl_store *st);
-int store_batch_end(struct ctl_store *st);
+void store_batch_end(struct ctl_store *st);
+int store_sync(const struct ctl_store *st);
 
 /* Writes the definition of spec->name atomically, replacing any older one. 0 or -errno. */
 int store_put(struct ctl_store *st, const struct vm_spec *spec);
@@ -41,6 +43,10 @@ int store_has(struct ctl_store *st, const char *name);
  * fn returns; otherwise returns the number of definitions visited, or -errno. */
 int store_foreach(struct ctl_store *st, int (*fn)(const struct vm_spec *spec, void *arg),
 		  void *arg);
+
+/* Names of every stored definition (new reference, array of strings, sorted); directories are
+ * listed, not parsed. NULL on failure. */
+json_t *store_names(struct ctl_store *st);
 
 /* Reads one definition into spec (argv malloc'd: free with store_spec_free). 0 or -errno. */
 int store_get(struct ctl_store *st, const char *name, struct vm_spec *spec);

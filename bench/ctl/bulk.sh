@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# bench/ctl/bulk.sh: the control plane's bulk operations, timed from denalictl's side.
+#   bench/ctl/bulk.sh BIN_DIR GUEST_DIR [BASELINE_BIN_DIR] [N] [ROUNDS]
+# For each build (BASELINE_BIN_DIR first, if given, then BIN_DIR): a fresh daemon with one
+# worker per CPU and a watchdog listener (WATCHDOG_USEC=2s), ROUNDS rounds of
+# `start --count N` (sleepers, 4 MiB) and `stop --all`; prints the median seconds of each,
+# starts per second, the longest gap between watchdog pings seen during the run, and the
+# ratio baseline/new. Figures, not assertions: the host is shared.
+set -u
+BIN=${1:?usage: $0 BIN_DIR GUEST_DIR [BASELINE_BIN_DIR] [N] [ROUNDS]}
+GUESTS=$(cd "${2:?}" && pwd)
+BASE=${3:-}
+N=${4:-1000}
+ROUNDS=${5:-3}
+TMP=$(mktemp -d /tmp/denali-bulk.XXXXXX)
+DPID= LPID=
+cleanup() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	[ -n "$LPID" ] && kill "$LPID" 2>/dev/null && wait "$LPID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+now() { date +%s.%N; }
+
+# run_one LABEL BIN: prints "LABEL start_s stop_s gap_ms"
+run_one() {
+	local label=$1 bin=$2 s=$TMP/$1.sock st=$TMP/$1.state
+	rm -rf "$st"
+	python3 - "$TMP/$label.notify" "$TMP/$label.pings" <<'PY' &
+import socket, sys, time, os
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "w", buffering=1)
+while True:
+    d = s.recv(4096)
+    if b"WATCHDOG=1" in d:
+        out.write("%.6f\n" % time.monotonic())
+PY
+	LPID=$!
+	sleep 0.3
+	NOTIFY_SOCKET="$TMP/$label.notify" WATCHDOG_USEC=2000000 "$bin/denalid" serve \
+		--socket "$s" --state-dir "$st" >"$TMP/$label.log" 2>&1 &
+	DPID=$!
+	for _ in $(seq 100); do "$bin/denalictl" --socket "$s" list >/dev/null 2>&1 && break; sleep 0.1; done
+	local starts=() stops=()
+	for r in $(seq "$ROUNDS"); do
+		local t0 t1 t2
+		t0=$(now)
+		"$bin/denalictl" --socket "$s" start b "$GUESTS/sleeper" --count "$N" --mem 4M -- 1 600000 >/dev/null 2>"$TMP/err" ||
+			{ echo "$label: start failed: $(cat "$TMP/err")" >&2; }
+		t1=$(now)
+		"$bin/denalictl" --socket "$s" stop --all >/dev/null 2>"$TMP/err" ||
+			{ echo "$label: stop failed: $(cat "$TMP/err")" >&2; }
+		t2=$(now)
+		starts+=("$(echo "$t1 - $t0" | bc -l)")
+		stops+=("$(echo "$t2 - $t1" | bc -l)")
+	done
+	kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+	kill "$LPID"; wait "$LPID" 2>/dev/null; LPID=
+	local gap
+	gap=$(awk 'NR > 1 { g = ($1 - p) * 1000; if (g > m) m = g } { p = $1 } END { printf "%.0f", m }' "$TMP/$label.pings")
+	printf '%s %s %s %s\n' "$label" "$(printf '%s\n' "${starts[@]}" | median)" \
+		"$(printf '%s\n' "${stops[@]}" | median)" "$gap"
+}
+
+echo "bulk: N=$N, $ROUNDS rounds, medians; watchdog interval 2 s (pings every 1 s)"
+printf '%-10s %10s %10s %10s %14s\n' build start_s stop_s starts/s max_ping_gap_ms
+res=()
+if [ -n "$BASE" ]; then res+=("$(run_one baseline "$BASE")"); fi
+res+=("$(run_one new "$BIN")")
+for l in "${res[@]}"; do
+	set -- $l
+	printf '%-10s %10.3f %10.3f %10.0f %14s\n' "$1" "$2" "$3" "$(echo "$N / $2" | bc -l)" "$4"
+done
+if [ -n "$BASE" ]; then
+	set -- ${res[0]}; bs=$2 bt=$3
+	set -- ${res[1]}
+	printf 'ratio baseline/new: start %.2fx, stop %.2fx\n' "$(echo "$bs / $2" | bc -l)" "$(echo "$bt / $3" | bc -l)"
+fi
