@@ -60,6 +60,56 @@ static bool version_prefix_ok(const char *v, size_t n)
 	return true;
 }
 
+/* Characters of a Host value or an authority: reg-name, IP literals, port
+ * (RFC 3986 unreserved, pct-encoded, sub-delims, ':', '[' and ']'). */
+static bool host_ok(const char *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)h[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("-._~%!$&'()*+,;=:[]", c)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Origin-form ("/path?query") as it is; absolute-form ("http://host/path",
+ * which a server must accept, RFC 9112 section 3.2.2) reduced to its path,
+ * "/" when it has none. Anything else (authority-form, asterisk-form) is 400.
+ */
+static int target_form(struct http_request *req)
+{
+	const char *t = req->target;
+	size_t n = req->target_len, skip;
+
+	if (t[0] == '/')
+		return 0;
+	if (n >= 7 && ieq(t, 7, "http://"))
+		skip = 7;
+	else if (n >= 8 && ieq(t, 8, "https://"))
+		skip = 8;
+	else
+		return 400;
+	size_t a = skip;
+	while (a < n && t[a] != '/' && t[a] != '?')
+		a++;
+	if (a == skip || !host_ok(t + skip, a - skip))
+		return 400;
+	req->abs_authority = true;
+	if (a == n || t[a] == '?') {
+		static const char root[] = "/";
+		/* "http://host" or "http://host?q": the path is "/" (the query,
+		 * if any, is dropped with the authority: nothing here uses it) */
+		req->target = root;
+		req->target_len = 1;
+		return 0;
+	}
+	req->target = t + a;
+	req->target_len = n - a;
+	return 0;
+}
+
 /* The request line l[0, n); `partial` if its CRLF has not arrived yet. */
 static int request_line(const char *l, size_t n, bool partial, struct http_request *req)
 {
@@ -103,9 +153,7 @@ static int request_line(const char *l, size_t n, bool partial, struct http_reque
 	if (v[5] != '1')
 		return 505;
 	req->minor = v[7] == '0' ? 0 : 1; /* 1.x, x > 1: answered as 1.1 */
-	if (req->target[0] != '/')
-		return 400; /* origin-form only */
-	return 0;
+	return target_form(req);
 }
 
 struct seen {
@@ -184,8 +232,8 @@ static int field_line(const char *l, size_t n, struct http_request *req, struct 
 		return 0;
 	}
 	if (ieq(name, name_len, "host")) {
-		if (++s->hosts > 1)
-			return 400;
+		if (++s->hosts > 1 || !host_ok(v, vn))
+			return 400; /* RFC 9112 section 3.2: one, and valid */
 		return 0;
 	}
 	if (ieq(name, name_len, "connection")) {

@@ -32,14 +32,15 @@ struct http_request {
 	enum http_method method;
 	const char *target;
 	size_t target_len;
-	int minor;	   /* HTTP/1.minor: 0 or 1 */
-	bool keep_alive;   /* after the version default and Connection */
-	bool chunked;	   /* Transfer-Encoding: chunked */
-	uint64_t body_len; /* Content-Length, 0 when absent */
-	bool has_ims;	   /* a valid If-Modified-Since */
-	int64_t ims;	   /* its time, seconds since the epoch */
-	unsigned headers;  /* fields seen */
-	size_t head_len;   /* bytes of the head, final CRLF CRLF included */
+	int minor;	    /* HTTP/1.minor: 0 or 1 */
+	bool keep_alive;    /* after the version default and Connection */
+	bool abs_authority; /* the target was absolute-form (now its path) */
+	bool chunked;	    /* Transfer-Encoding: chunked */
+	uint64_t body_len;  /* Content-Length, 0 when absent */
+	bool has_ims;	    /* a valid If-Modified-Since */
+	int64_t ims;	    /* its time, seconds since the epoch */
+	unsigned headers;   /* fields seen */
+	size_t head_len;    /* bytes of the head, final CRLF CRLF included */
 };
 
 /*

@@ -79,6 +79,13 @@ static void test_static_file(void **state)
 	assert_int_equal(r[0].status, 301);
 	assert_string_equal(field(&r[0], "Location", v, sizeof(v)), "/docs/");
 	sink_free(&out);
+	/* absolute-form targets name the same files */
+	assert_int_equal(roundtrip("GET http://vm/docs/style.css HTTP/1.1\r\nHost: vm\r\n\r\n",
+				   NULL, 0, &out, r, 1),
+			 1);
+	assert_int_equal(r[0].status, 200);
+	assert_string_equal(field(&r[0], "Content-Length", v, sizeof(v)), "21");
+	sink_free(&out);
 	/* escapes decode; types come from the extension */
 	assert_int_equal(roundtrip("GET /docs/a%20b.txt HTTP/1.1\r\nHost: vm\r\n\r\n"
 				   "GET /docs/style.css HTTP/1.1\r\nHost: vm\r\n\r\n"

@@ -62,6 +62,15 @@ static void test_simple_requests(void **state)
 	/* optional whitespace around values, and an empty Host */
 	assert_int_equal(parse("GET / HTTP/1.1\r\nHost:\r\nContent-Length: \t7 \r\n\r\n", &r), 0);
 	assert_int_equal(r.body_len, 7);
+	/* absolute-form is accepted and reduced to its path */
+	assert_int_equal(
+	    parse("GET HTTP://Example.org:8080/x?y=1 HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", &r), 0);
+	assert_true(r.abs_authority);
+	assert_int_equal(r.target_len, 6);
+	assert_memory_equal(r.target, "/x?y=1", 6);
+	assert_int_equal(parse("GET https://a HTTP/1.1\r\nHost: a\r\n\r\n", &r), 0);
+	assert_int_equal(r.target_len, 1);
+	assert_memory_equal(r.target, "/", 1);
 	assert_int_equal(http_parse_skip_empty("\r\n\r\nGET", 7), 4);
 	assert_int_equal(http_parse_skip_empty("\r\n\r", 3), 2);
 }
@@ -106,7 +115,10 @@ static const struct {
     {"GET / http/1.1\r\nHost: a\r\n\r\n", 400},
     {"GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400},
     {"GET / HTTP/1\r\nHost: a\r\n\r\n", 400},
-    {"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"GET http://u@a/x HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"GET ftp://a/x HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"GET a:80 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
     {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
     {"GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
     {"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
@@ -116,6 +128,9 @@ static const struct {
     /* Host */
     {"GET / HTTP/1.1\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400},
     /* body framing: the smuggling vectors */
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400},
