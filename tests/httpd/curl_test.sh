@@ -2,7 +2,8 @@
 # curl against the httpd server loop, inside a network namespace of its own
 # (198.18.0.0/15 only, deleted on exit).
 #
-#   curl_test.sh host BIN_DIR     the glue built for the host (denali-httpd-host)
+#   curl_test.sh host BIN_DIR           the glue built for the host (denali-httpd-host)
+#   curl_test.sh vm BIN_DIR GUEST_DIR   the httpd guest in a VM, reached through a tap
 #
 # Checks: a static page byte-exact with Content-Type, Content-Length and
 # Last-Modified; a 1 MiB file by sha256; a conditional GET (304); HEAD; the
@@ -10,8 +11,9 @@
 # and pipelining; 404 and 405; malformed requests get 400 and the server
 # keeps serving; a slow client gets 408.
 set -u
-MODE=${1:?usage: $0 host BIN_DIR}
-BIN=${2:?usage: $0 host BIN_DIR}
+MODE=${1:?usage: $0 host|vm BIN_DIR [GUEST_DIR]}
+BIN=${2:?usage: $0 host|vm BIN_DIR [GUEST_DIR]}
+GUESTS=${3:-}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: needs root for its network namespace"
@@ -20,10 +22,27 @@ fi
 for p in curl ip sha256sum; do
 	command -v $p >/dev/null || { echo "SKIP: $p is missing"; exit 77; }
 done
+if [ "$MODE" = vm ]; then
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ] || [ ! -c /dev/net/tun ]; then
+		echo "SKIP: needs /dev/kvm and /dev/net/tun; this test boots a VM behind a tap"
+		exit 77
+	fi
+	if ! "$BIN/denalid" run --help 2>&1 | grep -q -- '--tap NAME' ||
+		! "$BIN/denalid" run --help 2>&1 | grep -q -- '--disk-ro'; then
+		echo "SKIP: denalid run has no --tap or --disk-ro (the host devices are not built)"
+		exit 77
+	fi
+fi
 
-NS=denali-httpd-$$
-ADDR=198.18.77.1
-PORT=8080
+NS=denali-httpd-$MODE-$$
+TAP=htap$$
+if [ "$MODE" = vm ]; then
+	ADDR=198.18.78.2 # VM 0 of 198.18.78.0/24; the tap is the gateway, .1
+	PORT=80
+else
+	ADDR=198.18.77.1
+	PORT=8080
+fi
 TMP=$(mktemp -d /tmp/denali-httpd-test.XXXXXX)
 PID=
 FAILS=0
@@ -75,21 +94,30 @@ touch -d "2001-09-09 01:46:40 UTC" "$TMP/site/index.html"
 
 ip netns add "$NS" || { echo "FAIL: ip netns add $NS"; exit 1; }
 ip -n "$NS" link set lo up
-ip -n "$NS" addr add $ADDR/32 dev lo
 
 case $MODE in
 host)
+	ip -n "$NS" addr add $ADDR/32 dev lo
 	DENALI_HTTPD_DISK="$TMP/disk.img" ip netns exec "$NS" "$BIN/denali-httpd-host" $PORT 64 1000 \
 		>"$TMP/server.log" 2>&1 &
 	PID=$!
 	;;
+vm)
+	in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	ip -n "$NS" tuntap add dev "$TAP" mode tap
+	ip -n "$NS" addr add 198.18.78.1/24 dev "$TAP"
+	ip -n "$NS" link set "$TAP" up
+	ip netns exec "$NS" "$BIN/denalid" run --net 198.18.78.0/24 --tap "$TAP" \
+		--disk-ro "$TMP/disk.img" "$GUESTS/httpd" -- $PORT 64 1000 >"$TMP/server.log" 2>&1 &
+	PID=$!
+	;;
 *)
-	echo "usage: $0 host BIN_DIR"
+	echo "usage: $0 host|vm BIN_DIR [GUEST_DIR]"
 	exit 2
 	;;
 esac
 
-for _ in $(seq 100); do
+for _ in $(seq 200); do
 	c -o /dev/null "$URL/hits" && break
 	sleep 0.1
 done
