@@ -23,6 +23,25 @@ static const char *file_kind(mode_t m)
 	return "not a file";
 }
 
+/* Directories that denalid.service hides: PrivateTmp= gives the daemon its own empty /tmp
+ * and /var/tmp, ProtectHome= makes /root, /home and /run/user empty and inaccessible. */
+static const char *hidden_by_unit(const char *path)
+{
+	static const struct {
+		const char *prefix, *by;
+	} hidden[] = {
+	    {"/tmp/", "PrivateTmp="},	{"/var/tmp/", "PrivateTmp="},	{"/root/", "ProtectHome="},
+	    {"/home/", "ProtectHome="}, {"/run/user/", "ProtectHome="},
+	};
+
+	if (!getenv("INVOCATION_ID")) /* set by systemd for every service it starts */
+		return NULL;
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+		if (!strncmp(path, hidden[i].prefix, strlen(hidden[i].prefix)))
+			return hidden[i].by;
+	return NULL;
+}
+
 int image_read(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen)
 {
 	struct stat st;
@@ -34,8 +53,17 @@ int image_read(const char *path, uint8_t **data, size_t *size, char *err, size_t
 	 * regular file is refused before the first read. O_NOCTTY: a tty never becomes ours. */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
+		const char *by = hidden_by_unit(path);
+
 		rc = -errno;
-		snprintf(err, errlen, "cannot read image %s: %s", path, strerror(errno));
+		if (by && (rc == -ENOENT || rc == -EACCES || rc == -EPERM))
+			snprintf(err, errlen,
+				 "cannot read image %s: %s: the daemon runs under systemd with %s, "
+				 "which hides this directory from it; put images where the service "
+				 "can read them, e.g. /var/lib/denalid/images or /srv/denali",
+				 path, strerror(errno), by);
+		else
+			snprintf(err, errlen, "cannot read image %s: %s", path, strerror(errno));
 		return rc;
 	}
 	if (fstat(fd, &st) < 0) {

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct ctl_server *volatile the_server;
 
@@ -44,6 +46,9 @@ static void usage(FILE *f)
 	    "                     (default: MemAvailable at start-up less 1/16, at least 512M)\n"
 	    "  --console-log-max SIZE  STATE/vms/NAME/console.log is renamed console.log.1\n"
 	    "                     when it would pass SIZE (default 1M)\n"
+	    "  --socket-group NAME  the control socket's group (mode 0660): its members may\n"
+	    "                     use denalictl; the daemon must be a member "
+	    "(SupplementaryGroups=)\n"
 	    "  --help             this text\n");
 }
 
@@ -75,6 +80,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 	    {"help", no_argument, NULL, 'h'},
 	    {"max-mem", required_argument, NULL, 'M'},
 	    {"console-log-max", required_argument, NULL, 'C'},
+	    {"socket-group", required_argument, NULL, 'g'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -124,6 +130,9 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 				return -1;
 			}
 			break;
+		case 'g':
+			cfg->socket_group = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -149,6 +158,31 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 		return -1;
 	}
 	return 1;
+}
+
+/* --socket-group: the socket's group, before any client can connect through it. Without
+ * CAP_CHOWN (the unit does not grant it) the daemon must be a member of the group. */
+static int socket_set_group(const char *path, const char *name)
+{
+	struct group *g = getgrnam(name);
+
+	if (!g) {
+		log_err("--socket-group %s: no such group", name);
+		return -ENOENT;
+	}
+	if (chown(path, (uid_t)-1, g->gr_gid) < 0) {
+		int r = -errno;
+
+		if (r == -EPERM)
+			log_err("--socket-group %s: cannot give %s to it: the daemon is not a "
+				"member of the group (add SupplementaryGroups=%s to the unit)",
+				name, path, name);
+		else
+			log_err("--socket-group %s: chown %s: %s", name, path, strerror(-r));
+		return r;
+	}
+	log_info("control socket %s: group %s (mode 0660)", path, name);
+	return 0;
 }
 
 struct restore {
@@ -293,6 +327,8 @@ int ctl_serve_main(int argc, char **argv,
 		goto out_backend;
 	}
 	ctl_server_set_store(srv, store);
+	if (cfg.socket_group && socket_set_group(cfg.socket_path, cfg.socket_group) < 0)
+		goto out_server;
 
 	r = privs_drop();
 	if (r < 0) {

@@ -16,6 +16,7 @@ struct serve_config {
 	unsigned max_live;	  /* --max-live; 0 = no limit of ours */
 	uint64_t max_mem;	  /* --max-mem; bytes of VM memory; 0 = from MemAvailable */
 	uint64_t console_log_max; /* --console-log-max; 0 = the default (1 MiB) */
+	const char *socket_group; /* --socket-group; NULL = the daemon's own group */
 };
 
 /* Runs `denalid serve`. argv[0] is the verb (or program) name and is skipped.

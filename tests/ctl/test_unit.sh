@@ -33,10 +33,23 @@ if echo "$out" | grep -q "denalid.service"; then
 fi
 # The directives the issue asks for are there.
 for d in 'Type=notify' 'WatchdogSec=' 'DeviceAllow=/dev/kvm' 'CapabilityBoundingSet=' \
-	'ProtectSystem=strict' 'StateDirectory=denalid' 'RuntimeDirectory=denalid' 'LimitNOFILE='; do
+	'ProtectSystem=strict' 'StateDirectory=denalid' 'RuntimeDirectory=denalid' 'LimitNOFILE=' \
+	'SystemCallFilter=@system-service' 'MemoryDenyWriteExecute=yes' 'ProtectProc=invisible' \
+	'IPAddressDeny=any'; do
 	if ! grep -q "^$d" "$tmp/denalid.service"; then
 		echo "FAIL: $d missing"
 		exit 1
 	fi
 done
+# The exposure systemd-analyze security rates the unit (lower is better; it was 4.0 before
+# the seccomp filter, ProtectProc, MemoryDenyWriteExecute and the IP deny list).
+score=$(systemd-analyze security --offline=yes "$tmp/denalid.service" 2>/dev/null |
+	sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+echo "systemd-analyze security: exposure $score"
+if [ -z "$score" ]; then
+	echo "note: this systemd-analyze cannot rate an offline unit; score not checked"
+elif ! awk -v s="$score" 'BEGIN { exit !(s <= 2.5) }'; then
+	echo "FAIL: exposure $score, more than 2.5"
+	exit 1
+fi
 echo "PASS: systemd-analyze verify accepts denalid.service"

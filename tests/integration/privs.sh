@@ -72,4 +72,35 @@ for run in 1 2 3; do
 	expect_status "run $run: sigterm" 0 "$?"
 	DPID=
 done
+
+# Under systemd (INVOCATION_ID set), an image in a directory the unit hides is refused with
+# the reason and where images belong; outside systemd the plain error stays.
+for mode in systemd plain; do
+	S="--socket $TMP/i$mode.sock"
+	if [ $mode = systemd ]; then
+		INVOCATION_ID=0123456789abcdef "$DENALID" serve $S --state-dir "$TMP/i$mode.state" \
+			>"$TMP/i$mode.log" 2>&1 &
+	else
+		env -u INVOCATION_ID "$DENALID" serve $S --state-dir "$TMP/i$mode.state" \
+			>"$TMP/i$mode.log" 2>&1 &
+	fi
+	DPID=$!
+	for _ in $(seq 100); do grep -q "ready" "$TMP/i$mode.log" 2>/dev/null && break; sleep 0.1; done
+	"$CTL" $S start hidden /tmp/denali-no-such-dir/image.elf >"$TMP/i$mode.out" 2>&1
+	st=$?
+	CHECKS=$((CHECKS + 1))
+	[ $st -ne 0 ] || fail "$mode: a missing image was accepted"
+	"$CTL" $S start home /root/denali-no-such-image.elf >"$TMP/i$mode.home" 2>&1
+	if [ $mode = systemd ]; then
+		expect_in "hint /tmp" "$TMP/i$mode.out" "PrivateTmp="
+		expect_in "hint where" "$TMP/i$mode.out" "/var/lib/denalid/images"
+		expect_in "hint /root" "$TMP/i$mode.home" "ProtectHome="
+	else
+		expect_in "plain" "$TMP/i$mode.out" "cannot read image /tmp/denali-no-such-dir/image.elf"
+		expect_not_in "plain" "$TMP/i$mode.out" "PrivateTmp="
+	fi
+	kill -TERM "$DPID"
+	wait "$DPID"
+	DPID=
+done
 finish
