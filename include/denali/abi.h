@@ -62,9 +62,22 @@
 #define DENALI_ENTRY_SS	    0x2bu
 #define DENALI_ENTRY_DS	    0x0u /* ds, es, fs, gs */
 
+/*
+ * Guest memory size: the one rule, used by the VM layer, snapshots and
+ * exports, the control protocol and both CLIs. The page tables map guest
+ * memory with 2 MiB pages under one PDPT of four page directories, hence a
+ * multiple of 2 MiB, at most 4 GiB. DENALI_MEM_RULE is the one message.
+ */
 #define DENALI_MEM_DEFAULT (16u << 20)
 #define DENALI_MEM_MIN	   (2u << 20)
 #define DENALI_MEM_MAX	   (4ull << 30)
+#define DENALI_MEM_ALIGN   (2u << 20)
+#define DENALI_MEM_RULE	   "a multiple of 2 MiB from 2 MiB to 4 GiB"
+
+static inline int denali_mem_size_ok(uint64_t bytes)
+{
+	return bytes >= DENALI_MEM_MIN && bytes <= DENALI_MEM_MAX && bytes % DENALI_MEM_ALIGN == 0;
+}
 
 /* ---- hypercalls ------------------------------------------------------------ */
 

@@ -246,7 +246,7 @@ static int cmd_start(int n, char **args)
 			printf("usage: denalictl start NAME IMAGE [--mem SIZE] [--count N] [-- "
 			       "ARGS...]\n"
 			       "Define and boot a VM running IMAGE (a guest program).\n"
-			       "  --mem SIZE   guest memory, e.g. 16M, 64MiB, 1G (default 16M)\n"
+			       "  --mem SIZE   guest memory, " DENALI_MEM_RULE " (default 16M)\n"
 			       "  --count N    start N VMs named NAME-0 .. NAME-(N-1)\n"
 			       "  -- ARGS      arguments passed to the guest\n"
 			       "The definition is kept by the daemon and boots again after a "
@@ -273,6 +273,8 @@ static int cmd_start(int n, char **args)
 		die_usage("start", "bad name %s: 1-63 characters of A-Z a-z 0-9 . _ -", name);
 	if (mem && ctl_parse_size(mem, &bytes) < 0)
 		die_usage("start", "bad size %s (e.g. 16M, 64MiB, 1G)", mem);
+	if (mem && !denali_mem_size_ok(bytes))
+		die_usage("start", "bad memory size %s: it must be " DENALI_MEM_RULE, mem);
 	req = json_pack("{s:s, s:s}", "op", "start", "name", name);
 	if (count) {
 		char *end;

@@ -58,7 +58,7 @@ static void usage(FILE *f)
 	    "Boots instances of a guest image in the foreground and prints their console.\n"
 	    "\n"
 	    "  -n, --count N        instances to boot (default 1); named IMAGE-0..IMAGE-(N-1)\n"
-	    "  -m, --mem SIZE       guest memory, a multiple of 2M (default 16M; K, M, G)\n"
+	    "  -m, --mem SIZE       guest memory, " DENALI_MEM_RULE " (default 16M; K, M, G)\n"
 	    "  -w, --workers N      worker threads (default: one per online CPU)\n"
 	    "  -q, --quantum-ms N   scheduling quantum in ms (default 5, at least 1)\n"
 	    "      --with 'IMAGE [ARGS]'  also boot one instance of IMAGE with ARGS; repeatable\n"
@@ -385,12 +385,12 @@ int denalid_run(int argc, char **argv)
 			ctx.summary = 1;
 			break;
 		case 'm':
-			if (ctl_parse_size(optarg, &mem) || mem < DENALI_MEM_MIN ||
-			    mem > DENALI_MEM_MAX || mem % (2u << 20)) {
-				fprintf(stderr,
-					"denalid run: bad memory size '%s': need a multiple of 2M "
-					"between 2M and 4G\n",
-					optarg);
+			if (ctl_parse_size(optarg, &mem) || !denali_mem_size_ok(mem)) {
+				fprintf(
+				    stderr,
+				    "denalid run: bad memory size '%s': it must be " DENALI_MEM_RULE
+				    "\n",
+				    optarg);
 				return 2;
 			}
 			break;

@@ -172,10 +172,8 @@ static int parse_start(json_t *o, struct ctl_request *req, char *err, size_t err
 	} else if (v) {
 		return fail(err, errlen, "\"mem\" must be a size string or a number of bytes");
 	}
-	if (req->mem_bytes < CTL_MEM_MIN || req->mem_bytes > CTL_MEM_MAX ||
-	    req->mem_bytes % 4096 != 0)
-		return fail(err, errlen,
-			    "\"mem\" must be a multiple of 4 KiB between 1 MiB and 64 GiB");
+	if (!denali_mem_size_ok(req->mem_bytes))
+		return fail(err, errlen, "\"mem\" must be " DENALI_MEM_RULE);
 
 	v = json_object_get(o, "count");
 	if (v) {

@@ -9,15 +9,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTL_LINE_MAX	65536u /* longest request line, newline excluded */
-#define CTL_NAME_MAX	63u    /* longest VM name */
-#define CTL_IMAGE_MAX	4095u  /* longest image path */
-#define CTL_COUNT_MAX	10000u /* most VMs one start request may create */
-#define CTL_ARGS_MAX	256u   /* most guest arguments */
-#define CTL_STOP_MAX	10000u /* most names one stop request may list */
-#define CTL_MEM_DEFAULT (16ull << 20)
-#define CTL_MEM_MIN	(1ull << 20)
-#define CTL_MEM_MAX	(64ull << 30)
+#include <denali/abi.h>
+
+#define CTL_LINE_MAX  65536u /* longest request line, newline excluded */
+#define CTL_NAME_MAX  63u    /* longest VM name */
+#define CTL_IMAGE_MAX 4095u  /* longest image path */
+#define CTL_COUNT_MAX 10000u /* most VMs one start request may create */
+#define CTL_ARGS_MAX  256u   /* most guest arguments */
+#define CTL_STOP_MAX  10000u /* most names one stop request may list */
+/* Guest memory: the rule is the ABI's (denali_mem_size_ok(), DENALI_MEM_RULE). */
+#define CTL_MEM_DEFAULT ((uint64_t)DENALI_MEM_DEFAULT)
 
 enum ctl_op {
 	CTL_OP_START,

@@ -367,9 +367,9 @@ int store_get(struct ctl_store *st, const char *name, struct vm_spec *spec)
 	if (spec->id > st->max_seen)
 		st->max_seen = spec->id;
 	v = json_object_get(def, "mem");
-	if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)CTL_MEM_MIN ||
-	    json_integer_value(v) > (json_int_t)CTL_MEM_MAX) {
-		log_err("vm %s: %s: bad \"mem\"", name, path);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    !denali_mem_size_ok((uint64_t)json_integer_value(v))) {
+		log_err("vm %s: %s: bad \"mem\": it must be " DENALI_MEM_RULE, name, path);
 		goto out;
 	}
 	spec->mem_bytes = (uint64_t)json_integer_value(v);

@@ -237,9 +237,9 @@ static int header_check(const struct export_header *h, uint64_t file_size, char 
 		return fail(err, errlen, -EBADMSG, "import: %s", "header checksum mismatch");
 	if (h->abi_version != DENALI_ABI_VERSION)
 		return fail(err, errlen, -EINVAL, "import: %s", "guest ABI version differs");
-	if (h->mem_size < DENALI_MEM_MIN || h->mem_size > DENALI_MEM_MAX ||
-	    h->mem_size % (2u << 20))
-		return fail(err, errlen, -EINVAL, "import: %s", "bad memory size");
+	if (!denali_mem_size_ok(h->mem_size))
+		return fail(err, errlen, -EINVAL, "import: %s",
+			    "bad memory size: not " DENALI_MEM_RULE);
 	if (h->npages >= h->mem_size / SWAP_PAGE)
 		return fail(err, errlen, -EINVAL, "import: %s", "more pages than memory");
 	if (h->state_len != sizeof(struct vcpu_state))

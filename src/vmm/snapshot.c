@@ -146,8 +146,8 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 		return fail(err, errlen, -EINVAL, "not a denali snapshot of this version");
 	if (h.state_size != sizeof(struct vcpu_state))
 		return fail(err, errlen, -EINVAL, "vCPU state size differs from this build");
-	if (h.mem_size < DENALI_MEM_MIN || h.mem_size > DENALI_MEM_MAX || h.mem_size % (2u << 20))
-		return fail(err, errlen, -EINVAL, "bad memory size");
+	if (!denali_mem_size_ok(h.mem_size))
+		return fail(err, errlen, -EINVAL, "bad memory size: not " DENALI_MEM_RULE);
 	if (h.npages > h.mem_size / 4096 || h.status > VM_KILLED || !memchr(h.name, 0, 64))
 		return fail(err, errlen, -EINVAL, "bad header fields");
 	if (!vm) {

@@ -86,10 +86,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	uint64_t entry;
 	int rc;
 
-	if (cfg->mem_size < DENALI_MEM_MIN || cfg->mem_size > DENALI_MEM_MAX ||
-	    cfg->mem_size % (2u << 20)) {
-		snprintf(err, errlen,
-			 "memory size %lu is not a multiple of 2 MiB in [2 MiB, 4 GiB]",
+	if (!denali_mem_size_ok(cfg->mem_size)) {
+		snprintf(err, errlen, "memory size %lu: it must be " DENALI_MEM_RULE,
 			 cfg->mem_size);
 		return -EINVAL;
 	}

@@ -76,7 +76,7 @@ int x86_build_tables(uint8_t *mem, uint64_t mem_size)
 	const uint64_t table = X86_PTE_P | X86_PTE_W | X86_PTE_U;
 	uint64_t gpa, ngib;
 
-	if (mem_size < DENALI_MEM_MIN || mem_size > DENALI_MEM_MAX || mem_size % MIB2)
+	if (!denali_mem_size_ok(mem_size))
 		return -EINVAL;
 	build_gdt(mem);
 	build_tss(mem);

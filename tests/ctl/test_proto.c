@@ -282,8 +282,33 @@ static void test_bad_sizes_and_counts(void **state)
 	refused(
 	    "{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"99999999999999999999\"}",
 	    "bad \"mem\"");
-	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"0\"}", "between");
-	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"1T\"}", "between");
+	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"0\"}",
+		DENALI_MEM_RULE);
+	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"1T\"}",
+		DENALI_MEM_RULE);
+	/* The one rule (abi.h): what the VM layer accepts, no more. These were accepted by
+	 * the protocol's old, wider rule (4 KiB multiples, 1 MiB to 64 GiB). */
+	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"1M\"}",
+		DENALI_MEM_RULE);
+	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"3M\"}",
+		DENALI_MEM_RULE);
+	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"8G\"}",
+		DENALI_MEM_RULE);
+	{
+		struct ctl_request req;
+		char err[256] = "";
+
+		assert_int_equal(
+		    parse("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"6M\"}", &req,
+			  err),
+		    0);
+		assert_true(req.mem_bytes == 6u << 20);
+		assert_true(denali_mem_size_ok(req.mem_bytes));
+		assert_true(denali_mem_size_ok(DENALI_MEM_MAX) &&
+			    !denali_mem_size_ok(DENALI_MEM_MAX + DENALI_MEM_ALIGN));
+		assert_true(!denali_mem_size_ok(0) && !denali_mem_size_ok(DENALI_MEM_MIN + 4096));
+		ctl_request_free(&req);
+	}
 	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":\"1000001\"}",
 		"multiple");
 	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"/i\",\"mem\":-4096}", "negative");
