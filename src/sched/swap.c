@@ -509,27 +509,58 @@ static uint32_t header_crc(const struct slot_header *h)
 	return crc32c(0, &t, sizeof(t));
 }
 
-/* Page data as iovecs into mem, split into ops of IOV_CHUNK, after the
- * meta op (if any) already in sw->ops[0..nops). */
+/* Page data as iovecs into mem, consecutive pages merged into one iovec,
+ * split into ops of IOV_CHUNK iovecs, after the ops already in
+ * sw->ops[0..nops). */
 static int data_ops(struct swap *sw, enum op_kind kind, int fd, uint64_t data_off, uint8_t *mem,
 		    const uint32_t *table, uint64_t npages, size_t *nops)
 {
-	size_t need = *nops + (size_t)(npages + IOV_CHUNK - 1) / IOV_CHUNK + 1;
+	size_t need = *nops + (size_t)(npages + IOV_CHUNK - 1) / IOV_CHUNK + 1, niov = 0;
 
 	if (grow((void **)&sw->iov, &sw->iov_cap, npages ? npages : 1, sizeof(*sw->iov)) ||
 	    grow((void **)&sw->ops, &sw->ops_cap, need, sizeof(*sw->ops)))
 		return -ENOMEM;
 	for (uint64_t i = 0; i < npages; i++) {
-		sw->iov[i].iov_base = mem + (uint64_t)table[i] * SWAP_PAGE;
-		sw->iov[i].iov_len = SWAP_PAGE;
-	}
-	for (uint64_t i = 0; i < npages; i += IOV_CHUNK) {
-		unsigned k = (unsigned)(npages - i < IOV_CHUNK ? npages - i : IOV_CHUNK);
+		uint8_t *p = mem + (uint64_t)table[i] * SWAP_PAGE;
 
-		sw->ops[(*nops)++] = (struct op){
-		    kind, fd, sw->iov + i, k, data_off + i * SWAP_PAGE, (uint64_t)k * SWAP_PAGE};
+		if (niov &&
+		    (uint8_t *)sw->iov[niov - 1].iov_base + sw->iov[niov - 1].iov_len == p) {
+			sw->iov[niov - 1].iov_len += SWAP_PAGE;
+			continue;
+		}
+		sw->iov[niov].iov_base = p;
+		sw->iov[niov++].iov_len = SWAP_PAGE;
+	}
+	for (size_t i = 0; i < niov; i += IOV_CHUNK) {
+		unsigned k = (unsigned)(niov - i < IOV_CHUNK ? niov - i : IOV_CHUNK);
+		uint64_t len = 0;
+
+		for (unsigned j = 0; j < k; j++)
+			len += sw->iov[i + j].iov_len;
+		sw->ops[(*nops)++] = (struct op){kind, fd, sw->iov + i, k, data_off, len};
+		data_off += len;
 	}
 	return 0;
+}
+
+/* The runs of consecutive page numbers in table, into rec if they fit. */
+static void record_runs(struct swap_record *rec, const uint32_t *table, uint64_t npages)
+{
+	uint32_t n = 0;
+
+	for (uint64_t i = 0; i < npages; i++) {
+		if (n && rec->runs[n - 1].start + rec->runs[n - 1].len == table[i]) {
+			rec->runs[n - 1].len++;
+			continue;
+		}
+		if (n == SWAP_REC_RUNS) {
+			rec->nruns = 0;
+			return;
+		}
+		rec->runs[n].start = table[i];
+		rec->runs[n++].len = 1;
+	}
+	rec->nruns = n;
 }
 
 int swap_write(struct swap *sw, uint64_t slot, const struct swap_image *img,
@@ -611,8 +642,13 @@ int swap_write(struct swap *sw, uint64_t slot, const struct swap_image *img,
 			 strerror(-rc));
 		goto out;
 	}
-	*rec = (struct swap_record){slot,	  h->generation, h->npages,
-				    h->state_len, h->dev_len,	 h->header_crc};
+	*rec = (struct swap_record){.slot = slot,
+				    .generation = h->generation,
+				    .npages = h->npages,
+				    .state_len = h->state_len,
+				    .dev_len = h->dev_len,
+				    .header_crc = h->header_crc};
+	record_runs(rec, table, npages);
 	sw->ctr.writes++;
 	sw->ctr.write_bytes += meta_len + npages * SWAP_PAGE;
 out:
@@ -621,6 +657,29 @@ out:
 	pthread_mutex_unlock(&sw->lock);
 	free(meta);
 	return rc;
+}
+
+/* The page numbers of rec's runs, if it has them and they are sane. */
+static uint32_t *runs_table(const struct swap_record *rec, uint64_t total)
+{
+	uint64_t n = 0;
+	uint32_t *t;
+
+	if (!rec->nruns || rec->nruns > SWAP_REC_RUNS || !rec->npages)
+		return NULL;
+	for (uint32_t i = 0; i < rec->nruns; i++) {
+		if ((uint64_t)rec->runs[i].start + rec->runs[i].len > total ||
+		    (i && rec->runs[i].start < rec->runs[i - 1].start + rec->runs[i - 1].len))
+			return NULL;
+		n += rec->runs[i].len;
+	}
+	if (n != rec->npages || !(t = malloc(n * sizeof(*t))))
+		return NULL;
+	n = 0;
+	for (uint32_t i = 0; i < rec->nruns; i++)
+		for (uint32_t k = 0; k < rec->runs[i].len; k++)
+			t[n++] = rec->runs[i].start + k;
+	return t;
 }
 
 static int bad(struct swap *sw, char *err, size_t errlen, uint64_t slot, const char *what)
@@ -637,9 +696,9 @@ int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image 
 	struct iovec meta_iov;
 	struct slot_header *h;
 	uint8_t *meta = NULL;
-	uint32_t *table, crc = 0;
+	uint32_t *table, *rtab = NULL, crc = 0;
 	size_t nops = 0;
-	int fd, rc;
+	int fd, rc = 0;
 
 	if (rec->slot >= sw->nslots || rec->state_len > SWAP_STATE_MAX ||
 	    rec->dev_len > SWAP_DEV_MAX || rec->npages > total) {
@@ -661,7 +720,12 @@ int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image 
 	base = swap_slot_offset(rec->slot, sw->nfiles, sw->slot_size);
 	meta_iov = (struct iovec){meta, meta_len};
 	sw->ops[nops++] = (struct op){OP_READV, fd, &meta_iov, 1, base, meta_len};
-	rc = run_ops(sw, sw->ops, nops);
+	rtab = runs_table(rec, total);
+	if (rtab) /* where the pages go is known: one submission for all */
+		rc =
+		    data_ops(sw, OP_READV, fd, base + meta_len, img->mem, rtab, rec->npages, &nops);
+	if (!rc)
+		rc = run_ops(sw, sw->ops, nops);
 	if (rc) {
 		snprintf(err, errlen, "swap: reading slot %lu: %s", (unsigned long)rec->slot,
 			 strerror(-rc));
@@ -691,9 +755,14 @@ int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image 
 			goto out;
 		}
 	}
+	if (rtab && memcmp(rtab, table, (size_t)h->npages * 4)) {
+		rc = bad(sw, err, errlen, rec->slot, "page table differs from the record");
+		goto out;
+	}
 	nops = 0;
-	rc = data_ops(sw, OP_READV, fd, base + meta_len, img->mem, table, h->npages, &nops);
-	if (!rc)
+	if (!rtab)
+		rc = data_ops(sw, OP_READV, fd, base + meta_len, img->mem, table, h->npages, &nops);
+	if (!rtab && !rc)
 		rc = run_ops(sw, sw->ops, nops);
 	if (rc) {
 		snprintf(err, errlen, "swap: reading slot %lu: %s", (unsigned long)rec->slot,
@@ -717,6 +786,7 @@ out:
 		sw->ctr.read_errors++;
 	pthread_mutex_unlock(&sw->lock);
 	free(meta);
+	free(rtab);
 	return rc;
 }
 
@@ -736,8 +806,12 @@ int swap_probe(struct swap *sw, uint64_t slot, struct swap_record *rec, uint64_t
 		return -ENODATA;
 	if (h.version != SLOT_VERSION || h.header_crc != header_crc(&h) || h.slot != slot)
 		return -EBADMSG;
-	*rec = (struct swap_record){slot,	 h.generation, h.npages,
-				    h.state_len, h.dev_len,    h.header_crc};
+	*rec = (struct swap_record){.slot = slot,
+				    .generation = h.generation,
+				    .npages = h.npages,
+				    .state_len = h.state_len,
+				    .dev_len = h.dev_len,
+				    .header_crc = h.header_crc};
 	*vm_id = h.vm_id;
 	*mem_size = h.mem_size;
 	return 0;

@@ -6,8 +6,9 @@
  * device state) and the VM's resident non-zero pages, each part checksummed
  * (CRC-32C). Writes and reads go through one io_uring, batched: a swap-out
  * is one submission of writev()s straight from guest memory plus a data
- * sync; a swap-in is one read of the header and metadata and one batched
- * sweep of readv()s straight into guest memory.
+ * sync; a swap-in is one batched sweep of the slot: the metadata and readv()s
+ * straight into guest memory in one submission when the record knows where
+ * the pages go (a few runs), else the metadata first.
  *
  * Thread-safe: one mutex serialises slot I/O and the allocator.
  */
@@ -53,10 +54,14 @@ struct swap_image {
 	uint32_t dev_len;
 };
 
+#define SWAP_REC_RUNS 6
+
 /*
- * What the host keeps in memory for a swapped-out VM (32 bytes): enough to
- * read its slot back in one sweep, and to refuse a slot that holds anything
- * else (another VM, an older write).
+ * What the host keeps in memory for a swapped-out VM (84 bytes): enough to
+ * refuse a slot that holds anything else (another VM, an older write), and,
+ * when its saved pages form at most SWAP_REC_RUNS runs (a small VM: image,
+ * heap, stack), where they go, so that the metadata and the pages are read
+ * in one submission. Otherwise the metadata is read first.
  */
 struct swap_record {
 	uint64_t slot;
@@ -65,6 +70,10 @@ struct swap_record {
 	uint32_t state_len;
 	uint32_t dev_len;
 	uint32_t header_crc;
+	uint32_t nruns; /* 0: the page list is only in the slot */
+	struct {
+		uint32_t start, len;
+	} runs[SWAP_REC_RUNS];
 };
 
 struct swap_counters {

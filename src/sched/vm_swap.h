@@ -4,7 +4,7 @@
  * vCPU state, and a device blob (the monitor's own fields, the console's
  * latest output, and every device's save()). What stays in host memory for
  * a swapped VM: struct vm without its memory, its vcpu_state and its
- * console buffer, and the 32-byte swap_record.
+ * console buffer, and its swap_record (84 bytes).
  */
 #ifndef DENALI_SCHED_VM_SWAP_H
 #define DENALI_SCHED_VM_SWAP_H

@@ -261,6 +261,51 @@ static void test_untouched(void **state)
 	swap_close(sw);
 }
 
+/* A small VM's pages form a few runs: the record holds them, and metadata
+ * and pages are read in one submission; every check still applies. */
+static void test_runs(void **state)
+{
+	struct swap *sw = open_swap(1, 1, swap_slot_size_for(MEM, 64, 0));
+	uint8_t *mem = region(), *ref = malloc(MEM), st[64] = {7};
+	struct swap_image img = {5, mem, MEM, st, sizeof(st), NULL, 0};
+	struct swap_record rec, bad_rec;
+	char path[128];
+	uint8_t b;
+	int fd;
+
+	(void)state;
+	memset(mem + 4096 * 2, 0x11, 4096 * 3);	   /* pages 2-4 */
+	memset(mem + 4096 * 40, 0x22, 4096);	   /* page 40 */
+	memset(mem + 4096 * 500, 0x33, 4096 * 12); /* pages 500-511 */
+	memcpy(ref, mem, MEM);
+	assert_int_equal(swap_write(sw, 0, &img, &rec, err, sizeof(err)), 0);
+	assert_int_equal(rec.npages, 16);
+	assert_int_equal(rec.nruns, 3);
+	assert_int_equal(rec.runs[2].start, 500);
+	assert_int_equal(rec.runs[2].len, 12);
+	assert_int_equal(madvise(mem, MEM, MADV_DONTNEED), 0);
+	assert_int_equal(swap_read(sw, &rec, &img, err, sizeof(err)), 0);
+	assert_memory_equal(mem, ref, MEM);
+	/* A record whose runs disagree with the slot's page table. */
+	bad_rec = rec;
+	bad_rec.runs[1].start = 41;
+	assert_int_equal(swap_read(sw, &bad_rec, &img, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "differs from the record"));
+	/* A flipped data byte, read in the same submission as the metadata. */
+	snprintf(path, sizeof(path), "%s/swap.0", dir);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, (off_t)swap_meta_bytes(16, 64, 0) + 4096 * 15), 1);
+	b ^= 0x80;
+	assert_int_equal(pwrite(fd, &b, 1, (off_t)swap_meta_bytes(16, 64, 0) + 4096 * 15), 1);
+	close(fd);
+	assert_int_equal(swap_read(sw, &rec, &img, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "page data checksum"));
+	munmap(mem, MEM);
+	free(ref);
+	swap_close(sw);
+}
+
 /* Flips one byte of slot 1 at off (from the slot's start) and expects the
  * read to fail its checksum. */
 static void corrupt_and_read(uint64_t off, const char *why)
@@ -463,6 +508,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_alloc, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_untouched, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_header, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_data, setup, teardown),
