@@ -11,7 +11,6 @@
 #include "../vmm/guest_mem.h"
 #include "../vmm/shell.h"
 #include "../vmm/vm.h"
-#include "../vmm/x86.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,68 +22,10 @@
 
 _Static_assert(sizeof(struct export_header) == 120, "export header layout");
 
-#define RFLAGS_FIXED 0x2ull
-/* CF PF AF ZF SF TF DF OF RF AC ID: what ring 3 may hold (IF and IOPL are
- * the monitor's; VM, VIF, VIP and NT never). */
-#define RFLAGS_USER 0x250dd5ull
-
 static int fail(char *err, size_t errlen, int rc, const char *fmt, const char *what)
 {
 	snprintf(err, errlen, fmt, what);
 	return rc;
-}
-
-static int seg_user(const struct kvm_segment *s)
-{
-	return s->unusable || (s->present && s->dpl == 3 && (s->selector & 3) == 3 && s->s);
-}
-
-int export_state_check(const struct vcpu_state *st, uint64_t mem_size, char *err, size_t errlen)
-{
-	const struct kvm_sregs *s = &st->sregs;
-	struct kvm_sregs ref;
-	struct vcpu_state msrs;
-	uint64_t fl = st->regs.rflags;
-
-	x86_entry_sregs(&ref);
-	vcpu_state_msr_list(&msrs);
-	if (s->cs.selector != ref.cs.selector || s->cs.dpl != 3 || !s->cs.l || !s->cs.present ||
-	    !s->cs.s || !(s->cs.type & 8) || s->cs.base || s->cs.unusable)
-		return fail(err, errlen, -EINVAL, "vCPU state: %s", "code segment is not ring 3");
-	if (s->ss.selector != ref.ss.selector || s->ss.dpl != 3 || s->ss.unusable)
-		return fail(err, errlen, -EINVAL, "vCPU state: %s", "stack segment is not ring 3");
-	if (!seg_user(&s->ds) || !seg_user(&s->es) || !seg_user(&s->fs) || !seg_user(&s->gs))
-		return fail(err, errlen, -EINVAL, "vCPU state: %s",
-			    "a data segment is not ring 3 or null");
-	if (s->cr0 != ref.cr0 || s->cr3 != ref.cr3 || s->cr4 != ref.cr4 || s->efer != ref.efer ||
-	    s->cr8)
-		return fail(err, errlen, -EINVAL, "vCPU state: %s",
-			    "control registers differ from the monitor's");
-	if (s->gdt.base != ref.gdt.base || s->gdt.limit != ref.gdt.limit ||
-	    s->idt.base != ref.idt.base || s->idt.limit != ref.idt.limit)
-		return fail(err, errlen, -EINVAL, "vCPU state: %s", "descriptor tables moved");
-	if (s->tr.base != ref.tr.base || s->tr.limit != ref.tr.limit ||
-	    s->tr.selector != ref.tr.selector || !s->ldt.unusable)
-		return fail(err, errlen, -EINVAL, "vCPU state: %s", "task or LDT register differs");
-	if (s->apic_base != ref.apic_base)
-		return fail(err, errlen, -EINVAL, "vCPU state: %s", "APIC base differs");
-	for (unsigned i = 0; i < sizeof(s->interrupt_bitmap) / sizeof(s->interrupt_bitmap[0]); i++)
-		if (s->interrupt_bitmap[i])
-			return fail(err, errlen, -EINVAL, "vCPU state: %s",
-				    "an interrupt is pending");
-	if (!(fl & RFLAGS_FIXED) || (fl & ~(RFLAGS_USER | RFLAGS_FIXED | 0x200ull | 0x3000ull)) ||
-	    (fl & 0x3000ull) != (X86_RFLAGS_ENTRY & 0x3000ull))
-		return fail(err, errlen, -EINVAL, "vCPU state: %s",
-			    "flags a ring-3 guest cannot hold (IOPL, VM, NT)");
-	if (st->msrs.hdr.nmsrs != VCPU_STATE_NMSRS)
-		return fail(err, errlen, -EINVAL, "vCPU state: %s", "MSR count");
-	for (unsigned i = 0; i < VCPU_STATE_NMSRS; i++)
-		if (st->msrs.entries[i].index != msrs.msrs.entries[i].index)
-			return fail(err, errlen, -EINVAL, "vCPU state: %s", "MSR list");
-	if (st->regs.rip >= mem_size || st->regs.rsp > mem_size)
-		return fail(err, errlen, -EINVAL, "vCPU state: %s",
-			    "instruction or stack pointer outside guest memory");
-	return 0;
 }
 
 static int page_zero(const uint8_t *p)
@@ -325,7 +266,7 @@ int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t 
 		rc = fail(err, errlen, -EBADMSG, "import: %s", "body checksum mismatch");
 		goto out;
 	}
-	rc = export_state_check(vm->state, h.mem_size, err, errlen);
+	rc = vcpu_state_check(vm->state, h.mem_size, err, errlen);
 	if (rc)
 		goto out;
 	memcpy(vm->name, h.name, sizeof(vm->name));

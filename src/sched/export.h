@@ -11,8 +11,9 @@
  * body_crc covers everything after the header. Nothing else may follow.
  *
  * The loader trusts nothing: every size, count and page number is checked,
- * the vCPU state must be ring 3 with the monitor's own segment and control
- * state (nothing that would put guest code in ring 0), the device blob is
+ * the vCPU state must pass vcpu_state_check() (ring 3, the monitor's own
+ * segment and control state: nothing that would put guest code in ring 0),
+ * the device blob is
  * checked field by field, and a file of any other length is refused.
  */
 #ifndef DENALI_SCHED_EXPORT_H
@@ -40,7 +41,6 @@ struct export_header {
 };
 
 struct vm;
-struct vcpu_state;
 
 /* Writes a stopped, resident VM (not running; memory present) to path.
  * 0 or -errno with err set; the file is complete and synced on success and
@@ -53,8 +53,5 @@ int vm_export(struct vm *vm, const char *path, char *err, size_t errlen);
  * 0, or -EINVAL/-EBADMSG/-errno with a reason in err.
  */
 int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t errlen);
-
-/* The ring-3 check of a loaded vCPU state. 0 or -EINVAL with a reason. */
-int export_state_check(const struct vcpu_state *st, uint64_t mem_size, char *err, size_t errlen);
 
 #endif

@@ -241,6 +241,11 @@ int vm_swap_in(struct vm *vm, struct swap *sw, const struct swap_record *rec, ch
 	rc = swap_read(sw, rec, &img, err, errlen);
 	if (rc)
 		goto fail;
+	/* Checksummed and written by us, and checked anyway: a slot file is
+	 * outside this process. */
+	rc = vcpu_state_check(st, vm->mem_size, err, errlen);
+	if (rc)
+		goto fail;
 	vm->mem = mem;
 	rc = vm_swap_blob_apply(vm, blob, img.dev_len, err, errlen);
 	if (rc) {
