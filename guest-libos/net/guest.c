@@ -20,6 +20,7 @@
 
 static struct net_stack *g_st;
 static int g_print_at_exit;
+static uint64_t g_idles;
 static uint8_t g_rx[DENALI_NET_FRAME_MAX + 2] __attribute__((aligned(16)));
 
 static uint64_t g_now(void *ctx)
@@ -79,6 +80,7 @@ int dn_net_poll(uint64_t deadline)
 	uint64_t until = deadline < next ? deadline : next;
 	if (until <= now)
 		return 0;
+	g_idles++;
 	dn_idle(until);
 	n = take_frames(st);
 	if (net_next_deadline(st) <= dn_now_ns())
@@ -127,6 +129,11 @@ int dn_net_start_cfg(const struct net_config *over)
 	g_st = net_stack_create(&cfg, &plat);
 	memset(cfg.secret, 0, sizeof(cfg.secret));
 	return g_st != NULL ? 0 : -ENOMEM;
+}
+
+uint64_t dn_net_idles(void)
+{
+	return g_idles;
 }
 
 struct net_stack *dn_net_stack(void)

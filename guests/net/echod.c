@@ -5,7 +5,10 @@
  * TCP connections have come and gone and UDP datagrams were echoed (or at
  * a UDP "quit"),
  * checking that the stack freed every connection block, and prints the
- * stack's counters. (guests/tcpecho is the plain TCP echo server.)
+ * stack's counters. A datagram "idles?" is answered with "idles N", the
+ * times its event loop has idled (one VM exit each), and "stats?" with its
+ * counters (the text of net_counters_print).
+ * (guests/tcpecho is the plain TCP echo server.)
  */
 #include <denali/libos.h>
 #include <denali/sock.h>
@@ -23,6 +26,16 @@
 
 static struct pollfd pfd[MAX_CLIENTS + 2];
 static char buf[8192];
+static char stats[2048];
+static size_t stats_len;
+
+static void stats_out(const char *s, size_t n)
+{
+	if (stats_len + n < sizeof(stats)) {
+		memcpy(stats + stats_len, s, n);
+		stats_len += n;
+	}
+}
 
 int main(int argc, char **argv)
 {
@@ -82,7 +95,16 @@ int main(int argc, char **argv)
 			socklen_t fl = sizeof(from);
 			ssize_t r = recvfrom(us, buf, sizeof(buf), MSG_DONTWAIT,
 					     (struct sockaddr *)&from, &fl);
-			if (r >= 0) {
+			if (r == 6 && memcmp(buf, "stats?", 6) == 0) {
+				stats_len = 0;
+				net_counters_print(dn_net_stack(), stats_out);
+				sendto(us, stats, stats_len, 0, (struct sockaddr *)&from, fl);
+			} else if (r == 6 && memcmp(buf, "idles?", 6) == 0) {
+				/* Not echoed: how often this VM has idled (exited) so far. */
+				int k = snprintf(buf, sizeof(buf), "idles %llu",
+						 (unsigned long long)dn_net_idles());
+				sendto(us, buf, (size_t)k, 0, (struct sockaddr *)&from, fl);
+			} else if (r >= 0) {
 				sendto(us, buf, (size_t)r, 0, (struct sockaddr *)&from, fl);
 				datagrams++;
 				quit = r == 4 && memcmp(buf, "quit", 4) == 0;

@@ -4,7 +4,9 @@
  * reading the echo back, and checks every byte. Exit 0 when all came back
  * intact and every connection block was freed. With "udp": CONNECTIONS
  * datagrams of BYTES (at most 1472) instead, each resent until its echo
- * comes back (at most 10 times).
+ * comes back (at most 10 times). With "hold:SECS": CONNECTIONS connections
+ * opened at once, one byte echoed on each, then held idle SECS seconds and
+ * closed (an idle VM with open connections should make no exits).
  */
 #include <arpa/inet.h>
 #include <denali/libos.h>
@@ -73,7 +75,8 @@ static int udp(const struct sockaddr_in *to, size_t bytes, long count)
 	static uint8_t out[1472], in[2048];
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 
-	if (s < 0 || bytes > sizeof(out) || connect(s, (const struct sockaddr *)to, sizeof(*to)) < 0)
+	if (s < 0 || bytes > sizeof(out) ||
+	    connect(s, (const struct sockaddr *)to, sizeof(*to)) < 0)
 		return -1;
 	for (long i = 0; i < count; i++) {
 		for (size_t j = 0; j < bytes; j++)
@@ -98,6 +101,82 @@ static int udp(const struct sockaddr_in *to, size_t bytes, long count)
 	return 0;
 }
 
+/* Ask echod how often it has idled; -1 when it does not answer. */
+static long long server_idles(const struct sockaddr_in *to)
+{
+	char b[64];
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	long long v = -1;
+
+	if (s < 0 || connect(s, (const struct sockaddr *)to, sizeof(*to)) < 0)
+		return -1;
+	for (int t = 0; t < 10 && v < 0; t++) {
+		send(s, "idles?", 6, 0);
+		struct pollfd p = {.fd = s, .events = POLLIN};
+		if (poll(&p, 1, 300) == 1) {
+			ssize_t r = recv(s, b, sizeof(b) - 1, 0);
+			if (r > 6 && memcmp(b, "idles ", 6) == 0) {
+				b[r] = 0;
+				v = strtoll(b + 6, NULL, 10);
+			}
+		}
+	}
+	close(s);
+	return v;
+}
+
+static void server_stats(const struct sockaddr_in *to)
+{
+	static char b[2048];
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	connect(u, (const struct sockaddr *)to, sizeof(*to));
+	send(u, "stats?", 6, 0);
+	struct pollfd p = {.fd = u, .events = POLLIN};
+	if (poll(&p, 1, 500) == 1) {
+		ssize_t r = recv(u, b, sizeof(b) - 1, 0);
+		if (r > 0) {
+			b[r] = 0;
+			printf("server says:\n%s", b);
+		}
+	}
+	close(u);
+}
+
+static int hold(const struct sockaddr_in *to, long conns, long secs)
+{
+	static int fds[256];
+	char c = 'h';
+
+	if (conns > 256)
+		return -1;
+	msleep(200); /* let the server start */
+	for (long i = 0; i < conns; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[i] < 0 || connect(fds[i], (const struct sockaddr *)to, sizeof(*to)) < 0 ||
+		    send(fds[i], &c, 1, 0) != 1 || recv(fds[i], &c, 1, 0) != 1) {
+			printf("tcpclient: hold connection %ld: errno %d\n", i, errno);
+			return -1;
+		}
+	}
+	/* Idle through the stack's loop (not msleep, which would stop the
+	 * stack: no ACK would go out); 1 s to let delayed ACKs settle first. */
+	uint64_t end = dn_now_ns() + 1000000000ull;
+	while (dn_now_ns() < end)
+		dn_net_poll(end);
+	long long before = server_idles(to);
+	end = dn_now_ns() + (uint64_t)secs * 1000000000ull;
+	while (dn_now_ns() < end)
+		dn_net_poll(end);
+	long long after = server_idles(to);
+	server_stats(to);
+	/* Each question wakes the server once: the rest is what idle cost. */
+	printf("tcpclient: held %ld connections for %ld s; the server idled %lld times\n", conns,
+	       secs, after - before);
+	for (long i = 0; i < conns; i++)
+		close(fds[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -115,7 +194,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	dn_net_counters_at_exit(1);
-	if (argc > 5 && strcmp(argv[5], "udp") == 0) {
+	if (argc > 5 && strncmp(argv[5], "hold:", 5) == 0) {
+		if (hold(&to, conns, atol(argv[5] + 5)) < 0)
+			return 1;
+		conns = 0;
+	} else if (argc > 5 && strcmp(argv[5], "udp") == 0) {
 		msleep(200); /* let the server start */
 		return udp(&to, bytes, conns) == 0 ? 0 : 1;
 	}

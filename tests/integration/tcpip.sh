@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # guest-libos TCP/IP in real VMs. VM <-> VM through the virtual switch:
 # TCP echo byte-exact (1 MB x 3), UDP echo, 2,000 connections after which
-# the server's connection table is empty (its counters say so). With a tap
+# the server's connection table is empty (its counters say so), 100 idle
+# connections that make the server exit no more than the two questions
+# asked about it (its event loop counts its idles). With a tap
 # uplink (when denalid run has one): ping, TCP and UDP from Linux's own
 # stack, inside a network namespace of this test's own (198.18.0.0/15).
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +34,16 @@ expect_in many "$TMP/many.out" "echod: 2000 connections, 0 datagrams, 0 left in 
 expect_in many "$TMP/many.out" "tcpclient: 2000 x 100 bytes echoed intact, 0 connections left"
 expect_in many "$TMP/many.out" "echod-0: net tcp states: closed 0 listen 0 syn_sent 0 syn_rcvd 0 established 0 fin_wait_1 0 fin_wait_2 0 close_wait 0 closing 0 last_ack 0 time_wait 0"
 expect_in many "$TMP/many.out" "passive_opens 2000 aborts 0"
+
+# 100 idle connections cost the server nothing: between two questions
+# (each wakes it once) over 3 s of holding, it idles (exits) at most 3 times.
+run_denalid idle run --net $PFX "$GUESTS/echod" --with "$GUESTS/tcpclient $SRV 7 1 100 hold:3" -- 7 100
+expect_status idle 0 "$STATUS"
+expect_in idle "$TMP/idle.out" "established 100"
+expect_in idle "$TMP/idle.out" "echod: 100 connections, 0 datagrams, 0 left in use"
+CHECKS=$((CHECKS + 1))
+idles=$(sed -n 's/.*held 100 connections for 3 s; the server idled \([0-9]*\) times.*/\1/p' "$TMP/idle.out")
+[ -n "$idles" ] && [ "$idles" -le 3 ] || fail "idle: the server idled '${idles:-?}' times in 3 s with 100 idle connections"
 
 # Linux's stack against a VM, through a tap in a namespace of our own.
 UPLINK=$("$DENALID" run --help 2>&1 | grep -o -- '--tap\b\|--uplink\b' | head -1)

@@ -170,11 +170,12 @@ bool wire_step(struct wire *w, uint64_t until)
 	/* Earliest frame. */
 	unsigned best = w->nframes;
 	for (unsigned i = 0; i < w->nframes; i++)
-		if (best == w->nframes || w->frames[i].at < w->frames[best].at)
+		if (!w->end[w->frames[i].to].asleep &&
+		    (best == w->nframes || w->frames[i].at < w->frames[best].at))
 			best = i;
 	uint64_t t = best < w->nframes ? w->frames[best].at : UINT64_MAX;
 	for (int i = 0; i < 2; i++) {
-		if (w->end[i].st == NULL)
+		if (w->end[i].st == NULL || w->end[i].asleep)
 			continue;
 		uint64_t d = net_next_deadline(w->end[i].st);
 		if (d < t)
@@ -193,7 +194,8 @@ bool wire_step(struct wire *w, uint64_t until)
 			net_input(w->end[f.to].st, f.data, f.len);
 	}
 	for (int i = 0; i < 2; i++)
-		if (w->end[i].st != NULL && net_next_deadline(w->end[i].st) <= w->now)
+		if (w->end[i].st != NULL && !w->end[i].asleep &&
+		    net_next_deadline(w->end[i].st) <= w->now)
 			net_timers(w->end[i].st);
 	return true;
 }

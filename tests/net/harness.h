@@ -34,6 +34,7 @@ struct wire_end {
 	uint16_t cap_len[CAP_MAX];
 	uint8_t cap[CAP_MAX][ETH_FRAME_MAX + 4];
 	int fail_sends; /* > 0: that many sends return -EAGAIN */
+	bool asleep;	/* frames for it wait on the wire, its timers do not run */
 };
 
 struct wire {

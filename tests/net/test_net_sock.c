@@ -183,12 +183,62 @@ static void test_idle_connections_arm_nothing(void **state)
 	wire_free(w);
 }
 
+/* A client that stops running its stack for a while (a guest in msleep)
+ * with delayed ACKs pending: the server retransmits, the client catches up,
+ * everything closes and nothing is left on either side. */
+static void test_sleeping_client(void **state)
+{
+	(void)state;
+	struct wire *w = wire_new(NULL, NULL);
+	struct net_stack *a = w->end[0].st, *b = w->end[1].st;
+	int ls = net_sock_socket(b, NET_AF_INET, NET_SOCK_STREAM | NET_O_NONBLOCK, 0);
+	struct net_sockaddr_in any = sa(0, 7), to = sa(IP_B, 7);
+	net_sock_bind(b, ls, &any);
+	net_sock_listen(b, ls, 64);
+	int cs[40], ss[40], ns = 0;
+	char c = 'h';
+	for (int i = 0; i < 40; i++) {
+		cs[i] = net_sock_socket(a, NET_AF_INET, NET_SOCK_STREAM, 0);
+		assert_int_equal(net_sock_connect(a, cs[i], &to), 0);
+		assert_int_equal(net_sock_send(a, cs[i], &c, 1, 0), 1);
+		int k;
+		while ((k = net_sock_accept(b, ls, NULL)) == -EAGAIN)
+			assert_true(wire_step(w, UINT64_MAX));
+		ss[ns++] = k;
+		char r;
+		while (net_sock_recv(b, k, &r, 1, NET_MSG_DONTWAIT) == -EAGAIN)
+			assert_true(wire_step(w, UINT64_MAX));
+		assert_int_equal(net_sock_send(b, k, &r, 1, 0), 1);
+		assert_int_equal(net_sock_recv(a, cs[i], &r, 1, 0), 1);
+	}
+	/* A sleeps for 2 s: frames for it wait, its timers do not run. */
+	w->end[0].asleep = true;
+	wire_run(w, 2000 * TCP_MS);
+	assert_true(b->cnt.tcp_rto > 0);
+	w->end[0].asleep = false;
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(net_sock_close(a, cs[i]), 0);
+	for (int i = 0; i < ns; i++) {
+		char r;
+		long n;
+		while ((n = net_sock_recv(b, ss[i], &r, 1, NET_MSG_DONTWAIT)) == -EAGAIN)
+			assert_true(wire_step(w, UINT64_MAX));
+		assert_int_equal(n, 0);
+		assert_int_equal(net_sock_close(b, ss[i]), 0);
+	}
+	wire_run(w, 120000 * TCP_MS);
+	assert_int_equal(a->conns_in_use, 0);
+	assert_int_equal(b->conns_in_use, 1);
+	wire_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_nonblocking_connect_poll),
 	    cmocka_unit_test(test_idle_connections_arm_nothing),
+	    cmocka_unit_test(test_sleeping_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

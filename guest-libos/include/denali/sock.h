@@ -26,10 +26,15 @@ int dn_net_start_cfg(const struct net_config *cfg);
 /* The running stack, NULL before dn_net_start. */
 struct net_stack *dn_net_stack(void);
 
-/* One turn of the event loop: take received frames, run due timers; when
+/* One turn of the event loop (a guest holding connections waits with this,
+ * not msleep: a sleep does not run the stack, so no ACK goes out and the
+ * peer retransmits): take received frames, run due timers; when
  * there was nothing to do, idle until a frame arrives, the next timer or
  * deadline_ns. Returns the number of frames taken. */
 int dn_net_poll(uint64_t deadline_ns);
+
+/* How many times the event loop idled (each is one VM exit). */
+uint64_t dn_net_idles(void);
 
 /* Print the stack's counters on the console now / at exit(). */
 void dn_net_print_counters(void);
