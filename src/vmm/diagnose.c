@@ -13,17 +13,30 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-static const char *fault_area(const struct vm *vm, uint64_t addr)
+/*
+ * Names a page fault at addr. No IDT means no error code, but every page
+ * the guest can see is readable, so a fault on a mapped page was a write or
+ * an instruction fetch, and a fetch faults at rip itself (or at a page
+ * boundary inside the instruction).
+ */
+static const char *fault_area(const struct vm *vm, uint64_t addr, uint64_t rip)
 {
+	int fetch = addr >= rip && addr - rip < 16;
+
 	if (addr < DENALI_PAGE_SIZE)
 		return "null-page access";
 	if (addr >= DENALI_VREGS_GPA && addr < DENALI_VREGS_GPA + DENALI_PAGE_SIZE)
-		return "write to monitor-owned virtual registers";
+		return fetch ? "instruction fetch from monitor-owned virtual registers (not "
+			       "executable)"
+			     : "write to monitor-owned virtual registers";
 	if (addr >= DENALI_PRIVATE_GPA && addr < DENALI_RESERVED_END)
 		return "access to monitor-reserved page";
 	if (addr >= vm->mem_size)
 		return "access outside guest memory";
-	return "page fault";
+	if (addr < DENALI_PRIVATE_GPA)
+		return fetch ? "instruction fetch from a shared or ring page (not executable)"
+			     : "page fault";
+	return fetch ? "instruction fetch from non-executable memory" : "write to read-only memory";
 }
 
 static const char *insn_name(const uint8_t *p)
@@ -84,8 +97,8 @@ enum vm_stop exit_diagnose_shutdown(struct vm *vm)
 	    ioctl(vm->shell->vcpu_fd, KVM_GET_REGS, &r) < 0)
 		return vm_kill(vm, "triple fault (vCPU state unreadable)");
 	if (s.cr2 != X86_CR2_SENTINEL)
-		return vm_kill(vm, "triple fault: %s at 0x%llx (rip 0x%llx)", fault_area(vm, s.cr2),
-			       s.cr2, r.rip);
+		return vm_kill(vm, "triple fault: %s at 0x%llx (rip 0x%llx)",
+			       fault_area(vm, s.cr2, r.rip), s.cr2, r.rip);
 	code = gpa_to_hva(vm->mem, vm->mem_size, r.rip, 16, GPA_READ);
 	what = code ? insn_name(code) : NULL;
 	if (what)

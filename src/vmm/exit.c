@@ -28,6 +28,14 @@ static int exit_io(struct vm *vm, struct kvm_run *run)
 		return vm_kill(vm, "hypercall port 0x%x: bad access (dir %u size %u count %u)",
 			       port, run->io.direction, run->io.size, run->io.count);
 	memcpy(&arg, (uint8_t *)run + run->io.data_offset, sizeof(arg));
+	/* A hypercall is `out %eax`. String I/O (outs, rep outs) takes its data
+	 * from memory, and kvm_pvm splits rep outs into count-1 exits: where KVM
+	 * reports the registers at the exit (shell.c asks for them), data that
+	 * is not eax gives string I/O away (were the memory word equal to eax,
+	 * the call means what `out %eax` would). */
+	if ((run->kvm_valid_regs & KVM_SYNC_X86_REGS) && arg != (uint32_t)run->s.regs.regs.rax)
+		return vm_kill(vm, "hypercall port 0x%x: string I/O (data 0x%x is not eax 0x%x)",
+			       port, arg, (uint32_t)run->s.regs.regs.rax);
 	vm->ctr.hypercalls[port - DENALI_HC_BASE]++;
 	return hypercall_table[port - DENALI_HC_BASE](vm, arg);
 }

@@ -211,6 +211,10 @@ int shell_create(struct shell **out)
 		fprintf(stderr, "denali: mmap kvm_run: %s\n", strerror(-rc));
 		goto err;
 	}
+	/* The registers ride back with every exit: exit_io() checks that a
+	 * hypercall's data is eax (no string I/O). */
+	if (sync_regs)
+		sh->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	rc = xioctl(sh->vcpu_fd, KVM_SET_CPUID2, &cpuid, "KVM_SET_CPUID2");
 	if (rc < 0)
 		goto err;
