@@ -1,5 +1,6 @@
 /* denalictl: the command line for denalid's control socket (protocol: src/ctl/PROTOCOL.md).
- * Exit status: 0 ok, 1 the daemon refused or failed, 2 usage error, 3 daemon not reachable. */
+ * Exit status: 0 ok, 1 the daemon refused or failed, 2 usage error, 3 daemon not reachable,
+ * 4 permission denied (the socket is there but this user may not use it). */
 #include "proto.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #define EXIT_ERR	 1
 #define EXIT_USAGE	 2
 #define EXIT_UNREACHABLE 3
+#define EXIT_DENIED	 4
 
 #define DEFAULT_SOCKET "/run/denalid/denalid.sock"
 #define REPLY_LINE_MAX (256u << 20)
@@ -49,11 +51,19 @@ static int conn_open(struct conn *c)
 	strcpy(sa.sun_path, sock_path);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "denalictl: cannot reach denalid at %s: %s\n", sock_path,
-			strerror(errno));
+		int e = errno;
+
+		if (e == EACCES || e == EPERM)
+			fprintf(stderr,
+				"denalictl: permission denied on %s: only root and members of the "
+				"socket's group may use it (denalid serve --socket-group)\n",
+				sock_path);
+		else
+			fprintf(stderr, "denalictl: cannot reach denalid at %s: %s\n", sock_path,
+				strerror(e));
 		if (c->fd >= 0)
 			close(c->fd);
-		return -1;
+		return e == EACCES || e == EPERM ? -EACCES : -1;
 	}
 	return 0;
 }
@@ -146,9 +156,11 @@ static int call(json_t *req, json_t **reply)
 	    isatty(STDERR_FILENO))
 		json_object_set_new(req, "progress", json_true());
 	json_object_set_new(req, "id", json_integer(1));
-	if (conn_open(&c) < 0) {
+	int r = conn_open(&c);
+
+	if (r < 0) {
 		json_decref(req);
-		return EXIT_UNREACHABLE;
+		return r == -EACCES ? EXIT_DENIED : EXIT_UNREACHABLE;
 	}
 	if (conn_send(&c, req) < 0) {
 		fprintf(stderr, "denalictl: lost the connection to denalid\n");
@@ -646,9 +658,13 @@ static void usage(FILE *f)
 		   "  stats [--json]\n"
 		   "  console NAME [--follow]\n"
 		   "  jobs [--json]\n"
+		   "  help [VERB]\n"
+		   "\n"
+		   "  --version  the version of denalictl and of the guest ABI it was built with\n"
 		   "\n"
 		   "'denalictl VERB --help' describes each verb.\n"
-		   "Exit status: 0 ok, 1 error, 2 usage error, 3 denalid not reachable.\n");
+		   "Exit status: 0 ok, 1 error, 2 usage error, 3 denalid not reachable,\n"
+		   "4 permission denied on the socket.\n");
 }
 
 int main(int argc, char **argv)
@@ -671,6 +687,10 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("denalictl %s (guest ABI %u)\n", DENALI_VERSION, DENALI_ABI_VERSION);
+			return EXIT_OK;
+		}
 		if (opt_value(NULL, argv, argc, &i, "--socket", &v)) {
 			sock_path = v;
 			continue;
@@ -680,6 +700,19 @@ int main(int argc, char **argv)
 	if (i >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[i], "help")) {
+		/* help VERB is VERB --help */
+		if (i + 1 < argc)
+			for (size_t k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++)
+				if (strcmp(argv[i + 1], verbs[k].name) == 0) {
+					char *hargv[] = {(char *)"--help", NULL};
+					return verbs[k].fn(1, hargv);
+				}
+		if (i + 1 < argc)
+			die_usage(NULL, "unknown verb %s", argv[i + 1]);
+		usage(stdout);
+		return EXIT_OK;
 	}
 	for (size_t k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++)
 		if (strcmp(argv[i], verbs[k].name) == 0)

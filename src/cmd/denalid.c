@@ -7,6 +7,8 @@
 
 #include "ctl/serve.h"
 
+#include <denali/abi.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +21,7 @@ static void usage(FILE *f)
 	    "  run IMAGE [--count N] [--mem SIZE] [-- ARGS...]   boot guests in the foreground\n"
 	    "  serve [--socket PATH] [--state-dir DIR]          the daemon, driven by denalictl\n"
 	    "  help                                             this text\n"
+	    "  --version                                        the version and guest ABI\n"
 	    "\n"
 	    "`denalid COMMAND --help` describes each command.\n");
 }
@@ -34,11 +37,15 @@ int main(int argc, char **argv)
 		return denalid_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "serve"))
 		return ctl_serve_main(argc - 1, argv + 1, fleet_open, fleet_close);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("denalid %s (guest ABI %u)\n", DENALI_VERSION, DENALI_ABI_VERSION);
+		return 0;
+	}
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "denalid: unknown command '%s'\n", argv[1]);
+	fprintf(stderr, "denalid: unknown command %s\n", argv[1]);
 	usage(stderr);
 	return 2;
 }

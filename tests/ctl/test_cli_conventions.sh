@@ -1,0 +1,62 @@
+#!/bin/sh
+# CLI conventions: --version on denalid and denalictl, denalictl help [VERB], and distinct
+# exit codes for "not reachable" (3) and "permission denied" (4), with a message saying so.
+# usage: test_cli_conventions.sh DENALICTL DENALID FAKE_DENALID
+set -u
+ctl=$1
+denalid=$2
+fake=$3
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+tmp=$(mktemp -d /tmp/denali-cliconv-XXXXXX) || exit 1
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+for prog in "$ctl" "$denalid"; do
+	out=$("$prog" --version 2>&1)
+	rc=$?
+	[ $rc = 0 ] || fail "$prog --version: exit $rc"
+	echo "$out" | grep -Eq '^denali(d|ctl) [0-9]+\.[0-9]+\.[0-9]+ \(guest ABI [0-9]+\)$' ||
+		fail "$prog --version printed '$out'"
+done
+"$ctl" help >"$tmp/help" 2>&1 || fail "denalictl help: exit $?"
+grep -q "usage: denalictl" "$tmp/help" || fail "denalictl help: no usage"
+"$ctl" help stop >"$tmp/hstop" 2>&1 || fail "denalictl help stop: exit $?"
+grep -q "usage: denalictl stop" "$tmp/hstop" || fail "denalictl help stop: $(cat "$tmp/hstop")"
+"$ctl" help nosuchverb >"$tmp/hbad" 2>&1
+rc=$?
+[ $rc = 2 ] || fail "denalictl help nosuchverb: exit $rc, expected 2"
+grep -q "^denalictl: unknown verb nosuchverb" "$tmp/hbad" || fail "help nosuchverb: $(cat "$tmp/hbad")"
+
+# not reachable: 3
+"$ctl" --socket "$tmp/none.sock" list >"$tmp/unr" 2>&1
+rc=$?
+[ $rc = 3 ] || fail "no daemon: exit $rc, expected 3"
+grep -q "cannot reach denalid" "$tmp/unr" || fail "no daemon: $(cat "$tmp/unr")"
+
+# permission denied: 4
+chmod 0755 "$tmp"
+"$fake" --socket "$tmp/s.sock" --state-dir "$tmp/st" >"$tmp/log" 2>&1 &
+pid=$!
+for _ in $(seq 50); do grep -q "ready" "$tmp/log" 2>/dev/null && break; sleep 0.1; done
+if [ "$(id -u)" -eq 0 ]; then
+	if ! command -v setpriv >/dev/null 2>&1; then
+		echo "SKIP: root and no setpriv to try the socket as another user"
+		exit 77
+	fi
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl" --socket "$tmp/s.sock" list \
+		>"$tmp/den" 2>&1
+	rc=$?
+else
+	chmod 0 "$tmp/s.sock"
+	"$ctl" --socket "$tmp/s.sock" list >"$tmp/den" 2>&1
+	rc=$?
+fi
+[ $rc = 4 ] || fail "permission denied: exit $rc, expected 4 ($(cat "$tmp/den"))"
+grep -q "^denalictl: permission denied on $tmp/s.sock" "$tmp/den" || fail "permission denied: $(cat "$tmp/den")"
+[ $fails = 0 ] && echo "PASS: CLI conventions"
+[ $fails = 0 ]
