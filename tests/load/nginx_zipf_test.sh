@@ -70,7 +70,7 @@ fi
 wait_file "$TMP/nginx.pid" || { echo "FAIL: nginx wrote no pid file"; exit 1; }
 
 "${RUN[@]}" "$LOAD" --prefix "$PREFIX" --hosts "$N" --port "$PORT" --alpha "$ALPHA" \
-	--seed "$SEED" --rate 4000 --duration 4s --warmup 0 --hits "$TMP/hits" >"$TMP/out"
+	--seed "$SEED" --rate 1500 --duration 8s --timeout 10s --warmup 0 --hits "$TMP/hits" >"$TMP/out"
 rc=$?
 cat "$TMP/out"
 check "run completed" "$rc == 0"
