@@ -89,6 +89,69 @@ static int rw(uint64_t n)
 	return crc_w == crc_r ? 0 : 1;
 }
 
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/*
+ * bench randread QD N: N random 4 KiB reads, QD in flight.
+ * bench seqread N: N MiB read sequentially, 64 KiB requests, 16 in flight.
+ * Prints ops, bytes and the elapsed time measured in the guest.
+ */
+static int bench(const char *mode, long qd, long n)
+{
+	static uint8_t bufs[DN_BLK_QUEUE][64 * 1024];
+	uint64_t cap = dn_blk_sectors(), t0, el, bytes = 0, sector = 0;
+	long issued = 0, done = 0, total;
+	int seq = !strcmp(mode, "seqread"), res;
+	uint32_t ns = seq ? 128 : 8;
+
+	if (seq) {
+		qd = 16;
+		total = n * 16;
+	} else {
+		total = n;
+	}
+	if (qd < 1 || qd > (long)DN_BLK_QUEUE || cap < 2048)
+		return 2;
+	t0 = dn_now_ns();
+	while (done < total) {
+		while (issued < total && issued - done < qd) {
+			uint64_t s = seq ? sector : (next_rand() % (cap / 8)) * 8;
+			int tag = dn_blk_submit(DENALI_BLK_READ, s, bufs[issued % qd], ns);
+
+			if (tag < 0)
+				break;
+			issued++;
+			sector = seq ? (sector + ns + ns <= cap ? sector + ns : 0) : sector;
+		}
+		int tag = dn_blk_complete(&res);
+
+		if (tag < 0) {
+			dn_idle(DENALI_NO_DEADLINE);
+			continue;
+		}
+		if (res) {
+			printf("blkcheck: bench read error %d\n", res);
+			return 1;
+		}
+		done++;
+		bytes += (uint64_t)ns * DENALI_BLK_SECTOR;
+	}
+	el = dn_now_ns() - t0;
+	printf("blkcheck: bench %s qd %ld ops %ld bytes %lu ns %lu iops %lu mbps %lu\n", mode, qd,
+	       done, (unsigned long)bytes, (unsigned long)el,
+	       (unsigned long)((uint64_t)done * 1000000000ull / el),
+	       (unsigned long)(bytes * 1000ull / el));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t cap = dn_blk_sectors();
@@ -100,6 +163,8 @@ int main(int argc, char **argv)
 	}
 	printf("blkcheck: disk of %lu sectors%s\n", (unsigned long)cap,
 	       dn_blk_readonly() ? ", read-only" : "");
+	if (argc >= 5 && !strcmp(argv[1], "bench"))
+		return bench(argv[2], atol(argv[3]), atol(argv[4]));
 	if (argc >= 3 && !strcmp(argv[1], "rw"))
 		return rw(strtoull(argv[2], NULL, 10));
 	if (argc >= 2 && !strcmp(argv[1], "ro")) {

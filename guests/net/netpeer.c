@@ -2,12 +2,13 @@
  * netpeer: the Ethernet test guest.
  *   netpeer echo N            echo N frames back to their sender (0 = forever):
  *                             destination = the frame's source, source = our MAC
- *   netpeer ping MAC N        send N numbered frames to MAC, wait up to 1 s
- *                             for each echo; prints sent/received and RTT
+ *   netpeer ping MAC N [MS]   send N numbered frames to MAC (MS ms apart), wait
+ *                             up to 1 s for each echo; prints sent/received, RTT
  *   netpeer flood MAC N       send N frames to MAC as fast as the ring allows
  *   netpeer forge MAC N       send N frames to MAC with a source MAC not ours
  *   netpeer bcast N           send N broadcast frames
  *   netpeer count MS          count frames received for MS ms, by source
+ *   netpeer sink N            receive N frames, print the rate
  * Frames use EtherType 0x88b5 (local experimental).
  */
 #include <denali/libos.h>
@@ -61,14 +62,23 @@ static int echo(long n)
 	printf("netpeer: echo ready, mac %02x:%02x:%02x:%02x:%02x:%02x\n", dn_net_mac()[0],
 	       dn_net_mac()[1], dn_net_mac()[2], dn_net_mac()[3], dn_net_mac()[4], dn_net_mac()[5]);
 	dn_console_sync();
+	uint64_t last = dn_now_ns();
+
 	while (n == 0 || done < n) {
 		int len = dn_net_recv(buf, sizeof(buf));
 
 		if (len <= 0) {
-			dn_idle(DENALI_NO_DEADLINE);
+			/* Counted echoes end after 5 s without a frame (lost ones). */
+			if (n && done && dn_now_ns() - last > 5000000000ull)
+				break;
+			dn_idle(n && done ? dn_now_ns() + 1000000000ull : DENALI_NO_DEADLINE);
 			continue;
 		}
-		if (len < 14)
+		last = dn_now_ns();
+		/* Only our test frames: a host's own chatter (IPv6 router
+		 * solicitations...) is not echoed nor counted. */
+		if (len < 14 || buf[12] != ETHERTYPE_TEST >> 8 ||
+		    buf[13] != (ETHERTYPE_TEST & 0xff))
 			continue;
 		memcpy(buf, buf + 6, 6);
 		memcpy(buf + 6, dn_net_mac(), 6);
@@ -91,14 +101,19 @@ static void sort_u64(uint64_t *v, long n)
 		}
 }
 
-static int ping(const uint8_t peer[6], long n)
+static int ping(const uint8_t peer[6], long n, long interval_ms)
 {
 	uint8_t buf[DENALI_NET_FRAME_MAX];
 	uint64_t *rtt = calloc((size_t)n + 1, sizeof(*rtt));
 	long got = 0;
 
 	for (long i = 0; i < n; i++) {
-		uint64_t t0 = dn_now_ns(), deadline = t0 + 1000000000ull;
+		uint64_t t0, deadline;
+
+		if (interval_ms > 0 && i > 0)
+			dn_sleep_ns((uint64_t)interval_ms * 1000000ull);
+		t0 = dn_now_ns();
+		deadline = t0 + 1000000000ull;
 
 		build(peer, dn_net_mac(), (uint32_t)i, FRAME_LEN);
 		send_wait(FRAME_LEN);
@@ -139,6 +154,35 @@ static int blast(const uint8_t dst[6], const uint8_t *src, long n)
 	return 0;
 }
 
+/* Receives n test frames (or until 2 s pass without one); prints the rate
+ * from the first frame to the last. */
+static int sink(long n)
+{
+	uint8_t buf[DENALI_NET_FRAME_MAX];
+	uint64_t first = 0, last = 0;
+	long got = 0;
+
+	while (got < n) {
+		int len = dn_net_recv(buf, sizeof(buf));
+
+		if (len <= 0) {
+			if (got && dn_now_ns() - last > 2000000000ull)
+				break;
+			dn_idle(dn_now_ns() + 100000000ull);
+			continue;
+		}
+		last = dn_now_ns();
+		if (!got)
+			first = last;
+		got++;
+	}
+	printf("netpeer: sink received %ld frames in %lu us fps %lu\n", got,
+	       (unsigned long)((last - first) / 1000),
+	       last > first ? (unsigned long)((uint64_t)(got - 1) * 1000000000ull / (last - first))
+			    : 0ul);
+	return 0;
+}
+
 static int count(long ms)
 {
 	uint8_t buf[DENALI_NET_FRAME_MAX];
@@ -152,6 +196,8 @@ static int count(long ms)
 			dn_idle(end);
 			continue;
 		}
+		if (buf[12] != ETHERTYPE_TEST >> 8 || buf[13] != (ETHERTYPE_TEST & 0xff))
+			continue;
 		frames++;
 		bcast += buf[0] == 0xff;
 	}
@@ -173,11 +219,13 @@ int main(int argc, char **argv)
 		return echo(atol(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "bcast"))
 		return blast(bcast, dn_net_mac(), atol(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "sink"))
+		return sink(atol(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "count"))
 		return count(atol(argv[2]));
 	if (argc >= 4 && parse_mac(argv[2], mac) == 0) {
 		if (!strcmp(argv[1], "ping"))
-			return ping(mac, atol(argv[3]));
+			return ping(mac, atol(argv[3]), argc > 4 ? atol(argv[4]) : 0);
 		if (!strcmp(argv[1], "flood"))
 			return blast(mac, dn_net_mac(), atol(argv[3]));
 		if (!strcmp(argv[1], "forge"))

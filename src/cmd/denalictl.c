@@ -240,8 +240,9 @@ static void print_json(json_t *v)
 
 static int cmd_start(int n, char **args)
 {
-	const char *name = NULL, *image = NULL, *mem = NULL, *count = NULL;
-	char resolved[PATH_MAX];
+	const char *name = NULL, *image = NULL, *mem = NULL, *count = NULL, *disk = NULL;
+	char resolved[PATH_MAX], dresolved[PATH_MAX];
+	bool net = false, disk_ro = false;
 	json_t *req, *reply, *gargs = json_array(), *v;
 	uint64_t bytes;
 	size_t k;
@@ -255,11 +256,13 @@ static int cmd_start(int n, char **args)
 			break;
 		}
 		if (is_help(a)) {
-			printf("usage: denalictl start NAME IMAGE [--mem SIZE] [--count N] [-- "
-			       "ARGS...]\n"
+			printf("usage: denalictl start NAME IMAGE [--mem SIZE] [--count N] [--net] "
+			       "[--disk FILE [--disk-ro]] [-- ARGS...]\n"
 			       "Define and boot a VM running IMAGE (a guest program).\n"
 			       "  --mem SIZE   guest memory, " DENALI_MEM_RULE " (default 16M)\n"
 			       "  --count N    start N VMs named NAME-0 .. NAME-(N-1)\n"
+			       "  --net        a NIC on the daemon's switch (denalid serve --net)\n"
+			       "  --disk FILE  a raw disk image (--disk-ro: read-only)\n"
 			       "  -- ARGS      arguments passed to the guest\n"
 			       "The definition is kept by the daemon and boots again after a "
 			       "daemon restart,\nuntil 'denalictl stop NAME'.\n");
@@ -267,8 +270,17 @@ static int cmd_start(int n, char **args)
 			return EXIT_OK;
 		}
 		if (opt_value("start", args, n, &i, "--mem", &mem) ||
-		    opt_value("start", args, n, &i, "--count", &count))
+		    opt_value("start", args, n, &i, "--count", &count) ||
+		    opt_value("start", args, n, &i, "--disk", &disk))
 			continue;
+		if (!strcmp(a, "--net")) {
+			net = true;
+			continue;
+		}
+		if (!strcmp(a, "--disk-ro")) {
+			disk_ro = true;
+			continue;
+		}
 		if (a[0] == '-' && a[1])
 			die_usage("start", "unknown option %s", a);
 		if (!name)
@@ -309,6 +321,19 @@ static int cmd_start(int n, char **args)
 	json_object_set_new(req, "image", json_string(image));
 	if (mem)
 		json_object_set_new(req, "mem", json_string(mem));
+	if (net)
+		json_object_set_new(req, "net", json_true());
+	if (disk) {
+		if (disk[0] != '/' && !realpath(disk, dresolved)) {
+			fprintf(stderr, "denalictl: %s: %s\n", disk, strerror(errno));
+			json_decref(req);
+			json_decref(gargs);
+			return EXIT_ERR;
+		}
+		json_object_set_new(req, "disk", json_string(disk[0] == '/' ? disk : dresolved));
+		if (disk_ro)
+			json_object_set_new(req, "disk_ro", json_true());
+	}
 	if (json_array_size(gargs))
 		json_object_set_new(req, "args", gargs);
 	else
@@ -413,12 +438,12 @@ static void fmt_uptime(char *dst, size_t n, json_t *v)
 		snprintf(dst, n, "%llds", s);
 }
 
-#define LIST_COLS 7
+#define LIST_COLS 8
 
 static int cmd_list(int n, char **args)
 {
-	static const char *const head[LIST_COLS] = {"NAME",  "STATE",	"WORKER", "CPU_MS",
-						    "EXITS", "RES_KIB", "UPTIME"};
+	static const char *const head[LIST_COLS] = {"NAME",   "STATE", "IPV4",	  "WORKER",
+						    "CPU_MS", "EXITS", "RES_KIB", "UPTIME"};
 	bool json = false;
 	json_t *reply, *vms, *vm;
 	size_t width[LIST_COLS], k, rows;
@@ -470,11 +495,15 @@ static int cmd_list(int n, char **args)
 		else
 			snprintf(row[1], 160, "%s",
 				 json_is_string(state) ? json_string_value(state) : "?");
-		fmt_uint(row[2], 160, json_object_get(vm, "worker"));
-		fmt_uint(row[3], 160, json_object_get(vm, "cpu_ms"));
-		fmt_uint(row[4], 160, json_object_get(vm, "exits"));
-		fmt_uint(row[5], 160, json_object_get(vm, "resident_kib"));
-		fmt_uptime(row[6], 160, json_object_get(vm, "uptime_s"));
+		snprintf(row[2], 160, "%s",
+			 json_is_string(json_object_get(vm, "ipv4"))
+			     ? json_string_value(json_object_get(vm, "ipv4"))
+			     : "-");
+		fmt_uint(row[3], 160, json_object_get(vm, "worker"));
+		fmt_uint(row[4], 160, json_object_get(vm, "cpu_ms"));
+		fmt_uint(row[5], 160, json_object_get(vm, "exits"));
+		fmt_uint(row[6], 160, json_object_get(vm, "resident_kib"));
+		fmt_uptime(row[7], 160, json_object_get(vm, "uptime_s"));
 	}
 	for (int c = 0; c < LIST_COLS; c++) {
 		width[c] = 0;
@@ -487,7 +516,7 @@ static int cmd_list(int n, char **args)
 			/* Text columns flush left, numbers flush right. */
 			if (c == LIST_COLS - 1)
 				printf("%*s\n", (int)width[c], cell[k][c]);
-			else if (c < 2)
+			else if (c < 3)
 				printf("%-*s  ", (int)width[c], cell[k][c]);
 			else
 				printf("%*s  ", (int)width[c], cell[k][c]);
@@ -500,8 +529,46 @@ static int cmd_list(int n, char **args)
 
 /* ---- stats ---- */
 
+/* stats NAME: one VM's entry of the list, its devices in full. */
+static int vm_stats(const char *name, bool json)
+{
+	json_t *reply, *vm, *d, *v;
+	const char *key;
+	size_t k;
+	int st = call(json_pack("{s:s}", "op", "list"), &reply);
+
+	if (st != EXIT_OK) {
+		json_decref(reply);
+		return st;
+	}
+	json_array_foreach(json_object_get(reply, "vms"), k, vm)
+	{
+		if (!json_is_string(json_object_get(vm, "name")) ||
+		    strcmp(json_string_value(json_object_get(vm, "name")), name))
+			continue;
+		if (json) {
+			print_json(vm);
+		} else {
+			v = json_object_get(vm, "ipv4");
+			printf("%-20s %s\n", "ipv4",
+			       json_is_string(v) ? json_string_value(v) : "-");
+			d = json_object_get(vm, "devices");
+			json_object_foreach(d, key, v)
+			    printf("%-20s %lld\n", key, (long long)json_integer_value(v));
+			if (!json_is_object(d))
+				printf("no devices\n");
+		}
+		json_decref(reply);
+		return EXIT_OK;
+	}
+	json_decref(reply);
+	fprintf(stderr, "denalictl: no VM named %s\n", name);
+	return EXIT_ERR;
+}
+
 static int cmd_stats(int n, char **args)
 {
+	const char *vmname = NULL;
 	bool json = false;
 	json_t *reply, *s, *v;
 	const char *key;
@@ -511,17 +578,23 @@ static int cmd_stats(int n, char **args)
 
 	for (int i = 0; i < n; i++) {
 		if (is_help(args[i])) {
-			printf("usage: denalictl stats [--json]\n"
+			printf("usage: denalictl stats [NAME] [--json]\n"
 			       "Daemon-wide figures: VMs by state, VM exits per second, hypercalls "
-			       "by kind,\nutilisation of each worker.\n"
+			       "by kind,\nutilisation of each worker. With NAME: that VM's address "
+			       "and device counters\n(frames and bytes each way, drops by cause, "
+			       "block ops, errors, in-flight peak).\n"
 			       "  --json   the daemon's answer as JSON\n");
 			return EXIT_OK;
 		}
 		if (strcmp(args[i], "--json") == 0)
 			json = true;
+		else if (args[i][0] != '-' && !vmname)
+			vmname = args[i];
 		else
 			die_usage("stats", "unexpected argument %s", args[i]);
 	}
+	if (vmname)
+		return vm_stats(vmname, json);
 	st = call(json_pack("{s:s}", "op", "stats"), &reply);
 	if (st != EXIT_OK) {
 		json_decref(reply);

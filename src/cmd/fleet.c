@@ -10,7 +10,11 @@
 
 #include "admission.h"
 #include "console_log.h"
+#include "vmdev.h"
+
 #include "ctl/server.h"
+#include "devices/netsw.h"
+#include "devices/tap.h"
 #include "image.h"
 #include "privs.h"
 #include "sched/worker.h"
@@ -18,6 +22,7 @@
 #include "vmm/shell.h"
 #include "vmm/vm.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -36,6 +41,7 @@ struct fleet_vm {
 	int stopping;	  /* WCMD_STOP sent */
 	uint64_t logged;  /* console bytes written to console.log */
 	struct fleet_vm *next;
+	char ipv4[16]; /* dotted quad, "" = no address */
 };
 
 struct fleet {
@@ -54,7 +60,84 @@ struct fleet {
 	pthread_t logger;
 	pthread_cond_t logger_cond;
 	int logger_quit, logger_running;
+	/* devices (issue 9): the switch, its prefix and uplink */
+	struct netsw *sw;
+	struct net_prefix pfx;
+	struct tap_uplink *up;
 };
+
+/* The VM's NIC and disk, as its definition asks. */
+static int add_devices(struct fleet *f, struct vm *vm, const struct vm_spec *spec, char *err,
+		       size_t errlen)
+{
+	int rc;
+
+	if (spec->net) {
+		if (!f->sw) {
+			snprintf(
+			    err, errlen,
+			    "this daemon has no network: start denalid serve with --net PREFIX");
+			return -EINVAL;
+		}
+		rc = vmdev_add_net(vm, f->sw, &f->pfx, 0, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (spec->disk[0])
+		return vmdev_add_disk(vm, spec->disk, spec->disk_ro, err, errlen);
+	return 0;
+}
+
+/* The switch and its uplink. */
+static json_t *net_json(struct fleet *f)
+{
+	const struct netsw_stats *s = netsw_stats(f->sw);
+	json_t *o = json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "up_tx_frames", (json_int_t)s->up_tx_frames,
+	    "up_tx_bytes", (json_int_t)s->up_tx_bytes, "up_rx_frames", (json_int_t)s->up_rx_frames,
+	    "up_rx_bytes", (json_int_t)s->up_rx_bytes, "up_drop_down", (json_int_t)s->up_drop_down,
+	    "up_drop_full", (json_int_t)s->up_drop_full, "up_drop_spoof",
+	    (json_int_t)s->up_drop_spoof, "up_drop_unknown", (json_int_t)s->up_drop_unknown);
+
+	if (f->up) {
+		struct tap_stats t;
+
+		tap_uplink_stats(f->up, &t);
+		json_object_set_new(
+		    o, "uplink",
+		    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "tap",
+			      tap_uplink_name(f->up), "up", t.up, "rx_frames",
+			      (json_int_t)t.rx_frames, "tx_frames", (json_int_t)t.tx_frames,
+			      "tx_submits", (json_int_t)t.tx_submits, "rx_errors",
+			      (json_int_t)t.rx_errors, "down_events", (json_int_t)t.down_events,
+			      "reattaches", (json_int_t)t.reattaches));
+	}
+	return o;
+}
+
+/* {counters...} of the VM's devices, or null. */
+static json_t *devices_json(struct vm *vm)
+{
+	struct dev_counter c[DEV_COUNTERS_MAX];
+	json_t *o;
+
+	if (vm->ndev < 2)
+		return json_null();
+	o = json_object();
+	for (unsigned i = 1; i < vm->ndev; i++) {
+		unsigned n = vm->dev[i]->ops->counters
+				 ? vm->dev[i]->ops->counters(vm->dev[i], c, DEV_COUNTERS_MAX)
+				 : 0;
+
+		for (unsigned k = 0; k < n; k++)
+			json_object_set_new(o, c[k].name, json_integer((json_int_t)c[k].value));
+	}
+	json_object_set_new(o, "runs", json_integer((json_int_t)vm->ctr.runs));
+	json_object_set_new(o, "exits", json_integer((json_int_t)vm->ctr.exits));
+	json_object_set_new(o, "event_entries", json_integer((json_int_t)vm->ctr.event_entries));
+	json_object_set_new(o, "events", json_integer((json_int_t)vm->ctr.events));
+	return o;
+}
 
 static struct fleet_vm *find(struct fleet *f, const char *name)
 {
@@ -195,6 +278,12 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 		};
 
 		rc = vm_create(&cfg, &v->task.vm, err, errlen);
+		if (!rc && (rc = add_devices(f, v->task.vm, spec, err, errlen)) != 0) {
+			vm_destroy(v->task.vm);
+			v->task.vm = NULL;
+		}
+		if (!rc && v->task.vm->vregs->ipv4_addr)
+			inet_ntop(AF_INET, &v->task.vm->vregs->ipv4_addr, v->ipv4, sizeof(v->ipv4));
 		if (!rc && f->state_dir)
 			console_log_begin(f->state_dir, spec->name); /* a new log per VM life */
 		if (!rc) {
@@ -312,16 +401,19 @@ static json_t *fleet_list(void *ctx)
 		struct vm *vm = v->task.vm;
 		enum vm_status st = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
 
-		json_array_append_new(
-		    arr,
-		    json_pack("{s:s, s:I, s:s, s:o, s:i, s:I, s:I, s:I, s:I}", "name", vm->name,
+		json_t *o;
+
+		o = json_pack("{s:s, s:I, s:s, s:o, s:i, s:I, s:I, s:I, s:I}", "name", vm->name,
 			      "id", (json_int_t)vm->id, "state", vm_status_name(st), "reason",
 			      st == VM_KILLED ? json_string(vm->reason) : json_null(), "worker",
 			      v->task.w ? v->task.w->id : -1, "cpu_ms",
 			      (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits",
 			      (json_int_t)vm->ctr.exits, "resident_kib",
 			      (json_int_t)(vm->mem ? resident_kib(vm, &vec, &cap) : 0), "uptime_s",
-			      (json_int_t)((now - vm->created_ns) / 1000000000ull)));
+			      (json_int_t)((now - vm->created_ns) / 1000000000ull));
+		json_object_set_new(o, "ipv4", v->ipv4[0] ? json_string(v->ipv4) : json_null());
+		json_object_set_new(o, "devices", devices_json(vm));
+		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&f->lock);
 	free(vec);
@@ -364,6 +456,8 @@ static json_t *fleet_stats(void *ctx)
 			"registered", (json_int_t)f->nvms, "max_vms", (json_int_t)f->adm.max_vms,
 			"max_live", (json_int_t)f->adm.max_live, "shells_pooled",
 			(json_int_t)shell_pool_size(), "admission", admission_json(&f->adm));
+	if (f->sw)
+		json_object_set_new(out, "net", net_json(f));
 	f->last_exits = exits;
 	f->last_stats_ns = now;
 	pthread_mutex_unlock(&f->lock);
@@ -466,6 +560,25 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 			return rc;
 		}
 	}
+	if (cfg->net) {
+		char err[256] = "";
+
+		if (net_prefix_parse(cfg->net, &f->pfx)) {
+			fprintf(stderr, "denalid: bad --net prefix '%s' (e.g. 198.18.0.0/16)\n",
+				cfg->net);
+			rc = -EINVAL;
+		} else if ((rc = netsw_create(65535, &f->sw)) != 0) {
+			fprintf(stderr, "denalid: switch: %s\n", strerror(-rc));
+		} else if (cfg->tap &&
+			   (rc = tap_uplink_open(f->sw, cfg->tap, &f->up, err, sizeof(err))) != 0) {
+			fprintf(stderr, "denalid: %s\n", err);
+		}
+		if (rc) {
+			out->ctx = f;
+			fleet_close(out);
+			return rc;
+		}
+	}
 	f->last_stats_ns = vm_now_ns();
 	f->state_dir = strdup(cfg->state_dir ? cfg->state_dir : ".");
 	f->log_max = cfg->console_log_max ? cfg->console_log_max : CONSOLE_LOG_MAX;
@@ -513,6 +626,8 @@ void fleet_close(struct ctl_backend *be)
 	free(f->state_dir);
 	for (unsigned i = 0; i < f->nworkers; i++)
 		worker_stop(&f->workers[i]);
+	tap_uplink_close(f->up);
+	netsw_destroy(f->sw);
 	shell_pool_drain();
 	free(f->workers);
 	free(f->last_busy);

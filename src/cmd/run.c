@@ -4,9 +4,12 @@
  */
 #include "denalid.h"
 #include "image.h"
+#include "vmdev.h"
 
 #include "ctl/proto.h"
 
+#include "../devices/netsw.h"
+#include "../devices/tap.h"
 #include "../sched/swapper.h"
 #include "../sched/worker.h"
 #include "../vmm/shell.h"
@@ -45,10 +48,18 @@ struct run_ctx {
 	unsigned suspend_after;
 	const char *snapshot_dir;
 	struct swapper *swapper; /* --swap */
+	/* devices */
+	int net;
+	struct net_prefix pfx;
+	unsigned networks;
+	const char *disk;
+	int disk_ro;
+	struct netsw *sw;
+	const char *tap;
+	struct tap_uplink *up;
 };
 
-static struct run_ctx ctx = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL};
+static struct run_ctx ctx = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void usage(FILE *f)
 {
@@ -73,6 +84,11 @@ static void usage(FILE *f)
 	    "      --live-max N     VMs in memory at once (default unlimited)\n"
 	    "      --boot-charge SIZE  budget charged to a VM until its first idle (1M)\n"
 	    "      --swap-every-idle  swap each VM out at every idle (tests)\n"
+	    "      --net PREFIX     give every VM a NIC on one switch, IPv4 from PREFIX\n"
+	    "                       (e.g. 198.18.0.0/24; the gateway is its first address)\n"
+	    "      --networks K     VM number i joins network i %% K (default 1; tests)\n"
+	    "      --tap NAME       uplink the switch to tap NAME (attached, or created)\n"
+	    "      --disk FILE      a raw disk image for the first VM (--disk-ro: read-only)\n"
 	    "  -h, --help           this help\n"
 	    "\n"
 	    "Exit status: the first non-zero guest exit code (in VM order), %d if a VM was\n"
@@ -131,6 +147,15 @@ static void on_done(struct task *t, void *arg)
 	if (vm->console.dropped)
 		fprintf(stderr, "vm %s: %lu console bytes dropped by the rate limit\n", vm->name,
 			vm->console.dropped);
+	if (vm->ndev > 1) {
+		char line[1024];
+
+		vmdev_format_counters(vm, line, sizeof(line));
+		fprintf(stderr,
+			"vm %s devices: runs=%lu exits=%lu event_entries=%lu events=%lu %s\n",
+			vm->name, vm->ctr.runs, vm->ctr.exits, vm->ctr.event_entries,
+			vm->ctr.events, line);
+	}
 	ctx.done++;
 	pthread_cond_broadcast(&ctx.cond);
 	pthread_mutex_unlock(&ctx.lock);
@@ -301,6 +326,11 @@ int denalid_run(int argc, char **argv)
 	    {"live-max", required_argument, NULL, 'M'},
 	    {"swap-every-idle", no_argument, NULL, 'E'},
 	    {"boot-charge", required_argument, NULL, 'C'},
+	    {"net", required_argument, NULL, 'N'},
+	    {"networks", required_argument, NULL, 'K'},
+	    {"tap", required_argument, NULL, 'T'},
+	    {"disk", required_argument, NULL, 'd'},
+	    {"disk-ro", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -353,7 +383,7 @@ int denalid_run(int argc, char **argv)
 				scfg.evict_every_idle = 1;
 			continue;
 		}
-		if (c == 'n' || c == 'w' || c == 'q' || c == 'S') {
+		if (c == 'n' || c == 'w' || c == 'q' || c == 'S' || c == 'K') {
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
 			if (errno || *end || end == optarg || v == 0 || v > RUN_MAX_COUNT) {
@@ -361,6 +391,7 @@ int denalid_run(int argc, char **argv)
 					c == 'n'   ? "count"
 					: c == 'w' ? "workers"
 					: c == 'q' ? "quantum-ms"
+					: c == 'K' ? "networks"
 						   : "suspend-after");
 				return 2;
 			}
@@ -383,6 +414,24 @@ int denalid_run(int argc, char **argv)
 			break;
 		case 's':
 			ctx.summary = 1;
+			break;
+		case 'N':
+			if (net_prefix_parse(optarg, &ctx.pfx)) {
+				fprintf(stderr, "denalid run: bad prefix '%s' for --net\n", optarg);
+				return 2;
+			}
+			ctx.net = 1;
+			break;
+		case 'K':
+			ctx.networks = (unsigned)v;
+			break;
+		case 'T':
+			ctx.tap = optarg;
+			break;
+		case 'd':
+		case 'r':
+			ctx.disk = optarg;
+			ctx.disk_ro = c == 'r';
 			break;
 		case 'm':
 			if (ctl_parse_size(optarg, &mem) || !denali_mem_size_ok(mem)) {
@@ -449,6 +498,23 @@ int denalid_run(int argc, char **argv)
 	workers = calloc(nworkers, sizeof(*workers));
 	if (!vms || !workers)
 		return 1;
+	if (ctx.net && (rc = netsw_create(total + 1, &ctx.sw)) != 0) {
+		fprintf(stderr, "denalid: switch: %s\n", strerror(-rc));
+		return 1;
+	}
+	if (ctx.tap) {
+		char err[256] = "";
+
+		if (!ctx.net) {
+			fprintf(stderr, "denalid run: --tap needs --net\n");
+			return 2;
+		}
+		rc = tap_uplink_open(ctx.sw, ctx.tap, &ctx.up, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "denalid: %s\n", err);
+			return 1;
+		}
+	}
 	for (unsigned i = 0; i < total; i++) {
 		struct vm_config cfg = {.mem_size = mem, .id = i + 1};
 		char name[64], err[256];
@@ -494,6 +560,17 @@ int denalid_run(int argc, char **argv)
 			free(x_elf);
 		if (rc) {
 			fprintf(stderr, "denalid: %s: %s\n", cfg.image, err);
+			return 1;
+		}
+		if (ctx.net)
+			rc = vmdev_add_net(vms[i].task.vm, ctx.sw, &ctx.pfx,
+					   (uint16_t)(ctx.networks ? i % ctx.networks : 0), err,
+					   sizeof(err));
+		if (!rc && ctx.disk && i == 0)
+			rc =
+			    vmdev_add_disk(vms[i].task.vm, ctx.disk, ctx.disk_ro, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "denalid: %s\n", err);
 			return 1;
 		}
 		vms[i].index = (int)i;
@@ -579,6 +656,21 @@ int denalid_run(int argc, char **argv)
 		vm_destroy(vm);
 	}
 	shell_pool_drain();
+	if (ctx.up) {
+		struct tap_stats ts;
+		const struct netsw_stats *ss = netsw_stats(ctx.sw);
+
+		tap_uplink_stats(ctx.up, &ts);
+		fprintf(stderr,
+			"uplink %s: up=%d rx_frames=%lu tx_frames=%lu tx_submits=%lu rx_errors=%lu "
+			"tx_errors=%lu down_events=%lu reattaches=%lu drop_down=%lu drop_full=%lu "
+			"drop_spoof=%lu drop_unknown=%lu\n",
+			tap_uplink_name(ctx.up), ts.up, ts.rx_frames, ts.tx_frames, ts.tx_submits,
+			ts.rx_errors, ts.tx_errors, ts.down_events, ts.reattaches, ss->up_drop_down,
+			ss->up_drop_full, ss->up_drop_spoof, ss->up_drop_unknown);
+		tap_uplink_close(ctx.up);
+	}
+	netsw_destroy(ctx.sw);
 	free(vms);
 	free(workers);
 	free(gargv);

@@ -18,6 +18,10 @@ struct vm_spec {
 	int argc;
 	char **argv;
 	void *batch; /* from batch_open, or NULL */
+	/* devices (issue 9) */
+	int net;	 /* a NIC on the daemon's switch */
+	char disk[4096]; /* raw disk image path, "" = none */
+	int disk_ro;
 };
 
 struct ctl_backend {

@@ -129,6 +129,9 @@ static struct ctl_job *new_start(struct ctl_job *j, const struct ctl_request *re
 		 req->count ? "-*" : "", n, req->image);
 	memcpy(j->spec.image, req->image, sizeof(j->spec.image));
 	j->spec.mem_bytes = req->mem_bytes;
+	j->spec.net = req->net;
+	snprintf(j->spec.disk, sizeof(j->spec.disk), "%s", req->disk);
+	j->spec.disk_ro = req->disk_ro;
 	j->spec.argc = req->argc;
 	j->spec.argv = calloc((size_t)req->argc + 1, sizeof(char *));
 	if (!j->spec.argv)

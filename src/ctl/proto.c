@@ -12,8 +12,9 @@ static const char *const op_names[] = {
 };
 
 /* Fields each op accepts besides "id" and "op"; anything else is refused so a typo is caught. */
-static const char *const op_fields[][7] = {
-    [CTL_OP_START] = {"name", "image", "mem", "count", "args", "progress", NULL},
+static const char *const op_fields[][10] = {
+    [CTL_OP_START] = {"name", "image", "mem", "count", "args", "progress", "net", "disk", "disk_ro",
+		      NULL},
     [CTL_OP_STOP] = {"name", "names", "all", "progress", NULL},
     [CTL_OP_LIST] = {NULL},
     [CTL_OP_STATS] = {NULL},
@@ -174,6 +175,23 @@ static int parse_start(json_t *o, struct ctl_request *req, char *err, size_t err
 	}
 	if (!denali_mem_size_ok(req->mem_bytes))
 		return fail(err, errlen, "\"mem\" must be " DENALI_MEM_RULE);
+
+	v = json_object_get(o, "net");
+	if (v && !json_is_boolean(v))
+		return fail(err, errlen, "\"net\" must be true or false");
+	req->net = v && json_is_true(v);
+	v = json_object_get(o, "disk_ro");
+	if (v && !json_is_boolean(v))
+		return fail(err, errlen, "\"disk_ro\" must be true or false");
+	req->disk_ro = v && json_is_true(v);
+	v = json_object_get(o, "disk");
+	if (v) {
+		if (get_string(v, "disk", CTL_IMAGE_MAX, &s, err, errlen) < 0)
+			return -EINVAL;
+		if (s[0] != '/')
+			return fail(err, errlen, "\"disk\" must be an absolute path");
+		strcpy(req->disk, s);
+	}
 
 	v = json_object_get(o, "count");
 	if (v) {

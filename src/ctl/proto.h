@@ -35,7 +35,10 @@ struct ctl_request {
 	char name[CTL_NAME_MAX + 1]; /* start, console */
 	char image[CTL_IMAGE_MAX + 1];
 	uint64_t mem_bytes;
-	unsigned count; /* start: 0 = one VM named NAME; N = NAME-0..NAME-(N-1) */
+	unsigned count;		      /* start: 0 = one VM named NAME; N = NAME-0..NAME-(N-1) */
+	bool net;		      /* start: a NIC */
+	char disk[CTL_IMAGE_MAX + 1]; /* start: disk image, "" = none */
+	bool disk_ro;
 	int argc;
 	char **argv; /* argc strings then NULL; owned */
 	bool all;    /* stop */

@@ -42,6 +42,9 @@ static void usage(FILE *f)
 	    "  --quantum-ms N     scheduling quantum in ms (at least 1)\n"
 	    "  --max-vms N        most VMs defined at once\n"
 	    "  --max-live N       most VMs resident in memory at once\n"
+	    "  --net PREFIX       a virtual switch; VMs started with --net get IPv4 addresses\n"
+	    "                     from PREFIX (e.g. 198.18.0.0/16; the gateway is its first)\n"
+	    "  --tap NAME         uplink the switch to tap NAME (attached, or created)\n"
 	    "  --max-mem SIZE     memory all live VMs may hold, guest memory plus kernel\n"
 	    "                     (default: MemAvailable at start-up less 1/16, at least 512M)\n"
 	    "  --console-log-max SIZE  STATE/vms/NAME/console.log is renamed console.log.1\n"
@@ -81,6 +84,8 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 	    {"max-mem", required_argument, NULL, 'M'},
 	    {"console-log-max", required_argument, NULL, 'C'},
 	    {"socket-group", required_argument, NULL, 'g'},
+	    {"net", required_argument, NULL, 'N'},
+	    {"tap", required_argument, NULL, 'T'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -132,6 +137,12 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 			break;
 		case 'g':
 			cfg->socket_group = optarg;
+			break;
+		case 'N':
+			cfg->net = optarg;
+			break;
+		case 'T':
+			cfg->tap = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -17,6 +17,8 @@ struct serve_config {
 	uint64_t max_mem;	  /* --max-mem; bytes of VM memory; 0 = from MemAvailable */
 	uint64_t console_log_max; /* --console-log-max; 0 = the default (1 MiB) */
 	const char *socket_group; /* --socket-group; NULL = the daemon's own group */
+	const char *net;	  /* --net PREFIX: the switch and its IPv4 prefix; NULL = none */
+	const char *tap;	  /* --tap NAME: the switch's uplink */
 };
 
 /* Runs `denalid serve`. argv[0] is the verb (or program) name and is skipped.

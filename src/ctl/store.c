@@ -227,9 +227,10 @@ int store_put(struct ctl_store *st, const struct vm_spec *spec)
 			json_decref(args);
 			args = NULL;
 		}
-	def =
-	    json_pack("{s:s, s:I, s:s, s:I, s:o?}", "name", spec->name, "id", (json_int_t)spec->id,
-		      "image", spec->image, "mem", (json_int_t)spec->mem_bytes, "args", args);
+	def = json_pack("{s:s, s:I, s:s, s:I, s:o?, s:b, s:s, s:b}", "name", spec->name, "id",
+			(json_int_t)spec->id, "image", spec->image, "mem",
+			(json_int_t)spec->mem_bytes, "args", args, "net", spec->net, "disk",
+			spec->disk, "disk_ro", spec->disk_ro);
 	if (!def)
 		return -ENOMEM;
 	text = json_dumps(def, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -373,6 +374,18 @@ int store_get(struct ctl_store *st, const char *name, struct vm_spec *spec)
 		goto out;
 	}
 	spec->mem_bytes = (uint64_t)json_integer_value(v);
+	/* Devices: absent in definitions older than issue 9. */
+	v = json_object_get(def, "net");
+	spec->net = json_is_true(v);
+	v = json_object_get(def, "disk_ro");
+	spec->disk_ro = json_is_true(v);
+	v = json_object_get(def, "disk");
+	if (v && (!json_is_string(v) || json_string_length(v) > CTL_IMAGE_MAX ||
+		  (json_string_length(v) && json_string_value(v)[0] != '/'))) {
+		log_err("vm %s: %s: bad \"disk\"", name, path);
+		goto out;
+	}
+	snprintf(spec->disk, sizeof(spec->disk), "%s", v ? json_string_value(v) : "");
 	v = json_object_get(def, "args");
 	if (v && (!json_is_array(v) || json_array_size(v) > CTL_ARGS_MAX)) {
 		log_err("vm %s: %s: bad \"args\"", name, path);

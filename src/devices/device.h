@@ -25,6 +25,26 @@ struct dev_guest {
 };
 
 /*
+ * One host I/O a device submitted to its worker's io_uring: the SQE's
+ * user_data is dev_io_data(io), and the worker calls io->done(io, cqe->res)
+ * on its own thread when it reaps the completion. The object embeds it.
+ */
+struct dev_io {
+	void (*done)(struct dev_io *io, int res);
+};
+
+/* user_data = operation in the top 8 bits, object address below. */
+#define DEV_UD_SHIFT   56
+#define DEV_UD_DEVIO   2ull /* a struct dev_io */
+#define DEV_UD_OBJ(ud) ((ud) & ((1ull << DEV_UD_SHIFT) - 1))
+#define DEV_UD_OP(ud)  ((ud) >> DEV_UD_SHIFT)
+
+static inline uint64_t dev_io_data(struct dev_io *io)
+{
+	return (DEV_UD_DEVIO << DEV_UD_SHIFT) | (uint64_t)(uintptr_t)io;
+}
+
+/*
  * Where a device runs: the owning worker's io_uring (NULL when the VM has
  * none, e.g. in unit tests) and the hook that wakes the VM from any thread.
  * wake() is cheap and coalesced by the caller: it posts events and, if the
@@ -38,6 +58,10 @@ struct dev_host {
 	 * at least one arrives (for a device that must quiesce). 0 or -errno. */
 	int (*reap)(void *arg);
 	void *reap_arg;
+	/* Handles the completions already there, without waiting (reap_arg):
+	 * a request the kernel finished inside the submit (page cache) is
+	 * answered on this same exit, with no trip through the scheduler. */
+	void (*poll)(void *arg);
 };
 
 /* One named counter, for stats. */
@@ -63,9 +87,12 @@ struct device_ops {
 	/* KICK for one of ring_mask: push out what drain queued, now. */
 	int (*kick)(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
 		    size_t whylen);
-	/* Before the VM's memory goes away (suspend, stop): finish in-flight
-	 * host I/O; afterwards the device touches no guest memory. */
+	/* Before the VM's memory goes away (suspend, swap-out, stop): finish
+	 * in-flight host I/O; afterwards the device touches no guest memory
+	 * until the next fill or drain. Receiving may go on (queued, woken). */
 	void (*quiesce)(struct device *d);
+	/* The VM leaves its worker for good: no wake-up after this returns. */
+	void (*detach)(struct device *d);
 	/* Device state for a snapshot: bytes written into buf (at most cap). */
 	size_t (*save)(const struct device *d, void *buf, size_t cap);
 	/* Restores what save() wrote; every field is checked. 0 or -EINVAL. */

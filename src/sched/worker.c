@@ -24,9 +24,12 @@
 #include <unistd.h>
 
 #define WORKER_SIG (SIGRTMIN + 1)
-#define UD_EVENTFD 1
+/* user_data: operation in the top byte (DEV_UD_*), object below. */
+#define UD_EVENTFD   (1ull << DEV_UD_SHIFT)
+#define RING_ENTRIES 256
 
 static __thread struct kvm_run *volatile running;
+static __thread struct worker *self; /* the worker running on this thread */
 
 static void on_preempt(int sig)
 {
@@ -94,10 +97,16 @@ static void set_slice(struct worker *w, struct task *t, uint64_t now)
 		set_timer(w, slice);
 }
 
+static void take_wakes(struct worker *w);
+
 static void finish(struct worker *w, struct task *t)
 {
 	struct shell *sh = t->vm->shell;
 
+	/* In-flight host I/O lands first, and no device can wake it after. */
+	vm_quiesce_devices(t->vm);
+	vm_detach_devices(t->vm);
+	take_wakes(w);
 	vm_unbind(t->vm);
 	if (sh)
 		shell_put(sh);
@@ -143,6 +152,9 @@ static void handle_swap(struct worker *w, struct task *t, enum worker_cmd_op op)
 	if (!w->swap_hook)
 		return;
 	if (op == WCMD_SWAP_OUT) {
+		/* Block I/O in flight lands before the memory goes. */
+		if (!t->swapped)
+			vm_quiesce_devices(t->vm);
 		if (!t->swapped && w->swap_hook(w, t, op, w->swap_arg) > 0)
 			w->stats.swapped++;
 	} else if (t->swapped) {
@@ -156,21 +168,124 @@ static void handle_swap(struct worker *w, struct task *t, enum worker_cmd_op op)
 	}
 }
 
+/* An event for t: a parked VM runs again, a swapped-out one asks for
+ * admission first. */
+static void wake_task(struct worker *w, struct task *t)
+{
+	if (t->swapped && w->swap_hook)
+		w->swap_hook(w, t, WCMD_WAKE, w->swap_arg);
+	else if (sched_wake(&w->sched, &t->se))
+		wake(t, 0);
+}
+
+/* Takes the wake stack: every VM on it that is parked runs again. */
+static void take_wakes(struct worker *w)
+{
+	struct task *t;
+
+	/* Re-armed before the stack is taken, and even when it is empty: a
+	 * wake-up whose eventfd write was already reaped must not leave the
+	 * flag set, or every later wake-up from another thread would be
+	 * swallowed. A push after the exchange below sees 0 and writes. */
+	if (__atomic_load_n(&w->wake_signalled, __ATOMIC_RELAXED))
+		__atomic_store_n(&w->wake_signalled, 0, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&w->wake_head, __ATOMIC_SEQ_CST))
+		return;
+	t = __atomic_exchange_n(&w->wake_head, NULL, __ATOMIC_ACQ_REL);
+	while (t) {
+		struct task *next = t->wake_next;
+
+		/* Cleared before acting, so a later wake queues it again. */
+		__atomic_store_n(&t->wake_queued, 0, __ATOMIC_SEQ_CST);
+		w->stats.wakes++;
+		wake_task(w, t);
+		t = next;
+	}
+}
+
+void worker_wake(struct task *t, uint64_t events)
+{
+	struct worker *w = t->w;
+	struct task *old;
+	uint64_t one = 1;
+
+	if (events)
+		vm_post_events(t->vm, events);
+	if (self == w && !t->swapped) { /* the owner itself: no queue, no syscall */
+		w->stats.wakes++;
+		if (sched_wake(&w->sched, &t->se))
+			wake(t, 0);
+		return;
+	}
+	if (__atomic_exchange_n(&t->wake_queued, 1, __ATOMIC_SEQ_CST))
+		return; /* already on the stack: coalesced */
+	old = __atomic_load_n(&w->wake_head, __ATOMIC_RELAXED);
+	do
+		t->wake_next = old;
+	while (!__atomic_compare_exchange_n(&w->wake_head, &old, t, 1, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+	/* The owner (a swapped-out VM: admission waits for the loop) or a
+	 * worker already told: nothing more to do. */
+	if (self == w || __atomic_exchange_n(&w->wake_signalled, 1, __ATOMIC_SEQ_CST))
+		return;
+	if (write(w->efd, &one, sizeof(one)) < 0)
+		return; /* the counter is full: the worker is being woken anyway */
+	/* A lone VM without a preemption timer would not exit for this. */
+	if (__atomic_load_n(&w->in_guest, __ATOMIC_SEQ_CST) &&
+	    !__atomic_load_n(&w->timer_armed, __ATOMIC_RELAXED))
+		pthread_kill(w->thread, WORKER_SIG);
+}
+
+static void dev_wake(void *arg, uint64_t events)
+{
+	worker_wake(arg, events);
+}
+
+static void reap(struct worker *w);
+
+static int dev_reap(void *arg)
+{
+	struct worker *w = arg;
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	io_uring_submit(&w->ring);
+	rc = io_uring_wait_cqe(&w->ring, &cqe);
+	if (rc < 0 && rc != -EINTR)
+		return rc;
+	reap(w);
+	return 0;
+}
+
+static void dev_poll(void *arg)
+{
+	reap(arg);
+}
+
 static void handle_cmd(struct worker *w, struct worker_cmd *c)
 {
 	struct task *t = c->task;
+	struct dev_host host;
 
 	switch (c->op) {
 	case WCMD_ADD:
 		t->w = w;
 		w->stats.live++;
+		host = (struct dev_host){.ring = &w->ring,
+					 .wake = dev_wake,
+					 .wake_arg = t,
+					 .reap = dev_reap,
+					 .reap_arg = w,
+					 .poll = dev_poll};
+		if (vm_attach_devices(t->vm, &host)) {
+			vm_kill(t->vm, "devices: cannot attach to worker %d", w->id);
+			finish(w, t);
+			break;
+		}
 		sched_enqueue(&w->sched, &t->se, 0);
 		break;
 	case WCMD_WAKE:
-		if (t->swapped && w->swap_hook)
-			w->swap_hook(w, t, WCMD_WAKE, w->swap_arg); /* admission first */
-		else if (sched_wake(&w->sched, &t->se))
-			wake(t, 0);
+		wake_task(w, t);
 		break;
 	case WCMD_STOP:
 		if (t->vm->status == VM_EXITED || t->vm->status == VM_KILLED)
@@ -221,7 +336,6 @@ static void wait_events(struct worker *w)
 	uint64_t deadline = sched_next_deadline(&w->sched), now;
 	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
-	unsigned head, seen = 0;
 	int rc;
 
 	if (deadline != SCHED_NO_DEADLINE) {
@@ -236,13 +350,46 @@ static void wait_events(struct worker *w)
 	}
 	if (rc < 0 && rc != -ETIME && rc != -EINTR)
 		fprintf(stderr, "denali: worker %d: io_uring wait: %s\n", w->id, strerror(-rc));
+	reap(w);
+}
+
+/*
+ * Handles every completion ready, in one batch: called between dispatches
+ * as well as after a wait, so device I/O is not held up by busy VMs.
+ */
+static void reap(struct worker *w)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+
 	io_uring_for_each_cqe(&w->ring, head, cqe)
 	{
-		if (io_uring_cqe_get_data64(cqe) == UD_EVENTFD)
-			arm_eventfd(w);
+		uint64_t ud = io_uring_cqe_get_data64(cqe);
+
 		seen++;
+		switch (DEV_UD_OP(ud)) {
+		case DEV_UD_DEVIO:
+			((struct dev_io *)(uintptr_t)DEV_UD_OBJ(ud))
+			    ->done((struct dev_io *)(uintptr_t)DEV_UD_OBJ(ud), cqe->res);
+			break;
+		case UD_EVENTFD >> DEV_UD_SHIFT:
+			if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -EAGAIN) {
+				w->stats.cqe_errors++;
+				fprintf(stderr, "denali: worker %d: eventfd read: %s\n", w->id,
+					strerror(-cqe->res));
+			}
+			arm_eventfd(w);
+			break;
+		default:
+			/* Timeouts and the like carry no object. */
+			break;
+		}
 	}
 	io_uring_cq_advance(&w->ring, seen);
+	w->stats.completions += seen;
+	/* Completion handlers resubmit short I/O and queue new requests. */
+	if (io_uring_sq_ready(&w->ring))
+		io_uring_submit(&w->ring);
 }
 
 static void dispatch(struct worker *w, struct task *t)
@@ -333,6 +480,7 @@ static int worker_confine(struct worker *w)
 	w->tid = gettid();
 	snprintf(name, sizeof(name), "denali-w%d", w->id);
 	prctl(PR_SET_NAME, name); /* ps -L, /proc/PID/task/TID/comm */
+	self = w;
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && geteuid() == 0) {
 		fprintf(stderr, "denali: worker %d: cannot drop capabilities\n", w->id);
@@ -368,7 +516,11 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct sched_entity *e;
 
+		/* Completions first: a reaped eventfd read is a wake-up whose
+		 * command or wake must then be seen before the worker sleeps. */
+		reap(w);
 		drain_inbox(w);
+		take_wakes(w);
 		sched_expire(&w->sched, vm_now_ns(), timer_wake, w);
 		e = sched_pick(&w->sched);
 		if (e) {
@@ -399,7 +551,7 @@ int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn d
 	w->efd = eventfd(0, EFD_CLOEXEC);
 	if (w->efd < 0)
 		return -errno;
-	rc = io_uring_queue_init(64, &w->ring, 0);
+	rc = io_uring_queue_init(RING_ENTRIES, &w->ring, 0);
 	if (rc < 0) {
 		close(w->efd);
 		return rc;

@@ -22,7 +22,9 @@ struct task {
 	struct vm *vm;
 	struct sched_entity se;
 	struct worker *w;
-	int swapped; /* out in its swap slot (worker thread only) */
+	int swapped;		/* out in its swap slot (worker thread only) */
+	struct task *wake_next; /* on w->wake_head, while wake_queued */
+	int wake_queued;	/* coalesces wake-ups: one entry per VM */
 };
 
 /* WCMD_SWAP_OUT / WCMD_SWAP_IN are carried out by the swap hook. */
@@ -38,8 +40,11 @@ struct worker_stats {
 	uint64_t busy_ns; /* inside KVM_RUN and exit handling */
 	uint64_t runs;	  /* dispatches */
 	uint64_t preemptions;
-	uint64_t live;	  /* tasks owned */
-	uint64_t swapped; /* of which swapped out */
+	uint64_t live;	      /* tasks owned */
+	uint64_t swapped;     /* of which swapped out */
+	uint64_t wakes;	      /* device wake-ups taken (coalesced per VM) */
+	uint64_t completions; /* io_uring completions reaped */
+	uint64_t cqe_errors;  /* completions of our own operations with res < 0 */
 };
 
 /* Called on the worker thread when a task's VM has exited or been killed
@@ -74,6 +79,8 @@ struct worker {
 	struct io_uring ring;
 	int efd;
 	uint64_t efd_buf;
+	struct task *wake_head; /* lock-free stack of tasks to wake (worker_wake) */
+	int wake_signalled;	/* efd written since the stack was last taken */
 	struct sched sched;
 	timer_t timer;
 	int timer_armed;
@@ -107,6 +114,15 @@ void worker_unpark(struct worker *w, struct task *t);
 
 /* Queues a command for the worker and wakes it. Any thread. 0 or -errno. */
 int worker_send(struct worker *w, enum worker_cmd_op op, struct task *t);
+
+/*
+ * Wakes the task's VM from any thread with events (devices: a frame queued,
+ * a block request done), with no allocation, lock or signal per call: the
+ * events are posted, the task is pushed once on its worker's wake stack,
+ * and a worker that is not this thread is woken through its eventfd, once
+ * until it next looks.
+ */
+void worker_wake(struct task *t, uint64_t events);
 
 /* Asks the worker to finish once it owns no task, and joins it. */
 void worker_stop(struct worker *w);

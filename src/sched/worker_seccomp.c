@@ -79,6 +79,7 @@ static const struct row table[] = {
     ROW(lseek, ARG_ANY, "a snapshot file rewound before it is read back"),
     ROW(clock_gettime, ARG_ANY, "vm_now_ns() when the vDSO falls back to the call"),
     ROW(gettid, ARG_ANY, "log lines name the thread"),
+    ROW(sched_yield, ARG_ANY, "a stopped VM's NIC waits out senders still delivering to it"),
     ROW(getpid, ARG_ANY, "log lines name the process"),
     ROW(exit, ARG_ANY, "the worker thread ends"),
     ROW(exit_group, ARG_ANY, "ending the process is never a privilege"),

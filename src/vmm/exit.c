@@ -107,6 +107,10 @@ static int fill_devices(struct vm *vm, const struct dev_guest *g)
 		if (ops->fill && ops->fill(vm->dev[i], g, &ev, why, sizeof(why)))
 			return vm_kill(vm, "%s", why);
 	}
+	if (ev) {
+		vm->ctr.event_entries++;
+		vm->ctr.events += (uint64_t)__builtin_popcountll(ev);
+	}
 	vm_deliver_events(vm, ev);
 	return 0;
 }

@@ -219,6 +219,13 @@ void vm_quiesce_devices(struct vm *vm)
 			vm->dev[i]->ops->quiesce(vm->dev[i]);
 }
 
+void vm_detach_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndev; i++)
+		if (vm->dev[i]->ops->detach)
+			vm->dev[i]->ops->detach(vm->dev[i]);
+}
+
 int vm_kick_devices(struct vm *vm, uint32_t mask)
 {
 	struct dev_guest g = {vm->mem, vm->mem_size, vm->name};

@@ -36,6 +36,8 @@ struct vm_counters {
 	uint64_t runs; /* KVM_RUN calls */
 	uint64_t cpu_ns;
 	uint64_t wakeups;
+	uint64_t event_entries; /* entries that delivered device events */
+	uint64_t events;	/* device event bits delivered, summed */
 };
 
 struct vm_config {
@@ -120,6 +122,9 @@ int vm_attach_devices(struct vm *vm, const struct dev_host *h);
 
 /* Lets every device finish its in-flight host I/O (before suspend/stop). */
 void vm_quiesce_devices(struct vm *vm);
+
+/* The VM leaves its worker for good: no device wakes it after this. */
+void vm_detach_devices(struct vm *vm);
 
 /* KICK: every device serving a ring in mask pushes out now. Returns
  * EXIT_CONTINUE-compatible -1, or VM_STOP_KILLED after a device fault. */

@@ -1,0 +1,401 @@
+/*
+ * Block device. A request: the descriptor covers a struct denali_blk_req and
+ * its data; both are checked inside guest memory (a header that runs past
+ * the end of memory is a fault that kills the VM). The request itself is
+ * checked against the disk (sector + nsectors, overflow-safe), and a bad
+ * one gets DENALI_BLK_S_IOERR. Reads and writes go straight between the
+ * file and guest memory through io_uring; a short transfer is resubmitted
+ * for the rest; flush is an fdatasync. Guest memory stays mapped while
+ * requests are in flight: quiesce() waits for them before it can go.
+ */
+#include "blk.h"
+
+#include "../vmm/gpa.h"
+#include "ring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct blk_dev;
+
+struct blk_req {
+	struct dev_io io; /* first */
+	struct blk_dev *b;
+	uint8_t *data; /* host view of the guest buffer */
+	uint64_t off;  /* file offset */
+	uint32_t len, done;
+	uint32_t op;
+	uint16_t id; /* the guest's descriptor id */
+	int busy;
+};
+
+struct blk_stats {
+	uint64_t reads, writes, flushes;
+	uint64_t read_bytes, write_bytes;
+	uint64_t err_range, err_rdonly, err_bad, err_io;
+	uint64_t resubmits;
+	uint64_t inflight_peak;
+};
+
+struct blk_dev {
+	struct device dev;
+	int fd, ro;
+	uint64_t sectors;
+	struct dev_host host;
+	int attached;
+	uint8_t *mem; /* of the VM, for completions (memory does not move) */
+	uint64_t mem_size;
+	uint32_t cons, used_prod;
+	unsigned inflight;
+	struct blk_req req[BLK_INFLIGHT_MAX];
+	struct blk_stats st;
+};
+
+static int fault(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fault(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return -EFAULT;
+}
+
+static struct denali_ring *ring_of(uint8_t *mem)
+{
+	return (struct denali_ring *)(mem + DENALI_BLK_RING_GPA);
+}
+
+/* Writes one completion (worker thread, VM not running). */
+static void complete(struct blk_dev *b, uint16_t id, uint32_t status)
+{
+	struct denali_ring *r = ring_of(b->mem);
+	uint32_t slot = b->used_prod % DENALI_RING_SIZE;
+
+	r->used[slot].id = id;
+	r->used[slot].len = status;
+	b->used_prod++;
+	ring_write_index(&r->used_prod, b->used_prod);
+}
+
+static int submit(struct blk_req *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(q->b->host.ring);
+
+	if (!sqe) {
+		io_uring_submit(q->b->host.ring);
+		sqe = io_uring_get_sqe(q->b->host.ring);
+		if (!sqe)
+			return -EBUSY;
+	}
+	switch (q->op) {
+	case DENALI_BLK_READ:
+		io_uring_prep_read(sqe, q->b->fd, q->data + q->done, q->len - q->done,
+				   q->off + q->done);
+		break;
+	case DENALI_BLK_WRITE:
+		io_uring_prep_write(sqe, q->b->fd, q->data + q->done, q->len - q->done,
+				    q->off + q->done);
+		break;
+	default:
+		io_uring_prep_fsync(sqe, q->b->fd, IORING_FSYNC_DATASYNC);
+		break;
+	}
+	io_uring_sqe_set_data64(sqe, dev_io_data(&q->io));
+	return 0;
+}
+
+static void finish_req(struct blk_req *q, uint32_t status)
+{
+	struct blk_dev *b = q->b;
+
+	q->busy = 0;
+	b->inflight--;
+	complete(b, q->id, status);
+	b->host.wake(b->host.wake_arg, DENALI_EV_BLK);
+}
+
+static void on_done(struct dev_io *io, int res)
+{
+	struct blk_req *q = (struct blk_req *)io;
+	struct blk_dev *b = q->b;
+
+	if (res < 0 || (res == 0 && q->op != DENALI_BLK_FLUSH)) {
+		b->st.err_io++; /* EIO, ENOSPC, or the file shrank under us */
+		finish_req(q, DENALI_BLK_S_IOERR);
+		return;
+	}
+	if (q->op != DENALI_BLK_FLUSH) {
+		q->done += (uint32_t)res;
+		if (q->done < q->len) { /* short: the rest, from where it stopped */
+			b->st.resubmits++;
+			if (submit(q) == 0)
+				return;
+			b->st.err_io++;
+			finish_req(q, DENALI_BLK_S_IOERR);
+			return;
+		}
+	}
+	finish_req(q, DENALI_BLK_S_OK);
+}
+
+/* Checks one request against the disk; DENALI_BLK_S_OK or the status. */
+static uint32_t check(struct blk_dev *b, const struct denali_blk_req *h, uint64_t data_len)
+{
+	uint64_t end;
+
+	if (h->op == DENALI_BLK_FLUSH)
+		return DENALI_BLK_S_OK;
+	if (h->op != DENALI_BLK_READ && h->op != DENALI_BLK_WRITE) {
+		b->st.err_bad++;
+		return DENALI_BLK_S_UNSUPP;
+	}
+	if ((uint64_t)h->nsectors * DENALI_BLK_SECTOR != data_len) {
+		b->st.err_bad++;
+		return DENALI_BLK_S_IOERR;
+	}
+	if (__builtin_add_overflow(h->sector, (uint64_t)h->nsectors, &end) || end > b->sectors) {
+		b->st.err_range++;
+		return DENALI_BLK_S_IOERR;
+	}
+	if (h->op == DENALI_BLK_WRITE && b->ro) {
+		b->st.err_rdonly++;
+		return DENALI_BLK_S_RDONLY;
+	}
+	return DENALI_BLK_S_OK;
+}
+
+/* Takes requests from the ring while the in-flight cap allows. */
+static int take(struct blk_dev *b, const struct dev_guest *g, char *why, size_t whylen)
+{
+	struct denali_ring *r = ring_of(g->mem);
+	uint32_t prod = ring_read_index(&r->avail_prod);
+	int pending = ring_pending(prod, b->cons), queued = 0;
+
+	if (pending == 0)
+		return 0;
+	if (pending < 0)
+		return fault(why, whylen,
+			     "blk ring: producer index %u is out of range (consumer %u, size %u)",
+			     prod, b->cons, DENALI_RING_SIZE);
+	b->mem = g->mem;
+	b->mem_size = g->mem_size;
+	while (b->cons != prod && b->inflight < BLK_INFLIGHT_MAX) {
+		uint32_t slot = b->cons % DENALI_RING_SIZE, status;
+		struct denali_blk_req h;
+		struct denali_desc d;
+		struct blk_req *q;
+		const void *hp;
+		uint8_t *data;
+
+		memcpy(&d, &r->desc[slot], sizeof(d));
+		hp = d.len >= sizeof(h)
+			 ? gpa_to_hva(g->mem, g->mem_size, d.addr, sizeof(h), GPA_READ)
+			 : NULL;
+		if (!hp)
+			return fault(
+			    why, whylen,
+			    "blk ring: descriptor %u request header [0x%lx, +%zu) is outside "
+			    "guest memory or longer than the descriptor (%u bytes)",
+			    slot, d.addr, sizeof(h), d.len);
+		memcpy(&h, hp, sizeof(h));
+		/* A read writes guest memory; anything else only reads it. */
+		data = gpa_to_hva(g->mem, g->mem_size, d.addr + sizeof(h), d.len - sizeof(h),
+				  h.op == DENALI_BLK_READ ? GPA_WRITE : GPA_READ);
+		if (!data)
+			return fault(why, whylen,
+				     "blk ring: descriptor %u [0x%lx, +%u) is outside guest memory",
+				     slot, d.addr, d.len);
+		b->cons++;
+		status = check(b, &h, d.len - sizeof(h));
+		if (status != DENALI_BLK_S_OK || (h.op == DENALI_BLK_FLUSH && b->ro) ||
+		    (h.op != DENALI_BLK_FLUSH && h.nsectors == 0)) {
+			complete(b, d.id, status); /* answered without I/O */
+			continue;
+		}
+		if (!b->host.ring) {
+			complete(b, d.id, DENALI_BLK_S_IOERR);
+			continue;
+		}
+		for (q = b->req; q->busy; q++)
+			;
+		*q = (struct blk_req){.io = {on_done},
+				      .b = b,
+				      .data = data,
+				      .off = h.sector * DENALI_BLK_SECTOR,
+				      .len = (uint32_t)(d.len - sizeof(h)),
+				      .op = h.op,
+				      .id = d.id,
+				      .busy = 1};
+		if (h.op == DENALI_BLK_READ) {
+			b->st.reads++;
+			b->st.read_bytes += q->len;
+		} else if (h.op == DENALI_BLK_WRITE) {
+			b->st.writes++;
+			b->st.write_bytes += q->len;
+		} else {
+			b->st.flushes++;
+		}
+		if (submit(q)) {
+			q->busy = 0;
+			b->cons--; /* the ring is full: retry at the next exit */
+			break;
+		}
+		b->inflight++;
+		queued++;
+		if (b->inflight > b->st.inflight_peak)
+			b->st.inflight_peak = b->inflight;
+	}
+	ring_write_index(&r->avail_cons, b->cons);
+	if (queued) {
+		io_uring_submit(b->host.ring);
+		if (b->host.poll)
+			b->host.poll(b->host.reap_arg);
+	}
+	return 0;
+}
+
+static int op_take(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
+		   size_t whylen)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+	uint32_t before = b->used_prod;
+	int rc = take(b, g, why, whylen);
+	/* Completions written meanwhile (statuses, or I/O the kernel did
+	 * inside the submit) are seen on this entry. */
+
+	if (b->used_prod != before)
+		*events |= DENALI_EV_BLK; /* statuses answered without I/O */
+	return rc;
+}
+
+static int op_attach(struct device *d, const struct dev_host *h)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+
+	b->host = *h;
+	b->attached = 1;
+	return 0;
+}
+
+static void op_quiesce(struct device *d)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+
+	while (b->inflight && b->host.reap)
+		if (b->host.reap(b->host.reap_arg) < 0)
+			break;
+}
+
+static unsigned op_counters(const struct device *d, struct dev_counter *out, unsigned max)
+{
+	const struct blk_dev *b = (const struct blk_dev *)d;
+	const struct dev_counter all[] = {
+	    {"blk_reads", b->st.reads},
+	    {"blk_writes", b->st.writes},
+	    {"blk_flushes", b->st.flushes},
+	    {"blk_read_bytes", b->st.read_bytes},
+	    {"blk_write_bytes", b->st.write_bytes},
+	    {"blk_err_io", b->st.err_io},
+	    {"blk_err_range", b->st.err_range},
+	    {"blk_err_rdonly", b->st.err_rdonly},
+	    {"blk_err_bad", b->st.err_bad},
+	    {"blk_resubmits", b->st.resubmits},
+	    {"blk_inflight_peak", b->st.inflight_peak},
+	};
+	unsigned n = 0;
+
+	for (; n < max && n < sizeof(all) / sizeof(all[0]); n++)
+		out[n] = all[n];
+	return n;
+}
+
+static size_t op_save(const struct device *d, void *buf, size_t cap)
+{
+	const struct blk_dev *b = (const struct blk_dev *)d;
+	uint32_t v[2] = {b->cons, b->used_prod};
+
+	if (cap < sizeof(v) || b->inflight)
+		return 0;
+	memcpy(buf, v, sizeof(v));
+	return sizeof(v);
+}
+
+static int op_restore(struct device *d, const void *buf, size_t len)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+	uint32_t v[2];
+
+	if (len != sizeof(v))
+		return -EINVAL;
+	memcpy(v, buf, sizeof(v));
+	b->cons = v[0];
+	b->used_prod = v[1];
+	return 0;
+}
+
+static void op_free(struct device *d)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+
+	op_quiesce(d);
+	close(b->fd);
+	free(b);
+}
+
+static const struct device_ops blk_ops = {
+    .kind = "blk",
+    .ring_mask = DENALI_RING_BLK,
+    .attach = op_attach,
+    .fill = op_take,
+    .drain = op_take,
+    .quiesce = op_quiesce,
+    .save = op_save,
+    .restore = op_restore,
+    .counters = op_counters,
+    .free = op_free,
+};
+
+int blk_dev_create(const char *path, int ro, struct device **out, char *err, size_t errlen)
+{
+	struct blk_dev *b;
+	struct stat st;
+	int fd;
+
+	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < DENALI_BLK_SECTOR) {
+		snprintf(err, errlen, "disk %s: not a regular file of at least one sector", path);
+		close(fd);
+		return -EINVAL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		close(fd);
+		return -ENOMEM;
+	}
+	b->dev.ops = &blk_ops;
+	b->fd = fd;
+	b->ro = ro;
+	b->sectors = (uint64_t)st.st_size / DENALI_BLK_SECTOR;
+	*out = &b->dev;
+	return 0;
+}
+
+uint64_t blk_dev_sectors(const struct device *d)
+{
+	return ((const struct blk_dev *)d)->sectors;
+}

@@ -1,0 +1,24 @@
+/*
+ * The block device of a VM: a raw image file, requests from the blk ring
+ * submitted to the owning worker's io_uring (the VM runs or idles while
+ * they are in flight), completions written to the ring's used entries and
+ * DENALI_EV_BLK raised. Host errors become DENALI_BLK_S_IOERR, counted;
+ * they never kill the VM.
+ */
+#ifndef DENALI_DEVICES_BLK_H
+#define DENALI_DEVICES_BLK_H
+
+#include "device.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLK_INFLIGHT_MAX 32u /* per VM */
+
+/* Opens path (read-only if ro). 0 or -errno with err set. */
+int blk_dev_create(const char *path, int ro, struct device **out, char *err, size_t errlen);
+
+/* Capacity in sectors. */
+uint64_t blk_dev_sectors(const struct device *d);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * The net device of a VM: its port on the switch, its tx ring drained at
+ * every exit, its rx ring filled from the port's queue before every entry
+ * (and at every exit, so that buffers posted while running are filled
+ * before an idle() decides to sleep).
+ */
+#ifndef DENALI_DEVICES_NET_H
+#define DENALI_DEVICES_NET_H
+
+#include "device.h"
+
+#include <stdint.h>
+
+struct netsw;
+
+/* Creates the device and its switch port (control thread). 0 or -errno
+ * (-EEXIST: the MAC is taken, -ENOSPC: the switch is full). */
+int net_dev_create(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct device **out);
+
+/* The locally administered MAC of VM id: 02:de and the id's low 32 bits. */
+void net_mac_of_id(uint64_t id, uint8_t mac[6]);
+
+#endif

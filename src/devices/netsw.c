@@ -1,0 +1,342 @@
+/*
+ * Virtual switch: MAC-to-port table, forwarding, per-port queues.
+ *
+ * The MAC table is open addressing over 64-bit entries (MAC << 16 | port
+ * index + 1), written under sw->lock by the control thread and read with
+ * plain atomic loads by senders. Ports live in a pool that is never freed
+ * while the switch lives, so a sender holding a stale index finds a port
+ * that is either detached or carries a different MAC, never freed memory.
+ */
+#include "netsw.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOMB UINT64_MAX
+
+struct netsw {
+	pthread_mutex_t lock; /* ports and table writers */
+	unsigned max_ports, nports;
+	struct netsw_port **ports; /* pool, by index */
+	uint64_t *table;
+	uint32_t table_mask;
+	/* uplink */
+	struct netq *up_txq;
+	void (*up_kick)(void *);
+	void *up_arg;
+	int up_up;	   /* atomic */
+	uint32_t up_armed; /* atomic */
+	struct netsw_stats st;
+};
+
+static uint64_t mac_u64(const uint8_t m[6])
+{
+	return (uint64_t)m[0] << 40 | (uint64_t)m[1] << 32 | (uint64_t)m[2] << 24 |
+	       (uint64_t)m[3] << 16 | (uint64_t)m[4] << 8 | m[5];
+}
+
+static uint32_t mac_hash(uint64_t mac)
+{
+	mac *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(mac >> 32);
+}
+
+int netsw_create(unsigned max_ports, struct netsw **out)
+{
+	struct netsw *sw;
+	uint32_t size = 16;
+
+	if (max_ports == 0 || max_ports > 65535)
+		return -EINVAL;
+	while (size < 2 * max_ports)
+		size <<= 1;
+	sw = calloc(1, sizeof(*sw));
+	if (!sw)
+		return -ENOMEM;
+	sw->ports = calloc(max_ports, sizeof(*sw->ports));
+	sw->table = calloc(size, sizeof(*sw->table));
+	if (!sw->ports || !sw->table) {
+		free(sw->ports);
+		free(sw->table);
+		free(sw);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&sw->lock, NULL);
+	sw->max_ports = max_ports;
+	sw->table_mask = size - 1;
+	*out = sw;
+	return 0;
+}
+
+void netsw_destroy(struct netsw *sw)
+{
+	if (!sw)
+		return;
+	for (unsigned i = 0; i < sw->nports; i++) {
+		if (sw->ports[i]) {
+			netq_free(&sw->ports[i]->rxq);
+			free(sw->ports[i]);
+		}
+	}
+	free(sw->ports);
+	free(sw->table);
+	pthread_mutex_destroy(&sw->lock);
+	free(sw);
+}
+
+/* Port index for mac, or -1. Lock-free. */
+static int lookup(const struct netsw *sw, uint64_t mac)
+{
+	for (uint32_t i = mac_hash(mac);; i++) {
+		uint64_t e = __atomic_load_n(&sw->table[i & sw->table_mask], __ATOMIC_ACQUIRE);
+
+		if (e == 0)
+			return -1;
+		if (e != TOMB && e >> 16 == mac)
+			return (int)(e & 0xffff) - 1;
+	}
+}
+
+int netsw_port_add(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct netsw_port **out)
+{
+	uint64_t m = mac_u64(mac);
+	struct netsw_port *p = NULL;
+	unsigned idx;
+	int rc = 0;
+
+	pthread_mutex_lock(&sw->lock);
+	if (lookup(sw, m) >= 0) {
+		rc = -EEXIST;
+		goto out;
+	}
+	for (idx = 0; idx < sw->nports; idx++)
+		if (!sw->ports[idx]->in_use)
+			break;
+	if (idx == sw->nports) {
+		if (idx == sw->max_ports) {
+			rc = -ENOSPC;
+			goto out;
+		}
+		p = calloc(1, sizeof(*p));
+		if (!p || netq_init(&p->rxq, NETSW_RXQ_CELLS)) {
+			free(p);
+			rc = -ENOMEM;
+			goto out;
+		}
+		__atomic_store_n(&sw->ports[idx], p, __ATOMIC_RELEASE);
+		__atomic_store_n(&sw->nports, idx + 1, __ATOMIC_RELEASE);
+	}
+	p = sw->ports[idx];
+	/* Frames left from the previous owner of this slot are dropped. */
+	while (netq_peek(&p->rxq))
+		netq_pop(&p->rxq);
+	memcpy(p->mac, mac, 6);
+	p->net = net;
+	memset(&p->st, 0, sizeof(p->st));
+	p->armed = 0;
+	__atomic_store_n(&p->in_use, 1, __ATOMIC_RELEASE);
+	for (uint32_t i = mac_hash(m);; i++) {
+		uint64_t *e = &sw->table[i & sw->table_mask];
+
+		if (*e == 0 || *e == TOMB) {
+			__atomic_store_n(e, m << 16 | (idx + 1), __ATOMIC_RELEASE);
+			break;
+		}
+	}
+	*out = p;
+out:
+	pthread_mutex_unlock(&sw->lock);
+	return rc;
+}
+
+void netsw_port_remove(struct netsw *sw, struct netsw_port *p)
+{
+	uint64_t m = mac_u64(p->mac);
+
+	netsw_port_detach(p);
+	pthread_mutex_lock(&sw->lock);
+	for (uint32_t i = mac_hash(m);; i++) {
+		uint64_t *e = &sw->table[i & sw->table_mask];
+
+		if (*e == 0)
+			break;
+		if (*e != TOMB && *e >> 16 == m) {
+			__atomic_store_n(e, TOMB, __ATOMIC_RELEASE);
+			break;
+		}
+	}
+	__atomic_store_n(&p->in_use, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&sw->lock);
+}
+
+void netsw_port_attach(struct netsw_port *p, void (*wake)(void *, uint64_t), void *arg)
+{
+	p->wake = wake;
+	p->wake_arg = arg;
+	p->armed = 0;
+	__atomic_store_n(&p->attached, 1, __ATOMIC_SEQ_CST);
+	/* Frames kept while detached: make sure the receiver hears of them. */
+	if (netq_peek(&p->rxq) && !__atomic_exchange_n(&p->armed, 1, __ATOMIC_SEQ_CST))
+		wake(arg, 0);
+}
+
+void netsw_port_detach(struct netsw_port *p)
+{
+	__atomic_store_n(&p->attached, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&p->users, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
+int netsw_port_rearm(struct netsw_port *p)
+{
+	__atomic_store_n(&p->armed, 0, __ATOMIC_SEQ_CST);
+	if (!netq_peek(&p->rxq))
+		return 0;
+	__atomic_store_n(&p->armed, 1, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+/*
+ * Queues a frame for port p; drops and counts it when p is full. A port
+ * that is detached (its VM suspended) still queues, up to its bound; one
+ * that was removed, or reused for another MAC since the caller looked it
+ * up (unicast: dst_check), gets nothing.
+ */
+static void deliver(struct netsw_port *p, const uint8_t *frame, uint32_t len, int dst_check)
+{
+	__atomic_fetch_add(&p->users, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&p->in_use, __ATOMIC_SEQ_CST) &&
+	    (!dst_check || !memcmp(p->mac, frame, 6))) {
+		if (netq_push(&p->rxq, frame, len))
+			__atomic_fetch_add(&p->st.drop_rx_full, 1, __ATOMIC_RELAXED);
+		else if (__atomic_load_n(&p->attached, __ATOMIC_SEQ_CST) &&
+			 !__atomic_exchange_n(&p->armed, 1, __ATOMIC_SEQ_CST))
+			p->wake(p->wake_arg, 0);
+	}
+	__atomic_fetch_sub(&p->users, 1, __ATOMIC_SEQ_CST);
+}
+
+static void to_uplink(struct netsw *sw, const uint8_t *frame, uint32_t len)
+{
+	if (!sw->up_txq || !__atomic_load_n(&sw->up_up, __ATOMIC_ACQUIRE)) {
+		__atomic_fetch_add(&sw->st.up_drop_down, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (netq_push(sw->up_txq, frame, len)) {
+		__atomic_fetch_add(&sw->st.up_drop_full, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_fetch_add(&sw->st.up_tx_frames, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sw->st.up_tx_bytes, len, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&sw->up_armed, 1, __ATOMIC_SEQ_CST))
+		sw->up_kick(sw->up_arg);
+}
+
+/* Every port of network net except skip. */
+static void flood(struct netsw *sw, uint16_t net, const struct netsw_port *skip,
+		  const uint8_t *frame, uint32_t len)
+{
+	unsigned n = __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct netsw_port *p = __atomic_load_n(&sw->ports[i], __ATOMIC_ACQUIRE);
+
+		if (p && p != skip && __atomic_load_n(&p->in_use, __ATOMIC_ACQUIRE) &&
+		    p->net == net)
+			deliver(p, frame, len, 0);
+	}
+}
+
+void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame, uint32_t len)
+{
+	int idx;
+
+	if (len < 14) {
+		from->st.drop_runt++;
+		return;
+	}
+	if (memcmp(frame + 6, from->mac, 6)) {
+		from->st.drop_forged++;
+		return;
+	}
+	from->st.tx_frames++;
+	from->st.tx_bytes += len;
+	if (frame[0] & 1) { /* broadcast or multicast */
+		flood(sw, from->net, from, frame, len);
+		if (from->net == NETSW_NET_UPLINK && sw->up_txq)
+			to_uplink(sw, frame, len);
+		return;
+	}
+	idx = lookup(sw, mac_u64(frame));
+	if (idx >= 0) {
+		struct netsw_port *p = sw->ports[idx];
+
+		if (p->net == from->net)
+			deliver(p, frame, len, 1);
+		else
+			from->st.drop_unknown++; /* another network: nobody here */
+		return;
+	}
+	if (from->net == NETSW_NET_UPLINK && sw->up_txq &&
+	    __atomic_load_n(&sw->up_up, __ATOMIC_ACQUIRE))
+		to_uplink(sw, frame, len);
+	else
+		from->st.drop_unknown++;
+}
+
+void netsw_set_uplink(struct netsw *sw, struct netq *txq, void (*kick)(void *), void *arg)
+{
+	sw->up_kick = kick;
+	sw->up_arg = arg;
+	__atomic_store_n(&sw->up_txq, txq, __ATOMIC_RELEASE);
+}
+
+void netsw_uplink_set_up(struct netsw *sw, int up)
+{
+	__atomic_store_n(&sw->up_up, up, __ATOMIC_RELEASE);
+}
+
+int netsw_uplink_is_up(const struct netsw *sw)
+{
+	return __atomic_load_n(&sw->up_up, __ATOMIC_ACQUIRE);
+}
+
+int netsw_uplink_rearm(struct netsw *sw)
+{
+	__atomic_store_n(&sw->up_armed, 0, __ATOMIC_SEQ_CST);
+	if (!netq_peek(sw->up_txq))
+		return 0;
+	__atomic_store_n(&sw->up_armed, 1, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+void netsw_input(struct netsw *sw, const uint8_t *frame, uint32_t len)
+{
+	int idx;
+
+	if (len < 14 || len > DENALI_NET_FRAME_MAX)
+		return;
+	if (lookup(sw, mac_u64(frame + 6)) >= 0) {
+		sw->st.up_drop_spoof++;
+		return;
+	}
+	sw->st.up_rx_frames++;
+	sw->st.up_rx_bytes += len;
+	if (frame[0] & 1) {
+		flood(sw, NETSW_NET_UPLINK, NULL, frame, len);
+		return;
+	}
+	idx = lookup(sw, mac_u64(frame));
+	if (idx >= 0 && sw->ports[idx]->net == NETSW_NET_UPLINK)
+		deliver(sw->ports[idx], frame, len, 1);
+	else
+		sw->st.up_drop_unknown++;
+}
+
+const struct netsw_stats *netsw_stats(const struct netsw *sw)
+{
+	return &sw->st;
+}

@@ -1,0 +1,96 @@
+/*
+ * The virtual Ethernet switch. Learning-free: every port has the MAC the
+ * monitor gave its VM, kept in a MAC-to-port table. A frame goes to the port
+ * owning its destination MAC; broadcast and multicast go to every other
+ * port of the sender's network (and the uplink, on network 0); unknown
+ * unicast goes to the uplink only. A frame whose source is not the sender's
+ * MAC is dropped and counted. Each port has a bounded receive queue; a full
+ * queue drops the frame and counts it, the sender never waits. No IP.
+ *
+ * Threads: ports are added and removed by the control thread (a mutex
+ * there); sending and receiving take no lock, allocate nothing and make no
+ * system call per frame. A port's wake hook runs once per burst: the
+ * receiver re-arms it when it has emptied its queue.
+ */
+#ifndef DENALI_DEVICES_NETSW_H
+#define DENALI_DEVICES_NETSW_H
+
+#include "netq.h"
+
+#include <stdint.h>
+
+struct netsw;
+
+#define NETSW_RXQ_CELLS	 256u /* frames queued per VM */
+#define NETSW_NET_UPLINK 0u   /* the network the uplink belongs to */
+
+/* Per-port counters: written by one thread each, read by any (plain loads). */
+struct netsw_port_stats {
+	uint64_t tx_frames, tx_bytes; /* accepted from the VM */
+	uint64_t rx_frames, rx_bytes; /* delivered into the VM's ring */
+	uint64_t drop_forged;	      /* tx with a source MAC not the VM's */
+	uint64_t drop_unknown;	      /* tx unicast to nobody, no uplink up */
+	uint64_t drop_runt;	      /* tx shorter than an Ethernet header */
+	uint64_t drop_rx_full;	      /* rx queue full (atomic: many senders) */
+	uint64_t drop_rx_small_buf;   /* rx buffer smaller than the frame */
+	uint64_t rx_bursts;	      /* fills that delivered frames */
+};
+
+struct netsw_port {
+	uint8_t mac[6];
+	uint16_t net;
+	int in_use;
+	int attached;	/* deliveries allowed (atomic) */
+	uint32_t users; /* senders inside a delivery (atomic) */
+	uint32_t armed; /* a wake is outstanding (atomic) */
+	void (*wake)(void *arg, uint64_t events);
+	void *wake_arg;
+	struct netq rxq;
+	struct netsw_port_stats st;
+};
+
+/* Switch-wide counters. */
+struct netsw_stats {
+	uint64_t up_tx_frames, up_tx_bytes; /* queued to the uplink */
+	uint64_t up_rx_frames, up_rx_bytes; /* accepted from the uplink */
+	uint64_t up_drop_down;		    /* to the uplink while it was down */
+	uint64_t up_drop_full;		    /* uplink queue full */
+	uint64_t up_drop_spoof;		    /* from the uplink with one of our MACs */
+	uint64_t up_drop_unknown;	    /* from the uplink to no port */
+};
+
+/* max_ports <= 65535. 0 or -errno. */
+int netsw_create(unsigned max_ports, struct netsw **out);
+void netsw_destroy(struct netsw *sw);
+
+/* Control thread: a port for mac on network net (-EEXIST: MAC taken,
+ * -ENOSPC: no port left). Receives nothing until netsw_port_attach(). */
+int netsw_port_add(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct netsw_port **out);
+/* Control thread: detaches and frees the port for reuse. */
+void netsw_port_remove(struct netsw *sw, struct netsw_port *p);
+
+/* Starts deliveries; wake(arg, 0) is called when frames arrive. */
+void netsw_port_attach(struct netsw_port *p, void (*wake)(void *, uint64_t), void *arg);
+/* Stops deliveries and waits out senders in flight; frames queued stay
+ * (up to the queue bound) for the next attach. */
+void netsw_port_detach(struct netsw_port *p);
+
+/* The receiver found its queue empty: re-arms the wake hook. Returns 1 if
+ * frames arrived meanwhile (the receiver should look again). */
+int netsw_port_rearm(struct netsw_port *p);
+
+/* Forwards one frame sent by the VM of port from. Any thread. */
+void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame, uint32_t len);
+
+/* The uplink: frames for it are pushed to txq, then kick(arg) is called
+ * (once per burst, re-armed by netsw_uplink_rearm()). */
+void netsw_set_uplink(struct netsw *sw, struct netq *txq, void (*kick)(void *), void *arg);
+void netsw_uplink_set_up(struct netsw *sw, int up);
+int netsw_uplink_rearm(struct netsw *sw);
+/* A frame from the uplink. The uplink thread. */
+void netsw_input(struct netsw *sw, const uint8_t *frame, uint32_t len);
+
+const struct netsw_stats *netsw_stats(const struct netsw *sw);
+int netsw_uplink_is_up(const struct netsw *sw);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * Tap uplink. user_data = operation << 56 | slot:
+ *   READ   a frame read into rx buffer `slot` (TAP_READS stay posted)
+ *   WRITE  tx buffer `slot` written
+ *   KICK   the eventfd the switch writes when frames wait for the uplink
+ *   TICK   the half-second timeout that retries a lost tap
+ * Every cqe->res < 0 is handled for its operation: EAGAIN/EINTR repost,
+ * anything else on a read marks the uplink down. A short write (a tap
+ * takes whole frames) is counted as an error, not resubmitted as a torn
+ * frame.
+ */
+#include "tap.h"
+
+#include "netsw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define TAP_READS  16
+#define TAP_WRITES 32
+#define TAP_BUF	   2048
+#define TAP_TXQ	   1024
+
+enum { OP_READ = 1, OP_WRITE, OP_KICK, OP_TICK, OP_QUIT };
+
+struct tap_uplink {
+	struct netsw *sw;
+	char name[IFNAMSIZ];
+	char want[IFNAMSIZ]; /* a name asked for by tap_uplink_attach() */
+	int fd;		     /* -1 while down */
+	int efd;
+	uint64_t efd_buf;
+	int quit;
+	int reads_out, writes_out;
+	uint8_t rx_busy[TAP_READS]; /* a read into this buffer is posted */
+	int write_free[TAP_WRITES], nfree;
+	struct io_uring ring;
+	struct netq txq;
+	pthread_t thread;
+	struct __kernel_timespec tick;
+	uint8_t rx[TAP_READS][TAP_BUF];
+	uint8_t tx[TAP_WRITES][TAP_BUF];
+	uint32_t tx_len[TAP_WRITES];
+	struct tap_stats st;
+};
+
+static uint64_t ud(int op, unsigned slot)
+{
+	return (uint64_t)op << 56 | slot;
+}
+
+static struct io_uring_sqe *sqe_get(struct tap_uplink *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe) {
+		io_uring_submit(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	return sqe;
+}
+
+static int tap_open_fd(const char *name, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "tap %s: /dev/net/tun: %s", name, strerror(errno));
+		return -errno;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "tap %s: TUNSETIFF: %s", name, strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void post_read(struct tap_uplink *u, unsigned slot)
+{
+	struct io_uring_sqe *sqe = sqe_get(u);
+
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, u->fd, u->rx[slot], TAP_BUF, 0);
+	io_uring_sqe_set_data64(sqe, ud(OP_READ, slot));
+	u->reads_out++;
+	u->rx_busy[slot] = 1;
+}
+
+static void post_kick(struct tap_uplink *u)
+{
+	struct io_uring_sqe *sqe = sqe_get(u);
+
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, u->efd, &u->efd_buf, sizeof(u->efd_buf), 0);
+	io_uring_sqe_set_data64(sqe, ud(OP_KICK, 0));
+}
+
+static void post_tick(struct tap_uplink *u)
+{
+	struct io_uring_sqe *sqe = sqe_get(u);
+
+	if (!sqe)
+		return;
+	u->tick.tv_sec = 0;
+	u->tick.tv_nsec = 500000000;
+	io_uring_prep_timeout(sqe, &u->tick, 0, 0);
+	io_uring_sqe_set_data64(sqe, ud(OP_TICK, 0));
+}
+
+static void go_up(struct tap_uplink *u, int fd)
+{
+	u->fd = fd;
+	/* Buffers whose read on an old fd has not come back stay out. */
+	for (unsigned i = 0; i < TAP_READS; i++)
+		if (!u->rx_busy[i])
+			post_read(u, i);
+	netsw_uplink_set_up(u->sw, 1);
+	__atomic_store_n(&u->st.up, 1, __ATOMIC_RELEASE);
+}
+
+static void go_down(struct tap_uplink *u, int err)
+{
+	if (u->fd < 0)
+		return;
+	fprintf(stderr, "denalid: uplink %s is down (%s); VMs keep running\n", u->name,
+		strerror(err));
+	netsw_uplink_set_up(u->sw, 0);
+	__atomic_store_n(&u->st.up, 0, __ATOMIC_RELEASE);
+	u->st.down_events++;
+	/* Reads still posted fail on the dead fd and are not reposted. */
+	close(u->fd);
+	u->fd = -1;
+}
+
+static void try_reattach(struct tap_uplink *u)
+{
+	char path[64], err[128];
+	int fd;
+
+	if (u->want[0]) {
+		snprintf(u->name, sizeof(u->name), "%s", u->want);
+		u->want[0] = 0;
+	} else {
+		snprintf(path, sizeof(path), "/sys/class/net/%s", u->name);
+		if (access(path, F_OK) != 0)
+			return; /* not there yet: only attach, never create, here */
+	}
+	fd = tap_open_fd(u->name, err, sizeof(err));
+	if (fd < 0)
+		return;
+	fprintf(stderr, "denalid: uplink %s attached again\n", u->name);
+	u->st.reattaches++;
+	go_up(u, fd);
+}
+
+/* Moves queued frames into free tx buffers: one submission for all. */
+static void push_tx(struct tap_uplink *u)
+{
+	unsigned queued = 0;
+
+	for (;;) {
+		const struct netq_cell *c;
+
+		while (u->fd >= 0 && u->nfree > 0 && (c = netq_peek(&u->txq)) != NULL) {
+			int slot = u->write_free[--u->nfree];
+			struct io_uring_sqe *sqe = sqe_get(u);
+
+			if (!sqe) {
+				u->nfree++;
+				break;
+			}
+			memcpy(u->tx[slot], c->data, c->len);
+			u->tx_len[slot] = c->len;
+			netq_pop(&u->txq);
+			io_uring_prep_write(sqe, u->fd, u->tx[slot], c->len, 0);
+			io_uring_sqe_set_data64(sqe, ud(OP_WRITE, (unsigned)slot));
+			u->writes_out++;
+			queued++;
+		}
+		if (u->fd < 0) { /* down: what is queued is dropped */
+			while (netq_peek(&u->txq))
+				netq_pop(&u->txq);
+		}
+		if (netq_peek(&u->txq) || !netsw_uplink_rearm(u->sw))
+			break;
+	}
+	if (queued) {
+		u->st.tx_submits++;
+		io_uring_submit(&u->ring);
+	}
+}
+
+static void on_cqe(struct tap_uplink *u, uint64_t data, int res)
+{
+	unsigned slot = (unsigned)(data & 0xffffffu);
+
+	switch ((int)(data >> 56)) {
+	case OP_READ:
+		u->reads_out--;
+		u->rx_busy[slot] = 0;
+		if (res > 0) {
+			u->st.rx_frames++;
+			u->st.rx_bytes += (uint64_t)res;
+			netsw_input(u->sw, u->rx[slot], (uint32_t)res);
+		} else if (res < 0 && res != -EAGAIN && res != -EINTR) {
+			u->st.rx_errors++;
+			go_down(u, -res);
+		}
+		if (u->fd >= 0 && !u->quit)
+			post_read(u, slot);
+		break;
+	case OP_WRITE:
+		u->writes_out--;
+		u->write_free[u->nfree++] = (int)slot;
+		if (res < 0) {
+			u->st.tx_errors++;
+		} else if ((uint32_t)res < u->tx_len[slot]) {
+			u->st.tx_short++;
+		} else {
+			u->st.tx_frames++;
+			u->st.tx_bytes += (uint64_t)res;
+		}
+		push_tx(u);
+		break;
+	case OP_KICK:
+		if (res < 0 && res != -EAGAIN && res != -EINTR)
+			fprintf(stderr, "denalid: uplink eventfd: %s\n", strerror(-res));
+		if (!u->quit) {
+			post_kick(u);
+			if (u->want[0])
+				try_reattach(u);
+			push_tx(u);
+		}
+		break;
+	case OP_TICK:
+		/* -ETIME is the timeout expiring, the normal case. */
+		if (u->quit)
+			break;
+		if (u->fd < 0 || u->want[0])
+			try_reattach(u);
+		post_tick(u);
+		break;
+	}
+}
+
+static void *uplink_main(void *arg)
+{
+	struct tap_uplink *u = arg;
+
+	post_kick(u);
+	post_tick(u);
+	io_uring_submit(&u->ring);
+	while (!__atomic_load_n(&u->quit, __ATOMIC_ACQUIRE)) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+		int rc = io_uring_submit_and_wait(&u->ring, 1);
+
+		if (rc < 0 && rc != -EINTR && rc != -EBUSY) {
+			fprintf(stderr, "denalid: uplink io_uring: %s\n", strerror(-rc));
+			break;
+		}
+		io_uring_for_each_cqe(&u->ring, head, cqe)
+		{
+			on_cqe(u, io_uring_cqe_get_data64(cqe), cqe->res);
+			n++;
+		}
+		io_uring_cq_advance(&u->ring, n);
+	}
+	return NULL;
+}
+
+static void kick(void *arg)
+{
+	struct tap_uplink *u = arg;
+	uint64_t one = 1;
+
+	if (write(u->efd, &one, sizeof(one)) < 0)
+		return; /* the counter is full: a kick is pending anyway */
+}
+
+int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out, char *err,
+		    size_t errlen)
+{
+	struct tap_uplink *u;
+	int rc, fd;
+
+	if (!name[0] || strlen(name) >= IFNAMSIZ) {
+		snprintf(err, errlen, "tap name '%s' is not 1..%d characters", name, IFNAMSIZ - 1);
+		return -EINVAL;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->sw = sw;
+	u->fd = -1;
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	for (int i = 0; i < TAP_WRITES; i++)
+		u->write_free[u->nfree++] = i;
+	rc = netq_init(&u->txq, TAP_TXQ);
+	if (rc)
+		goto fail_free;
+	u->efd = eventfd(0, EFD_CLOEXEC);
+	if (u->efd < 0) {
+		rc = -errno;
+		goto fail_q;
+	}
+	rc = io_uring_queue_init(128, &u->ring, 0);
+	if (rc)
+		goto fail_efd;
+	fd = tap_open_fd(name, err, errlen);
+	if (fd < 0) {
+		rc = fd;
+		goto fail_ring;
+	}
+	go_up(u, fd);
+	netsw_set_uplink(sw, &u->txq, kick, u);
+	rc = -pthread_create(&u->thread, NULL, uplink_main, u);
+	if (rc) {
+		snprintf(err, errlen, "uplink thread: %s", strerror(-rc));
+		netsw_set_uplink(sw, NULL, NULL, NULL);
+		close(u->fd);
+		goto fail_ring;
+	}
+	*out = u;
+	return 0;
+fail_ring:
+	io_uring_queue_exit(&u->ring);
+fail_efd:
+	close(u->efd);
+fail_q:
+	netq_free(&u->txq);
+fail_free:
+	if (rc != -EINVAL && !err[0])
+		snprintf(err, errlen, "uplink %s: %s", name, strerror(-rc));
+	free(u);
+	return rc;
+}
+
+int tap_uplink_attach(struct tap_uplink *u, const char *name, char *err, size_t errlen)
+{
+	const char *n = name ? name : u->name;
+
+	if (!n[0] || strlen(n) >= IFNAMSIZ) {
+		snprintf(err, errlen, "tap name '%s' is not 1..%d characters", n, IFNAMSIZ - 1);
+		return -EINVAL;
+	}
+	if (__atomic_load_n(&u->st.up, __ATOMIC_ACQUIRE) && !strcmp(n, u->name))
+		return 0;
+	/* The uplink thread owns the fd: it picks the name up at its next
+	 * wake-up (the kick below, or the tick). */
+	snprintf(u->want, sizeof(u->want), "%s", n);
+	kick(u);
+	return 0;
+}
+
+void tap_uplink_stats(const struct tap_uplink *u, struct tap_stats *out)
+{
+	*out = u->st;
+}
+
+const char *tap_uplink_name(const struct tap_uplink *u)
+{
+	return u->name;
+}
+
+void tap_uplink_close(struct tap_uplink *u)
+{
+	if (!u)
+		return;
+	netsw_uplink_set_up(u->sw, 0);
+	__atomic_store_n(&u->quit, 1, __ATOMIC_RELEASE);
+	kick(u);
+	pthread_join(u->thread, NULL);
+	netsw_set_uplink(u->sw, NULL, NULL, NULL);
+	io_uring_queue_exit(&u->ring);
+	if (u->fd >= 0)
+		close(u->fd);
+	close(u->efd);
+	netq_free(&u->txq);
+	free(u);
+}

@@ -1,0 +1,42 @@
+/*
+ * The switch's uplink: a tap device read and written through its own
+ * io_uring on a thread of its own (it never runs guests), several frames per
+ * submission. If the tap goes away (deleted, EBADFD/EIO on read), the uplink
+ * is marked down and counted, VM <-> VM traffic goes on, and the tap is
+ * re-attached when an interface of that name exists again (checked twice a
+ * second) or when tap_uplink_attach() names one.
+ */
+#ifndef DENALI_DEVICES_TAP_H
+#define DENALI_DEVICES_TAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct netsw;
+struct tap_uplink;
+
+struct tap_stats {
+	uint64_t rx_frames, rx_bytes; /* read from the tap */
+	uint64_t tx_frames, tx_bytes; /* written to the tap */
+	uint64_t tx_submits;	      /* io_uring_submit calls carrying writes */
+	uint64_t rx_errors, tx_errors, tx_short;
+	uint64_t down_events, reattaches;
+	int up;
+};
+
+/* Opens (or creates, with CAP_NET_ADMIN) the tap NAME, starts the uplink
+ * thread and plugs it into sw. 0 or -errno with err set. */
+int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out, char *err,
+		    size_t errlen);
+
+/* Re-attaches now, to NAME (or the same name if NULL). Any thread. 0 or
+ * -errno with err set. */
+int tap_uplink_attach(struct tap_uplink *u, const char *name, char *err, size_t errlen);
+
+/* Counters (plain loads). */
+void tap_uplink_stats(const struct tap_uplink *u, struct tap_stats *out);
+const char *tap_uplink_name(const struct tap_uplink *u);
+
+void tap_uplink_close(struct tap_uplink *u);
+
+#endif

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The block device: write/flush/read-back by checksum, a read-only disk, out
+# of range and wrapping requests, a disk on a full file system, and a
+# hostile guest for every blk-ring index, address and length.
+. "$(dirname "$0")/lib.sh"
+require_kvm
+C=$GUESTS/blkcheck
+counter() { grep "^vm $2 devices:" "$TMP/$1.err" | tr ' ' '\n' | sed -n "s/^$3=//p"; }
+expect_counter() {
+	CHECKS=$((CHECKS + 1))
+	local v
+	v=$(counter "$1" "$2" "$3")
+	[ "$v" = "$4" ] || fail "$1: $2 $3=$v, expected $4"
+}
+
+truncate -s 8M "$TMP/disk.img"
+run_denalid rw run --disk "$TMP/disk.img" "$C" -- rw 6000
+expect_status rw 0 "$STATUS"
+expect_in rw "$TMP/rw.out" "sectors: written crc"
+expect_in rw "$TMP/rw.out" "match"
+expect_counter rw blkcheck blk_flushes 1
+expect_counter rw blkcheck blk_write_bytes $((6000 * 512))
+expect_counter rw blkcheck blk_err_io 0
+# The data is really in the file, where the guest put it.
+CHECKS=$((CHECKS + 1))
+[ "$(head -c 4096 "$TMP/disk.img" | tr -d '\0' | wc -c)" -gt 0 ] || fail "rw: file still zero"
+
+# A second VM reads what the first wrote and gets the same checksum.
+run_denalid ro run --disk-ro "$TMP/disk.img" "$C" -- ro
+expect_status ro 0 "$STATUS"
+expect_in ro "$TMP/ro.out" "blkcheck: ro read 0 write -30"
+expect_counter ro blkcheck blk_err_rdonly 1
+
+run_denalid range run --disk "$TMP/disk.img" "$C" -- range
+expect_status range 0 "$STATUS"
+expect_in range "$TMP/range.out" "blkcheck: range past-end -5 straddle -5 wrap -5 last 0"
+expect_counter range blkcheck blk_err_range 3
+
+# A full file system: the guest gets -EIO and keeps running; so does its
+# neighbour. Needs root for a small tmpfs.
+if [ "$(id -u)" -eq 0 ] && mkdir "$TMP/full" && mount -t tmpfs -o size=1m tmpfs "$TMP/full"; then
+	trap 'umount "$TMP/full" 2>/dev/null; rm -rf "$TMP"' EXIT
+	truncate -s 4M "$TMP/full/disk.img"
+	run_denalid full run --disk "$TMP/full/disk.img" "$C" --with "$GUESTS/sleeper 3 10" -- fill
+	expect_status full 0 "$STATUS"
+	expect_in full "$TMP/full.out" "blkcheck: fill error -5 at sector"
+	expect_in full "$TMP/full.out" "blkcheck: read after error 0"
+	CHECKS=$((CHECKS + 1))
+	[ "$(grep -c 'sleeper-1: slept 10 ms late' "$TMP/full.out")" = 3 ] || fail "full: neighbour"
+	CHECKS=$((CHECKS + 1))
+	[ "$(counter full blkcheck-0 blk_err_io)" -ge 1 ] || fail "full: no I/O error counted"
+	umount "$TMP/full"
+else
+	echo "note: not root, the full-disk case is not run"
+fi
+
+hostile() {
+	local mode=$1 reason=$2
+	run_denalid "h-$mode" run --disk "$TMP/disk.img" "$GUESTS/hostile-devring" \
+		--with "$GUESTS/sleeper 3 10" -- "$mode"
+	expect_status "h-$mode" 125 "$STATUS"
+	expect_in "h-$mode" "$TMP/h-$mode.err" "vm hostile-devring-0 killed: $reason"
+	CHECKS=$((CHECKS + 1))
+	[ "$(grep -c 'sleeper-1: slept 10 ms late' "$TMP/h-$mode.out")" = 3 ] ||
+		fail "h-$mode: the well-behaved sleeper did not finish beside it"
+	expect_not_in "h-$mode" "$TMP/h-$mode.out" "survived"
+}
+hostile blkhdr "blk ring: descriptor 0 request header [0xfffff8, +16) is outside guest memory"
+hostile blkdata "blk ring: descriptor 0 [0x"
+hostile blkindex "blk ring: producer index 1000 is out of range"
+finish
