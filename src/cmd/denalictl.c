@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_OK		 0
@@ -140,6 +141,34 @@ static json_t *conn_recv(struct conn *c)
 	}
 }
 
+/* One life-cycle event as a line: "TIME vm NAME (id N): exited with code C". */
+static void print_event(json_t *e)
+{
+	const char *kind = json_string_value(json_object_get(e, "event"));
+	json_t *reason = json_object_get(e, "reason");
+	time_t t = (time_t)(json_integer_value(json_object_get(e, "time_ms")) / 1000);
+	char when[32];
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%s #%lld vm %s (id %lld): ", when,
+	       (long long)json_integer_value(json_object_get(e, "seq")),
+	       json_string_value(json_object_get(e, "vm")),
+	       (long long)json_integer_value(json_object_get(e, "id")));
+	if (kind && !strcmp(kind, "exit"))
+		printf("exited with code %lld\n",
+		       (long long)json_integer_value(json_object_get(e, "code")));
+	else if (kind && !strcmp(kind, "kill"))
+		printf("killed: %s\n", json_is_string(reason) ? json_string_value(reason) : "?");
+	else if (kind && !strcmp(kind, "start"))
+		printf("started\n");
+	else
+		printf("%s%s%s\n", kind ? kind : "?", json_is_string(reason) ? ": " : "",
+		       json_is_string(reason) ? json_string_value(reason) : "");
+	fflush(stdout);
+}
+
 /* Sends req (reference stolen) and waits for its final reply (one with "ok"). Lines carrying
  * "data" are written to stdout on the way. Returns an exit status; *reply gets the final reply
  * when the status is EXIT_OK or EXIT_ERR with an answer from the daemon. */
@@ -170,6 +199,8 @@ static int call(json_t *req, json_t **reply)
 		json_t *data = json_object_get(o, "data");
 		json_t *prog = json_object_get(o, "progress");
 
+		if (json_is_object(json_object_get(o, "event")))
+			print_event(json_object_get(o, "event"));
 		if (json_is_object(prog)) {
 			/* A bulk job's progress, asked for only when stderr is a terminal. */
 			fprintf(stderr, "\r%s: %lld of %lld done, %lld failed ",
@@ -419,6 +450,25 @@ static void fmt_uint(char *dst, size_t n, json_t *v)
 		snprintf(dst, n, "-");
 }
 
+/* A CLOCK_REALTIME ms figure as local time: HH:MM:SS today, else YYYY-MM-DD HH:MM. */
+static void fmt_time(char *dst, size_t n, json_t *v)
+{
+	time_t t, now = time(NULL);
+	struct tm tm, today;
+
+	if (!json_is_integer(v)) {
+		snprintf(dst, n, "-");
+		return;
+	}
+	t = (time_t)(json_integer_value(v) / 1000);
+	localtime_r(&t, &tm);
+	localtime_r(&now, &today);
+	if (tm.tm_yday == today.tm_yday && tm.tm_year == today.tm_year)
+		strftime(dst, n, "%H:%M:%S", &tm);
+	else
+		strftime(dst, n, "%Y-%m-%d %H:%M", &tm);
+}
+
 static void fmt_uptime(char *dst, size_t n, json_t *v)
 {
 	long long s;
@@ -438,12 +488,14 @@ static void fmt_uptime(char *dst, size_t n, json_t *v)
 		snprintf(dst, n, "%llds", s);
 }
 
-#define LIST_COLS 8
+#define LIST_COLS 10
 
 static int cmd_list(int n, char **args)
 {
-	static const char *const head[LIST_COLS] = {"NAME",   "STATE", "IPV4",	  "WORKER",
-						    "CPU_MS", "EXITS", "RES_KIB", "UPTIME"};
+	static const char *const head[LIST_COLS] = {"NAME",    "STATE",	 "IPV4",   "STARTED",
+						    "ENDED",   "WORKER", "CPU_MS", "EXITS",
+						    "RES_KIB", "UPTIME"};
+	json_t *counts = json_object();
 	bool json = false;
 	json_t *reply, *vms, *vm;
 	size_t width[LIST_COLS], k, rows;
@@ -488,22 +540,29 @@ static int cmd_list(int n, char **args)
 		json_t *reason = json_object_get(vm, "reason");
 		json_t *name = json_object_get(vm, "name"), *state = json_object_get(vm, "state");
 		snprintf(row[0], 160, "%s", json_is_string(name) ? json_string_value(name) : "?");
+		json_t *code = json_object_get(vm, "exit_code");
+		const char *sn = json_is_string(state) ? json_string_value(state) : "?";
+
+		json_object_set_new(
+		    counts, sn, json_integer(json_integer_value(json_object_get(counts, sn)) + 1));
 		if (json_is_string(reason) && json_string_length(reason))
-			snprintf(row[1], 160, "%s (%.120s)",
-				 json_is_string(state) ? json_string_value(state) : "?",
-				 json_string_value(reason));
+			snprintf(row[1], 160, "%s (%.120s)", sn, json_string_value(reason));
+		else if (json_is_integer(code))
+			snprintf(row[1], 160, "%s (code %lld)", sn,
+				 (long long)json_integer_value(code));
 		else
-			snprintf(row[1], 160, "%s",
-				 json_is_string(state) ? json_string_value(state) : "?");
+			snprintf(row[1], 160, "%s", sn);
 		snprintf(row[2], 160, "%s",
 			 json_is_string(json_object_get(vm, "ipv4"))
 			     ? json_string_value(json_object_get(vm, "ipv4"))
 			     : "-");
-		fmt_uint(row[3], 160, json_object_get(vm, "worker"));
-		fmt_uint(row[4], 160, json_object_get(vm, "cpu_ms"));
-		fmt_uint(row[5], 160, json_object_get(vm, "exits"));
-		fmt_uint(row[6], 160, json_object_get(vm, "resident_kib"));
-		fmt_uptime(row[7], 160, json_object_get(vm, "uptime_s"));
+		fmt_time(row[3], 160, json_object_get(vm, "started_ms"));
+		fmt_time(row[4], 160, json_object_get(vm, "ended_ms"));
+		fmt_uint(row[5], 160, json_object_get(vm, "worker"));
+		fmt_uint(row[6], 160, json_object_get(vm, "cpu_ms"));
+		fmt_uint(row[7], 160, json_object_get(vm, "exits"));
+		fmt_uint(row[8], 160, json_object_get(vm, "resident_kib"));
+		fmt_uptime(row[9], 160, json_object_get(vm, "uptime_s"));
 	}
 	for (int c = 0; c < LIST_COLS; c++) {
 		width[c] = 0;
@@ -516,12 +575,24 @@ static int cmd_list(int n, char **args)
 			/* Text columns flush left, numbers flush right. */
 			if (c == LIST_COLS - 1)
 				printf("%*s\n", (int)width[c], cell[k][c]);
-			else if (c < 3)
+			else if (c < 5)
 				printf("%-*s  ", (int)width[c], cell[k][c]);
 			else
 				printf("%*s  ", (int)width[c], cell[k][c]);
 		}
 	}
+	{
+		const char *key;
+		json_t *cnt;
+
+		printf("%zu VM(s)", rows);
+		json_object_foreach(counts, key, cnt)
+		{
+			printf(", %lld %s", (long long)json_integer_value(cnt), key);
+		}
+		printf("\n");
+	}
+	json_decref(counts);
 	free(cell);
 	json_decref(reply);
 	return EXIT_OK;
@@ -529,47 +600,94 @@ static int cmd_list(int n, char **args)
 
 /* ---- stats ---- */
 
-/* stats NAME: one VM's entry of the list, its devices in full. */
+static void print_counters(json_t *c)
+{
+	const char *key;
+	json_t *v;
+
+	printf("%-20s %lld\n", "exits", (long long)json_integer_value(json_object_get(c, "exits")));
+	printf("%-20s", "hypercalls");
+	json_object_foreach(json_object_get(c, "hypercalls"), key, v)
+	    printf(" %s %lld", key, (long long)json_integer_value(v));
+	printf("\n%-20s %lld\n", "runs", (long long)json_integer_value(json_object_get(c, "runs")));
+	printf("%-20s %.3f\n", "cpu_s",
+	       (double)json_integer_value(json_object_get(c, "cpu_ns")) / 1e9);
+	printf("%-20s %lld\n", "wakeups",
+	       (long long)json_integer_value(json_object_get(c, "wakeups")));
+}
+
+/* The list entry of NAME (new reference) for its address and devices, or NULL. */
+static json_t *list_entry(const char *name)
+{
+	json_t *reply, *vm, *found = NULL;
+	size_t k;
+
+	if (call(json_pack("{s:s}", "op", "list"), &reply) != EXIT_OK) {
+		json_decref(reply);
+		return NULL;
+	}
+	json_array_foreach(json_object_get(reply, "vms"), k, vm)
+	{
+		if (json_is_string(json_object_get(vm, "name")) &&
+		    !strcmp(json_string_value(json_object_get(vm, "name")), name))
+			found = json_incref(vm);
+	}
+	json_decref(reply);
+	return found;
+}
+
+/* `stats NAME`: one VM's counters, its address and its device counters. */
 static int vm_stats(const char *name, bool json)
 {
-	json_t *reply, *vm, *d, *v;
+	json_t *reply, *vm, *le, *d, *v;
 	const char *key;
-	size_t k;
-	int st = call(json_pack("{s:s}", "op", "list"), &reply);
+	int st = call(json_pack("{s:s, s:s}", "op", "stats", "name", name), &reply);
 
 	if (st != EXIT_OK) {
 		json_decref(reply);
 		return st;
 	}
-	json_array_foreach(json_object_get(reply, "vms"), k, vm)
-	{
-		if (!json_is_string(json_object_get(vm, "name")) ||
-		    strcmp(json_string_value(json_object_get(vm, "name")), name))
-			continue;
-		if (json) {
-			print_json(vm);
-		} else {
-			v = json_object_get(vm, "ipv4");
-			printf("%-20s %s\n", "ipv4",
-			       json_is_string(v) ? json_string_value(v) : "-");
-			d = json_object_get(vm, "devices");
-			json_object_foreach(d, key, v)
-			    printf("%-20s %lld\n", key, (long long)json_integer_value(v));
-			if (!json_is_object(d))
-				printf("no devices\n");
-		}
+	vm = json_object_get(reply, "vm");
+	le = list_entry(name);
+	if (vm && le) {
+		json_object_set(vm, "ipv4", json_object_get(le, "ipv4"));
+		if (json_object_get(le, "devices"))
+			json_object_set(vm, "devices", json_object_get(le, "devices"));
+	}
+	json_decref(le);
+	if (json) {
+		print_json(vm ? vm : json_object());
 		json_decref(reply);
 		return EXIT_OK;
 	}
+	printf("%-20s %s (id %lld)\n", "vm", json_string_value(json_object_get(vm, "name")),
+	       (long long)json_integer_value(json_object_get(vm, "id")));
+	printf("%-20s %s", "state", json_string_value(json_object_get(vm, "state")));
+	if (json_is_integer(json_object_get(vm, "exit_code")))
+		printf(" (code %lld)",
+		       (long long)json_integer_value(json_object_get(vm, "exit_code")));
+	if (json_is_string(json_object_get(vm, "reason")))
+		printf(" (%s)", json_string_value(json_object_get(vm, "reason")));
+	printf("\n");
+	print_counters(json_object_get(vm, "counters"));
+	printf("%-20s %lld bytes, %lld dropped\n", "console",
+	       (long long)json_integer_value(json_object_get(vm, "console_bytes")),
+	       (long long)json_integer_value(json_object_get(vm, "console_dropped")));
+	v = json_object_get(vm, "ipv4");
+	printf("%-20s %s\n", "ipv4", json_is_string(v) ? json_string_value(v) : "-");
+	d = json_object_get(vm, "devices");
+	json_object_foreach(d, key, v)
+	    printf("%-20s %lld\n", key, (long long)json_integer_value(v));
+	if (!json_is_object(d))
+		printf("no devices\n");
 	json_decref(reply);
-	fprintf(stderr, "denalictl: no VM named %s\n", name);
-	return EXIT_ERR;
+	return EXIT_OK;
 }
 
 static int cmd_stats(int n, char **args)
 {
-	const char *vmname = NULL;
 	bool json = false;
+	const char *name = NULL;
 	json_t *reply, *s, *v;
 	const char *key;
 	long long total = 0;
@@ -579,22 +697,24 @@ static int cmd_stats(int n, char **args)
 	for (int i = 0; i < n; i++) {
 		if (is_help(args[i])) {
 			printf("usage: denalictl stats [NAME] [--json]\n"
-			       "Daemon-wide figures: VMs by state, VM exits per second, hypercalls "
-			       "by kind,\nutilisation of each worker. With NAME: that VM's address "
-			       "and device counters\n(frames and bytes each way, drops by cause, "
-			       "block ops, errors, in-flight peak).\n"
+			       "Daemon-wide figures: VMs by state, VM exits per second (over the "
+			       "last 10 s window),\ntotals that only go up, hypercalls by kind, "
+			       "utilisation of each worker.\nWith NAME: that VM's counters (exits, "
+			       "hypercalls, runs, CPU, wake-ups, console),\nits address and device "
+			       "counters (frames and bytes each way, drops by cause,\nblock ops, "
+			       "errors, in-flight peak).\n"
 			       "  --json   the daemon's answer as JSON\n");
 			return EXIT_OK;
 		}
 		if (strcmp(args[i], "--json") == 0)
 			json = true;
-		else if (args[i][0] != '-' && !vmname)
-			vmname = args[i];
+		else if (args[i][0] != '-' && !name && ctl_name_valid(args[i]))
+			name = args[i];
 		else
 			die_usage("stats", "unexpected argument %s", args[i]);
 	}
-	if (vmname)
-		return vm_stats(vmname, json);
+	if (name)
+		return vm_stats(name, json);
 	st = call(json_pack("{s:s}", "op", "stats"), &reply);
 	if (st != EXIT_OK) {
 		json_decref(reply);
@@ -614,7 +734,16 @@ static int cmd_stats(int n, char **args)
 	}
 	printf("  (total %lld)\n", total);
 	v = json_object_get(s, "exits_per_s");
-	printf("%-12s %.1f\n", "exits/s", json_is_number(v) ? json_number_value(v) : 0.0);
+	printf("%-12s %.1f (over %llds; exits ever: %lld)\n", "exits/s",
+	       json_is_number(v) ? json_number_value(v) : 0.0,
+	       (long long)json_integer_value(json_object_get(s, "rate_window_s")),
+	       (long long)json_integer_value(json_object_get(s, "exits_total")));
+	v = json_object_get(s, "totals");
+	printf("%-12s started %lld, exited %lld, killed %lld, removed %lld\n", "VMs ever",
+	       (long long)json_integer_value(json_object_get(v, "vms_started")),
+	       (long long)json_integer_value(json_object_get(v, "vms_exited")),
+	       (long long)json_integer_value(json_object_get(v, "vms_killed")),
+	       (long long)json_integer_value(json_object_get(v, "vms_removed")));
 	printf("%-12s", "hypercalls");
 	json_object_foreach(json_object_get(s, "hypercalls"), key, v)
 	    printf(" %s %lld", key, (long long)json_number_value(v));
@@ -627,6 +756,33 @@ static int cmd_stats(int n, char **args)
 	printf("\n");
 	json_decref(reply);
 	return EXIT_OK;
+}
+
+/* ---- events ---- */
+
+static int cmd_events(int n, char **args)
+{
+	bool follow = false;
+	json_t *reply;
+	int st;
+
+	for (int i = 0; i < n; i++) {
+		if (is_help(args[i])) {
+			printf(
+			    "usage: denalictl events [--follow]\n"
+			    "The VM life cycle: every start, exit (with its code), kill (with its "
+			    "reason)\nand removal the daemon still keeps (the last 4,096).\n"
+			    "  --follow, -f   keep printing new events as they happen\n");
+			return EXIT_OK;
+		}
+		if (strcmp(args[i], "--follow") == 0 || strcmp(args[i], "-f") == 0)
+			follow = true;
+		else
+			die_usage("events", "unexpected argument %s", args[i]);
+	}
+	st = call(json_pack("{s:s, s:b}", "op", "events", "follow", follow), &reply);
+	json_decref(reply);
+	return st;
 }
 
 /* ---- jobs ---- */
@@ -728,9 +884,10 @@ static void usage(FILE *f)
 		   "  start NAME IMAGE [--mem SIZE] [--count N] [-- ARGS]\n"
 		   "  stop NAME... | --all\n"
 		   "  list [--json]\n"
-		   "  stats [--json]\n"
+		   "  stats [NAME] [--json]\n"
 		   "  console NAME [--follow]\n"
 		   "  jobs [--json]\n"
+		   "  events [--follow]\n"
 		   "  help [VERB]\n"
 		   "\n"
 		   "  --version  the version of denalictl and of the guest ABI it was built with\n"
@@ -746,8 +903,9 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} verbs[] = {
-	    {"start", cmd_start}, {"stop", cmd_stop},	    {"list", cmd_list},
-	    {"stats", cmd_stats}, {"console", cmd_console}, {"jobs", cmd_jobs},
+	    {"start", cmd_start},   {"stop", cmd_stop},	      {"list", cmd_list},
+	    {"stats", cmd_stats},   {"console", cmd_console}, {"jobs", cmd_jobs},
+	    {"events", cmd_events},
 	};
 	int i = 1;
 

@@ -12,9 +12,11 @@
 #include "console_log.h"
 #include "vmdev.h"
 
+#include "ctl/log.h"
 #include "ctl/server.h"
 #include "devices/netsw.h"
 #include "devices/tap.h"
+#include "events.h"
 #include "image.h"
 #include "privs.h"
 #include "sched/worker.h"
@@ -36,12 +38,28 @@
 #define SHELL_POOL_MAX 32
 
 struct fleet_vm {
-	struct task task; /* first: workers hand back struct task * */
-	int done;	  /* set on the worker thread when it exited/was killed */
-	int stopping;	  /* WCMD_STOP sent */
-	uint64_t logged;  /* console bytes written to console.log */
+	struct task task;	      /* first: workers hand back struct task * */
+	int done;		      /* set on the worker thread when it exited/was killed */
+	int stopping;		      /* WCMD_STOP sent */
+	uint64_t logged;	      /* console bytes written to console.log */
+	int64_t started_ms, ended_ms; /* CLOCK_REALTIME; ended_ms 0 while it runs */
 	struct fleet_vm *next;
 	char ipv4[16]; /* dotted quad, "" = no address */
+};
+
+/* Totals that only go up: what the VMs that are gone did, folded in when they go. */
+struct fleet_totals {
+	struct vm_counters ctr;
+	uint64_t console_bytes, console_dropped;
+	uint64_t started, exited, killed, removed;
+};
+
+/* Rates over fixed windows, computed by the log thread, never reset by a reader. */
+#define RATE_WINDOW_NS 10000000000ull
+struct fleet_rates {
+	uint64_t t0, exits0; /* the window being measured began here (busy: last_busy) */
+	double exits_per_s, *utilisation; /* over the last whole window */
+	uint64_t window_end;
 };
 
 struct fleet {
@@ -53,8 +71,10 @@ struct fleet {
 	struct worker *workers;
 	unsigned nworkers, next_worker;
 	uint64_t next_id;
-	uint64_t last_stats_ns, last_exits;
-	uint64_t *last_busy;
+	uint64_t *last_busy; /* rates.busy0 */
+	struct fleet_totals gone;
+	struct fleet_rates rates;
+	struct event_log ev;
 	char *state_dir;
 	uint64_t log_max; /* console.log rotates at this size */
 	pthread_t logger;
@@ -147,6 +167,33 @@ static struct fleet_vm *find(struct fleet *f, const char *name)
 	return NULL;
 }
 
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void add_counters(struct vm_counters *to, const struct vm_counters *c)
+{
+	to->exits += c->exits;
+	for (unsigned i = 0; i < DENALI_HC_COUNT; i++)
+		to->hypercalls[i] += c->hypercalls[i];
+	to->runs += c->runs;
+	to->cpu_ns += c->cpu_ns;
+	to->wakeups += c->wakeups;
+}
+
+/* A VM leaves the registry: what it did stays in the totals. */
+static void fold(struct fleet_totals *t, const struct vm *vm)
+{
+	add_counters(&t->ctr, &vm->ctr);
+	t->console_bytes += vm->console.written;
+	t->console_dropped += vm->console.dropped;
+	t->removed++;
+}
+
 static void on_done(struct task *t, void *arg)
 {
 	struct fleet *f = arg;
@@ -156,8 +203,20 @@ static void on_done(struct task *t, void *arg)
 	uint8_t *mem;
 
 	/* An ended VM keeps its name, counters and console; its guest memory goes back now. */
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&f->lock);
 	v->done = 1;
+	v->ended_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (vm->status == VM_EXITED) {
+		event_log_add(&f->ev, "exit", vm->name, vm->id, vm->exit_code, NULL);
+		f->gone.exited++;
+	} else {
+		event_log_add(&f->ev, "kill", vm->name, vm->id, 0, vm->reason);
+		f->gone.killed++;
+	}
+	pthread_cond_signal(&f->logger_cond); /* the log thread writes the line */
 	mem = vm->mem;
 	vm->mem = NULL;
 	vm->vregs = NULL;
@@ -293,6 +352,9 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 			v->next = f->vms;
 			f->vms = v;
 			f->nvms++;
+			v->started_ms = real_ms();
+			f->gone.started++;
+			event_log_add(&f->ev, "start", spec->name, v->task.vm->id, 0, NULL);
 			rc = worker_send(v->task.w, WCMD_ADD, &v->task);
 			v = NULL;
 		} else {
@@ -359,6 +421,9 @@ static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size
 	*pp = v->next;
 	f->nvms--;
 	admission_vm_removed(&f->adm);
+	fold(&f->gone, v->task.vm);
+	event_log_add(&f->ev, "stop", v->task.vm->name, v->task.vm->id, 0,
+		      "removed by the operator");
 	console_log_flush(f->state_dir, v->task.vm, &v->logged, f->log_max);
 	pthread_mutex_unlock(&f->lock);
 	vm_destroy(v->task.vm);
@@ -388,80 +453,188 @@ static uint64_t resident_kib(struct vm *vm, unsigned char **vec, size_t *cap)
 	return n * 4;
 }
 
+static int cmp_vm_name(const void *a, const void *b)
+{
+	return strcmp((*(struct fleet_vm *const *)a)->task.vm->name,
+		      (*(struct fleet_vm *const *)b)->task.vm->name);
+}
+
 static json_t *fleet_list(void *ctx)
 {
 	struct fleet *f = ctx;
 	json_t *arr = json_array();
-	uint64_t now = vm_now_ns();
+	int64_t now = real_ms();
 	unsigned char *vec = NULL;
-	size_t cap = 0;
+	struct fleet_vm **sorted;
+	size_t cap = 0, n = 0;
 
 	pthread_mutex_lock(&f->lock);
-	for (struct fleet_vm *v = f->vms; v; v = v->next) {
+	sorted = calloc(f->nvms ? f->nvms : 1, sizeof(*sorted));
+	for (struct fleet_vm *v = f->vms; v && sorted; v = v->next)
+		sorted[n++] = v;
+	if (n)
+		qsort(sorted, n, sizeof(*sorted), cmp_vm_name);
+	for (size_t i = 0; i < n; i++) {
+		struct fleet_vm *v = sorted[i];
 		struct vm *vm = v->task.vm;
 		enum vm_status st = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
+		int64_t end = v->ended_ms ? v->ended_ms : now;
 
 		json_t *o;
 
-		o = json_pack("{s:s, s:I, s:s, s:o, s:i, s:I, s:I, s:I, s:I}", "name", vm->name,
-			      "id", (json_int_t)vm->id, "state", vm_status_name(st), "reason",
-			      st == VM_KILLED ? json_string(vm->reason) : json_null(), "worker",
-			      v->task.w ? v->task.w->id : -1, "cpu_ms",
-			      (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits",
-			      (json_int_t)vm->ctr.exits, "resident_kib",
-			      (json_int_t)(vm->mem ? resident_kib(vm, &vec, &cap) : 0), "uptime_s",
-			      (json_int_t)((now - vm->created_ns) / 1000000000ull));
+		o = json_pack(
+		    "{s:s, s:I, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
+		    vm->name, "id", (json_int_t)vm->id, "state", vm_status_name(st), "reason",
+		    st == VM_KILLED ? json_string(vm->reason) : json_null(), "exit_code",
+		    st == VM_EXITED ? json_integer(vm->exit_code) : json_null(), "worker",
+		    v->task.w ? v->task.w->id : -1, "cpu_ms",
+		    (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits", (json_int_t)vm->ctr.exits,
+		    "resident_kib", (json_int_t)(vm->mem ? resident_kib(vm, &vec, &cap) : 0),
+		    "uptime_s", (json_int_t)((end - v->started_ms) / 1000), "started_ms",
+		    (json_int_t)v->started_ms, "ended_ms",
+		    v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
 		json_object_set_new(o, "ipv4", v->ipv4[0] ? json_string(v->ipv4) : json_null());
 		json_object_set_new(o, "devices", devices_json(vm));
 		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&f->lock);
+	free(sorted);
 	free(vec);
 	return arr;
+}
+
+static json_t *counters_json(const struct vm_counters *c)
+{
+	return json_pack("{s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I}", "exits",
+			 (json_int_t)c->exits, "hypercalls", "exit", (json_int_t)c->hypercalls[0],
+			 "idle", (json_int_t)c->hypercalls[1], "kick", (json_int_t)c->hypercalls[2],
+			 "panic", (json_int_t)c->hypercalls[3], "runs", (json_int_t)c->runs,
+			 "cpu_ns", (json_int_t)c->cpu_ns, "wakeups", (json_int_t)c->wakeups);
+}
+
+/* The log thread's tick: closes a rate window every RATE_WINDOW_NS. Under f->lock. */
+static void rates_tick(struct fleet *f)
+{
+	uint64_t now = vm_now_ns(), exits = f->gone.ctr.exits, dt;
+
+	for (struct fleet_vm *v = f->vms; v; v = v->next)
+		exits += v->task.vm->ctr.exits;
+	if (!f->rates.t0) {
+		f->rates.t0 = now;
+		f->rates.exits0 = exits;
+	}
+	dt = now - f->rates.t0;
+	if (dt < RATE_WINDOW_NS)
+		return;
+	f->rates.exits_per_s = (double)(exits - f->rates.exits0) * 1e9 / (double)dt;
+	for (unsigned i = 0; i < f->nworkers; i++) {
+		uint64_t busy = __atomic_load_n(&f->workers[i].stats.busy_ns, __ATOMIC_RELAXED);
+
+		f->rates.utilisation[i] = (double)(busy - f->last_busy[i]) / (double)dt;
+		f->last_busy[i] = busy;
+	}
+	f->rates.t0 = now;
+	f->rates.exits0 = exits;
+	f->rates.window_end = now;
 }
 
 static json_t *fleet_stats(void *ctx)
 {
 	struct fleet *f = ctx;
-	uint64_t by[VM_KILLED + 1] = {0}, hc[DENALI_HC_COUNT] = {0}, exits = 0;
-	uint64_t now = vm_now_ns(), dt;
+	uint64_t by[VM_KILLED + 1] = {0};
+	struct fleet_totals t;
 	json_t *states = json_object(), *workers = json_array(), *out;
 
 	pthread_mutex_lock(&f->lock);
+	t = f->gone;
 	for (struct fleet_vm *v = f->vms; v; v = v->next) {
 		struct vm *vm = v->task.vm;
 
 		by[__atomic_load_n(&vm->status, __ATOMIC_ACQUIRE)]++;
-		exits += vm->ctr.exits;
-		for (unsigned i = 0; i < DENALI_HC_COUNT; i++)
-			hc[i] += vm->ctr.hypercalls[i];
+		add_counters(&t.ctr, &vm->ctr);
+		t.console_bytes += vm->console.written;
+		t.console_dropped += vm->console.dropped;
 	}
-	dt = now - f->last_stats_ns;
-	for (unsigned i = 0; i < f->nworkers; i++) {
-		uint64_t busy = __atomic_load_n(&f->workers[i].stats.busy_ns, __ATOMIC_RELAXED);
-
+	for (unsigned i = 0; i < f->nworkers; i++)
 		json_array_append_new(
-		    workers, json_pack("{s:i, s:f, s:I}", "id", (int)i, "utilisation",
-				       dt ? (double)(busy - f->last_busy[i]) / (double)dt : 0.0,
-				       "live", (json_int_t)f->workers[i].stats.live));
-		f->last_busy[i] = busy;
-	}
+		    workers, json_pack("{s:i, s:f, s:I, s:I, s:I, s:I}", "id", (int)i,
+				       "utilisation", f->rates.utilisation[i], "busy_ns",
+				       (json_int_t)__atomic_load_n(&f->workers[i].stats.busy_ns,
+								   __ATOMIC_RELAXED),
+				       "runs", (json_int_t)f->workers[i].stats.runs, "preemptions",
+				       (json_int_t)f->workers[i].stats.preemptions, "live",
+				       (json_int_t)f->workers[i].stats.live));
 	for (int s = 0; s <= VM_KILLED; s++)
 		json_object_set_new(states, vm_status_name(s), json_integer((json_int_t)by[s]));
-	out = json_pack("{s:o, s:f, s:{s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:I, s:I, s:o}",
-			"vms_by_state", states, "exits_per_s",
-			dt ? (double)(exits - f->last_exits) * 1e9 / (double)dt : 0.0, "hypercalls",
-			"exit", (json_int_t)hc[0], "idle", (json_int_t)hc[1], "kick",
-			(json_int_t)hc[2], "panic", (json_int_t)hc[3], "workers", workers,
-			"registered", (json_int_t)f->nvms, "max_vms", (json_int_t)f->adm.max_vms,
-			"max_live", (json_int_t)f->adm.max_live, "shells_pooled",
-			(json_int_t)shell_pool_size(), "admission", admission_json(&f->adm));
+	out = json_pack(
+	    "{s:o, s:f, s:I, s:{s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
+	    "vms_by_state", states, "exits_per_s", f->rates.exits_per_s, "rate_window_s",
+	    (json_int_t)(RATE_WINDOW_NS / 1000000000ull), "hypercalls", "exit",
+	    (json_int_t)t.ctr.hypercalls[0], "idle", (json_int_t)t.ctr.hypercalls[1], "kick",
+	    (json_int_t)t.ctr.hypercalls[2], "panic", (json_int_t)t.ctr.hypercalls[3], "workers",
+	    workers, "registered", (json_int_t)f->nvms, "max_vms", (json_int_t)f->adm.max_vms,
+	    "max_live", (json_int_t)f->adm.max_live, "shells_pooled", (json_int_t)shell_pool_size(),
+	    "admission", admission_json(&f->adm), "totals",
+	    json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "counters", counters_json(&t.ctr),
+		      "console_bytes", (json_int_t)t.console_bytes, "console_dropped",
+		      (json_int_t)t.console_dropped, "vms_started", (json_int_t)t.started,
+		      "vms_exited", (json_int_t)t.exited, "vms_killed", (json_int_t)t.killed,
+		      "vms_removed", (json_int_t)t.removed),
+	    "exits_total", json_integer((json_int_t)t.ctr.exits));
 	if (f->sw)
 		json_object_set_new(out, "net", net_json(f));
-	f->last_exits = exits;
-	f->last_stats_ns = now;
 	pthread_mutex_unlock(&f->lock);
 	return out;
+}
+
+static json_t *fleet_vm_stats(void *ctx, const char *name)
+{
+	struct fleet *f = ctx;
+	struct fleet_vm *v;
+	json_t *out = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	v = find(f, name);
+	if (v) {
+		struct vm *vm = v->task.vm;
+		enum vm_status st = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
+
+		out = json_pack(
+		    "{s:s, s:I, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "name", vm->name,
+		    "id", (json_int_t)vm->id, "state", vm_status_name(st), "exit_code",
+		    st == VM_EXITED ? json_integer(vm->exit_code) : json_null(), "reason",
+		    st == VM_KILLED ? json_string(vm->reason) : json_null(), "counters",
+		    counters_json(&vm->ctr), "console_bytes", (json_int_t)vm->console.written,
+		    "console_dropped", (json_int_t)vm->console.dropped, "mem_bytes",
+		    (json_int_t)vm->mem_size, "started_ms", (json_int_t)v->started_ms, "ended_ms",
+		    v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
+	}
+	pthread_mutex_unlock(&f->lock);
+	return out;
+}
+
+static json_t *fleet_events(void *ctx, uint64_t since, size_t max)
+{
+	struct fleet *f = ctx;
+	json_t *out;
+
+	pthread_mutex_lock(&f->lock);
+	out = event_log_since(&f->ev, since, max);
+	pthread_mutex_unlock(&f->lock);
+	return out;
+}
+
+static int fleet_vm_ended(void *ctx, const char *name)
+{
+	struct fleet *f = ctx;
+	struct fleet_vm *v;
+	int r;
+
+	pthread_mutex_lock(&f->lock);
+	v = find(f, name);
+	r = !v ? -ENOENT : v->done;
+	pthread_mutex_unlock(&f->lock);
+	return r;
 }
 
 static ssize_t fleet_console(void *ctx, const char *name, uint64_t off, char *buf, size_t len,
@@ -502,6 +675,16 @@ static void *logger_main(void *arg)
 
 	pthread_mutex_lock(&f->lock);
 	while (!f->logger_quit) {
+		while (f->ev.logged_seq + 1 < f->ev.next_seq) {
+			const struct vm_event *e = event_log_get(&f->ev, ++f->ev.logged_seq);
+			char line[400];
+
+			if (!e)
+				continue; /* fell out of the ring before it was logged */
+			event_format(e, line, sizeof(line));
+			log_info("%s", line);
+		}
+		rates_tick(f);
 		for (struct fleet_vm *v = f->vms; v; v = v->next)
 			if (console_log_flush(f->state_dir, v->task.vm, &v->logged, f->log_max) < 0)
 				v->logged = v->task.vm->console.written; /* give up, quietly */
@@ -543,7 +726,10 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	}
 	f->workers = calloc(n, sizeof(*f->workers));
 	f->last_busy = calloc(n, sizeof(*f->last_busy));
-	if (!f->workers || !f->last_busy) {
+	f->rates.utilisation = calloc(n, sizeof(*f->rates.utilisation));
+	if (!f->workers || !f->last_busy || !f->rates.utilisation || event_log_init(&f->ev) < 0) {
+		free(f->rates.utilisation);
+		event_log_free(&f->ev);
 		free(f->workers);
 		free(f->last_busy);
 		free(f);
@@ -579,7 +765,6 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 			return rc;
 		}
 	}
-	f->last_stats_ns = vm_now_ns();
 	f->state_dir = strdup(cfg->state_dir ? cfg->state_dir : ".");
 	f->log_max = cfg->console_log_max ? cfg->console_log_max : CONSOLE_LOG_MAX;
 	pthread_cond_init(&f->logger_cond, NULL);
@@ -602,6 +787,9 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	    .batch_close = fleet_batch_close,
 	    .stop_begin = fleet_stop_begin,
 	    .stop_try = fleet_stop_try,
+	    .vm_stats = fleet_vm_stats,
+	    .events = fleet_events,
+	    .vm_ended = fleet_vm_ended,
 	};
 	return 0;
 }
@@ -631,6 +819,8 @@ void fleet_close(struct ctl_backend *be)
 	shell_pool_drain();
 	free(f->workers);
 	free(f->last_busy);
+	free(f->rates.utilisation);
+	event_log_free(&f->ev);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->done_cond);
 	free(f);

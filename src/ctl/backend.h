@@ -52,6 +52,13 @@ struct ctl_backend {
 	void (*stop_begin)(void *ctx, const char *name);
 	/* Optional. Like stop(), but -EINPROGRESS instead of waiting for a VM still stopping. */
 	int (*stop_try)(void *ctx, const char *name, char *err, size_t errlen);
+	/* Optional. One VM's counters (new reference), NULL if there is no such VM. */
+	json_t *(*vm_stats)(void *ctx, const char *name);
+	/* Optional. Life-cycle events numbered above since, oldest first, at most max: array of
+	 * {seq, time_ms, vm, id, event (start, exit, kill, stop), code, reason}. */
+	json_t *(*events)(void *ctx, uint64_t since, size_t max);
+	/* Optional. 1 if NAME has exited or been killed, 0 if it runs, -ENOENT. */
+	int (*vm_ended)(void *ctx, const char *name);
 };
 
 #endif

@@ -18,6 +18,7 @@ json_t *ops_handle(struct ops_ctx *ctx, const struct ctl_request *req, const cha
 	case CTL_OP_STOP:
 	case CTL_OP_JOBS:
 	case CTL_OP_CONSOLE:
+	case CTL_OP_EVENTS:
 		break; /* jobs and streams: the server's */
 	case CTL_OP_LIST:
 		v = ctx->be.list(ctx->be.ctx);
@@ -29,6 +30,14 @@ json_t *ops_handle(struct ops_ctx *ctx, const struct ctl_request *req, const cha
 		json_object_set_new(reply, "vms", v);
 		return reply;
 	case CTL_OP_STATS:
+		if (req->name[0]) {
+			v = ctx->be.vm_stats ? ctx->be.vm_stats(ctx->be.ctx, req->name) : NULL;
+			if (!v)
+				return ctl_reply_error(req->id, "vm %s: no such VM", req->name);
+			reply = ctl_reply_ok(req->id);
+			json_object_set_new(reply, "vm", v);
+			return reply;
+		}
 		v = ctx->be.stats(ctx->be.ctx);
 		if (!json_is_object(v)) {
 			json_decref(v);

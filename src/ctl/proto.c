@@ -7,8 +7,9 @@
 #include <string.h>
 
 static const char *const op_names[] = {
-    [CTL_OP_START] = "start", [CTL_OP_STOP] = "stop",	    [CTL_OP_LIST] = "list",
-    [CTL_OP_STATS] = "stats", [CTL_OP_CONSOLE] = "console", [CTL_OP_JOBS] = "jobs",
+    [CTL_OP_START] = "start",	[CTL_OP_STOP] = "stop",	      [CTL_OP_LIST] = "list",
+    [CTL_OP_STATS] = "stats",	[CTL_OP_CONSOLE] = "console", [CTL_OP_JOBS] = "jobs",
+    [CTL_OP_EVENTS] = "events",
 };
 
 /* Fields each op accepts besides "id" and "op"; anything else is refused so a typo is caught. */
@@ -17,9 +18,10 @@ static const char *const op_fields[][10] = {
 		      NULL},
     [CTL_OP_STOP] = {"name", "names", "all", "progress", NULL},
     [CTL_OP_LIST] = {NULL},
-    [CTL_OP_STATS] = {NULL},
+    [CTL_OP_STATS] = {"name", NULL},
     [CTL_OP_CONSOLE] = {"name", "follow", "offset", NULL},
     [CTL_OP_JOBS] = {NULL},
+    [CTL_OP_EVENTS] = {"since", "follow", NULL},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -294,6 +296,24 @@ static int parse_console(json_t *o, struct ctl_request *req, char *err, size_t e
 	return 0;
 }
 
+static int parse_events(json_t *o, struct ctl_request *req, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, "follow");
+
+	if (v) {
+		if (!json_is_boolean(v))
+			return fail(err, errlen, "\"follow\" must be true or false");
+		req->follow = json_is_true(v);
+	}
+	v = json_object_get(o, "since");
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return fail(err, errlen, "\"since\" must be a non-negative integer");
+		req->offset = (uint64_t)json_integer_value(v);
+	}
+	return 0;
+}
+
 static int check_fields(json_t *o, enum ctl_op op, char *err, size_t errlen)
 {
 	const char *key;
@@ -356,8 +376,8 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 		if (strcmp(op, op_names[i]) == 0)
 			break;
 	if (i == sizeof(op_names) / sizeof(op_names[0])) {
-		fail(err, errlen, "unknown op \"%.32s\" (start, stop, list, stats, console, jobs)",
-		     op);
+		fail(err, errlen,
+		     "unknown op \"%.32s\" (start, stop, list, stats, console, jobs, events)", op);
 		goto out;
 	}
 	req->op = (enum ctl_op)i;
@@ -373,8 +393,15 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 	case CTL_OP_CONSOLE:
 		r = parse_console(o, req, err, errlen);
 		break;
-	case CTL_OP_LIST:
 	case CTL_OP_STATS:
+		r = 0;
+		if (json_object_get(o, "name"))
+			r = get_name(json_object_get(o, "name"), "name", req->name, err, errlen);
+		break;
+	case CTL_OP_EVENTS:
+		r = parse_events(o, req, err, errlen);
+		break;
+	case CTL_OP_LIST:
 	case CTL_OP_JOBS:
 		r = 0;
 		break;

@@ -27,12 +27,13 @@ enum ctl_op {
 	CTL_OP_STATS,
 	CTL_OP_CONSOLE,
 	CTL_OP_JOBS,
+	CTL_OP_EVENTS,
 };
 
 struct ctl_request {
 	json_t *id; /* the request's id (integer or string), echoed back; NULL if absent */
 	enum ctl_op op;
-	char name[CTL_NAME_MAX + 1]; /* start, console */
+	char name[CTL_NAME_MAX + 1]; /* start, console, stats (optional: one VM) */
 	char image[CTL_IMAGE_MAX + 1];
 	uint64_t mem_bytes;
 	unsigned count;		      /* start: 0 = one VM named NAME; N = NAME-0..NAME-(N-1) */
@@ -44,9 +45,9 @@ struct ctl_request {
 	bool all;    /* stop */
 	unsigned nnames;
 	char (*names)[CTL_NAME_MAX + 1]; /* stop; owned */
-	bool follow;			 /* console */
+	bool follow;			 /* console, events */
 	bool progress;			 /* start, stop: send progress lines while it runs */
-	uint64_t offset;		 /* console: first byte wanted */
+	uint64_t offset;		 /* console: first byte wanted; events: seq after which */
 };
 
 /* Parses and validates one request line (len bytes, no newline needed, NUL not required).

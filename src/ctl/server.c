@@ -46,6 +46,9 @@ struct client {
 	int64_t last_ms;
 	int64_t line_since; /* when the unfinished line in `in` began; 0 = none */
 	unsigned long job;  /* the job whose reply this client waits for; 0 = none */
+	bool following_events;
+	uint64_t events_seq; /* events --follow: the last seq sent */
+	json_t *events_id;
 	int64_t last_progress;
 };
 
@@ -212,6 +215,7 @@ static void client_free(struct client *c)
 {
 	close(c->fd);
 	json_decref(c->follow_id);
+	json_decref(c->events_id);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -227,7 +231,7 @@ static void client_queue(struct client *c, const char *p, size_t n)
 		log_warn("%s: more than %u bytes of replies unread; closing", c->peer, CTL_OUT_MAX);
 		c->closing = true;
 		c->outoff = c->outlen = 0;
-		c->following = false;
+		c->following = c->following_events = false;
 		return;
 	}
 	if (c->outlen + n > c->outcap) {
@@ -245,7 +249,7 @@ static void client_queue(struct client *c, const char *p, size_t n)
 			if (!o) {
 				log_err("%s: out of memory; closing", c->peer);
 				c->closing = true;
-				c->following = false;
+				c->following = c->following_events = false;
 				return;
 			}
 			c->out = o;
@@ -304,10 +308,77 @@ static void console_pump(struct ctl_server *srv, struct client *c)
 			client_reply(c, end);
 			return;
 		}
+		if (r == 0 || r == 2) {
+			/* Nothing new: once the VM has ended nothing will come, and the stream
+			 * ends with it. */
+			int ended = srv->ops.be.vm_ended
+					? srv->ops.be.vm_ended(srv->ops.be.ctx, c->follow_name)
+					: 0;
+			json_t *end;
+
+			if (ended != 1)
+				return;
+			if (r == 2 && ops_console_chunk(&srv->ops, c->follow_id, c->follow_name,
+							&c->follow_off, 16384, true, &line) == 1)
+				client_reply(c, line);
+			end = ctl_reply_ok(c->follow_id);
+			json_object_set_new(end, "next", json_integer((json_int_t)c->follow_off));
+			json_object_set_new(end, "end", json_string("vm ended"));
+			c->following = false;
+			client_reply(c, end);
+			return;
+		}
 		if (r != 1)
 			return;
 		client_reply(c, line);
 	}
+}
+
+#define EVENTS_PER_LINE 256
+
+/* Sends the events after c->events_seq, one line per event; an events request without
+ * follow ends with its reply. */
+static void events_pump(struct ctl_server *srv, struct client *c)
+{
+	while (c->outlen - c->outoff < FOLLOW_OUT_LOW) {
+		json_t *evs = srv->ops.be.events(srv->ops.be.ctx, c->events_seq, EVENTS_PER_LINE),
+		       *e;
+		size_t i;
+
+		if (!json_array_size(evs)) {
+			json_decref(evs);
+			return;
+		}
+		json_array_foreach(evs, i, e)
+		{
+			json_t *line = json_pack("{s:O?, s:O}", "id", c->events_id, "event", e);
+
+			c->events_seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
+			client_reply(c, line);
+		}
+		json_decref(evs);
+	}
+}
+
+static void do_events(struct ctl_server *srv, struct client *c, struct ctl_request *req)
+{
+	json_t *reply;
+
+	if (!srv->ops.be.events) {
+		client_reply(c, ctl_reply_error(req->id, "events: not kept by this daemon"));
+		return;
+	}
+	json_decref(c->events_id);
+	c->events_id = req->id ? json_incref(req->id) : NULL;
+	c->events_seq = req->offset;
+	events_pump(srv, c);
+	if (req->follow) {
+		c->following_events = true;
+		return;
+	}
+	reply = ctl_reply_ok(req->id);
+	json_object_set_new(reply, "next", json_integer((json_int_t)c->events_seq));
+	client_reply(c, reply);
 }
 
 static void do_console(struct ctl_server *srv, struct client *c, struct ctl_request *req)
@@ -483,6 +554,8 @@ static void handle_line(struct ctl_server *srv, struct client *c, const char *li
 		start_job(srv, c, &req);
 	else if (req.op == CTL_OP_JOBS)
 		client_reply(c, jobs_reply(srv, &req));
+	else if (req.op == CTL_OP_EVENTS)
+		do_events(srv, c, &req);
 	else
 		client_reply(c, ops_handle(&srv->ops, &req, c->peer));
 	ctl_request_free(&req);
@@ -557,7 +630,7 @@ static int client_read(struct ctl_server *srv, struct client *c)
 		if (n == 0) {
 			client_lines(srv, c, true);
 			c->closing = true;
-			c->following = false;
+			c->following = c->following_events = false;
 			return 0;
 		}
 		c->inlen += (size_t)n;
@@ -648,7 +721,7 @@ static int poll_timeout(struct ctl_server *srv, int64_t now)
 	for (size_t i = 0; i < srv->nclients; i++) {
 		struct client *c = srv->clients[i];
 		int64_t ct;
-		if (c->following)
+		if (c->following || c->following_events)
 			ct = c->outlen - c->outoff < FOLLOW_OUT_LOW ? FOLLOW_POLL_MS : -1;
 		else
 			ct = c->last_ms + srv->idle_ms > now ? c->last_ms + srv->idle_ms - now : 0;
@@ -714,11 +787,14 @@ int ctl_server_run(struct ctl_server *srv)
 				client_lines(srv, c, false); /* lines held back while a job ran */
 			if (!gone && c->following)
 				console_pump(srv, c);
+			if (!gone && c->following_events)
+				events_pump(srv, c);
 			if (!gone)
 				gone = client_flush(c) < 0;
 			if (!gone && c->closing && c->outoff == c->outlen)
 				gone = true;
-			if (!gone && !c->following && !c->job && now - c->last_ms >= srv->idle_ms) {
+			if (!gone && !c->following && !c->following_events && !c->job &&
+			    now - c->last_ms >= srv->idle_ms) {
 				log_info("%s: idle for %lld ms; closing", c->peer,
 					 (long long)srv->idle_ms);
 				gone = true;

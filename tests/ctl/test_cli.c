@@ -211,7 +211,8 @@ static void test_usage_and_help(void **st)
 	assert_int_equal(ctl("stop", NULL), 2);
 	assert_int_equal(ctl("stop", "a", "--all", NULL), 2);
 	assert_int_equal(ctl("list", "--yaml", NULL), 2);
-	assert_int_equal(ctl("stats", "x", "y", NULL), 2); /* stats takes one VM name */
+	assert_int_equal(ctl("stats", "x", "y", NULL), 2); /* one NAME at most */
+	assert_int_equal(ctl("stats", "--yaml", NULL), 2);
 	assert_int_equal(ctl("console", NULL), 2);
 	assert_non_null(strstr(err, "--help"));
 }
@@ -332,7 +333,9 @@ static void test_restart_keeps_definitions(void **st)
 	assert_int_equal(daemon_stop(), 0);
 	daemon_start();
 	assert_int_equal(ctl("list", NULL), 0);
-	assert_string_equal(out, "NAME  STATE  IPV4  WORKER  CPU_MS  EXITS  RES_KIB  UPTIME\n");
+	assert_string_equal(out,
+			    "NAME  STATE  IPV4  STARTED  ENDED  WORKER  CPU_MS  EXITS  RES_KIB  "
+			    "UPTIME\n0 VM(s)\n");
 }
 
 static void test_bad_options(void **st)
