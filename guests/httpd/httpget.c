@@ -197,13 +197,14 @@ static int finish(struct rparse *r)
 
 static int connect_to(const struct sockaddr_in *a)
 {
-	for (int tries = 0; tries < 50; tries++) {
+	for (int tries = 0; tries < 300; tries++) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd < 0)
 			return -1;
 		if (connect(fd, (const struct sockaddr *)a, sizeof(*a)) == 0)
 			return fd;
-		close(fd); /* the server VM may not be listening yet */
+		close(fd); /* the server VM may not be listening yet: it verifies
+			    * its whole disk first (11 MiB in httpd.sh), so allow 30 s */
 		msleep(100);
 	}
 	return -1;

@@ -277,6 +277,12 @@ int main(int argc, char **argv)
 		if (pfds[0].revents & POLLIN)
 			accept_all(lfd, max, now);
 		if (exit_after && conns_done >= (unsigned long long)exit_after && nslots == 0) {
+			/* Closed is not delivered: let the stack finish sending
+			 * (retransmissions, FINs) before the VM and its stack go. */
+			close(lfd);
+			uint64_t end = dn_now_ns() + 5000000000ull;
+			while (net_tcp_conns_in_use(dn_net_stack()) > 0 && dn_now_ns() < end)
+				dn_net_poll(end);
 			printf("httpd: served %llu connections, %llu requests, %llu hits\n",
 			       conns_done, requests_done, (unsigned long long)site.hits);
 			return 0;
