@@ -33,7 +33,8 @@ wait_for() { for _ in $(seq 200); do grep -qF -- "$2" "$1" && return 0; sleep 0.
 
 # --- baseline: a host process echoing on a tap ---------------------------------
 tap bh0 198.18.10.1/25
-NX "$BIN/denali-tapecho" bh0 &
+# Not through NX: $! must be the echo process itself, for the cleanup.
+ip netns exec "$NS" "$BIN/denali-tapecho" bh0 >/dev/null 2>&1 &
 PIDS="$PIDS $!"
 sleep 0.3
 NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$N64" 64 32 >"$TMP/h64"
@@ -42,7 +43,7 @@ NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$NRTT" 64 1 >"$TMP/hrtt"
 
 # --- a VM echoing through denalid's switch and tap uplink ------------------------
 tap bv0 198.18.10.129/25
-NX "$BIN/denalid" run --net 198.18.10.128/25 --tap bv0 "$G/netpeer" -- echo \
+ip netns exec "$NS" "$BIN/denalid" run --net 198.18.10.128/25 --tap bv0 "$G/netpeer" -- echo \
 	$((N64 + N1514 + NRTT)) >"$TMP/vm.out" 2>"$TMP/vm.err" &
 VPID=$!
 PIDS="$PIDS $VPID"
