@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config liburing-dev libcap-ng-dev libjansson-dev
 	  libcmocka-dev iproute2 nginx-light wrk gnuplot-nox systemd clang netcat-openbsd
-	  iputils-ping curl libseccomp-dev)
+	  iputils-ping curl libseccomp-dev python3)
 
 install_missing() {
 	local missing=()
