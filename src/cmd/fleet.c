@@ -227,6 +227,16 @@ static void on_done(struct task *t, void *arg)
 	guest_mem_free(mem, vm->mem_size);
 }
 
+/* A command has been handled: a stop waiting for its task to be free may go on. */
+static void on_cmd(void *arg)
+{
+	struct fleet *f = arg;
+
+	pthread_mutex_lock(&f->lock);
+	pthread_cond_broadcast(&f->done_cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
 /* A start request's image, read once, and the room admission gave it. */
 struct fleet_batch {
 	uint8_t *elf;
@@ -410,11 +420,13 @@ static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size
 		v->stopping = 1;
 		worker_send(v->task.w, WCMD_STOP, &v->task);
 	}
-	if (!v->done && !wait) {
+	if ((!v->done || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE)) && !wait) {
 		pthread_mutex_unlock(&f->lock);
 		return -EINPROGRESS;
 	}
-	while (!v->done)
+	/* Done is not enough: a stop sent as the VM exited by itself is still
+	 * in the worker's inbox, and the worker reads the task to drop it. */
+	while (!v->done || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&f->done_cond, &f->lock);
 	for (pp = &f->vms; *pp != v; pp = &(*pp)->next)
 		;
@@ -739,6 +751,8 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 		rc = worker_start(&f->workers[f->nworkers], (int)f->nworkers,
 				  (uint64_t)(cfg->quantum_ms ? cfg->quantum_ms : 5) * 1000000ull,
 				  on_done, f);
+		if (rc == 0)
+			worker_set_cmd_hook(&f->workers[f->nworkers], on_cmd, f);
 		if (rc) {
 			fprintf(stderr, "denalid: worker %u: %s\n", f->nworkers, strerror(-rc));
 			out->ctx = f;

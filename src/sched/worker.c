@@ -324,9 +324,14 @@ static void drain_inbox(struct worker *w)
 	}
 	while (rev) {
 		struct worker_cmd *next = rev->next;
+		struct task *t = rev->task;
 
 		handle_cmd(w, rev);
 		free(rev);
+		/* The last touch of t: it may be freed as soon as this lands. */
+		__atomic_fetch_sub(&t->cmds, 1, __ATOMIC_ACQ_REL);
+		if (w->cmd_hook)
+			w->cmd_hook(w->cmd_arg);
 		rev = next;
 	}
 }
@@ -591,6 +596,14 @@ void worker_set_swap_hook(struct worker *w, worker_swap_fn fn, void *arg)
 	pthread_mutex_unlock(&w->lock);
 }
 
+void worker_set_cmd_hook(struct worker *w, worker_cmd_fn fn, void *arg)
+{
+	pthread_mutex_lock(&w->lock);
+	w->cmd_hook = fn;
+	w->cmd_arg = arg;
+	pthread_mutex_unlock(&w->lock);
+}
+
 void worker_unpark(struct worker *w, struct task *t)
 {
 	sched_remove(&w->sched, &t->se);
@@ -605,6 +618,7 @@ int worker_send(struct worker *w, enum worker_cmd_op op, struct task *t)
 		return -ENOMEM;
 	c->op = op;
 	c->task = t;
+	__atomic_fetch_add(&t->cmds, 1, __ATOMIC_ACQ_REL);
 	pthread_mutex_lock(&w->lock);
 	c->next = w->inbox;
 	__atomic_store_n(&w->inbox, c, __ATOMIC_SEQ_CST);

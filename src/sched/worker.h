@@ -25,6 +25,7 @@ struct task {
 	int swapped;		/* out in its swap slot (worker thread only) */
 	struct task *wake_next; /* on w->wake_head, while wake_queued */
 	int wake_queued;	/* coalesces wake-ups: one entry per VM */
+	unsigned cmds;		/* worker_send() commands for it not yet handled */
 };
 
 /* WCMD_SWAP_OUT / WCMD_SWAP_IN are carried out by the swap hook. */
@@ -68,12 +69,21 @@ typedef int (*worker_idle_fn)(struct task *t, void *arg);
  */
 typedef int (*worker_swap_fn)(struct worker *w, struct task *t, enum worker_cmd_op op, void *arg);
 
+/* Called on the worker thread after a command has been handled and its
+ * task's cmds count dropped, with no task: the worker does not touch the
+ * task after that drop, so whoever frees tasks waits for cmds == 0 (a
+ * finished VM can still have a command queued: a stop that crossed its
+ * exit) and is told here to look again. */
+typedef void (*worker_cmd_fn)(void *arg);
+
 struct worker {
 	int id;
 	worker_idle_fn idle_hook;
 	void *idle_arg;
 	worker_swap_fn swap_hook;
 	void *swap_arg;
+	worker_cmd_fn cmd_hook;
+	void *cmd_arg;
 	pthread_t thread;
 	pid_t tid;
 	struct io_uring ring;
@@ -108,11 +118,15 @@ void worker_set_idle_hook(struct worker *w, worker_idle_fn fn, void *arg);
 /* Sets the swap hook; call before the first task is sent. */
 void worker_set_swap_hook(struct worker *w, worker_swap_fn fn, void *arg);
 
+/* Sets the command hook; call before the first task is sent. */
+void worker_set_cmd_hook(struct worker *w, worker_cmd_fn fn, void *arg);
+
 /* Takes a parked task off this worker's queues (from the swap hook, worker
  * thread only). */
 void worker_unpark(struct worker *w, struct task *t);
 
-/* Queues a command for the worker and wakes it. Any thread. 0 or -errno. */
+/* Queues a command for the worker and wakes it; t->cmds counts it until the
+ * worker is done with t (see worker_cmd_fn). Any thread. 0 or -errno. */
 int worker_send(struct worker *w, enum worker_cmd_op op, struct task *t);
 
 /*
