@@ -48,7 +48,7 @@ PY
 	for r in $(seq "$ROUNDS"); do
 		local t0 t1 t2
 		t0=$(now)
-		"$bin/denalictl" --socket "$s" start b "$GUESTS/sleeper" --count "$N" --mem 4M -- 1 600000 >/dev/null 2>"$TMP/err" ||
+		"$bin/denalictl" --socket "$s" start b "$GUESTS/sleeper" --count "$N" --mem 2M -- 1 600000 >/dev/null 2>"$TMP/err" ||
 			{ echo "$label: start failed: $(cat "$TMP/err")" >&2; }
 		t1=$(now)
 		"$bin/denalictl" --socket "$s" stop --all >/dev/null 2>"$TMP/err" ||
