@@ -327,8 +327,11 @@ static bool step_start(struct ctl_job *j, int64_t end)
 			j->be.stop(j->be.ctx, spec.name, e2, sizeof(e2));
 		}
 		if (r < 0) {
-			snprintf(j->error, sizeof(j->error), "vm %s: %s", spec.name,
-				 err[0] ? err : strerror(-r));
+			/* A long reason is cut to the field: the return value is
+			 * used so that gcc at -O0 does not call that an error. */
+			if (snprintf(j->error, sizeof(j->error), "vm %s: %s", spec.name,
+				     err[0] ? err : strerror(-r)) >= (int)sizeof(j->error))
+				j->error[sizeof(j->error) - 1] = '\0';
 			j->failed++;
 			j->rolling_back = true;
 			j->next = json_array_size(j->ok);
