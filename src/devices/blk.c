@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,19 +56,6 @@ struct blk_dev {
 	struct blk_req req[BLK_INFLIGHT_MAX];
 	struct blk_stats st;
 };
-
-static int fault(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fault(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -EFAULT;
-}
 
 static struct denali_ring *ring_of(uint8_t *mem)
 {
@@ -185,9 +171,10 @@ static int take(struct blk_dev *b, const struct dev_guest *g, char *why, size_t 
 	if (pending == 0)
 		return 0;
 	if (pending < 0)
-		return fault(why, whylen,
-			     "blk ring: producer index %u is out of range (consumer %u, size %u)",
-			     prod, b->cons, DENALI_RING_SIZE);
+		return dev_fault(
+		    why, whylen,
+		    "blk ring: producer index %u is out of range (consumer %u, size %u)", prod,
+		    b->cons, DENALI_RING_SIZE);
 	b->mem = g->mem;
 	b->mem_size = g->mem_size;
 	while (b->cons != prod && b->inflight < BLK_INFLIGHT_MAX) {
@@ -203,7 +190,7 @@ static int take(struct blk_dev *b, const struct dev_guest *g, char *why, size_t 
 			 ? gpa_to_hva(g->mem, g->mem_size, d.addr, sizeof(h), GPA_READ)
 			 : NULL;
 		if (!hp)
-			return fault(
+			return dev_fault(
 			    why, whylen,
 			    "blk ring: descriptor %u request header [0x%lx, +%zu) is outside "
 			    "guest memory or longer than the descriptor (%u bytes)",
@@ -213,9 +200,10 @@ static int take(struct blk_dev *b, const struct dev_guest *g, char *why, size_t 
 		data = gpa_to_hva(g->mem, g->mem_size, d.addr + sizeof(h), d.len - sizeof(h),
 				  h.op == DENALI_BLK_READ ? GPA_WRITE : GPA_READ);
 		if (!data)
-			return fault(why, whylen,
-				     "blk ring: descriptor %u [0x%lx, +%u) is outside guest memory",
-				     slot, d.addr, d.len);
+			return dev_fault(
+			    why, whylen,
+			    "blk ring: descriptor %u [0x%lx, +%u) is outside guest memory", slot,
+			    d.addr, d.len);
 		b->cons++;
 		status = check(b, &h, d.len - sizeof(h));
 		if (status != DENALI_BLK_S_OK || (h.op == DENALI_BLK_FLUSH && b->ro) ||
@@ -313,11 +301,7 @@ static unsigned op_counters(const struct device *d, struct dev_counter *out, uns
 	    {"blk_resubmits", b->st.resubmits},
 	    {"blk_inflight_peak", b->st.inflight_peak},
 	};
-	unsigned n = 0;
-
-	for (; n < max && n < sizeof(all) / sizeof(all[0]); n++)
-		out[n] = all[n];
-	return n;
+	return dev_counters_copy(all, sizeof(all) / sizeof(all[0]), out, max);
 }
 
 static size_t op_save(const struct device *d, void *buf, size_t cap)
@@ -325,10 +309,7 @@ static size_t op_save(const struct device *d, void *buf, size_t cap)
 	const struct blk_dev *b = (const struct blk_dev *)d;
 	uint32_t v[2] = {b->cons, b->used_prod};
 
-	if (cap < sizeof(v) || b->inflight)
-		return 0;
-	memcpy(buf, v, sizeof(v));
-	return sizeof(v);
+	return b->inflight ? 0 : dev_save_u32(v, 2, buf, cap);
 }
 
 static int op_restore(struct device *d, const void *buf, size_t len)
@@ -336,9 +317,8 @@ static int op_restore(struct device *d, const void *buf, size_t len)
 	struct blk_dev *b = (struct blk_dev *)d;
 	uint32_t v[2];
 
-	if (len != sizeof(v))
+	if (dev_restore_u32(v, 2, buf, len))
 		return -EINVAL;
-	memcpy(v, buf, sizeof(v));
 	b->cons = v[0];
 	b->used_prod = v[1];
 	return 0;

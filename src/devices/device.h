@@ -107,4 +107,16 @@ struct device {
 	const struct device_ops *ops;
 };
 
+/* Formats the reason for a guest fault into why; returns -EFAULT. */
+int dev_fault(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Copies up to max of the n counters in all to out; returns how many. */
+unsigned dev_counters_copy(const struct dev_counter *all, unsigned n, struct dev_counter *out,
+			   unsigned max);
+
+/* Device state made of n 32-bit ring positions: save() writes them (0 when
+ * cap is too small), restore() takes exactly that many (-EINVAL otherwise). */
+size_t dev_save_u32(const uint32_t *v, unsigned n, void *buf, size_t cap);
+int dev_restore_u32(uint32_t *v, unsigned n, const void *buf, size_t len);
+
 #endif

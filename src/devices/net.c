@@ -11,7 +11,6 @@
 #include "ring.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,19 +34,6 @@ void net_mac_of_id(uint64_t id, uint8_t mac[6])
 	mac[5] = (uint8_t)id;
 }
 
-static int fault(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fault(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -EFAULT;
-}
-
 /* Copies queued frames into the buffers the guest posted. */
 static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, char *why,
 		size_t whylen)
@@ -66,7 +52,7 @@ static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, 
 	prod = ring_read_index(&r->avail_prod);
 	avail = ring_pending(prod, n->rx_cons);
 	if (avail < 0)
-		return fault(
+		return dev_fault(
 		    why, whylen,
 		    "net rx ring: producer index %u is out of range (consumer %u, size %u)", prod,
 		    n->rx_cons, DENALI_RING_SIZE);
@@ -83,10 +69,11 @@ static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, 
 			cap = d.len < DENALI_NET_FRAME_MAX ? d.len : DENALI_NET_FRAME_MAX;
 			dst = gpa_to_hva(g->mem, g->mem_size, d.addr, cap, GPA_WRITE);
 			if (!dst)
-				return fault(why, whylen,
-					     "net rx ring: descriptor %u [0x%lx, +%u) is outside "
-					     "guest memory",
-					     slot, d.addr, cap);
+				return dev_fault(
+				    why, whylen,
+				    "net rx ring: descriptor %u [0x%lx, +%u) is outside "
+				    "guest memory",
+				    slot, d.addr, cap);
 			if (c->len > cap) {
 				p->st.drop_rx_small_buf++;
 				netq_pop(&p->rxq);
@@ -126,7 +113,7 @@ static int drain_tx(struct net_dev *n, const struct dev_guest *g, uint64_t *even
 	if (pending == 0)
 		return 0;
 	if (pending < 0)
-		return fault(
+		return dev_fault(
 		    why, whylen,
 		    "net tx ring: producer index %u is out of range (consumer %u, size %u)", prod,
 		    n->tx_cons, DENALI_RING_SIZE);
@@ -137,14 +124,14 @@ static int drain_tx(struct net_dev *n, const struct dev_guest *g, uint64_t *even
 
 		memcpy(&d, &r->desc[slot], sizeof(d));
 		if (d.len > DENALI_NET_FRAME_MAX)
-			return fault(
+			return dev_fault(
 			    why, whylen,
 			    "net tx ring: descriptor %u length %u exceeds the %u-byte frame "
 			    "limit",
 			    slot, d.len, DENALI_NET_FRAME_MAX);
 		frame = gpa_to_hva(g->mem, g->mem_size, d.addr, d.len, GPA_READ);
 		if (!frame)
-			return fault(
+			return dev_fault(
 			    why, whylen,
 			    "net tx ring: descriptor %u [0x%lx, +%u) is outside guest memory", slot,
 			    d.addr, d.len);
@@ -193,10 +180,7 @@ static size_t op_save(const struct device *d, void *buf, size_t cap)
 	const struct net_dev *n = (const struct net_dev *)d;
 	uint32_t v[2] = {n->tx_cons, n->rx_cons};
 
-	if (cap < sizeof(v))
-		return 0;
-	memcpy(buf, v, sizeof(v));
-	return sizeof(v);
+	return dev_save_u32(v, 2, buf, cap);
 }
 
 static int op_restore(struct device *d, const void *buf, size_t len)
@@ -204,9 +188,8 @@ static int op_restore(struct device *d, const void *buf, size_t len)
 	struct net_dev *n = (struct net_dev *)d;
 	uint32_t v[2];
 
-	if (len != sizeof(v))
+	if (dev_restore_u32(v, 2, buf, len))
 		return -EINVAL;
-	memcpy(v, buf, sizeof(v));
 	n->tx_cons = v[0];
 	n->rx_cons = v[1];
 	return 0;
@@ -227,11 +210,7 @@ static unsigned op_counters(const struct device *d, struct dev_counter *out, uns
 	    {"drop_rx_full", __atomic_load_n(&st->drop_rx_full, __ATOMIC_RELAXED)},
 	    {"drop_rx_small_buf", st->drop_rx_small_buf},
 	};
-	unsigned n = 0;
-
-	for (; n < max && n < sizeof(all) / sizeof(all[0]); n++)
-		out[n] = all[n];
-	return n;
+	return dev_counters_copy(all, sizeof(all) / sizeof(all[0]), out, max);
 }
 
 static void op_free(struct device *d)

@@ -95,39 +95,31 @@ static void refresh_clock(struct vm *vm)
 	vr->time_ns = ns;
 }
 
-/* Before entry: receive rings filled, events delivered. */
-static int fill_devices(struct vm *vm, const struct dev_guest *g)
+/* The device hooks vm_run() walks: fill before entry, drain at every exit. */
+enum dev_phase { DEV_FILL, DEV_DRAIN };
+
+/*
+ * Runs one hook of every device and delivers the events they raised (fill
+ * counts them as the events of this entry). A device fault kills the VM.
+ */
+static int walk_devices(struct vm *vm, const struct dev_guest *g, enum dev_phase phase)
 {
 	char why[DEV_WHY_MAX];
 	uint64_t ev = 0;
 
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		const struct device_ops *ops = vm->dev[i]->ops;
+		int (*hook)(struct device *, const struct dev_guest *, uint64_t *, char *, size_t) =
+		    phase == DEV_FILL ? ops->fill : ops->drain;
 
-		if (ops->fill && ops->fill(vm->dev[i], g, &ev, why, sizeof(why)))
+		if (hook && hook(vm->dev[i], g, &ev, why, sizeof(why)))
 			return vm_kill(vm, "%s", why);
 	}
-	if (ev) {
+	if (phase == DEV_FILL && ev) {
 		vm->ctr.event_entries++;
 		vm->ctr.events += (uint64_t)__builtin_popcountll(ev);
 	}
-	vm_deliver_events(vm, ev);
-	return 0;
-}
-
-/* At every exit, fatal ones included: transmit rings drained. */
-static int drain_devices(struct vm *vm, const struct dev_guest *g)
-{
-	char why[DEV_WHY_MAX];
-	uint64_t ev = 0;
-
-	for (unsigned i = 0; i < vm->ndev; i++) {
-		const struct device_ops *ops = vm->dev[i]->ops;
-
-		if (ops->drain && ops->drain(vm->dev[i], g, &ev, why, sizeof(why)))
-			return vm_kill(vm, "%s", why);
-	}
-	if (ev)
+	if (phase == DEV_FILL || ev)
 		vm_deliver_events(vm, ev);
 	return 0;
 }
@@ -141,7 +133,7 @@ enum vm_stop vm_run(struct vm *vm)
 
 	vm->status = VM_RUNNING;
 	for (;;) {
-		if (fill_devices(vm, &g))
+		if (walk_devices(vm, &g, DEV_FILL))
 			return VM_STOP_KILLED;
 		refresh_clock(vm);
 		t0 = __rdtsc();
@@ -159,7 +151,7 @@ enum vm_stop vm_run(struct vm *vm)
 			return vm_kill(vm, "KVM_RUN: %s", strerror(-rc));
 		}
 		vm->ctr.exits++;
-		if (drain_devices(vm, &g))
+		if (walk_devices(vm, &g, DEV_DRAIN))
 			return VM_STOP_KILLED;
 		if (run->exit_reason >= sizeof(exit_table) / sizeof(exit_table[0]) ||
 		    !exit_table[run->exit_reason])
