@@ -8,6 +8,7 @@
 #include "swap.h"
 #include "vm_swap.h"
 
+#include "../vmm/fdio.h"
 #include "../vmm/guest_mem.h"
 #include "../vmm/shell.h"
 #include "../vmm/vm.h"
@@ -26,31 +27,6 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, const char *w
 {
 	snprintf(err, errlen, fmt, what);
 	return rc;
-}
-
-static int page_zero(const uint8_t *p)
-{
-	static const uint8_t zero[SWAP_PAGE];
-
-	return !memcmp(p, zero, SWAP_PAGE);
-}
-
-static int write_at(int fd, const void *p, size_t n, off_t off)
-{
-	const uint8_t *b = p;
-
-	while (n) {
-		ssize_t w = pwrite(fd, b, n, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		b += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
 }
 
 int vm_export(struct vm *vm, const char *path, char *err, size_t errlen)
@@ -78,7 +54,7 @@ int vm_export(struct vm *vm, const char *path, char *err, size_t errlen)
 	if (rc)
 		goto out;
 	for (uint32_t i = 1; i < total; i++)
-		if (!page_zero(vm->mem + (uint64_t)i * SWAP_PAGE))
+		if (!guest_page_is_zero(vm->mem + (uint64_t)i * SWAP_PAGE))
 			table[n++] = i;
 	memcpy(h.magic, EXPORT_MAGIC, 8);
 	h.version = EXPORT_VERSION;
@@ -103,19 +79,19 @@ int vm_export(struct vm *vm, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	off = 0;
-	rc = write_at(fd, &h, sizeof(h), off);
+	rc = fdio_write(fd, &h, sizeof(h), off);
 	off += sizeof(h);
 	if (!rc)
-		rc = write_at(fd, table, (size_t)n * 4, off);
+		rc = fdio_write(fd, table, (size_t)n * 4, off);
 	off += (off_t)n * 4;
 	if (!rc)
-		rc = write_at(fd, vm->state, sizeof(*vm->state), off);
+		rc = fdio_write(fd, vm->state, sizeof(*vm->state), off);
 	off += sizeof(*vm->state);
 	if (!rc)
-		rc = write_at(fd, blob, blob_len, off);
+		rc = fdio_write(fd, blob, blob_len, off);
 	off += blob_len;
 	for (uint32_t i = 0; !rc && i < n; i++, off += SWAP_PAGE)
-		rc = write_at(fd, vm->mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE, off);
+		rc = fdio_write(fd, vm->mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE, off);
 	if (!rc && fdatasync(fd) < 0)
 		rc = -errno;
 	if (!rc && rename(tmp, path) < 0)
@@ -130,24 +106,6 @@ out:
 	free(table);
 	free(blob);
 	return rc;
-}
-
-static int read_at(int fd, void *p, size_t n, off_t off)
-{
-	uint8_t *b = p;
-
-	while (n) {
-		ssize_t r = pread(fd, b, n, off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -ENODATA;
-		b += r;
-		n -= (size_t)r;
-		off += r;
-	}
-	return 0;
 }
 
 static int name_ok(const char *n, size_t cap)
@@ -221,7 +179,7 @@ int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t 
 		rc = fail(err, errlen, -EINVAL, "import: %s", "file truncated");
 		goto out;
 	}
-	rc = read_at(fd, &h, sizeof(h), 0);
+	rc = fdio_read(fd, &h, sizeof(h), 0);
 	if (!rc)
 		rc = header_check(&h, (uint64_t)st.st_size, err, errlen);
 	if (rc)
@@ -235,13 +193,13 @@ int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t 
 		goto out;
 	}
 	off = sizeof(h);
-	rc = read_at(fd, table, (size_t)h.npages * 4, off);
+	rc = fdio_read(fd, table, (size_t)h.npages * 4, off);
 	off += (off_t)h.npages * 4;
 	if (!rc)
-		rc = read_at(fd, vm->state, sizeof(*vm->state), off);
+		rc = fdio_read(fd, vm->state, sizeof(*vm->state), off);
 	off += sizeof(*vm->state);
 	if (!rc)
-		rc = read_at(fd, blob, h.dev_len, off);
+		rc = fdio_read(fd, blob, h.dev_len, off);
 	off += h.dev_len;
 	for (uint32_t i = 0; !rc && i < h.npages; i++) {
 		if (table[i] == 0 || table[i] >= h.mem_size / SWAP_PAGE ||
@@ -250,7 +208,7 @@ int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t 
 				  "page number out of range, zero, or out of order");
 			goto out;
 		}
-		rc = read_at(fd, mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE, off);
+		rc = fdio_read(fd, mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE, off);
 		off += SWAP_PAGE;
 	}
 	if (rc) {

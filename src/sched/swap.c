@@ -9,6 +9,8 @@
  */
 #include "swap.h"
 
+#include "../vmm/guest_mem.h"
+
 #include "crc32c.h"
 
 #include <errno.h>
@@ -452,16 +454,6 @@ static int run_ops(struct swap *sw, struct op *ops, size_t nops)
 	return first;
 }
 
-static int page_is_zero(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-
-	for (unsigned i = 0; i < SWAP_PAGE / 8; i += 4)
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
-			return 0;
-	return 1;
-}
-
 /*
  * Lists into table[] the pages of mem that are resident (in RAM or in host
  * swap) and not all zero; their CRC goes to *crc. Returns the count, or
@@ -489,7 +481,7 @@ static uint64_t collect_pages(struct swap *sw, const uint8_t *mem, uint64_t npag
 
 			if (have && !(pm[i] & (PM_PRESENT | PM_SWAPPED)))
 				continue;
-			if (page_is_zero(pg))
+			if (guest_page_is_zero(pg))
 				continue;
 			if (n == max)
 				return UINT64_MAX;

@@ -19,4 +19,15 @@ void guest_mem_free(uint8_t *mem, uint64_t size);
 /* Unmaps every cached region. */
 void guest_mem_drain(void);
 
+/* A 4 KiB page of guest memory that reads as all zero (not worth saving). */
+static inline int guest_page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (unsigned i = 0; i < 4096 / 8; i += 4)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
+			return 0;
+	return 1;
+}
+
 #endif

@@ -4,6 +4,7 @@
  */
 #include "snapshot.h"
 
+#include "fdio.h"
 #include "guest_mem.h"
 #include "shell.h"
 #include "vm.h"
@@ -20,47 +21,6 @@
 static int page_is_private(uint64_t pn)
 {
 	return pn >= DENALI_PRIVATE_GPA / 4096 && pn < DENALI_RESERVED_END / 4096;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *p, size_t n)
-{
-	uint8_t *b = p;
-
-	while (n) {
-		ssize_t r = read(fd, b, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -ENODATA;
-		b += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static int page_is_zero(const uint8_t *p)
-{
-	static const uint8_t zero[4096];
-
-	return memcmp(p, zero, sizeof(zero)) == 0;
 }
 
 int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
@@ -85,7 +45,7 @@ int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
 	if (mincore(vm->mem, vm->mem_size, res) < 0)
 		memset(res, 1, npages); /* cannot tell: look at every page */
 	for (uint64_t i = 1; i < npages; i++)
-		if ((res[i] & 1) && !page_is_private(i) && !page_is_zero(vm->mem + i * 4096))
+		if ((res[i] & 1) && !page_is_private(i) && !guest_page_is_zero(vm->mem + i * 4096))
 			saved++;
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, SNAP_MAGIC, 8);
@@ -101,15 +61,15 @@ int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
 	h.console_cons = vm->console.cons;
 	h.console_written = vm->console.written;
 	h.npages = saved;
-	rc = write_all(fd, &h, sizeof(h));
+	rc = fdio_write(fd, &h, sizeof(h), -1);
 	if (!rc)
-		rc = write_all(fd, vm->state, sizeof(*vm->state));
+		rc = fdio_write(fd, vm->state, sizeof(*vm->state), -1);
 	for (uint64_t i = 1; !rc && i < npages; i++) {
-		if (!(res[i] & 1) || page_is_private(i) || page_is_zero(vm->mem + i * 4096))
+		if (!(res[i] & 1) || page_is_private(i) || guest_page_is_zero(vm->mem + i * 4096))
 			continue;
-		rc = write_all(fd, &i, sizeof(i));
+		rc = fdio_write(fd, &i, sizeof(i), -1);
 		if (!rc)
-			rc = write_all(fd, vm->mem + i * 4096, 4096);
+			rc = fdio_write(fd, vm->mem + i * 4096, 4096, -1);
 	}
 	free(res);
 	if (rc) {
@@ -139,7 +99,7 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 	uint8_t *mem;
 	int rc;
 
-	rc = read_all(fd, &h, sizeof(h));
+	rc = fdio_read(fd, &h, sizeof(h), -1);
 	if (rc)
 		return fail(err, errlen, rc, "truncated header");
 	if (memcmp(h.magic, SNAP_MAGIC, 8) || h.version != SNAP_VERSION)
@@ -165,7 +125,7 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 		rc = fail(err, errlen, rc, "cannot map guest memory");
 		goto out_free;
 	}
-	rc = read_all(fd, vm->state, sizeof(*vm->state));
+	rc = fdio_read(fd, vm->state, sizeof(*vm->state), -1);
 	if (rc) {
 		guest_mem_free(mem, h.mem_size);
 		rc = fail(err, errlen, rc, "truncated vCPU state");
@@ -180,7 +140,7 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 	for (uint64_t i = 0, last = 0; !rc && i < h.npages; i++) {
 		uint64_t pn;
 
-		rc = read_all(fd, &pn, sizeof(pn));
+		rc = fdio_read(fd, &pn, sizeof(pn), -1);
 		if (!rc && (pn <= last || pn >= h.mem_size / 4096 || page_is_private(pn))) {
 			snprintf(why, sizeof(why),
 				 "page number 0x%lx: page 0, beyond memory, out of order or "
@@ -189,7 +149,7 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 			rc = -EINVAL;
 		}
 		if (!rc)
-			rc = read_all(fd, mem + pn * 4096, 4096);
+			rc = fdio_read(fd, mem + pn * 4096, 4096, -1);
 		last = pn;
 	}
 	/* The monitor's own pages, as vm_create builds them (the file has none). */
