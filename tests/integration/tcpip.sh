@@ -73,7 +73,9 @@ in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_
 ip -n "$NS" tuntap add dev "$TAP" mode tap
 ip -n "$NS" addr add 198.18.22.1/24 dev "$TAP"
 ip -n "$NS" link set "$TAP" up
-in_ns timeout 120 "$DENALID" run --net 198.18.22.0/24 --tap "$TAP" "$GUESTS/echod" -- 7 0 \
+# Not through in_ns: a backgrounded function is a subshell, and killing
+# that would leave the daemon behind; $! must be the process itself.
+ip netns exec "$NS" timeout 120 "$DENALID" run --net 198.18.22.0/24 --tap "$TAP" "$GUESTS/echod" -- 7 0 \
 	>"$TMP/tap.out" 2>"$TMP/tap.err" &
 DPID=$!
 for _ in $(seq 100); do
