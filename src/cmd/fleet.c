@@ -7,6 +7,7 @@
  * business of admission.c; this file only calls it under its lock.
  */
 #include "fleet.h"
+#include "fleet_impl.h"
 
 #include "admission.h"
 #include "console_log.h"
@@ -35,57 +36,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define SHELL_POOL_MAX 32
-
-struct fleet_vm {
-	struct task task;	      /* first: workers hand back struct task * */
-	int done;		      /* set on the worker thread when it exited/was killed */
-	int stopping;		      /* WCMD_STOP sent */
-	uint64_t logged;	      /* console bytes written to console.log */
-	int64_t started_ms, ended_ms; /* CLOCK_REALTIME; ended_ms 0 while it runs */
-	struct fleet_vm *next;
-	char ipv4[16]; /* dotted quad, "" = no address */
-};
-
-/* Totals that only go up: what the VMs that are gone did, folded in when they go. */
-struct fleet_totals {
-	struct vm_counters ctr;
-	uint64_t console_bytes, console_dropped;
-	uint64_t started, exited, killed, removed;
-};
-
-/* Rates over fixed windows, computed by the log thread, never reset by a reader. */
-#define RATE_WINDOW_NS 10000000000ull
-struct fleet_rates {
-	uint64_t t0, exits0; /* the window being measured began here (busy: last_busy) */
-	double exits_per_s, *utilisation; /* over the last whole window */
-	uint64_t window_end;
-};
-
-struct fleet {
-	pthread_mutex_t lock;
-	pthread_cond_t done_cond;
-	struct fleet_vm *vms;
-	unsigned nvms;
-	struct admission adm;
-	struct worker *workers;
-	unsigned nworkers, next_worker;
-	uint64_t next_id;
-	uint64_t *last_busy; /* rates.busy0 */
-	struct fleet_totals gone;
-	struct fleet_rates rates;
-	struct event_log ev;
-	char *state_dir;
-	uint64_t log_max; /* console.log rotates at this size */
-	pthread_t logger;
-	pthread_cond_t logger_cond;
-	int logger_quit, logger_running;
-	/* devices (issue 9): the switch, its prefix and uplink */
-	struct netsw *sw;
-	struct net_prefix pfx;
-	struct tap_uplink *up;
-};
-
 /* The VM's NIC and disk, as its definition asks. */
 static int add_devices(struct fleet *f, struct vm *vm, const struct vm_spec *spec, char *err,
 		       size_t errlen)
@@ -108,58 +58,7 @@ static int add_devices(struct fleet *f, struct vm *vm, const struct vm_spec *spe
 	return 0;
 }
 
-/* The switch and its uplink. */
-static json_t *net_json(struct fleet *f)
-{
-	const struct netsw_stats *s = netsw_stats(f->sw);
-	json_t *o = json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "up_tx_frames", (json_int_t)s->up_tx_frames,
-	    "up_tx_bytes", (json_int_t)s->up_tx_bytes, "up_rx_frames", (json_int_t)s->up_rx_frames,
-	    "up_rx_bytes", (json_int_t)s->up_rx_bytes, "up_drop_down", (json_int_t)s->up_drop_down,
-	    "up_drop_full", (json_int_t)s->up_drop_full, "up_drop_spoof",
-	    (json_int_t)s->up_drop_spoof, "up_drop_unknown", (json_int_t)s->up_drop_unknown);
-
-	if (f->up) {
-		struct tap_stats t;
-
-		tap_uplink_stats(f->up, &t);
-		json_object_set_new(
-		    o, "uplink",
-		    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "tap",
-			      tap_uplink_name(f->up), "up", t.up, "rx_frames",
-			      (json_int_t)t.rx_frames, "tx_frames", (json_int_t)t.tx_frames,
-			      "tx_submits", (json_int_t)t.tx_submits, "rx_errors",
-			      (json_int_t)t.rx_errors, "down_events", (json_int_t)t.down_events,
-			      "reattaches", (json_int_t)t.reattaches));
-	}
-	return o;
-}
-
-/* {counters...} of the VM's devices, or null. */
-static json_t *devices_json(struct vm *vm)
-{
-	struct dev_counter c[DEV_COUNTERS_MAX];
-	json_t *o;
-
-	if (vm->ndev < 2)
-		return json_null();
-	o = json_object();
-	for (unsigned i = 1; i < vm->ndev; i++) {
-		unsigned n = vm->dev[i]->ops->counters
-				 ? vm->dev[i]->ops->counters(vm->dev[i], c, DEV_COUNTERS_MAX)
-				 : 0;
-
-		for (unsigned k = 0; k < n; k++)
-			json_object_set_new(o, c[k].name, json_integer((json_int_t)c[k].value));
-	}
-	json_object_set_new(o, "runs", json_integer((json_int_t)vm->ctr.runs));
-	json_object_set_new(o, "exits", json_integer((json_int_t)vm->ctr.exits));
-	json_object_set_new(o, "event_entries", json_integer((json_int_t)vm->ctr.event_entries));
-	json_object_set_new(o, "events", json_integer((json_int_t)vm->ctr.events));
-	return o;
-}
-
-static struct fleet_vm *find(struct fleet *f, const char *name)
+struct fleet_vm *fleet_find(struct fleet *f, const char *name)
 {
 	for (struct fleet_vm *v = f->vms; v; v = v->next)
 		if (!strcmp(v->task.vm->name, name))
@@ -167,7 +66,7 @@ static struct fleet_vm *find(struct fleet *f, const char *name)
 	return NULL;
 }
 
-static int64_t real_ms(void)
+int64_t fleet_real_ms(void)
 {
 	struct timespec ts;
 
@@ -175,20 +74,10 @@ static int64_t real_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void add_counters(struct vm_counters *to, const struct vm_counters *c)
-{
-	to->exits += c->exits;
-	for (unsigned i = 0; i < DENALI_HC_COUNT; i++)
-		to->hypercalls[i] += c->hypercalls[i];
-	to->runs += c->runs;
-	to->cpu_ns += c->cpu_ns;
-	to->wakeups += c->wakeups;
-}
-
 /* A VM leaves the registry: what it did stays in the totals. */
 static void fold(struct fleet_totals *t, const struct vm *vm)
 {
-	add_counters(&t->ctr, &vm->ctr);
+	fleet_counters_add(&t->ctr, &vm->ctr);
 	t->console_bytes += vm->console.written;
 	t->console_dropped += vm->console.dropped;
 	t->removed++;
@@ -325,7 +214,7 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 	for (int i = 0; i < spec->argc; i++)
 		argv[i + 1] = spec->argv[i];
 	pthread_mutex_lock(&f->lock);
-	if (find(f, spec->name)) {
+	if (fleet_find(f, spec->name)) {
 		snprintf(err, errlen, "a VM named %s exists already", spec->name);
 		rc = -EEXIST;
 	} else if (b) {
@@ -362,7 +251,7 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 			v->next = f->vms;
 			f->vms = v;
 			f->nvms++;
-			v->started_ms = real_ms();
+			v->started_ms = fleet_real_ms();
 			f->gone.started++;
 			event_log_add(&f->ev, "start", spec->name, v->task.vm->id, 0, NULL);
 			rc = worker_send(v->task.w, WCMD_ADD, &v->task);
@@ -397,7 +286,7 @@ static void fleet_stop_begin(void *ctx, const char *name)
 	struct fleet_vm *v;
 
 	pthread_mutex_lock(&f->lock);
-	v = find(f, name);
+	v = fleet_find(f, name);
 	if (v && !v->done && !v->stopping) {
 		v->stopping = 1;
 		worker_send(v->task.w, WCMD_STOP, &v->task);
@@ -410,7 +299,7 @@ static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size
 	struct fleet_vm *v, **pp;
 
 	pthread_mutex_lock(&f->lock);
-	v = find(f, name);
+	v = fleet_find(f, name);
 	if (!v) {
 		pthread_mutex_unlock(&f->lock);
 		snprintf(err, errlen, "no VM named %s", name);
@@ -443,188 +332,6 @@ static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size
 	return 0;
 }
 
-/* Guest pages backed by host memory: what the VM costs, from mincore(),
- * one call per VM. Only `list` calls it, never the fast path. */
-static uint64_t resident_kib(struct vm *vm, unsigned char **vec, size_t *cap)
-{
-	size_t pages = vm->mem_size / 4096;
-	uint64_t n = 0;
-
-	if (*cap < pages) {
-		unsigned char *v = realloc(*vec, pages);
-
-		if (!v)
-			return 0;
-		*vec = v;
-		*cap = pages;
-	}
-	if (mincore(vm->mem, vm->mem_size, *vec) < 0)
-		return 0;
-	for (size_t i = 0; i < pages; i++)
-		n += (*vec)[i] & 1;
-	return n * 4;
-}
-
-static int cmp_vm_name(const void *a, const void *b)
-{
-	return strcmp((*(struct fleet_vm *const *)a)->task.vm->name,
-		      (*(struct fleet_vm *const *)b)->task.vm->name);
-}
-
-static json_t *fleet_list(void *ctx)
-{
-	struct fleet *f = ctx;
-	json_t *arr = json_array();
-	int64_t now = real_ms();
-	unsigned char *vec = NULL;
-	struct fleet_vm **sorted;
-	size_t cap = 0, n = 0;
-
-	pthread_mutex_lock(&f->lock);
-	sorted = calloc(f->nvms ? f->nvms : 1, sizeof(*sorted));
-	for (struct fleet_vm *v = f->vms; v && sorted; v = v->next)
-		sorted[n++] = v;
-	if (n)
-		qsort(sorted, n, sizeof(*sorted), cmp_vm_name);
-	for (size_t i = 0; i < n; i++) {
-		struct fleet_vm *v = sorted[i];
-		struct vm *vm = v->task.vm;
-		enum vm_status st = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
-		int64_t end = v->ended_ms ? v->ended_ms : now;
-
-		json_t *o;
-
-		o = json_pack(
-		    "{s:s, s:I, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-		    vm->name, "id", (json_int_t)vm->id, "state", vm_status_name(st), "reason",
-		    st == VM_KILLED ? json_string(vm->reason) : json_null(), "exit_code",
-		    st == VM_EXITED ? json_integer(vm->exit_code) : json_null(), "worker",
-		    v->task.w ? v->task.w->id : -1, "cpu_ms",
-		    (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits", (json_int_t)vm->ctr.exits,
-		    "resident_kib", (json_int_t)(vm->mem ? resident_kib(vm, &vec, &cap) : 0),
-		    "uptime_s", (json_int_t)((end - v->started_ms) / 1000), "started_ms",
-		    (json_int_t)v->started_ms, "ended_ms",
-		    v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
-		json_object_set_new(o, "ipv4", v->ipv4[0] ? json_string(v->ipv4) : json_null());
-		json_object_set_new(o, "devices", devices_json(vm));
-		json_array_append_new(arr, o);
-	}
-	pthread_mutex_unlock(&f->lock);
-	free(sorted);
-	free(vec);
-	return arr;
-}
-
-static json_t *counters_json(const struct vm_counters *c)
-{
-	return json_pack("{s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I}", "exits",
-			 (json_int_t)c->exits, "hypercalls", "exit", (json_int_t)c->hypercalls[0],
-			 "idle", (json_int_t)c->hypercalls[1], "kick", (json_int_t)c->hypercalls[2],
-			 "panic", (json_int_t)c->hypercalls[3], "runs", (json_int_t)c->runs,
-			 "cpu_ns", (json_int_t)c->cpu_ns, "wakeups", (json_int_t)c->wakeups);
-}
-
-/* The log thread's tick: closes a rate window every RATE_WINDOW_NS. Under f->lock. */
-static void rates_tick(struct fleet *f)
-{
-	uint64_t now = vm_now_ns(), exits = f->gone.ctr.exits, dt;
-
-	for (struct fleet_vm *v = f->vms; v; v = v->next)
-		exits += v->task.vm->ctr.exits;
-	if (!f->rates.t0) {
-		f->rates.t0 = now;
-		f->rates.exits0 = exits;
-	}
-	dt = now - f->rates.t0;
-	if (dt < RATE_WINDOW_NS)
-		return;
-	f->rates.exits_per_s = (double)(exits - f->rates.exits0) * 1e9 / (double)dt;
-	for (unsigned i = 0; i < f->nworkers; i++) {
-		uint64_t busy = __atomic_load_n(&f->workers[i].stats.busy_ns, __ATOMIC_RELAXED);
-
-		f->rates.utilisation[i] = (double)(busy - f->last_busy[i]) / (double)dt;
-		f->last_busy[i] = busy;
-	}
-	f->rates.t0 = now;
-	f->rates.exits0 = exits;
-	f->rates.window_end = now;
-}
-
-static json_t *fleet_stats(void *ctx)
-{
-	struct fleet *f = ctx;
-	uint64_t by[VM_KILLED + 1] = {0};
-	struct fleet_totals t;
-	json_t *states = json_object(), *workers = json_array(), *out;
-
-	pthread_mutex_lock(&f->lock);
-	t = f->gone;
-	for (struct fleet_vm *v = f->vms; v; v = v->next) {
-		struct vm *vm = v->task.vm;
-
-		by[__atomic_load_n(&vm->status, __ATOMIC_ACQUIRE)]++;
-		add_counters(&t.ctr, &vm->ctr);
-		t.console_bytes += vm->console.written;
-		t.console_dropped += vm->console.dropped;
-	}
-	for (unsigned i = 0; i < f->nworkers; i++)
-		json_array_append_new(
-		    workers, json_pack("{s:i, s:f, s:I, s:I, s:I, s:I}", "id", (int)i,
-				       "utilisation", f->rates.utilisation[i], "busy_ns",
-				       (json_int_t)__atomic_load_n(&f->workers[i].stats.busy_ns,
-								   __ATOMIC_RELAXED),
-				       "runs", (json_int_t)f->workers[i].stats.runs, "preemptions",
-				       (json_int_t)f->workers[i].stats.preemptions, "live",
-				       (json_int_t)f->workers[i].stats.live));
-	for (int s = 0; s <= VM_KILLED; s++)
-		json_object_set_new(states, vm_status_name(s), json_integer((json_int_t)by[s]));
-	out = json_pack(
-	    "{s:o, s:f, s:I, s:{s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
-	    "vms_by_state", states, "exits_per_s", f->rates.exits_per_s, "rate_window_s",
-	    (json_int_t)(RATE_WINDOW_NS / 1000000000ull), "hypercalls", "exit",
-	    (json_int_t)t.ctr.hypercalls[0], "idle", (json_int_t)t.ctr.hypercalls[1], "kick",
-	    (json_int_t)t.ctr.hypercalls[2], "panic", (json_int_t)t.ctr.hypercalls[3], "workers",
-	    workers, "registered", (json_int_t)f->nvms, "max_vms", (json_int_t)f->adm.max_vms,
-	    "max_live", (json_int_t)f->adm.max_live, "shells_pooled", (json_int_t)shell_pool_size(),
-	    "admission", admission_json(&f->adm), "totals",
-	    json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "counters", counters_json(&t.ctr),
-		      "console_bytes", (json_int_t)t.console_bytes, "console_dropped",
-		      (json_int_t)t.console_dropped, "vms_started", (json_int_t)t.started,
-		      "vms_exited", (json_int_t)t.exited, "vms_killed", (json_int_t)t.killed,
-		      "vms_removed", (json_int_t)t.removed),
-	    "exits_total", json_integer((json_int_t)t.ctr.exits));
-	if (f->sw)
-		json_object_set_new(out, "net", net_json(f));
-	pthread_mutex_unlock(&f->lock);
-	return out;
-}
-
-static json_t *fleet_vm_stats(void *ctx, const char *name)
-{
-	struct fleet *f = ctx;
-	struct fleet_vm *v;
-	json_t *out = NULL;
-
-	pthread_mutex_lock(&f->lock);
-	v = find(f, name);
-	if (v) {
-		struct vm *vm = v->task.vm;
-		enum vm_status st = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
-
-		out = json_pack(
-		    "{s:s, s:I, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "name", vm->name,
-		    "id", (json_int_t)vm->id, "state", vm_status_name(st), "exit_code",
-		    st == VM_EXITED ? json_integer(vm->exit_code) : json_null(), "reason",
-		    st == VM_KILLED ? json_string(vm->reason) : json_null(), "counters",
-		    counters_json(&vm->ctr), "console_bytes", (json_int_t)vm->console.written,
-		    "console_dropped", (json_int_t)vm->console.dropped, "mem_bytes",
-		    (json_int_t)vm->mem_size, "started_ms", (json_int_t)v->started_ms, "ended_ms",
-		    v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
-	}
-	pthread_mutex_unlock(&f->lock);
-	return out;
-}
-
 static json_t *fleet_events(void *ctx, uint64_t since, size_t max)
 {
 	struct fleet *f = ctx;
@@ -643,7 +350,7 @@ static int fleet_vm_ended(void *ctx, const char *name)
 	int r;
 
 	pthread_mutex_lock(&f->lock);
-	v = find(f, name);
+	v = fleet_find(f, name);
 	r = !v ? -ENOENT : v->done;
 	pthread_mutex_unlock(&f->lock);
 	return r;
@@ -657,7 +364,7 @@ static ssize_t fleet_console(void *ctx, const char *name, uint64_t off, char *bu
 	ssize_t n;
 
 	pthread_mutex_lock(&f->lock);
-	v = find(f, name);
+	v = fleet_find(f, name);
 	n = v ? (ssize_t)console_read(&v->task.vm->console, off, buf, len, next) : -ENOENT;
 	pthread_mutex_unlock(&f->lock);
 	return n;
@@ -696,7 +403,7 @@ static void *logger_main(void *arg)
 			event_format(e, line, sizeof(line));
 			log_info("%s", line);
 		}
-		rates_tick(f);
+		fleet_rates_tick(f);
 		for (struct fleet_vm *v = f->vms; v; v = v->next)
 			if (console_log_flush(f->state_dir, v->task.vm, &v->logged, f->log_max) < 0)
 				v->logged = v->task.vm->console.written; /* give up, quietly */
@@ -793,15 +500,15 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	    .ctx = f,
 	    .start = fleet_start,
 	    .stop = fleet_stop,
-	    .list = fleet_list,
-	    .stats = fleet_stats,
+	    .list = fleet_json_list,
+	    .stats = fleet_json_stats,
 	    .console_read = fleet_console,
 	    .names = fleet_names,
 	    .batch_open = fleet_batch_open,
 	    .batch_close = fleet_batch_close,
 	    .stop_begin = fleet_stop_begin,
 	    .stop_try = fleet_stop_try,
-	    .vm_stats = fleet_vm_stats,
+	    .vm_stats = fleet_json_vm_stats,
 	    .events = fleet_events,
 	    .vm_ended = fleet_vm_ended,
 	};

@@ -1,0 +1,83 @@
+/*
+ * Inside the daemon's registry: the types fleet.c (life cycle) and
+ * fleet_json.c (list, stats and counters as JSON) share. Not for other files.
+ */
+#ifndef DENALI_CMD_FLEET_IMPL_H
+#define DENALI_CMD_FLEET_IMPL_H
+
+#include "admission.h"
+#include "events.h"
+#include "vmdev.h"
+
+#include "sched/worker.h"
+#include "vmm/vm.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#define SHELL_POOL_MAX 32
+
+struct fleet_vm {
+	struct task task;	      /* first: workers hand back struct task * */
+	int done;		      /* set on the worker thread when it exited/was killed */
+	int stopping;		      /* WCMD_STOP sent */
+	uint64_t logged;	      /* console bytes written to console.log */
+	int64_t started_ms, ended_ms; /* CLOCK_REALTIME; ended_ms 0 while it runs */
+	struct fleet_vm *next;
+	char ipv4[16]; /* dotted quad, "" = no address */
+};
+
+/* Totals that only go up: what the VMs that are gone did, folded in when they go. */
+struct fleet_totals {
+	struct vm_counters ctr;
+	uint64_t console_bytes, console_dropped;
+	uint64_t started, exited, killed, removed;
+};
+
+/* Rates over fixed windows, computed by the log thread, never reset by a reader. */
+#define RATE_WINDOW_NS 10000000000ull
+struct fleet_rates {
+	uint64_t t0, exits0; /* the window being measured began here (busy: last_busy) */
+	double exits_per_s, *utilisation; /* over the last whole window */
+	uint64_t window_end;
+};
+
+struct fleet {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	struct fleet_vm *vms;
+	unsigned nvms;
+	struct admission adm;
+	struct worker *workers;
+	unsigned nworkers, next_worker;
+	uint64_t next_id;
+	uint64_t *last_busy; /* rates.busy0 */
+	struct fleet_totals gone;
+	struct fleet_rates rates;
+	struct event_log ev;
+	char *state_dir;
+	uint64_t log_max; /* console.log rotates at this size */
+	pthread_t logger;
+	pthread_cond_t logger_cond;
+	int logger_quit, logger_running;
+	/* devices (issue 9): the switch, its prefix and uplink */
+	struct netsw *sw;
+	struct net_prefix pfx;
+	struct tap_uplink *up;
+};
+
+/* Under f->lock. */
+struct fleet_vm *fleet_find(struct fleet *f, const char *name);
+int64_t fleet_real_ms(void);
+void fleet_counters_add(struct vm_counters *to, const struct vm_counters *c);
+
+/* The log thread's tick: closes a rate window every RATE_WINDOW_NS. Under f->lock. */
+void fleet_rates_tick(struct fleet *f);
+
+/* The backend's list, stats and per-VM stats (struct ctl_backend). */
+json_t *fleet_json_list(void *ctx);
+json_t *fleet_json_stats(void *ctx);
+json_t *fleet_json_vm_stats(void *ctx, const char *name);
+
+#endif
