@@ -1,0 +1,203 @@
+/* One control client: its bounded input and output buffers and the dispatch of its request
+ * lines. */
+#include "server_impl.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void srv_client_free(struct client *c)
+{
+	close(c->fd);
+	json_decref(c->follow_id);
+	json_decref(c->events_id);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+/* Queues bytes for the client; a client that does not read what it asked for is dropped
+ * rather than allowed to make the daemon hold its replies without bound. */
+static void client_queue(struct client *c, const char *p, size_t n)
+{
+	if (c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+	if (c->outlen - c->outoff + n > CTL_OUT_MAX) {
+		log_warn("%s: more than %u bytes of replies unread; closing", c->peer, CTL_OUT_MAX);
+		c->closing = true;
+		c->outoff = c->outlen = 0;
+		c->following = c->following_events = false;
+		return;
+	}
+	if (c->outlen + n > c->outcap) {
+		if (c->outoff) {
+			memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+			c->outlen -= c->outoff;
+			c->outoff = 0;
+		}
+		if (c->outlen + n > c->outcap) {
+			size_t cap = c->outcap ? c->outcap : 4096;
+			char *o;
+			while (cap < c->outlen + n)
+				cap *= 2;
+			o = realloc(c->out, cap);
+			if (!o) {
+				log_err("%s: out of memory; closing", c->peer);
+				c->closing = true;
+				c->following = c->following_events = false;
+				return;
+			}
+			c->out = o;
+			c->outcap = cap;
+		}
+	}
+	memcpy(c->out + c->outlen, p, n);
+	c->outlen += n;
+}
+
+/* Queues reply as one line and drops the caller's reference. */
+void srv_client_reply(struct client *c, json_t *reply)
+{
+	size_t n;
+	char *line = ctl_reply_line(reply, &n);
+
+	json_decref(reply);
+	if (!line) {
+		log_err("%s: cannot encode a reply; closing", c->peer);
+		c->closing = true;
+		return;
+	}
+	client_queue(c, line, n);
+	free(line);
+}
+
+/* Returns -1 if the connection is gone. */
+int srv_client_flush(struct client *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		c->outoff += (size_t)w;
+	}
+	return 0;
+}
+
+static void handle_line(struct ctl_server *srv, struct client *c, const char *line, size_t len)
+{
+	struct ctl_request req;
+	char err[512];
+
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return;
+	if (ctl_request_parse(line, len, &req, err, sizeof(err)) < 0) {
+		log_debug("%s: bad request: %s", c->peer, err);
+		srv_client_reply(c, ctl_reply_error(req.id, "%s", err));
+		ctl_request_free(&req);
+		return;
+	}
+	log_debug("%s: %s", c->peer, ctl_op_name(req.op));
+	if (req.op == CTL_OP_CONSOLE)
+		srv_console_request(srv, c, &req);
+	else if (req.op == CTL_OP_START || req.op == CTL_OP_STOP)
+		srv_job_start(srv, c, &req);
+	else if (req.op == CTL_OP_JOBS)
+		srv_client_reply(c, srv_jobs_reply(srv, &req));
+	else if (req.op == CTL_OP_EVENTS)
+		srv_events_request(srv, c, &req);
+	else
+		srv_client_reply(c, ops_handle(&srv->ops, &req, c->peer));
+	ctl_request_free(&req);
+}
+
+/* Handles every complete line in the input buffer; keeps the partial one. */
+void srv_client_lines(struct ctl_server *srv, struct client *c, bool eof)
+{
+	size_t start = 0;
+
+	while (!c->closing && !c->job && start < c->inlen) {
+		char *nl = memchr(c->in + start, '\n', c->inlen - start);
+		size_t len;
+		if (!nl) {
+			if (!eof)
+				break;
+			len = c->inlen - start; /* a last request without its newline */
+		} else {
+			len = (size_t)(nl - (c->in + start));
+		}
+		if (len > CTL_LINE_MAX) {
+			srv_client_reply(c,
+					 ctl_reply_error(NULL, "request line longer than %u bytes",
+							 CTL_LINE_MAX));
+			c->closing = true;
+			break;
+		}
+		handle_line(srv, c, c->in + start, len);
+		start += len + (nl != NULL);
+	}
+	if (start) {
+		memmove(c->in, c->in + start, c->inlen - start);
+		c->inlen -= start;
+		c->line_since = 0; /* what is left, if anything, is a new line */
+	}
+	if (c->inlen == 0)
+		c->line_since = 0;
+	else if (!c->line_since)
+		c->line_since = srv_now_ms();
+	if (!c->closing && c->inlen > CTL_LINE_MAX) {
+		/* No newline within the cap: the line cannot be valid; say so and hang up
+		 * instead of buffering the rest of it. */
+		srv_client_reply(
+		    c, ctl_reply_error(NULL, "request line longer than %u bytes", CTL_LINE_MAX));
+		c->closing = true;
+	}
+}
+
+/* Returns -1 if the client is to be closed now. */
+int srv_client_read(struct ctl_server *srv, struct client *c)
+{
+	for (int i = 0; i < READS_PER_WAKE && !c->closing; i++) {
+		ssize_t n;
+		if (c->inlen == c->incap) {
+			size_t cap = c->incap ? c->incap * 2 : IN_INITIAL;
+			char *p;
+			if (cap > CTL_LINE_MAX + 1)
+				cap = CTL_LINE_MAX + 1;
+			p = realloc(c->in, cap);
+			if (!p)
+				return -1;
+			c->in = p;
+			c->incap = cap;
+		}
+		n = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		if (n == 0) {
+			srv_client_lines(srv, c, true);
+			c->closing = true;
+			c->following = c->following_events = false;
+			return 0;
+		}
+		c->inlen += (size_t)n;
+		c->last_ms = srv_now_ms();
+		srv_client_lines(srv, c, false);
+	}
+	return 0;
+}

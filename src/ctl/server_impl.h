@@ -1,0 +1,104 @@
+/* Inside the control socket: the types and helpers that server.c (socket, poll loop),
+ * server_client.c (buffers, requests), server_follow.c (console and event streams) and
+ * server_jobs.c (bulk jobs) share. Not for other files. */
+#ifndef DENALI_CTL_SERVER_IMPL_H
+#define DENALI_CTL_SERVER_IMPL_H
+
+#include "ops.h"
+#include "proto.h"
+#include "server.h"
+
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#define IN_INITIAL	 4096
+#define ACCEPT_BATCH	 64
+#define READS_PER_WAKE	 4
+#define ACCEPT_PAUSE_MS	 100	     /* out of descriptors: how long new connections wait */
+#define FOLLOW_POLL_MS	 50	     /* console --follow: how often new output is looked for */
+#define FOLLOW_OUT_LOW	 (64u << 10) /* follow reads more only below this much queued output */
+#define CONSOLE_DUMP_MAX (8u << 20)  /* non-follow console: most bytes sent for one request */
+#define JOB_STEP_MS	 20	     /* the longest the loop works on jobs between polls */
+#define JOB_PROGRESS_MS	 250	     /* progress lines to the requesting client */
+#define JOBS_KEPT	 64	     /* finished jobs still listed */
+
+struct client {
+	int fd;
+	unsigned long serial;
+	char peer[96]; /* "client N (pid P uid U)" for log lines */
+	char *in;
+	size_t inlen, incap;
+	char *out;
+	size_t outlen, outoff, outcap;
+	bool closing; /* close once out is flushed; read nothing more */
+	bool following;
+	json_t *follow_id;
+	char follow_name[CTL_NAME_MAX + 1];
+	uint64_t follow_off;
+	int64_t last_ms;
+	int64_t line_since; /* when the unfinished line in `in` began; 0 = none */
+	unsigned long job;  /* the job whose reply this client waits for; 0 = none */
+	bool following_events;
+	uint64_t events_seq; /* events --follow: the last seq sent */
+	json_t *events_id;
+	int64_t last_progress;
+};
+
+struct ctl_server {
+	int lfd;
+	int wake[2];
+	volatile sig_atomic_t stopping;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct ops_ctx ops;
+	struct client **clients;
+	size_t nclients;
+	struct pollfd *pfds;
+	unsigned long serial;
+	int64_t accept_paused_until; /* out of descriptors: the listener rests until then */
+	int64_t last_emfile_log;
+	unsigned tick_ms;
+	void (*tick_fn)(void *);
+	void *tick_arg;
+	int64_t next_tick;
+	int64_t idle_ms, line_ms;
+	struct ctl_job **jobs; /* running ones, then finished ones, oldest first */
+	size_t njobs, jobs_cap;
+};
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t srv_now_ms(void);
+
+/* server_client.c: closes c's socket and frees it. */
+void srv_client_free(struct client *c);
+/* Queues reply as one line and drops the caller's reference; a client that leaves more than
+ * CTL_OUT_MAX unread is marked closing instead. */
+void srv_client_reply(struct client *c, json_t *reply);
+/* Sends what is queued without blocking. Returns -1 if the connection is gone, else 0. */
+int srv_client_flush(struct client *c);
+/* Handles every complete line in c's input (eof: a last line without its newline too) and
+ * keeps the partial one; stops at a request that starts a job. */
+void srv_client_lines(struct ctl_server *srv, struct client *c, bool eof);
+/* Reads what the client sent and handles its lines. Returns -1 if it is to be closed now. */
+int srv_client_read(struct ctl_server *srv, struct client *c);
+
+/* server_follow.c: console and events requests, and their streams while following. */
+void srv_console_request(struct ctl_server *srv, struct client *c, struct ctl_request *req);
+void srv_console_pump(struct ctl_server *srv, struct client *c);
+void srv_events_request(struct ctl_server *srv, struct client *c, struct ctl_request *req);
+void srv_events_pump(struct ctl_server *srv, struct client *c);
+
+/* server_jobs.c: a start or stop request becomes a job; c waits for its reply. */
+void srv_job_start(struct ctl_server *srv, struct client *c, struct ctl_request *req);
+/* The reply to a jobs request: every running and kept job. */
+json_t *srv_jobs_reply(struct ctl_server *srv, const struct ctl_request *req);
+/* -1: no job running; 0: one has work to do now; 5: they only wait for the disk. */
+int srv_jobs_timeout(const struct ctl_server *srv);
+/* One round of work on the running jobs, JOB_STEP_MS in all; replies and progress to their
+ * clients; the oldest finished jobs beyond JOBS_KEPT forgotten. */
+void srv_jobs_run(struct ctl_server *srv, int64_t now);
+
+#endif
