@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The two quick-start commands:
-#   ./dev.sh demo   install what is missing, build, run the main job (a fleet of guests)
+#   ./dev.sh demo   install what is missing, build, run the main job (bench/demo.sh: a Zipf-loaded
+#                   fleet of httpd VMs in a network namespace of its own; options: --help)
 #   ./dev.sh test   install what is missing, build, run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,7 +34,7 @@ case "${1:-}" in
 demo)
 	install_missing
 	build
-	exec ./bench/demo.sh
+	exec ./bench/demo.sh "${@:2}"
 	;;
 test)
 	install_missing

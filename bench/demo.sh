@@ -1,33 +1,172 @@
 #!/usr/bin/env bash
-# The main job of the quick start: boot a fleet of example guests in one
-# denalid process and print a summary. It grows into the Zipf workload run
-# once guests serve HTTP (bench/load has the load generator already).
+# bench/demo.sh - the main job (./dev.sh demo): Denali's experiment at small scale.
+#
+# A network namespace of its own with a tap on 198.18.0.0/15, one `denalid serve` on it with a
+# memory budget and swap, N httpd VMs each with its own address and its own rofs content disk
+# (a 2,258-byte object, as in Denali's evaluation), driven by denali-load with Zipf(alpha)
+# popularity and open-loop Poisson arrivals from inside the namespace. Ends with a summary
+# (services, requests, throughput, latency percentiles, errors, VMs resident and swapped,
+# swap-ins, exits per request, the daemon's CPU) and a PNG of the run. Everything it made is
+# removed at exit; it ends only its own daemon, by pid.
+#
+#   bench/demo.sh [--services N] [--rate R] [--duration D] [--alpha A] [--budget SIZE]
+#                 [--mem SIZE] [--object BYTES] [--workers N] [--out DIR] [--no-swap]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=${DENALI_BUILD:-build}/bin
-G=${DENALI_BUILD:-build}/guests
-N=${DENALI_DEMO_VMS:-1000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FLEET_BUILD=${DENALI_BUILD:-$ROOT/build}
+FLEET_NAME=demo
+# shellcheck source=zipf/fleet.sh
+. "$ROOT/bench/zipf/fleet.sh"
 
-if [ ! -w /dev/kvm ]; then
-	echo "demo: /dev/kvm is missing or not writable; denali needs KVM (run as root)" >&2
-	exit 1
-fi
-echo "== one guest, with arguments"
-$BIN/denalid run $G/hello -- from the quick start
-echo
-echo "== a fleet: $N sleepers (3 naps of 20 ms each) beside 2 spinners, one process"
-$BIN/denalid run --summary --count "$N" $G/sleeper \
-	--with "$G/spin 200" --with "$G/spin 200" -- 3 20 >/tmp/denali-demo.$$ 2>&1 || {
-	cat /tmp/denali-demo.$$
-	rm -f /tmp/denali-demo.$$
-	exit 1
+SERVICES=1000
+RATE=1000
+DURATION=20s
+WARMUP=3s
+ALPHA=1.0
+BUDGET=128M # resident guest memory: ~1/3 of the fleet's, so the Zipf tail is swapped
+MEM=4M      # guest memory of each VM (it touches ~300 KiB of it)
+OBJECT=2258
+WORKERS=
+OUT=$FLEET_BUILD/demo
+SWAP=1
+
+usage() {
+	cat <<EOF
+usage: bench/demo.sh [OPTIONS]
+The main job: N httpd VMs in one denalid serve, Zipf(alpha) open-loop HTTP load, a summary.
+  --services N     VMs, one web service each (default $SERVICES)
+  --rate R         offered requests/s, Poisson arrivals (default $RATE)
+  --duration D     measured load, e.g. 20s, 2m (default $DURATION; a ${WARMUP} warm-up before)
+  --alpha A        Zipf exponent of service popularity (default $ALPHA)
+  --budget SIZE    resident guest memory allowed (swap beyond it; default $BUDGET)
+  --mem SIZE       guest memory per VM (default $MEM)
+  --object BYTES   size of the object served (default $OBJECT, Denali's)
+  --workers N      daemon worker threads (default: one per CPU)
+  --out DIR        where the plot and the raw results go (default $OUT)
+  --no-swap        run without swap (every VM resident, no budget)
+Needs root, /dev/kvm, /dev/net/tun; gnuplot for the plot.
+EOF
 }
-grep '^summary:' /tmp/denali-demo.$$
-late=$(grep -o 'late [0-9]* us' /tmp/denali-demo.$$ | awk '{print $2}' | sort -n)
-cnt=$(echo "$late" | wc -l)
-echo "summary: $cnt wake-ups; lateness median $(echo "$late" | sed -n "$((cnt / 2 + 1))p") us," \
-	"p99 $(echo "$late" | sed -n "$((cnt * 99 / 100 + 1))p") us"
-rm -f /tmp/denali-demo.$$
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--services) SERVICES=$2; shift 2 ;;
+	--rate) RATE=$2; shift 2 ;;
+	--duration) DURATION=$2; shift 2 ;;
+	--alpha) ALPHA=$2; shift 2 ;;
+	--budget) BUDGET=$2; shift 2 ;;
+	--mem) MEM=$2; shift 2 ;;
+	--object) OBJECT=$2; shift 2 ;;
+	--workers) WORKERS=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--no-swap) SWAP=0; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+case $SERVICES in '' | *[!0-9]* | 0) echo "demo: --services must be a positive number" >&2; exit 2 ;; esac
+case $OBJECT in '' | *[!0-9]* | 0) echo "demo: --object must be a positive number" >&2; exit 2 ;; esac
+[ "$SERVICES" -le 60000 ] || { echo "demo: at most 60000 services (addresses)" >&2; exit 2; }
+
+fleet_check || { echo "demo: cannot run here (see above)" >&2; exit 1; }
+fleet_init || exit 1
+trap fleet_cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+# --- the daemon: a memory budget and swap (when denalid serve has them) --------------------
+DAEMON=(--max-vms $((SERVICES + 16)))
+[ -n "$WORKERS" ] && DAEMON+=(--workers "$WORKERS")
+SWAP_NOTE=
+if [ "$SWAP" = 1 ] && fleet_swap_supported; then
+	mkdir -p "$FLEET_TMP/swap"
+	DAEMON+=(--swap "$FLEET_TMP/swap" --mem-budget "$BUDGET")
+	SWAP_NOTE="swap on: resident guest memory budget $BUDGET, idle VMs swapped to $FLEET_TMP/swap"
+elif [ "$SWAP" = 1 ]; then
+	SWAP_NOTE="swap NOT active: this denalid serve has no --swap yet (issue 10), so every VM stays resident and the $BUDGET budget is not applied"
+	SWAP=0
+else
+	SWAP_NOTE="swap off (--no-swap): every VM resident, no budget"
+fi
+echo "demo: $SERVICES services, Zipf alpha $ALPHA, $RATE req/s offered for $DURATION, ${OBJECT}-byte object"
+echo "demo: $SWAP_NOTE"
+echo "demo: load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+fleet_daemon_start "${DAEMON[@]}" || exit 1
+
+# --- the fleet ------------------------------------------------------------------------------
+t0=$SECONDS
+fleet_site "$FLEET_TMP/site" "$OBJECT"
+fleet_disks "$SERVICES" "$FLEET_TMP/site"
+fleet_start "$SERVICES" "$MEM" 16 || exit 1
+echo "demo: $SERVICES VMs started and listening in $((SECONDS - t0)) s (own address and disk each)"
+
+# --- the load -------------------------------------------------------------------------------
+LOAD=(-a "$ALPHA" -r "$RATE" -C $((SERVICES + 64)) --timeout 5s -w 0)
+# A warm-up run first (connections opened, the popular VMs swapped in), so that the counters
+# below cover the measured run only.
+fleet_load "${LOAD[@]}" -d "$WARMUP" -s 7 -q >"$FLEET_TMP/warmup.json" || true
+fleet_stats "$FLEET_TMP/before.json"
+cpu0=$(fleet_daemon_cpu)
+: >"$OUT/samples.txt"
+fleet_sampler_start "$OUT/samples.txt"
+fleet_load "${LOAD[@]}" -d "$DURATION" --hits "$OUT/hits.txt" --cdf "$OUT/cdf.txt" \
+	>"$OUT/load.txt" || { echo "demo: denali-load failed" >&2; cat "$OUT/load.txt" >&2; exit 1; }
+cpu1=$(fleet_daemon_cpu)
+fleet_sampler_stop
+fleet_stats "$OUT/stats.json"
+cp "$FLEET_TMP/before.json" "$OUT/stats-before.json"
+tail -n 1 "$OUT/load.txt" >"$OUT/load.json"
+
+# --- the summary ----------------------------------------------------------------------------
+L=$OUT/load.json
+S=$OUT/stats.json
+B=$OUT/stats-before.json
+req=$(jfield "$L" "d['completed']")
+exits=$(python3 -c 'import json,sys
+a, b = (json.load(open(f))["totals"]["counters"]["exits"] for f in sys.argv[1:3])
+print("%.2f" % ((b - a) / max(1, int(sys.argv[3]))))' "$B" "$S" "$req")
+cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
+wall=$(jfield "$L" "d['wall_s']")
 echo
-echo "== a hostile guest is killed, its neighbour is not"
-$BIN/denalid run $G/hostile-vregs --with "$G/hello neighbour" || true
+echo "== summary"
+printf '  services        %s httpd VMs (%s guest memory each), one denalid serve\n' "$SERVICES" "$MEM"
+printf '  requests        %s completed of %s scheduled (%s ok)\n' "$req" \
+	"$(jfield "$L" "d['scheduled']")" "$(jfield "$L" "d['ok']")"
+printf '  throughput      %s req/s (offered %s)\n' "$(jfield "$L" "round(d['throughput'], 1)")" "$RATE"
+printf '  latency         p50 %s ms  p99 %s ms  p99.9 %s ms  (from the intended send time)\n' \
+	"$(jfield "$L" "round(d['p50_ms'], 3)")" "$(jfield "$L" "round(d['p99_ms'], 3)")" \
+	"$(jfield "$L" "round(d['p99_9_ms'], 3)")"
+printf '  errors          %s failed (%s timeout, %s refused, %s connect, %s i/o, %s HTTP 4xx/5xx)\n' \
+	"$(jfield "$L" "d['failures']")" "$(jfield "$L" "d['timeouts']")" "$(jfield "$L" "d['refused']")" \
+	"$(jfield "$L" "d['conn_errors']")" "$(jfield "$L" "d['io_errors']")" "$(jfield "$L" "d['http_errors']")"
+printf '  services hit    %s of %s\n' "$(awk '!/^#/ && $3 > 0' "$OUT/hits.txt" | wc -l)" "$SERVICES"
+if [ "$SWAP" = 1 ]; then
+	printf '  VMs             %s resident, %s swapped at the end (peak resident %s MiB of %s budget)\n' \
+		"$(jfield "$S" "d['swap']['vms_resident']")" "$(jfield "$S" "d['swap']['vms_swapped']")" \
+		"$(jfield "$S" "d['swap']['peak_resident_bytes'] // 1048576")" "$BUDGET"
+	printf '  swap-ins        %s during the run (%s in all), %s swap-outs; swap-in p50 %s us, p99 %s us\n' \
+		"$(jfield "$S" "d['swap']['swap_ins'] - $(jfield "$B" "d['swap']['swap_ins']")")" \
+		"$(jfield "$S" "d['swap']['swap_ins']")" "$(jfield "$S" "d['swap']['swap_outs']")" \
+		"$(jfield "$S" "d['swap']['swap_in_p50_us']")" "$(jfield "$S" "d['swap']['swap_in_p99_us']")"
+else
+	printf '  VMs             %s resident, 0 swapped (%s)\n' \
+		"$(jfield "$S" "sum(d['vms_by_state'][k] for k in ('runnable', 'running', 'idle'))")" \
+		"swap not active"
+	printf '  swap-ins        0 (swap not active)\n'
+fi
+printf '  exits/request   %s (VM exits during the run / requests completed)\n' "$exits"
+printf '  CPU             denalid %s s user+system over %s s (%.2f cores); its RSS %s MiB\n' \
+	"$cpu" "$wall" "$(awk -v c="$cpu" -v w="$wall" 'BEGIN { print c / w }')" \
+	"$(($(fleet_daemon_rss_kib) / 1024))"
+printf '  machine         load average %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- the plot -------------------------------------------------------------------------------
+if command -v gnuplot >/dev/null; then
+	gnuplot -e "hits='$OUT/hits.txt'; cdf='$OUT/cdf.txt'; samples='$OUT/samples.txt';" \
+		-e "out='$OUT/demo.png'; alpha=$ALPHA; n=$SERVICES; ttl='$SERVICES services, alpha $ALPHA, $RATE req/s'" \
+		"$ROOT/bench/zipf/plots/demo.gp" && echo "  plot            $OUT/demo.png"
+else
+	echo "  plot            skipped: gnuplot is not installed"
+fi
+echo "  raw results     $OUT/{load.txt,stats.json,hits.txt,cdf.txt,samples.txt}"

@@ -13,6 +13,16 @@
 /* The libos's: 0 when the network is up (always, on the host). */
 int dn_net_start(void);
 
+/* The pool sizes the guest may ask for; the host's kernel sizes its own. */
+struct net_config {
+	uint32_t tcp_max_conns, tcp_sndbuf, tcp_rcvbuf, sockets, udp_rcvbuf;
+};
+static inline int dn_net_start_cfg(const struct net_config *cfg)
+{
+	(void)cfg;
+	return dn_net_start();
+}
+
 /* The host's kernel finishes closed connections itself: nothing in use. */
 struct net_stack;
 static inline struct net_stack *dn_net_stack(void)
