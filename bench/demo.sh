@@ -106,32 +106,19 @@ LOAD=(-a "$ALPHA" -r "$RATE" -C $((SERVICES + 64)) --timeout 5s -w 0)
 # A warm-up run first (connections opened, the popular VMs swapped in), so that the counters
 # below cover the measured run only.
 fleet_load "${LOAD[@]}" -d "$WARMUP" -s 7 -q >"$FLEET_TMP/warmup.json" || true
-fleet_stats "$FLEET_TMP/before.json"
-cpu0=$(fleet_daemon_cpu)
 : >"$OUT/samples.txt"
 fleet_sampler_start "$OUT/samples.txt"
-fleet_load "${LOAD[@]}" -d "$DURATION" --hits "$OUT/hits.txt" --cdf "$OUT/cdf.txt" \
-	>"$OUT/load.txt" || { echo "demo: denali-load failed" >&2; cat "$OUT/load.txt" >&2; exit 1; }
-cpu1=$(fleet_daemon_cpu)
+fleet_measure "$OUT/load" "${LOAD[@]}" -d "$DURATION" --hits "$OUT/hits.txt" --cdf "$OUT/cdf.txt" ||
+	exit 1
 fleet_sampler_stop
-fleet_stats "$OUT/stats.json"
-cp "$FLEET_TMP/before.json" "$OUT/stats-before.json"
-tail -n 1 "$OUT/load.txt" >"$OUT/load.json"
 
 # --- the summary ----------------------------------------------------------------------------
 L=$OUT/load.json
-S=$OUT/stats.json
-B=$OUT/stats-before.json
-req=$(jfield "$L" "d['completed']")
-exits=$(python3 -c 'import json,sys
-a, b = (json.load(open(f))["totals"]["counters"]["exits"] for f in sys.argv[1:3])
-print("%.2f" % ((b - a) / max(1, int(sys.argv[3]))))' "$B" "$S" "$req")
-cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
-wall=$(jfield "$L" "d['wall_s']")
+S=$OUT/load.after.json
 echo
 echo "== summary"
 printf '  services        %s httpd VMs (%s guest memory each), one denalid serve\n' "$SERVICES" "$MEM"
-printf '  requests        %s completed of %s scheduled (%s ok)\n' "$req" \
+printf '  requests        %s completed of %s scheduled (%s ok)\n' "$(jfield "$L" "d['completed']")" \
 	"$(jfield "$L" "d['scheduled']")" "$(jfield "$L" "d['ok']")"
 printf '  throughput      %s req/s (offered %s)\n' "$(jfield "$L" "round(d['throughput'], 1)")" "$RATE"
 printf '  latency         p50 %s ms  p99 %s ms  p99.9 %s ms  (from the intended send time)\n' \
@@ -142,23 +129,22 @@ printf '  errors          %s failed (%s timeout, %s refused, %s connect, %s i/o,
 	"$(jfield "$L" "d['conn_errors']")" "$(jfield "$L" "d['io_errors']")" "$(jfield "$L" "d['http_errors']")"
 printf '  services hit    %s of %s\n' "$(awk '!/^#/ && $3 > 0' "$OUT/hits.txt" | wc -l)" "$SERVICES"
 if [ "$SWAP" = 1 ]; then
-	printf '  VMs             %s resident, %s swapped at the end (peak resident %s MiB of %s budget)\n' \
-		"$(jfield "$S" "d['swap']['vms_resident']")" "$(jfield "$S" "d['swap']['vms_swapped']")" \
+	printf '  VMs             %s resident, %s swapped at the end (peak resident %s MiB, budget %s)\n' \
+		"$(jfield "$L" "d['vms_resident']")" "$(jfield "$L" "d['vms_swapped']")" \
 		"$(jfield "$S" "d['swap']['peak_resident_bytes'] // 1048576")" "$BUDGET"
 	printf '  swap-ins        %s during the run (%s in all), %s swap-outs; swap-in p50 %s us, p99 %s us\n' \
-		"$(jfield "$S" "d['swap']['swap_ins'] - $(jfield "$B" "d['swap']['swap_ins']")")" \
-		"$(jfield "$S" "d['swap']['swap_ins']")" "$(jfield "$S" "d['swap']['swap_outs']")" \
-		"$(jfield "$S" "d['swap']['swap_in_p50_us']")" "$(jfield "$S" "d['swap']['swap_in_p99_us']")"
+		"$(jfield "$L" "d['swap_ins_run']")" "$(jfield "$S" "d['swap']['swap_ins']")" \
+		"$(jfield "$S" "d['swap']['swap_outs']")" "$(jfield "$S" "d['swap']['swap_in_p50_us']")" \
+		"$(jfield "$S" "d['swap']['swap_in_p99_us']")"
 else
-	printf '  VMs             %s resident, 0 swapped (%s)\n' \
-		"$(jfield "$S" "sum(d['vms_by_state'][k] for k in ('runnable', 'running', 'idle'))")" \
-		"swap not active"
+	printf '  VMs             %s resident, 0 swapped (swap not active)\n' "$(jfield "$L" "d['vms_resident']")"
 	printf '  swap-ins        0 (swap not active)\n'
 fi
-printf '  exits/request   %s (VM exits during the run / requests completed)\n' "$exits"
-printf '  CPU             denalid %s s user+system over %s s (%.2f cores); its RSS %s MiB\n' \
-	"$cpu" "$wall" "$(awk -v c="$cpu" -v w="$wall" 'BEGIN { print c / w }')" \
-	"$(($(fleet_daemon_rss_kib) / 1024))"
+printf '  exits/request   %s (VM exits during the run / requests completed)\n' \
+	"$(jfield "$L" "round(d['exits_per_req'], 2)")"
+printf '  CPU             denalid %s s user+system over %s s (%s cores); its RSS %s MiB\n' \
+	"$(jfield "$L" "round(d['daemon_cpu_s'], 2)")" "$(jfield "$L" "round(d['wall_s'], 1)")" \
+	"$(jfield "$L" "round(d['daemon_cores'], 2)")" "$(($(fleet_daemon_rss_kib) / 1024))"
 printf '  machine         load average %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- the plot -------------------------------------------------------------------------------
@@ -169,4 +155,4 @@ if command -v gnuplot >/dev/null; then
 else
 	echo "  plot            skipped: gnuplot is not installed"
 fi
-echo "  raw results     $OUT/{load.txt,stats.json,hits.txt,cdf.txt,samples.txt}"
+echo "  raw results     $OUT/{load.txt,load.json,load.after.json,hits.txt,cdf.txt,samples.txt}"

@@ -208,6 +208,43 @@ fleet_load() { fleet_ns "$FLEET_BIN/denali-load" -T "$FLEET_TMP/targets" "$@"; }
 # fleet_stats FILE: the daemon's `stats --json` into FILE.
 fleet_stats() { fleet_ctl stats --json >"$1"; }
 
+# fleet_measure PREFIX ARGS...: one measured denali-load run over the fleet (ARGS: rate, alpha,
+# duration, outputs), with the daemon's counters read just before and after it. Writes
+# PREFIX.txt (denali-load's output) and PREFIX.json: denali-load's JSON plus "exits_per_req",
+# "daemon_cpu_s", "daemon_cores", "swap_ins_run" and the "swap" object at the end (when
+# serve has swap), "vms_resident", "vms_swapped".
+fleet_measure() {
+	local pre=$1 cpu0 cpu1
+	shift
+	fleet_stats "$pre.before.json" || return 1
+	cpu0=$(fleet_daemon_cpu)
+	fleet_load "$@" >"$pre.txt" || { fleet_log "denali-load failed:"; tail -n 3 "$pre.txt" >&2; return 1; }
+	cpu1=$(fleet_daemon_cpu)
+	fleet_stats "$pre.after.json" || return 1
+	python3 - "$pre" "$cpu0" "$cpu1" <<'PY'
+import json, sys
+pre = sys.argv[1]
+load = json.loads(open(pre + ".txt").read().strip().splitlines()[-1])
+a, b = (json.load(open(pre + s)) for s in (".before.json", ".after.json"))
+ex = lambda d: d["totals"]["counters"]["exits"]
+cpu = float(sys.argv[3]) - float(sys.argv[2])
+load["exits_per_req"] = (ex(b) - ex(a)) / max(1, load["completed"])
+load["daemon_cpu_s"] = cpu
+load["daemon_cores"] = cpu / max(1e-9, load["wall_s"])
+sw = b.get("swap")
+if sw:
+    load["swap"] = sw
+    load["swap_ins_run"] = sw["swap_ins"] - a["swap"]["swap_ins"]
+    load["vms_resident"], load["vms_swapped"] = sw["vms_resident"], sw["vms_swapped"]
+else:
+    st = b["vms_by_state"]
+    load["vms_resident"] = st["runnable"] + st["running"] + st["idle"]
+    load["vms_swapped"] = 0
+    load["swap_ins_run"] = 0
+json.dump(load, open(pre + ".json", "w"))
+PY
+}
+
 # jfield FILE EXPR: a Python expression on the JSON in FILE as d (None prints as "-").
 jfield() {
 	python3 -c 'import json,sys
