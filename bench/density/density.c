@@ -240,7 +240,7 @@ struct dvm {
 	uint64_t wake_ns; /* atomic: when the pending wake-up was posted, 0 = none */
 };
 
-struct lateness {
+struct wake_lateness {
 	double *us;
 	unsigned cap;
 	unsigned n; /* atomic */
@@ -248,7 +248,7 @@ struct lateness {
 
 static struct tracker pop = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 static struct tracker spin = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-static struct lateness late;
+static struct wake_lateness late;
 
 static void on_done(struct task *t, void *arg)
 {

@@ -1,6 +1,7 @@
 /* denalictl: the command line for denalid's control socket (protocol: src/ctl/PROTOCOL.md).
  * Exit status: 0 ok, 1 the daemon refused or failed, 2 usage error, 3 daemon not reachable,
  * 4 permission denied (the socket is there but this user may not use it). */
+#include "denalictl.h"
 #include "proto.h"
 
 #include <errno.h>
@@ -15,12 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_OK		 0
-#define EXIT_ERR	 1
-#define EXIT_USAGE	 2
-#define EXIT_UNREACHABLE 3
-#define EXIT_DENIED	 4
-
 #define DEFAULT_SOCKET "/run/denalid/denalid.sock"
 #define REPLY_LINE_MAX (256u << 20)
 
@@ -32,7 +27,7 @@ struct conn {
 	size_t len, cap;
 };
 
-static void die_usage(const char *verb, const char *fmt, const char *arg)
+void die_usage(const char *verb, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "denalictl%s%s: ", verb ? " " : "", verb ? verb : "");
 	fprintf(stderr, fmt, arg);
@@ -172,7 +167,7 @@ static void print_event(json_t *e)
 /* Sends req (reference stolen) and waits for its final reply (one with "ok"). Lines carrying
  * "data" are written to stdout on the way. Returns an exit status; *reply gets the final reply
  * when the status is EXIT_OK or EXIT_ERR with an answer from the daemon. */
-static int call(json_t *req, json_t **reply)
+int call(json_t *req, json_t **reply)
 {
 	struct conn c;
 	json_t *o;
@@ -236,14 +231,13 @@ out:
 	return st;
 }
 
-static bool is_help(const char *a)
+bool is_help(const char *a)
 {
 	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
 /* "--opt VALUE" or "--opt=VALUE" at args[*i]; advances *i past it. */
-static bool opt_value(const char *verb, char **args, int n, int *i, const char *opt,
-		      const char **val)
+bool opt_value(const char *verb, char **args, int n, int *i, const char *opt, const char **val)
 {
 	size_t l = strlen(opt);
 
@@ -261,7 +255,7 @@ static bool opt_value(const char *verb, char **args, int n, int *i, const char *
 	return true;
 }
 
-static void print_json(json_t *v)
+void print_json(json_t *v)
 {
 	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
@@ -888,6 +882,7 @@ static void usage(FILE *f)
 		   "  console NAME [--follow]\n"
 		   "  jobs [--json]\n"
 		   "  events [--follow]\n"
+		   "  metrics [--vms N]\n"
 		   "  help [VERB]\n"
 		   "\n"
 		   "  --version  the version of denalictl and of the guest ABI it was built with\n"
@@ -905,7 +900,7 @@ int main(int argc, char **argv)
 	} verbs[] = {
 	    {"start", cmd_start},   {"stop", cmd_stop},	      {"list", cmd_list},
 	    {"stats", cmd_stats},   {"console", cmd_console}, {"jobs", cmd_jobs},
-	    {"events", cmd_events},
+	    {"events", cmd_events}, {"metrics", cmd_metrics},
 	};
 	int i = 1;
 

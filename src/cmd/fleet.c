@@ -9,6 +9,8 @@
 #include "fleet.h"
 #include "fleet_impl.h"
 
+#include "counters_json.h"
+
 #include "admission.h"
 #include "console_log.h"
 #include "vmdev.h"
@@ -77,7 +79,7 @@ int64_t fleet_real_ms(void)
 /* A VM leaves the registry: what it did stays in the totals. */
 static void fold(struct fleet_totals *t, const struct vm *vm)
 {
-	fleet_counters_add(&t->ctr, &vm->ctr);
+	counters_add(&t->ctr, &vm->ctr);
 	t->console_bytes += vm->console.written;
 	t->console_dropped += vm->console.dropped;
 	t->removed++;
@@ -511,6 +513,7 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	    .vm_stats = fleet_json_vm_stats,
 	    .events = fleet_events,
 	    .vm_ended = fleet_vm_ended,
+	    .metrics_vms = fleet_json_metrics_vms,
 	};
 	return 0;
 }

@@ -70,7 +70,6 @@ struct fleet {
 /* Under f->lock. */
 struct fleet_vm *fleet_find(struct fleet *f, const char *name);
 int64_t fleet_real_ms(void);
-void fleet_counters_add(struct vm_counters *to, const struct vm_counters *c);
 
 /* The log thread's tick: closes a rate window every RATE_WINDOW_NS. Under f->lock. */
 void fleet_rates_tick(struct fleet *f);
@@ -79,5 +78,6 @@ void fleet_rates_tick(struct fleet *f);
 json_t *fleet_json_list(void *ctx);
 json_t *fleet_json_stats(void *ctx);
 json_t *fleet_json_vm_stats(void *ctx, const char *name);
+json_t *fleet_json_metrics_vms(void *ctx, unsigned max);
 
 #endif

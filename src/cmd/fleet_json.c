@@ -4,6 +4,8 @@
  */
 #include "fleet_impl.h"
 
+#include "counters_json.h"
+
 #include "ctl/log.h"
 #include "devices/netsw.h"
 #include "devices/tap.h"
@@ -62,16 +64,6 @@ static json_t *devices_json(struct vm *vm)
 	json_object_set_new(o, "event_entries", json_integer((json_int_t)vm->ctr.event_entries));
 	json_object_set_new(o, "events", json_integer((json_int_t)vm->ctr.events));
 	return o;
-}
-
-void fleet_counters_add(struct vm_counters *to, const struct vm_counters *c)
-{
-	to->exits += c->exits;
-	for (unsigned i = 0; i < DENALI_HC_COUNT; i++)
-		to->hypercalls[i] += c->hypercalls[i];
-	to->runs += c->runs;
-	to->cpu_ns += c->cpu_ns;
-	to->wakeups += c->wakeups;
 }
 
 /* Guest pages backed by host memory: what the VM costs, from mincore(),
@@ -138,21 +130,14 @@ json_t *fleet_json_list(void *ctx)
 		    v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
 		json_object_set_new(o, "ipv4", v->ipv4[0] ? json_string(v->ipv4) : json_null());
 		json_object_set_new(o, "devices", devices_json(vm));
+		json_object_set_new(o, "exits_by_reason", exit_kinds_json(vm->ctr.exit_kinds));
+		json_object_set_new(o, "wakeup_lateness", lateness_json(&vm->ctr.late, 0));
 		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&f->lock);
 	free(sorted);
 	free(vec);
 	return arr;
-}
-
-static json_t *counters_json(const struct vm_counters *c)
-{
-	return json_pack("{s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I}", "exits",
-			 (json_int_t)c->exits, "hypercalls", "exit", (json_int_t)c->hypercalls[0],
-			 "idle", (json_int_t)c->hypercalls[1], "kick", (json_int_t)c->hypercalls[2],
-			 "panic", (json_int_t)c->hypercalls[3], "runs", (json_int_t)c->runs,
-			 "cpu_ns", (json_int_t)c->cpu_ns, "wakeups", (json_int_t)c->wakeups);
 }
 
 void fleet_rates_tick(struct fleet *f)
@@ -185,6 +170,7 @@ json_t *fleet_json_stats(void *ctx)
 	struct fleet *f = ctx;
 	uint64_t by[VM_KILLED + 1] = {0};
 	struct fleet_totals t;
+	struct lateness late = {0};
 	json_t *states = json_object(), *workers = json_array(), *out;
 
 	pthread_mutex_lock(&f->lock);
@@ -193,19 +179,25 @@ json_t *fleet_json_stats(void *ctx)
 		struct vm *vm = v->task.vm;
 
 		by[__atomic_load_n(&vm->status, __ATOMIC_ACQUIRE)]++;
-		fleet_counters_add(&t.ctr, &vm->ctr);
+		counters_add(&t.ctr, &vm->ctr);
 		t.console_bytes += vm->console.written;
 		t.console_dropped += vm->console.dropped;
 	}
-	for (unsigned i = 0; i < f->nworkers; i++)
+	for (unsigned i = 0; i < f->nworkers; i++) {
+		struct lateness wl = {0};
+
+		lateness_merge(&wl, &f->workers[i].stats.late);
+		lateness_merge(&late, &wl);
 		json_array_append_new(
-		    workers, json_pack("{s:i, s:f, s:I, s:I, s:I, s:I}", "id", (int)i,
+		    workers, json_pack("{s:i, s:f, s:I, s:I, s:I, s:I, s:o}", "id", (int)i,
 				       "utilisation", f->rates.utilisation[i], "busy_ns",
 				       (json_int_t)__atomic_load_n(&f->workers[i].stats.busy_ns,
 								   __ATOMIC_RELAXED),
 				       "runs", (json_int_t)f->workers[i].stats.runs, "preemptions",
 				       (json_int_t)f->workers[i].stats.preemptions, "live",
-				       (json_int_t)f->workers[i].stats.live));
+				       (json_int_t)f->workers[i].stats.live, "wakeup_lateness",
+				       lateness_json(&wl, 1)));
+	}
 	for (int s = 0; s <= VM_KILLED; s++)
 		json_object_set_new(states, vm_status_name(s), json_integer((json_int_t)by[s]));
 	out = json_pack(
@@ -223,6 +215,8 @@ json_t *fleet_json_stats(void *ctx)
 		      "vms_exited", (json_int_t)t.exited, "vms_killed", (json_int_t)t.killed,
 		      "vms_removed", (json_int_t)t.removed),
 	    "exits_total", json_integer((json_int_t)t.ctr.exits));
+	json_object_set_new(out, "exits_by_reason", exit_kinds_json(t.ctr.exit_kinds));
+	json_object_set_new(out, "wakeup_lateness", lateness_json(&late, 1));
 	if (f->sw)
 		json_object_set_new(out, "net", net_json(f));
 	pthread_mutex_unlock(&f->lock);

@@ -59,6 +59,11 @@ struct ctl_backend {
 	json_t *(*events)(void *ctx, uint64_t since, size_t max);
 	/* Optional. 1 if NAME has exited or been killed, 0 if it runs, -ENOENT. */
 	int (*vm_ended)(void *ctx, const char *name);
+	/* Optional. The metrics view's per-VM rows (new reference): {"vms": [at most max of
+	 * {name, id, state, worker, counters, console_bytes, console_dropped, mem_bytes}, the VMs
+	 * that used the most CPU first], "registered": every VM}. Called from the metrics thread
+	 * too, so it must be thread-safe (as list and stats are). */
+	json_t *(*metrics_vms)(void *ctx, unsigned max);
 };
 
 #endif

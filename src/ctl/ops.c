@@ -1,6 +1,7 @@
 #include "ops.h"
 
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 #include <errno.h>
@@ -20,6 +21,19 @@ json_t *ops_handle(struct ops_ctx *ctx, const struct ctl_request *req, const cha
 	case CTL_OP_CONSOLE:
 	case CTL_OP_EVENTS:
 		break; /* jobs and streams: the server's */
+	case CTL_OP_METRICS: {
+		char err[128];
+		size_t len;
+		char *text =
+		    metrics_collect(&ctx->be, req->metrics_vms, NULL, &len, err, sizeof(err));
+
+		if (!text)
+			return ctl_reply_error(req->id, "%s", err);
+		reply = ctl_reply_ok(req->id);
+		json_object_set_new(reply, "text", json_stringn(text, len));
+		free(text);
+		return reply;
+	}
 	case CTL_OP_LIST:
 		v = ctx->be.list(ctx->be.ctx);
 		if (!json_is_array(v)) {

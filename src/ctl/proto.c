@@ -9,7 +9,7 @@
 static const char *const op_names[] = {
     [CTL_OP_START] = "start",	[CTL_OP_STOP] = "stop",	      [CTL_OP_LIST] = "list",
     [CTL_OP_STATS] = "stats",	[CTL_OP_CONSOLE] = "console", [CTL_OP_JOBS] = "jobs",
-    [CTL_OP_EVENTS] = "events",
+    [CTL_OP_EVENTS] = "events", [CTL_OP_METRICS] = "metrics",
 };
 
 /* Fields each op accepts besides "id" and "op"; anything else is refused so a typo is caught. */
@@ -22,6 +22,7 @@ static const char *const op_fields[][10] = {
     [CTL_OP_CONSOLE] = {"name", "follow", "offset", NULL},
     [CTL_OP_JOBS] = {NULL},
     [CTL_OP_EVENTS] = {"since", "follow", NULL},
+    [CTL_OP_METRICS] = {"vms", NULL},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -314,6 +315,21 @@ static int parse_events(json_t *o, struct ctl_request *req, char *err, size_t er
 	return 0;
 }
 
+static int parse_metrics(json_t *o, struct ctl_request *req, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, "vms");
+
+	req->metrics_vms = CTL_METRICS_VMS_DEFAULT;
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > CTL_METRICS_VMS_MAX)
+			return fail(err, errlen, "\"vms\" must be an integer from 0 to %u",
+				    CTL_METRICS_VMS_MAX);
+		req->metrics_vms = (unsigned)json_integer_value(v);
+	}
+	return 0;
+}
+
 static int check_fields(json_t *o, enum ctl_op op, char *err, size_t errlen)
 {
 	const char *key;
@@ -377,7 +393,9 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 			break;
 	if (i == sizeof(op_names) / sizeof(op_names[0])) {
 		fail(err, errlen,
-		     "unknown op \"%.32s\" (start, stop, list, stats, console, jobs, events)", op);
+		     "unknown op \"%.32s\" (start, stop, list, stats, console, jobs, events, "
+		     "metrics)",
+		     op);
 		goto out;
 	}
 	req->op = (enum ctl_op)i;
@@ -400,6 +418,9 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 		break;
 	case CTL_OP_EVENTS:
 		r = parse_events(o, req, err, errlen);
+		break;
+	case CTL_OP_METRICS:
+		r = parse_metrics(o, req, err, errlen);
 		break;
 	case CTL_OP_LIST:
 	case CTL_OP_JOBS:

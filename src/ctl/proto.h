@@ -11,12 +11,14 @@
 
 #include <denali/abi.h>
 
-#define CTL_LINE_MAX  65536u /* longest request line, newline excluded */
-#define CTL_NAME_MAX  63u    /* longest VM name */
-#define CTL_IMAGE_MAX 4095u  /* longest image path */
-#define CTL_COUNT_MAX 10000u /* most VMs one start request may create */
-#define CTL_ARGS_MAX  256u   /* most guest arguments */
-#define CTL_STOP_MAX  10000u /* most names one stop request may list */
+#define CTL_LINE_MAX		65536u /* longest request line, newline excluded */
+#define CTL_NAME_MAX		63u    /* longest VM name */
+#define CTL_IMAGE_MAX		4095u  /* longest image path */
+#define CTL_COUNT_MAX		10000u /* most VMs one start request may create */
+#define CTL_ARGS_MAX		256u   /* most guest arguments */
+#define CTL_STOP_MAX		10000u /* most names one stop request may list */
+#define CTL_METRICS_VMS_DEFAULT 100u   /* metrics: per-VM series for this many VMs */
+#define CTL_METRICS_VMS_MAX	10000u /* metrics: the most "vms" may ask for */
 /* Guest memory: the rule is the ABI's (denali_mem_size_ok(), DENALI_MEM_RULE). */
 #define CTL_MEM_DEFAULT ((uint64_t)DENALI_MEM_DEFAULT)
 
@@ -28,6 +30,7 @@ enum ctl_op {
 	CTL_OP_CONSOLE,
 	CTL_OP_JOBS,
 	CTL_OP_EVENTS,
+	CTL_OP_METRICS,
 };
 
 struct ctl_request {
@@ -48,6 +51,7 @@ struct ctl_request {
 	bool follow;			 /* console, events */
 	bool progress;			 /* start, stop: send progress lines while it runs */
 	uint64_t offset;		 /* console: first byte wanted; events: seq after which */
+	unsigned metrics_vms;		 /* metrics: per-VM series for at most this many VMs */
 };
 
 /* Parses and validates one request line (len bytes, no newline needed, NUL not required).

@@ -1,6 +1,7 @@
 #include "serve.h"
 
 #include "log.h"
+#include "metrics_http.h"
 #include "notify.h"
 #include "privs.h"
 #include "proto.h"
@@ -52,6 +53,11 @@ static void usage(FILE *f)
 	    "  --socket-group NAME  the control socket's group (mode 0660): its members may\n"
 	    "                     use denalictl; the daemon must be a member "
 	    "(SupplementaryGroups=)\n"
+	    "  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	    "                     (off by default; no authentication: bind it to loopback or\n"
+	    "                     an address only the monitoring can reach)\n"
+	    "  --metrics-vms N    per-VM series for the N VMs that used the most CPU\n"
+	    "                     (default 100, 0 = none)\n"
 	    "  --help             this text\n");
 }
 
@@ -86,12 +92,15 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 	    {"socket-group", required_argument, NULL, 'g'},
 	    {"net", required_argument, NULL, 'N'},
 	    {"tap", required_argument, NULL, 'T'},
+	    {"metrics", required_argument, NULL, 'P'},
+	    {"metrics-vms", required_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	*cfg = (struct serve_config){.socket_path = SERVE_SOCKET_DEFAULT,
-				     .state_dir = SERVE_STATE_DIR_DEFAULT};
+				     .state_dir = SERVE_STATE_DIR_DEFAULT,
+				     .metrics_vms = CTL_METRICS_VMS_DEFAULT};
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -143,6 +152,19 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 			break;
 		case 'T':
 			cfg->tap = optarg;
+			break;
+		case 'P':
+			cfg->metrics = optarg;
+			break;
+		case 'V':
+			if (parse_uint(optarg, 0, &cfg->metrics_vms) < 0 ||
+			    cfg->metrics_vms > CTL_METRICS_VMS_MAX) {
+				fprintf(stderr,
+					"denalid serve: --metrics-vms needs a number from 0 to %u, "
+					"not \"%s\"\n",
+					CTL_METRICS_VMS_MAX, optarg);
+				return -1;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -287,6 +309,7 @@ int ctl_serve_main(int argc, char **argv,
 	struct ctl_store *store = NULL;
 	struct ctl_server *srv = NULL;
 	struct restore rs = {.be = &be};
+	struct metrics_http *mh = NULL;
 	struct sigaction sa;
 	sigset_t mask;
 	uint64_t wd_usec = 0;
@@ -341,10 +364,32 @@ int ctl_serve_main(int argc, char **argv,
 	if (cfg.socket_group && socket_set_group(cfg.socket_path, cfg.socket_group) < 0)
 		goto out_server;
 
+	if (cfg.metrics) {
+		/* Bound before the drop (a port below 1024 needs it), started after: its
+		 * thread is born without capabilities. */
+		struct metrics_http_config mc = {.vms_max = cfg.metrics_vms};
+		char err[256];
+
+		r = metrics_http_open(cfg.metrics, &be, &mc, &mh, err, sizeof(err));
+		if (r < 0) {
+			log_err("%s", err);
+			goto out_server;
+		}
+	}
 	r = privs_drop();
 	if (r < 0) {
 		log_err("cannot drop capabilities: %s", strerror(-r));
 		goto out_server;
+	}
+	if (mh) {
+		r = metrics_http_start(mh);
+		if (r < 0) {
+			log_err("--metrics %s: cannot start its thread: %s", cfg.metrics,
+				strerror(-r));
+			goto out_server;
+		}
+		log_info("metrics on http://%s/metrics (port %d)", cfg.metrics,
+			 metrics_http_port(mh));
 	}
 
 	the_server = srv;
@@ -392,9 +437,12 @@ int ctl_serve_main(int argc, char **argv,
 	the_server = NULL;
 	ctl_server_close(srv);
 	srv = NULL;
+	metrics_http_close(mh); /* before the VMs go: it reads the registry */
+	mh = NULL;
 	stop_all(&be);
 	status = r < 0 ? 1 : 0;
 out_server:
+	metrics_http_close(mh);
 	if (srv) {
 		the_server = NULL;
 		ctl_server_close(srv);

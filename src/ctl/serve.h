@@ -19,6 +19,8 @@ struct serve_config {
 	const char *socket_group; /* --socket-group; NULL = the daemon's own group */
 	const char *net;	  /* --net PREFIX: the switch and its IPv4 prefix; NULL = none */
 	const char *tap;	  /* --tap NAME: the switch's uplink */
+	const char *metrics;	  /* --metrics ADDR:PORT: GET /metrics there; NULL = off */
+	unsigned metrics_vms;	  /* --metrics-vms N: per-VM series for N VMs (default 100) */
 };
 
 /* Runs `denalid serve`. argv[0] is the verb (or program) name and is skipped.

@@ -117,8 +117,13 @@ static void finish(struct worker *w, struct task *t)
 /* A parked VM becomes runnable: its idle() returns with these events. */
 static void wake(struct task *t, uint64_t events)
 {
-	t->vm->status = VM_RUNNABLE;
-	vm_wake(t->vm, events);
+	struct vm *vm = t->vm;
+
+	vm->status = VM_RUNNABLE;
+	/* Its deadline woke it: how late it runs is counted at its next dispatch. */
+	if ((events & DENALI_EV_TIMER) && vm->deadline_ns != DENALI_NO_DEADLINE)
+		vm->late_from = vm->deadline_ns;
+	vm_wake(vm, events);
 }
 
 static void timer_wake(struct sched_entity *e, void *arg)
@@ -424,6 +429,13 @@ static void dispatch(struct worker *w, struct task *t)
 	 * one-shot timer is lost and the VM keeps the CPU until it stops by itself. */
 	running = vm->shell->run;
 	t0 = vm_now_ns();
+	if (vm->late_from) {
+		uint64_t late = t0 > vm->late_from ? t0 - vm->late_from : 0;
+
+		lateness_add(&vm->ctr.late, late);
+		lateness_add(&w->stats.late, late);
+		vm->late_from = 0;
+	}
 	set_slice(w, t, t0);
 	/* Pairs with worker_send(): either it sees in_guest and signals us, or
 	 * we see its command here and leave the guest at once. */

@@ -6,6 +6,7 @@
 #ifndef DENALI_SCHED_WORKER_H
 #define DENALI_SCHED_WORKER_H
 
+#include "lateness.h"
 #include "sched.h"
 
 #include <liburing.h>
@@ -46,6 +47,7 @@ struct worker_stats {
 	uint64_t wakes;	      /* device wake-ups taken (coalesced per VM) */
 	uint64_t completions; /* io_uring completions reaped */
 	uint64_t cqe_errors;  /* completions of our own operations with res < 0 */
+	struct lateness late; /* deadline wake-ups of this worker's VMs: how late they ran */
 };
 
 /* Called on the worker thread when a task's VM has exited or been killed

@@ -86,6 +86,33 @@ static const exit_fn exit_table[] = {
     [KVM_EXIT_INTR] = exit_intr,
 };
 
+/* KVM's exit reason -> the counter it goes in; everything else is VM_EXIT_OTHER. */
+static const uint8_t exit_kind_of[] = {
+    [KVM_EXIT_IO] = VM_EXIT_IO + 1,
+    [KVM_EXIT_MMIO] = VM_EXIT_MMIO + 1,
+    [KVM_EXIT_HLT] = VM_EXIT_HLT + 1,
+    [KVM_EXIT_SHUTDOWN] = VM_EXIT_SHUTDOWN + 1,
+    [KVM_EXIT_FAIL_ENTRY] = VM_EXIT_FAIL_ENTRY + 1,
+    [KVM_EXIT_INTERNAL_ERROR] = VM_EXIT_INTERNAL + 1,
+    [KVM_EXIT_INTR] = VM_EXIT_INTR + 1,
+};
+
+static const char *const exit_kind_names[VM_EXIT_KINDS] = {
+    "io", "mmio", "hlt", "shutdown", "fail_entry", "internal", "intr", "other",
+};
+
+const char *vm_exit_kind_name(enum vm_exit_kind k)
+{
+	return (unsigned)k < VM_EXIT_KINDS ? exit_kind_names[k] : "?";
+}
+
+static inline void count_exit(struct vm *vm, uint32_t reason)
+{
+	unsigned k = reason < sizeof(exit_kind_of) ? exit_kind_of[reason] : 0;
+
+	vm->ctr.exit_kinds[k ? k - 1 : VM_EXIT_OTHER]++;
+}
+
 static void refresh_clock(struct vm *vm)
 {
 	struct denali_vregs *vr = vm->vregs;
@@ -151,6 +178,7 @@ enum vm_stop vm_run(struct vm *vm)
 			return vm_kill(vm, "KVM_RUN: %s", strerror(-rc));
 		}
 		vm->ctr.exits++;
+		count_exit(vm, run->exit_reason);
 		if (walk_devices(vm, &g, DEV_DRAIN))
 			return VM_STOP_KILLED;
 		if (run->exit_reason >= sizeof(exit_table) / sizeof(exit_table[0]) ||

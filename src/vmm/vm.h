@@ -7,6 +7,7 @@
 
 #include "../devices/console.h"
 #include "../devices/device.h"
+#include "../sched/lateness.h"
 #include "vcpu_state.h"
 
 #include <denali/abi.h>
@@ -30,14 +31,30 @@ enum vm_stop {
 	VM_STOP_KILLED,	 /* killed; vm->reason says why */
 };
 
+/* Why KVM_RUN came back (each counted in vm_counters.exits too); VM_EXIT_OTHER is any
+ * reason exit.c has no handler for (the VM is killed for it). */
+enum vm_exit_kind {
+	VM_EXIT_IO,	    /* port I/O: hypercalls, or a kill for a bad port */
+	VM_EXIT_MMIO,	    /* always a kill: no MMIO devices */
+	VM_EXIT_HLT,	    /* a kill: privileged */
+	VM_EXIT_SHUTDOWN,   /* triple fault: a kill with a diagnosis */
+	VM_EXIT_FAIL_ENTRY, /* KVM could not enter: a kill */
+	VM_EXIT_INTERNAL,   /* KVM internal error: a kill */
+	VM_EXIT_INTR,	    /* a signal (preemption, a command) cut the run short */
+	VM_EXIT_OTHER,
+	VM_EXIT_KINDS,
+};
+
 struct vm_counters {
 	uint64_t exits;
+	uint64_t exit_kinds[VM_EXIT_KINDS]; /* exits by reason */
 	uint64_t hypercalls[DENALI_HC_COUNT];
 	uint64_t runs; /* KVM_RUN calls */
 	uint64_t cpu_ns;
 	uint64_t wakeups;
 	uint64_t event_entries; /* entries that delivered device events */
 	uint64_t events;	/* device event bits delivered, summed */
+	struct lateness late;	/* deadline wake-ups: how late the VM ran again */
 };
 
 struct vm_config {
@@ -70,6 +87,8 @@ struct vm {
 	char reason[256];
 	uint64_t deadline_ns;	    /* idle() deadline, DENALI_NO_DEADLINE = none */
 	uint64_t idle_gpa;	    /* argument block of the pending idle() */
+	uint64_t late_from;	    /* woken by its deadline, this one: lateness counts from here
+				       when it next runs (0 = not a deadline wake-up) */
 	uint64_t pending;	    /* events posted while not running (atomic) */
 	struct console_dev console; /* also dev[0] */
 	struct device *dev[VM_DEV_MAX];
@@ -152,5 +171,8 @@ void vm_set_clock_rate(struct vm *vm);
 uint64_t vm_now_ns(void);
 
 const char *vm_status_name(enum vm_status s);
+
+/* "io", "mmio", "hlt", "shutdown", "fail_entry", "internal", "intr", "other". */
+const char *vm_exit_kind_name(enum vm_exit_kind k);
 
 #endif

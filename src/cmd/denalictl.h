@@ -1,0 +1,32 @@
+/* denalictl's shared pieces: the verbs in denalictl_*.c use these from denalictl.c. */
+#ifndef DENALI_CMD_DENALICTL_H
+#define DENALI_CMD_DENALICTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Exit status (PROTOCOL.md, "denalictl"). */
+#define EXIT_OK		 0
+#define EXIT_ERR	 1 /* the daemon refused or failed */
+#define EXIT_USAGE	 2
+#define EXIT_UNREACHABLE 3 /* no socket, refused, or closed before an answer */
+#define EXIT_DENIED	 4 /* permission denied on the socket */
+
+/* Prints "denalictl VERB: message" and a hint, exits EXIT_USAGE. */
+void die_usage(const char *verb, const char *fmt, const char *arg) __attribute__((noreturn));
+
+/* Sends req (reference stolen), waits for the final reply; returns an exit status and, with
+ * an answer, the reply in *reply (the caller frees it). */
+int call(json_t *req, json_t **reply);
+
+bool is_help(const char *a);
+
+/* "--opt VALUE" or "--opt=VALUE" at args[*i]; advances *i past it. */
+bool opt_value(const char *verb, char **args, int n, int *i, const char *opt, const char **val);
+
+void print_json(json_t *v);
+
+/* The verbs that live in their own files. */
+int cmd_metrics(int n, char **args);
+
+#endif
