@@ -102,7 +102,9 @@ fleet_start "$SERVICES" "$MEM" 16 || exit 1
 echo "demo: $SERVICES VMs started and listening in $((SECONDS - t0)) s (own address and disk each)"
 
 # --- the load -------------------------------------------------------------------------------
-LOAD=(-a "$ALPHA" -r "$RATE" -C $((SERVICES + 64)) --timeout 5s -w 0)
+# Up to 8 connections per service (a popular one needs several: one HTTP/1.1 connection
+# carries one request at a time), as httperf's many clients did.
+LOAD=(-a "$ALPHA" -r "$RATE" -C $((SERVICES + 1024)) --conns-per-target 8 --timeout 5s -w 0)
 # A warm-up run first (connections opened, the popular VMs swapped in), so that the counters
 # below cover the measured run only.
 fleet_load "${LOAD[@]}" -d "$WARMUP" -s 7 -q >"$FLEET_TMP/warmup.json" || true

@@ -105,8 +105,8 @@ PY
 printf '# services\tkind\trate\tthroughput\tp50_ms\tp99_ms\tp99_9_ms\tfailures\tcompleted\tsweep_best\texits_per_req\tserver_cores\tvms_resident\tvms_swapped\tswap_ins\tpeak_resident_bytes\n' \
 	>"$OUT/series.tsv"
 
-LOAD=(-a "$ALPHA" -r "$RATE" -w 0 --timeout 5s)
-SWEEPARGS=(-a "$ALPHA" --sweep "$SWEEP" --slo "$SLO" -d "$SWEEP_DURATION" -w 1s --timeout 5s -q)
+LOAD=(-a "$ALPHA" -r "$RATE" -w 0 --timeout 5s --conns-per-target 8)
+SWEEPARGS=(-a "$ALPHA" --conns-per-target 8 --sweep "$SWEEP" --slo "$SLO" -d "$SWEEP_DURATION" -w 1s --timeout 5s -q)
 
 for n in $SERVICES; do
 	R=$OUT/runs/denali-$n
@@ -124,7 +124,7 @@ for n in $SERVICES; do
 		break
 	fi
 	up=$((SECONDS - t0))
-	C=(-C $((n + 64)))
+	C=(-C $((n + 1024)))
 	fleet_load "${LOAD[@]}" "${C[@]}" -d 3s -s 7 -q >/dev/null || true # warm-up
 	fleet_measure "$R" "${LOAD[@]}" "${C[@]}" -d "$DURATION" --cdf "$R.cdf" || exit 1
 	SW=-

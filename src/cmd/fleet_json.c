@@ -20,11 +20,12 @@ static json_t *net_json(struct fleet *f)
 {
 	const struct netsw_stats *s = netsw_stats(f->sw);
 	json_t *o = json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "up_tx_frames", (json_int_t)s->up_tx_frames,
-	    "up_tx_bytes", (json_int_t)s->up_tx_bytes, "up_rx_frames", (json_int_t)s->up_rx_frames,
-	    "up_rx_bytes", (json_int_t)s->up_rx_bytes, "up_drop_down", (json_int_t)s->up_drop_down,
-	    "up_drop_full", (json_int_t)s->up_drop_full, "up_drop_spoof",
-	    (json_int_t)s->up_drop_spoof, "up_drop_unknown", (json_int_t)s->up_drop_unknown);
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "up_tx_frames",
+	    (json_int_t)s->up_tx_frames, "up_tx_bytes", (json_int_t)s->up_tx_bytes, "up_rx_frames",
+	    (json_int_t)s->up_rx_frames, "up_rx_bytes", (json_int_t)s->up_rx_bytes, "up_drop_down",
+	    (json_int_t)s->up_drop_down, "up_drop_full", (json_int_t)s->up_drop_full,
+	    "up_drop_spoof", (json_int_t)s->up_drop_spoof, "up_drop_unknown",
+	    (json_int_t)s->up_drop_unknown, "arp_steered", (json_int_t)s->arp_steered);
 
 	if (f->up) {
 		struct tap_stats t;

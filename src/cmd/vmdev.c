@@ -78,6 +78,7 @@ int vmdev_add_net(struct vm *vm, struct netsw *sw, const struct net_prefix *pfx,
 		return rc;
 	}
 	vm_set_net(vm, mac, addr, mask, gw);
+	net_dev_set_ipv4(d, addr);
 	return 0;
 }
 

@@ -252,3 +252,10 @@ int net_dev_create(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct 
 	*out = &n->dev;
 	return 0;
 }
+
+void net_dev_set_ipv4(struct device *d, uint32_t addr)
+{
+	struct net_dev *n = (struct net_dev *)d;
+
+	netsw_port_set_ipv4(n->port, addr);
+}

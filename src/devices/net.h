@@ -16,6 +16,9 @@ struct netsw;
 /* Creates the device and its switch port (control thread). 0 or -errno
  * (-EEXIST: the MAC is taken, -ENOSPC: the switch is full). */
 int net_dev_create(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct device **out);
+/* The IPv4 address (network order) the VM was given: its switch port gets
+ * the ARP requests for it (netsw.h). */
+void net_dev_set_ipv4(struct device *d, uint32_t addr);
 
 /* The locally administered MAC of VM id: 02:de and the id's low 32 bits. */
 void net_mac_of_id(uint64_t id, uint8_t mac[6]);

@@ -135,6 +135,7 @@ int netsw_port_add(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct 
 		netq_pop(&p->rxq);
 	memcpy(p->mac, mac, 6);
 	p->net = net;
+	__atomic_store_n(&p->ipv4, 0, __ATOMIC_RELEASE);
 	memset(&p->st, 0, sizeof(p->st));
 	p->armed = 0;
 	__atomic_store_n(&p->in_use, 1, __ATOMIC_RELEASE);
@@ -168,8 +169,14 @@ void netsw_port_remove(struct netsw *sw, struct netsw_port *p)
 			break;
 		}
 	}
+	__atomic_store_n(&p->ipv4, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->in_use, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&sw->lock);
+}
+
+void netsw_port_set_ipv4(struct netsw_port *p, uint32_t addr)
+{
+	__atomic_store_n(&p->ipv4, addr, __ATOMIC_RELEASE);
 }
 
 void netsw_port_attach(struct netsw_port *p, void (*wake)(void *, uint64_t), void *arg)
@@ -199,6 +206,17 @@ int netsw_port_rearm(struct netsw_port *p)
 	return 1;
 }
 
+/* Queues a frame for p (the caller holds p->users), waking its receiver
+ * once per burst; a full queue drops it and counts it. */
+static void push(struct netsw_port *p, const uint8_t *frame, uint32_t len)
+{
+	if (netq_push(&p->rxq, frame, len))
+		__atomic_fetch_add(&p->st.drop_rx_full, 1, __ATOMIC_RELAXED);
+	else if (__atomic_load_n(&p->attached, __ATOMIC_SEQ_CST) &&
+		 !__atomic_exchange_n(&p->armed, 1, __ATOMIC_SEQ_CST))
+		p->wake(p->wake_arg, 0);
+}
+
 /*
  * Queues a frame for port p; drops and counts it when p is full. A port
  * that is detached (its VM suspended) still queues, up to its bound; one
@@ -209,13 +227,8 @@ static void deliver(struct netsw_port *p, const uint8_t *frame, uint32_t len, in
 {
 	__atomic_fetch_add(&p->users, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&p->in_use, __ATOMIC_SEQ_CST) &&
-	    (!dst_check || !memcmp(p->mac, frame, 6))) {
-		if (netq_push(&p->rxq, frame, len))
-			__atomic_fetch_add(&p->st.drop_rx_full, 1, __ATOMIC_RELAXED);
-		else if (__atomic_load_n(&p->attached, __ATOMIC_SEQ_CST) &&
-			 !__atomic_exchange_n(&p->armed, 1, __ATOMIC_SEQ_CST))
-			p->wake(p->wake_arg, 0);
-	}
+	    (!dst_check || !memcmp(p->mac, frame, 6)))
+		push(p, frame, len);
 	__atomic_fetch_sub(&p->users, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -233,6 +246,54 @@ static void to_uplink(struct netsw *sw, const uint8_t *frame, uint32_t len)
 	__atomic_fetch_add(&sw->st.up_tx_bytes, len, __ATOMIC_RELAXED);
 	if (!__atomic_exchange_n(&sw->up_armed, 1, __ATOMIC_SEQ_CST))
 		sw->up_kick(sw->up_arg);
+}
+
+/* The ARP request's target address (network order) in *tpa: 1 if frame is
+ * one (Ethernet/IPv4, operation 1), else 0. */
+static int arp_request_target(const uint8_t *frame, uint32_t len, uint32_t *tpa)
+{
+	static const uint8_t head[] = {0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1};
+
+	if (len < 42 || memcmp(frame + 12, head, sizeof(head)))
+		return 0;
+	memcpy(tpa, frame + 38, 4);
+	return 1;
+}
+
+/*
+ * An ARP request to its one place (netsw.h): the port of network net given
+ * its target address (checked again inside the delivery, the port may be
+ * reused meanwhile), else the uplink when the sender is a VM on the
+ * uplink's network. 1 if the frame was steered, 0 to flood it.
+ */
+static int arp_steer(struct netsw *sw, uint16_t net, const struct netsw_port *from,
+		     const uint8_t *frame, uint32_t len)
+{
+	unsigned n = __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE);
+	uint32_t tpa;
+
+	if (!arp_request_target(frame, len, &tpa) || tpa == 0)
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct netsw_port *p = __atomic_load_n(&sw->ports[i], __ATOMIC_ACQUIRE);
+
+		if (!p || p == from || p->net != net ||
+		    __atomic_load_n(&p->ipv4, __ATOMIC_ACQUIRE) != tpa)
+			continue;
+		__atomic_fetch_add(&p->users, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&p->in_use, __ATOMIC_SEQ_CST) &&
+		    __atomic_load_n(&p->ipv4, __ATOMIC_SEQ_CST) == tpa)
+			push(p, frame, len);
+		__atomic_fetch_sub(&p->users, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&sw->st.arp_steered, 1, __ATOMIC_RELAXED);
+		return 1;
+	}
+	if (from && net == NETSW_NET_UPLINK && sw->up_txq) {
+		to_uplink(sw, frame, len);
+		__atomic_fetch_add(&sw->st.arp_steered, 1, __ATOMIC_RELAXED);
+		return 1;
+	}
+	return 0;
 }
 
 /* Every port of network net except skip. */
@@ -265,6 +326,8 @@ void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
 	from->st.tx_frames++;
 	from->st.tx_bytes += len;
 	if (frame[0] & 1) { /* broadcast or multicast */
+		if (arp_steer(sw, from->net, from, frame, len))
+			return;
 		flood(sw, from->net, from, frame, len);
 		if (from->net == NETSW_NET_UPLINK && sw->up_txq)
 			to_uplink(sw, frame, len);
@@ -326,7 +389,8 @@ void netsw_input(struct netsw *sw, const uint8_t *frame, uint32_t len)
 	sw->st.up_rx_frames++;
 	sw->st.up_rx_bytes += len;
 	if (frame[0] & 1) {
-		flood(sw, NETSW_NET_UPLINK, NULL, frame, len);
+		if (!arp_steer(sw, NETSW_NET_UPLINK, NULL, frame, len))
+			flood(sw, NETSW_NET_UPLINK, NULL, frame, len);
 		return;
 	}
 	idx = lookup(sw, mac_u64(frame));

@@ -5,7 +5,17 @@
  * port of the sender's network (and the uplink, on network 0); unknown
  * unicast goes to the uplink only. A frame whose source is not the sender's
  * MAC is dropped and counted. Each port has a bounded receive queue; a full
- * queue drops the frame and counts it, the sender never waits. No IP.
+ * queue drops the frame and counts it, the sender never waits.
+ *
+ * The one thing it knows of IP: the IPv4 address the monitor gave each port
+ * (netsw_port_set_ipv4), so that an ARP request, a broadcast, is not flooded
+ * to every VM (with thousands of VMs each one's request for its gateway
+ * would wake, or swap in, all the others): it goes to the port of its
+ * target address only, or, from a VM when no port has that address, to the
+ * uplink only (on the uplink's network, with an uplink: the only place an
+ * address the switch did not give out can be). Anything else broadcast,
+ * and ARP without such a rule (no uplink; from the uplink for an address no
+ * port has), floods as above.
  *
  * Threads: ports are added and removed by the control thread (a mutex
  * there); sending and receiving take no lock, allocate nothing and make no
@@ -39,6 +49,7 @@ struct netsw_port_stats {
 struct netsw_port {
 	uint8_t mac[6];
 	uint16_t net;
+	uint32_t ipv4; /* network order, 0 = none (atomic) */
 	int in_use;
 	int attached;	/* deliveries allowed (atomic) */
 	uint32_t users; /* senders inside a delivery (atomic) */
@@ -57,6 +68,7 @@ struct netsw_stats {
 	uint64_t up_drop_full;		    /* uplink queue full */
 	uint64_t up_drop_spoof;		    /* from the uplink with one of our MACs */
 	uint64_t up_drop_unknown;	    /* from the uplink to no port */
+	uint64_t arp_steered;		    /* ARP requests sent to one place, not flooded */
 };
 
 /* max_ports <= 65535. 0 or -errno. */
@@ -66,6 +78,9 @@ void netsw_destroy(struct netsw *sw);
 /* Control thread: a port for mac on network net (-EEXIST: MAC taken,
  * -ENOSPC: no port left). Receives nothing until netsw_port_attach(). */
 int netsw_port_add(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct netsw_port **out);
+/* Control thread: the IPv4 address (network order) the port's VM was given;
+ * ARP requests for it go to this port only. 0 clears it. */
+void netsw_port_set_ipv4(struct netsw_port *p, uint32_t addr);
 /* Control thread: detaches and frees the port for reuse. */
 void netsw_port_remove(struct netsw *sw, struct netsw_port *p);
 

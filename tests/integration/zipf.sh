@@ -3,6 +3,7 @@
 # namespace of this test's own (a tap on 198.18.0.0/15), each with its own address and rofs
 # disk, under seconds of open-loop Zipf(1.0) load from denali-load. Checks:
 #   - every service answered: each VM's /hello names it, and its /obj.html is byte-exact;
+#   - no ARP request was flooded to the fleet (the switch steers each to its one place);
 #   - the hit distribution follows Zipf(alpha): the counts each VM's own /hits counter reports
 #     equal denali-load's --hits counts for it, and pass a chi-square test against Zipf(1.0);
 #   - with swap in denalid serve (issue 10): the resident memory's peak stayed under the budget,
@@ -95,6 +96,19 @@ CHECKS=$((CHECKS + 1))
 CHECKS=$((CHECKS + 1))
 awk -v c="$chi" -v k="$crit" 'BEGIN { exit !(c < k) }' ||
 	fail "server-side hits do not follow Zipf($ALPHA): chi-square $chi >= $crit"
+
+# The switch floods no ARP request: each VM's request for its gateway went to the uplink only
+# (and Linux, with a permanent neighbour entry per VM, sent none), so the VMs received no more
+# frames than came in from the tap (a flood would add N-1 per VM).
+fleet_ctl list --json >"$TMP/list0.json"
+fleet_stats "$TMP/stats0.json"
+vmrx=$(json "$TMP/list0.json" "sum(v['devices']['rx_frames'] for v in d)")
+uprx=$(json "$TMP/stats0.json" "d['net']['up_rx_frames']")
+echo "switch: $vmrx frames delivered to the VMs, $uprx from the tap," \
+	"$(json "$TMP/stats0.json" "d['net'].get('arp_steered')") ARP requests steered"
+CHECKS=$((CHECKS + 1))
+[ "$vmrx" -gt 0 ] && [ "$vmrx" -le "$uprx" ] ||
+	fail "the VMs received $vmrx frames, more than the $uprx from the tap: broadcasts were flooded"
 
 if [ "$SWAP" = 0 ]; then
 	echo "SKIP (part): denalid serve has no --swap yet (issue 10): the memory budget and the" \

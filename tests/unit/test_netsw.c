@@ -1,0 +1,248 @@
+/*
+ * The switch's ARP steering (devices/netsw.h): an ARP request goes to the
+ * port given its target address only, or from a VM to the uplink only when
+ * no port has it; other broadcast floods; networks and reused ports keep
+ * their bounds. Ports are driven directly: frames are counted in each
+ * port's receive queue and in the uplink's transmit queue.
+ */
+#include "devices/netsw.h"
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+struct rig {
+	struct netsw *sw;
+	struct netsw_port *a, *b, *c, *d; /* a, b, c on network 0; d on network 1 */
+	struct netq up;			  /* the uplink's transmit queue */
+	unsigned kicks;
+};
+
+static const uint8_t MAC_A[6] = {2, 0xde, 0, 0, 0, 1}, MAC_B[6] = {2, 0xde, 0, 0, 0, 2},
+		     MAC_C[6] = {2, 0xde, 0, 0, 0, 3}, MAC_D[6] = {2, 0xde, 0, 0, 0, 4},
+		     MAC_HOST[6] = {2, 0xaa, 0, 0, 0, 9};
+
+static void wake(void *arg, uint64_t ev)
+{
+	(void)arg;
+	(void)ev;
+}
+
+static void kick(void *arg)
+{
+	((struct rig *)arg)->kicks++;
+}
+
+static uint32_t ip(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+/* Frames waiting in q, which are then dropped. */
+static unsigned drain(struct netq *q)
+{
+	unsigned n = 0;
+
+	while (netq_peek(q)) {
+		netq_pop(q);
+		n++;
+	}
+	return n;
+}
+
+static int setup(void **state)
+{
+	static struct rig r;
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(netsw_create(16, &r.sw), 0);
+	assert_int_equal(netsw_port_add(r.sw, MAC_A, 0, &r.a), 0);
+	assert_int_equal(netsw_port_add(r.sw, MAC_B, 0, &r.b), 0);
+	assert_int_equal(netsw_port_add(r.sw, MAC_C, 0, &r.c), 0);
+	assert_int_equal(netsw_port_add(r.sw, MAC_D, 1, &r.d), 0);
+	netsw_port_attach(r.a, wake, NULL);
+	netsw_port_attach(r.b, wake, NULL);
+	netsw_port_attach(r.c, wake, NULL);
+	netsw_port_attach(r.d, wake, NULL);
+	netsw_port_set_ipv4(r.a, ip("198.18.0.2"));
+	netsw_port_set_ipv4(r.b, ip("198.18.0.3"));
+	netsw_port_set_ipv4(r.d, ip("198.18.0.3")); /* the same address, on network 1 */
+	assert_int_equal(netq_init(&r.up, 64), 0);
+	*state = &r;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rig *r = *state;
+
+	netsw_destroy(r->sw);
+	netq_free(&r->up);
+	return 0;
+}
+
+/* An Ethernet frame of 60 bytes from src to dst; ARP request for target
+ * when arp, else an IPv4 broadcast. */
+static uint32_t frame(uint8_t *f, const uint8_t *src, const uint8_t *dst, int arp,
+		      const char *sender, const char *target)
+{
+	uint32_t s = ip(sender), t = ip(target);
+
+	memset(f, 0, 60);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	if (!arp) {
+		f[12] = 0x08;
+		return 60;
+	}
+	static const uint8_t head[] = {0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1};
+	memcpy(f + 12, head, sizeof(head));
+	memcpy(f + 22, src, 6);
+	memcpy(f + 28, &s, 4);
+	memcpy(f + 38, &t, 4);
+	return 60;
+}
+
+static const uint8_t BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+static void test_request_to_its_owner_only(void **state)
+{
+	struct rig *r = *state;
+	uint8_t f[60];
+	uint32_t len = frame(f, MAC_A, BCAST, 1, "198.18.0.2", "198.18.0.3");
+
+	netsw_send(r->sw, r->a, f, len);
+	assert_int_equal(drain(&r->b->rxq), 1);
+	assert_int_equal(drain(&r->c->rxq), 0); /* not flooded */
+	assert_int_equal(drain(&r->d->rxq), 0); /* same address, other network */
+	assert_int_equal(drain(&r->a->rxq), 0);
+	assert_int_equal(netsw_stats(r->sw)->arp_steered, 1);
+}
+
+static void test_unknown_target_floods_without_uplink(void **state)
+{
+	struct rig *r = *state;
+	uint8_t f[60];
+	uint32_t len = frame(f, MAC_A, BCAST, 1, "198.18.0.2", "198.18.0.1");
+
+	netsw_send(r->sw, r->a, f, len);
+	assert_int_equal(drain(&r->b->rxq), 1);
+	assert_int_equal(drain(&r->c->rxq), 1);
+	assert_int_equal(drain(&r->d->rxq), 0);
+}
+
+static void test_unknown_target_to_the_uplink_only(void **state)
+{
+	struct rig *r = *state;
+	uint8_t f[60];
+	uint32_t len = frame(f, MAC_A, BCAST, 1, "198.18.0.2", "198.18.0.1");
+
+	netsw_set_uplink(r->sw, &r->up, kick, r);
+	netsw_uplink_set_up(r->sw, 1);
+	netsw_send(r->sw, r->a, f, len);
+	assert_int_equal(drain(&r->up), 1);
+	assert_int_equal(drain(&r->b->rxq), 0);
+	assert_int_equal(drain(&r->c->rxq), 0);
+	/* a known target is still its owner's only, not the uplink's */
+	len = frame(f, MAC_A, BCAST, 1, "198.18.0.2", "198.18.0.3");
+	netsw_send(r->sw, r->a, f, len);
+	assert_int_equal(drain(&r->up), 0);
+	assert_int_equal(drain(&r->b->rxq), 1);
+	/* network 1 has no uplink: an unknown target floods there */
+	len = frame(f, MAC_D, BCAST, 1, "198.18.0.3", "198.18.0.1");
+	netsw_send(r->sw, r->d, f, len);
+	assert_int_equal(drain(&r->up), 0);
+}
+
+static void test_other_broadcast_floods(void **state)
+{
+	struct rig *r = *state;
+	uint8_t f[60];
+	uint32_t len = frame(f, MAC_A, BCAST, 0, "198.18.0.2", "198.18.0.3");
+
+	netsw_set_uplink(r->sw, &r->up, kick, r);
+	netsw_uplink_set_up(r->sw, 1);
+	netsw_send(r->sw, r->a, f, len);
+	assert_int_equal(drain(&r->b->rxq), 1);
+	assert_int_equal(drain(&r->c->rxq), 1);
+	assert_int_equal(drain(&r->up), 1);
+	assert_int_equal(drain(&r->d->rxq), 0);
+	/* an ARP reply (operation 2) is no request: it floods as any broadcast */
+	len = frame(f, MAC_A, BCAST, 1, "198.18.0.2", "198.18.0.3");
+	f[21] = 2;
+	netsw_send(r->sw, r->a, f, len);
+	assert_int_equal(drain(&r->b->rxq), 1);
+	assert_int_equal(drain(&r->c->rxq), 1);
+	assert_int_equal(drain(&r->up), 1);
+	/* a truncated request floods too (no target to read) */
+	len = frame(f, MAC_A, BCAST, 1, "198.18.0.2", "198.18.0.3");
+	netsw_send(r->sw, r->a, f, 41);
+	assert_int_equal(drain(&r->b->rxq), 1);
+	assert_int_equal(drain(&r->c->rxq), 1);
+	assert_int_equal(drain(&r->up), 1);
+}
+
+static void test_from_the_uplink(void **state)
+{
+	struct rig *r = *state;
+	uint8_t f[60];
+	uint32_t len = frame(f, MAC_HOST, BCAST, 1, "198.18.0.1", "198.18.0.2");
+
+	netsw_input(r->sw, f, len);
+	assert_int_equal(drain(&r->a->rxq), 1);
+	assert_int_equal(drain(&r->b->rxq), 0);
+	assert_int_equal(drain(&r->c->rxq), 0);
+	/* for an address no port has: flooded on the uplink's network */
+	len = frame(f, MAC_HOST, BCAST, 1, "198.18.0.1", "198.18.0.77");
+	netsw_input(r->sw, f, len);
+	assert_int_equal(drain(&r->a->rxq), 1);
+	assert_int_equal(drain(&r->b->rxq), 1);
+	assert_int_equal(drain(&r->c->rxq), 1);
+	assert_int_equal(drain(&r->d->rxq), 0);
+}
+
+static void test_reused_port_forgets_the_address(void **state)
+{
+	struct rig *r = *state;
+	uint8_t f[60];
+	static const uint8_t mac_e[6] = {2, 0xde, 0, 0, 0, 5};
+	struct netsw_port *e;
+	uint32_t len;
+
+	netsw_port_remove(r->sw, r->b);
+	assert_int_equal(netsw_port_add(r->sw, mac_e, 0, &e), 0);
+	assert_ptr_equal(e, r->b); /* the same slot, a new tenant without an address */
+	netsw_port_attach(e, wake, NULL);
+	len = frame(f, MAC_A, BCAST, 1, "198.18.0.2", "198.18.0.3");
+	netsw_send(r->sw, r->a, f, len);
+	assert_int_equal(drain(&e->rxq), 1); /* flooded (no uplink), not steered to it */
+	assert_int_equal(drain(&r->c->rxq), 1);
+	netsw_port_set_ipv4(e, ip("198.18.0.3"));
+	netsw_send(r->sw, r->a, f, len);
+	assert_int_equal(drain(&e->rxq), 1);
+	assert_int_equal(drain(&r->c->rxq), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_request_to_its_owner_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_target_floods_without_uplink, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_target_to_the_uplink_only, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_other_broadcast_floods, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_from_the_uplink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reused_port_forgets_the_address, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
