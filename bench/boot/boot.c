@@ -7,19 +7,23 @@
  *           EXIT(0), so vm_run() returns after exactly one hypercall. Fresh
  *           shells (shell_create each time) and pooled shells (shell_get from
  *           a warm LIFO pool); raw: mmap + tables + ELF + KVM_CREATE_VM/VCPU +
- *           slot + SREGS/REGS + KVM_RUN, and raw rebind (a raw VM reused).
+ *           slot + SREGS/REGS + KVM_RUN, and raw rebind (a raw VM reused with the
+ *           same KVM calls as a pooled shell: steps.c).
  *   null    hypercall round trip: a guest making N KICKs, time / N.
  *   memory  K VMs, each bound to its own shell and run to IDLE, held live;
  *           /proc/meminfo and /proc/self/status deltas, mincore of guest
  *           memory.
- *   steps   the pooled path replayed step by step with the same calls the
- *           monitor makes, to show where its time goes.
+ *   steps   the pooled path replayed step by step with the calls shell.c
+ *           makes today (steps.c), to show where its time goes.
  *
  * Every figure is printed per round, then the median over rounds, then one
  * JSON line. Needs root (or access to /dev/kvm): exits 77 otherwise.
  */
 #include "bench_util.h"
+#include "boot_vm.h"
+#include "mem.h"
 #include "raw_kvm.h"
+#include "steps.h"
 #include "vmm/elf.h"
 #include "vmm/shell.h"
 #include "vmm/vcpu_state.h"
@@ -38,8 +42,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define MEM_SIZE  RAW_MEM_SIZE /* monitor and raw VMs alike */
-#define WARMUP	  20
+#define MEM_SIZE  BOOT_MEM_SIZE
+#define WARMUP	  BOOT_WARMUP
 #define MAX_ROUND 9
 
 struct opts {
@@ -50,15 +54,6 @@ struct opts {
 	unsigned batches; /* null-hypercall batches per round and side */
 	const char *image;
 };
-
-/* ns since *t, and *t = now. */
-static uint64_t lap(uint64_t *t)
-{
-	uint64_t now = vm_now_ns(), d = now - *t;
-
-	*t = now;
-	return d;
-}
 
 static double us_since(uint64_t t0)
 {
@@ -97,8 +92,7 @@ static void dist_add(struct dist *d, double *v, size_t n)
 
 /* ---- the real monitor path ---------------------------------------------- */
 
-static struct vm *boot_vm_create(const struct bench_image *img, unsigned id, uint64_t kicks,
-				 uint64_t idle)
+struct vm *boot_vm_create(const struct bench_image *img, unsigned id, uint64_t kicks, uint64_t idle)
 {
 	char name[32], err[256];
 	struct vm_config cfg = {
@@ -122,7 +116,7 @@ static struct vm *boot_vm_create(const struct bench_image *img, unsigned id, uin
 	return vm;
 }
 
-static void expect_stop(struct vm *vm, enum vm_stop got, enum vm_stop want)
+void expect_stop(struct vm *vm, enum vm_stop got, enum vm_stop want)
 {
 	if (got != want)
 		bench_fail("vm %s: vm_run returned %d, expected %d (%s)", vm->name, got, want,
@@ -224,8 +218,8 @@ static void raw_run(struct raw_vm *r, uint16_t stop_port)
 }
 
 /* A raw VM from nothing to its first hypercall. */
-static void raw_boot(struct raw_vm *r, const struct bench_image *img, uint64_t kicks, uint64_t idle,
-		     uint16_t stop_port)
+void raw_boot(struct raw_vm *r, const struct bench_image *img, uint64_t kicks, uint64_t idle,
+	      uint16_t stop_port)
 {
 	raw_vm_mem(r, img);
 	raw_vm_shell(r);
@@ -247,27 +241,6 @@ static void boot_raw(const struct bench_image *img, unsigned n, double *us)
 	}
 }
 
-/* Raw counterpart of a pooled shell: one KVM VM, new memory each boot. */
-static void boot_raw_rebind(const struct bench_image *img, unsigned n, double *us)
-{
-	struct raw_vm r;
-
-	raw_vm_shell(&r);
-	for (unsigned i = 0; i < n + WARMUP; i++) {
-		uint64_t t0 = vm_now_ns();
-
-		raw_vm_mem(&r, img);
-		raw_vm_slot(&r, r.mem, MEM_SIZE);
-		raw_vm_regs(&r, 0, 0);
-		raw_run(&r, DENALI_HC_EXIT);
-		if (i >= WARMUP)
-			us[i - WARMUP] = us_since(t0);
-		raw_vm_slot(&r, NULL, 0); /* as shell_put does, after the boot */
-		raw_vm_free_mem(&r);
-	}
-	raw_vm_destroy(&r);
-}
-
 static double null_raw(const struct bench_image *img, unsigned kicks)
 {
 	struct raw_vm r;
@@ -285,420 +258,13 @@ static double null_raw(const struct bench_image *img, unsigned kicks)
 	return us;
 }
 
-/* ---- the pooled path, step by step --------------------------------------- */
-
-enum {
-	ST_MMAP,
-	ST_TABLES,
-	ST_ELF,
-	ST_STATE,
-	ST_SLOT,
-	ST_EVENTS,
-	ST_SREGS,
-	ST_REGS,
-	ST_XSAVE,
-	ST_MSRS,
-	ST_RUN1,
-	ST_RUN2,
-	ST_UNSLOT,
-	ST_MUNMAP,
-	ST_N
-};
-static const char *const st_name[ST_N] = {
-    "mmap",
-    "x86_build_tables",
-    "elf_load",
-    "vcpu_state_init",
-    "SET_USER_MEMORY_REGION",
-    "SET_VCPU_EVENTS",
-    "SET_SREGS",
-    "SET_REGS",
-    "SET_XSAVE",
-    "SET_MSRS",
-    "KVM_RUN_first",
-    "KVM_RUN_again",
-    "slot_delete_put",
-    "munmap_destroy",
-};
-
-/*
- * Replays what vm_create + vm_bind (shell_bind) + vm_run do on a reused
- * shell, one call at a time, timing each. KVM_RUN_again re-enters the same
- * VM at its entry point: the exit round trip without first-touch faults.
- * slot_delete_put and munmap_destroy happen after the boot (shell_put,
- * vm_destroy) and are not part of it.
- */
-static void boot_steps(const struct bench_image *img, unsigned n, double *st[ST_N])
-{
-	struct vcpu_state *vs = malloc(sizeof(*vs));
-	struct kvm_vcpu_events ev;
-	struct shell *sh;
-	struct raw_vm r;
-	char err[256];
-	int rc;
-
-	if (!vs)
-		bench_fail("out of memory");
-	rc = shell_create(&sh);
-	if (rc)
-		bench_fail("shell_create: %s", strerror(-rc));
-	r.vm_fd = sh->vm_fd;
-	r.vcpu_fd = sh->vcpu_fd;
-	r.run = sh->run;
-	for (unsigned i = 0; i < n + WARMUP; i++) {
-		uint64_t d[ST_N], t = vm_now_ns();
-
-		r.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (r.mem == MAP_FAILED)
-			bench_fail("mmap guest memory: %s", strerror(errno));
-		d[ST_MMAP] = lap(&t);
-		x86_build_tables(r.mem, MEM_SIZE);
-		d[ST_TABLES] = lap(&t);
-		if (elf_load(img->elf, img->size, r.mem, MEM_SIZE, &r.entry, err, sizeof(err)))
-			bench_fail("elf_load: %s", err);
-		d[ST_ELF] = lap(&t);
-		vcpu_state_init(vs, r.entry, MEM_SIZE);
-		d[ST_STATE] = lap(&t);
-		raw_vm_slot(&r, r.mem, MEM_SIZE);
-		d[ST_SLOT] = lap(&t);
-		memset(&ev, 0, sizeof(ev));
-		raw_ioctl(r.vcpu_fd, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
-		d[ST_EVENTS] = lap(&t);
-		raw_ioctl(r.vcpu_fd, KVM_SET_SREGS, &vs->sregs, "KVM_SET_SREGS");
-		d[ST_SREGS] = lap(&t);
-		raw_ioctl(r.vcpu_fd, KVM_SET_REGS, &vs->regs, "KVM_SET_REGS");
-		d[ST_REGS] = lap(&t);
-		raw_ioctl(r.vcpu_fd, KVM_SET_XSAVE, &vs->xsave, "KVM_SET_XSAVE");
-		d[ST_XSAVE] = lap(&t);
-		if (ioctl(r.vcpu_fd, KVM_SET_MSRS, &vs->msrs) != (int)vs->msrs.hdr.nmsrs)
-			bench_fail("KVM_SET_MSRS failed");
-		d[ST_MSRS] = lap(&t);
-		raw_run(&r, DENALI_HC_EXIT);
-		d[ST_RUN1] = lap(&t);
-		raw_ioctl(r.vcpu_fd, KVM_SET_REGS, &vs->regs, "KVM_SET_REGS");
-		lap(&t);
-		raw_run(&r, DENALI_HC_EXIT);
-		d[ST_RUN2] = lap(&t);
-		raw_vm_slot(&r, NULL, 0);
-		d[ST_UNSLOT] = lap(&t);
-		munmap(r.mem, MEM_SIZE);
-		d[ST_MUNMAP] = lap(&t);
-		if (i >= WARMUP) {
-			for (int s = 0; s < ST_N; s++)
-				st[s][i - WARMUP] = (double)d[s] / 1000.0;
-		}
-	}
-	shell_destroy(sh);
-	free(vs);
-}
-
-/*
- * What-ifs for the pooled path, same shell replica, each timed as a whole:
- *   mem_now      mmap + x86_build_tables + elf_load, as vm_create does;
- *   mem_populate the same with one MADV_POPULATE_WRITE over the low pages
- *                the tables and vregs touch, instead of a fault per page;
- *   bind_run_now slot + EVENTS + SREGS + REGS + XSAVE + MSRS + KVM_RUN;
- *   bind_run_sync slot + XSAVE + KVM_RUN with regs, sregs and events loaded
- *                through kvm_run->s.regs (KVM_CAP_SYNC_REGS), no SET_MSRS
- *                (a ring-3 guest cannot change those MSRs);
- *   bind_run_mremap as bind_run_sync, but the slot stays on a fixed window
- *                of the shell and the VM's memory is moved into it with
- *                mremap (no memslot change; an MMU-notifier invalidation
- *                instead, which every live KVM VM of the process hears);
- *   unbind_now   the slot deletion shell_put does after each boot.
- * -1 when the kernel refuses the what-if.
- */
-enum { WI_MEM_NOW, WI_MEM_POPULATE, WI_BIND_NOW, WI_BIND_SYNC, WI_BIND_MREMAP, WI_UNBIND, WI_N };
-static const char *const wi_name[WI_N] = {"mem_now",	   "mem_populate",    "bind_run_now",
-					  "bind_run_sync", "bind_run_mremap", "unbind_now"};
-
-static void run_synced(struct raw_vm *r, const struct vcpu_state *vs)
-{
-	raw_ioctl(r->vcpu_fd, KVM_SET_XSAVE, (void *)&vs->xsave, "KVM_SET_XSAVE");
-	r->run->s.regs.regs = vs->regs;
-	r->run->s.regs.sregs = vs->sregs;
-	memset(&r->run->s.regs.events, 0, sizeof(r->run->s.regs.events));
-	r->run->kvm_dirty_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
-	raw_run(r, DENALI_HC_EXIT);
-	r->run->kvm_dirty_regs = 0;
-}
-
-static uint8_t *whatif_mem(const struct bench_image *img, int populate, uint64_t *entry)
-{
-	char err[256];
-	uint8_t *mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	if (mem == MAP_FAILED)
-		bench_fail("mmap guest memory: %s", strerror(errno));
-	/* Exactly the pages written below: vregs, GDT + TSS, TSS end + tables. */
-	if (populate && (madvise(mem + DENALI_VREGS_GPA, 4096, MADV_POPULATE_WRITE) ||
-			 madvise(mem + X86_GDT_GPA, 0x2000, MADV_POPULATE_WRITE) ||
-			 madvise(mem + 0xa000, 0x5000, MADV_POPULATE_WRITE)))
-		return NULL;
-	x86_build_tables(mem, MEM_SIZE);
-	if (elf_load(img->elf, img->size, mem, MEM_SIZE, entry, err, sizeof(err)))
-		bench_fail("elf_load: %s", err);
-	return mem;
-}
-
-static void boot_whatif(const struct bench_image *img, unsigned n, double *wi[WI_N])
-{
-	struct vcpu_state *vs = malloc(sizeof(*vs));
-	int sync = ioctl(raw_kvm_fd(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) > 0;
-	struct kvm_vcpu_events ev;
-	struct shell *sh2;
-	struct raw_vm w;
-	uint8_t *window;
-	struct shell *sh;
-	struct raw_vm r;
-	int rc;
-
-	if (!vs)
-		bench_fail("out of memory");
-	rc = shell_create(&sh);
-	if (rc)
-		bench_fail("shell_create: %s", strerror(-rc));
-	r.vm_fd = sh->vm_fd;
-	r.vcpu_fd = sh->vcpu_fd;
-	r.run = sh->run;
-	/* A second shell whose slot stays on one window for good. */
-	rc = shell_create(&sh2);
-	if (rc)
-		bench_fail("shell_create: %s", strerror(-rc));
-	w.vm_fd = sh2->vm_fd;
-	w.vcpu_fd = sh2->vcpu_fd;
-	w.run = sh2->run;
-	window = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (window == MAP_FAILED)
-		bench_fail("mmap window: %s", strerror(errno));
-	raw_vm_slot(&w, window, MEM_SIZE);
-	for (unsigned i = 0; i < n + WARMUP; i++) {
-		uint64_t d[WI_N], t = vm_now_ns();
-		uint8_t *pop;
-
-		r.mem = whatif_mem(img, 0, &r.entry);
-		d[WI_MEM_NOW] = lap(&t);
-		pop = whatif_mem(img, 1, &r.entry);
-		d[WI_MEM_POPULATE] = pop ? lap(&t) : (uint64_t)-1000;
-		if (pop)
-			munmap(pop, MEM_SIZE);
-		vcpu_state_init(vs, r.entry, MEM_SIZE);
-
-		t = vm_now_ns();
-		raw_vm_slot(&r, r.mem, MEM_SIZE);
-		memset(&ev, 0, sizeof(ev));
-		raw_ioctl(r.vcpu_fd, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
-		raw_ioctl(r.vcpu_fd, KVM_SET_SREGS, &vs->sregs, "KVM_SET_SREGS");
-		raw_ioctl(r.vcpu_fd, KVM_SET_REGS, &vs->regs, "KVM_SET_REGS");
-		raw_ioctl(r.vcpu_fd, KVM_SET_XSAVE, &vs->xsave, "KVM_SET_XSAVE");
-		if (ioctl(r.vcpu_fd, KVM_SET_MSRS, &vs->msrs) != (int)vs->msrs.hdr.nmsrs)
-			bench_fail("KVM_SET_MSRS failed");
-		raw_run(&r, DENALI_HC_EXIT);
-		d[WI_BIND_NOW] = lap(&t);
-		raw_vm_slot(&r, NULL, 0);
-		d[WI_UNBIND] = lap(&t);
-		munmap(r.mem, MEM_SIZE);
-
-		r.mem = whatif_mem(img, 0, &r.entry);
-		d[WI_BIND_SYNC] = d[WI_BIND_MREMAP] = (uint64_t)-1000;
-		if (sync) {
-			t = vm_now_ns();
-			raw_vm_slot(&r, r.mem, MEM_SIZE);
-			run_synced(&r, vs);
-			d[WI_BIND_SYNC] = lap(&t);
-		}
-		raw_vm_slot(&r, NULL, 0);
-		munmap(r.mem, MEM_SIZE);
-
-		w.mem = whatif_mem(img, 0, &w.entry);
-		if (sync) {
-			t = vm_now_ns();
-			if (mremap(w.mem, MEM_SIZE, MEM_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED,
-				   window) == MAP_FAILED)
-				bench_fail("mremap: %s", strerror(errno));
-			run_synced(&w, vs);
-			d[WI_BIND_MREMAP] = lap(&t);
-			/* Leave the window mapped (to fresh memory) for the next VM. */
-			window =
-			    mmap(window, MEM_SIZE, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-			if (window == MAP_FAILED)
-				bench_fail("mmap window: %s", strerror(errno));
-		} else {
-			munmap(w.mem, MEM_SIZE);
-		}
-		if (i >= WARMUP) {
-			for (int k = 0; k < WI_N; k++)
-				wi[k][i - WARMUP] = (double)(int64_t)d[k] / 1000.0;
-		}
-	}
-	shell_destroy(sh);
-	shell_destroy(sh2);
-	munmap(window, MEM_SIZE);
-	free(vs);
-}
-
-/* ---- memory per live VM ------------------------------------------------- */
-
-enum {
-	MI_FREE,
-	MI_AVAIL,
-	MI_ANON,
-	MI_SLAB,
-	MI_KSTACK,
-	MI_PTABLES,
-	MI_SECPT,
-	MI_VMALLOC,
-	MI_PERCPU,
-	MI_N
-};
-static const char *const mi_name[MI_N] = {"MemFree",	   "MemAvailable", "AnonPages",
-					  "Slab",	   "KernelStack",  "PageTables",
-					  "SecPageTables", "VmallocUsed",  "Percpu"};
-
-enum { PS_RSS, PS_ANON, PS_FILE, PS_N };
-static const char *const ps_name[PS_N] = {"VmRSS", "RssAnon", "RssFile"};
-
-struct mem_result {
-	double guest;	     /* resident guest pages, bytes per VM */
-	double anon;	     /* AnonPages delta per VM */
-	double rss_anon;     /* our RssAnon delta per VM */
-	double rss_file;     /* our RssFile delta per VM (kvm_run mappings) */
-	double kernel;	     /* Slab, KernelStack, (Sec)PageTables, Vmalloc, Percpu */
-	double kernel_free;  /* MemFree drop - AnonPages delta */
-	double mi[MI_N];     /* each meminfo delta per VM */
-	double raw_kernel;   /* the same kernel figure for raw KVM VMs */
-	double raw_rss_anon; /* and their RssAnon beyond guest pages */
-};
-
-static int pagemap_fd = -1;
-static uint64_t zero_pfn;
-
-/* The PFN of the shared zero page: what a read-only touch of fresh anonymous
- * memory maps. Such pages are resident to mincore but cost nothing. */
-static void pagemap_open(void)
-{
-	volatile uint8_t *p;
-	uint64_t e;
-
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (pagemap_fd < 0)
-		bench_fail("/proc/self/pagemap: %s", strerror(errno));
-	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		bench_fail("mmap: %s", strerror(errno));
-	(void)p[0];
-	if (pread(pagemap_fd, &e, sizeof(e), (off_t)((uintptr_t)p / 4096 * 8)) != sizeof(e))
-		bench_fail("read /proc/self/pagemap: %s", strerror(errno));
-	zero_pfn = e & ((1ull << 55) - 1);
-	munmap((void *)p, 4096);
-}
-
-/* Guest pages backed by their own host page (mincore, less zero-page maps). */
-static long guest_pages(uint8_t *mem)
-{
-	static uint64_t pm[MEM_SIZE / 4096];
-	static unsigned char vec[MEM_SIZE / 4096];
-	long n = 0;
-
-	if (mincore(mem, MEM_SIZE, vec))
-		bench_fail("mincore: %s", strerror(errno));
-	if (pread(pagemap_fd, pm, sizeof(pm), (off_t)((uintptr_t)mem / 4096 * 8)) != sizeof(pm))
-		bench_fail("read /proc/self/pagemap: %s", strerror(errno));
-	for (size_t i = 0; i < sizeof(vec); i++) {
-		int present = (pm[i] >> 63) & 1;
-		uint64_t pfn = pm[i] & ((1ull << 55) - 1);
-
-		n += (vec[i] & 1) && !(present && pfn == zero_pfn);
-	}
-	return n;
-}
-
-static void settle(void)
-{
-	malloc_trim(0);
-	usleep(200000); /* let deferred frees of earlier VMs land */
-}
-
-static void mem_live(const struct bench_image *img, unsigned k, struct mem_result *m)
-{
-	struct vm **vms = calloc(k, sizeof(*vms));
-	struct raw_vm *raws = calloc(k, sizeof(*raws));
-	long mi0[MI_N], mi1[MI_N], ps0[PS_N], ps1[PS_N];
-	long guest = 0;
-
-	if (!vms || !raws)
-		bench_fail("out of memory");
-	shell_pool_drain();
-	settle();
-	bench_read_file_fields("/proc/meminfo", mi_name, MI_N, mi0);
-	bench_read_file_fields("/proc/self/status", ps_name, PS_N, ps0);
-	for (unsigned i = 0; i < k; i++) {
-		struct shell *sh;
-		int rc;
-
-		vms[i] = boot_vm_create(img, i + 1, 0, 1);
-		rc = shell_create(&sh);
-		if (rc)
-			bench_fail("shell_create (live VM %u): %s", i, strerror(-rc));
-		rc = vm_bind(vms[i], sh);
-		if (rc)
-			bench_fail("vm_bind: %s", strerror(-rc));
-		expect_stop(vms[i], vm_run(vms[i]), VM_STOP_IDLE);
-	}
-	bench_read_file_fields("/proc/meminfo", mi_name, MI_N, mi1);
-	bench_read_file_fields("/proc/self/status", ps_name, PS_N, ps1);
-	for (unsigned i = 0; i < k; i++)
-		guest += guest_pages(vms[i]->mem);
-	m->guest = (double)guest * 4096 / k;
-	for (int i = 0; i < MI_N; i++)
-		m->mi[i] = (double)(mi1[i] - mi0[i]) * 1024 / k;
-	m->anon = m->mi[MI_ANON];
-	m->rss_anon = (double)(ps1[PS_ANON] - ps0[PS_ANON]) * 1024 / k;
-	m->rss_file = (double)(ps1[PS_FILE] - ps0[PS_FILE]) * 1024 / k;
-	m->kernel = 0;
-	for (int i = MI_SLAB; i <= MI_PERCPU; i++)
-		m->kernel += m->mi[i];
-	m->kernel_free = -m->mi[MI_FREE] - m->anon;
-	for (unsigned i = 0; i < k; i++) {
-		struct shell *sh = vms[i]->shell;
-
-		vm_unbind(vms[i]);
-		shell_destroy(sh);
-		vm_destroy(vms[i]);
-	}
-
-	/* The same number of raw KVM VMs, run to the same IDLE. */
-	settle();
-	bench_read_file_fields("/proc/meminfo", mi_name, MI_N, mi0);
-	bench_read_file_fields("/proc/self/status", ps_name, PS_N, ps0);
-	for (unsigned i = 0; i < k; i++)
-		raw_boot(&raws[i], img, 0, 1, DENALI_HC_IDLE);
-	bench_read_file_fields("/proc/meminfo", mi_name, MI_N, mi1);
-	bench_read_file_fields("/proc/self/status", ps_name, PS_N, ps1);
-	guest = 0;
-	for (unsigned i = 0; i < k; i++)
-		guest += guest_pages(raws[i].mem);
-	m->raw_kernel = 0;
-	for (int i = MI_SLAB; i <= MI_PERCPU; i++)
-		m->raw_kernel += (double)(mi1[i] - mi0[i]) * 1024 / k;
-	m->raw_rss_anon = ((double)(ps1[PS_ANON] - ps0[PS_ANON]) * 1024 - (double)guest * 4096) / k;
-	for (unsigned i = 0; i < k; i++)
-		raw_vm_destroy(&raws[i]);
-	free(raws);
-	free(vms);
-	settle();
-}
-
 /* ---- driver ------------------------------------------------------------- */
 
 struct results {
 	struct dist boot_fresh, boot_pooled, boot_raw, boot_raw_rebind;
 	struct fig fresh_ph[PH_N], pooled_ph[PH_N];
 	struct fig steps[ST_N];
+	unsigned long steps_taken[ST_N], steps_boots; /* over all rounds */
 	struct fig whatif[WI_N];
 	struct dist null_dn, null_raw;
 	struct fig guest, anon, rss_anon, rss_file, kernel, kernel_free, mi[MI_N];
@@ -772,8 +338,16 @@ static void round_steps(const struct opts *o, const struct bench_image *img, str
 	double **wi = alloc_cols(WI_N, o->vms);
 
 	boot_steps(img, o->vms, st);
-	for (int s = 0; s < ST_N; s++)
-		fig_add(&res->steps[s], bench_pct(st[s], o->vms, 50));
+	for (int s = 0; s < ST_N; s++) {
+		unsigned taken;
+		double m = steps_median(st[s], o->vms, &taken);
+
+		/* A step the path did not take in this round is not a figure of it. */
+		if (taken)
+			fig_add(&res->steps[s], m);
+		res->steps_taken[s] += taken;
+	}
+	res->steps_boots += o->vms;
 	free_cols(st, ST_N);
 	boot_whatif(img, o->vms, wi);
 	for (int w = 0; w < WI_N; w++)
@@ -932,9 +506,15 @@ static void print_json(const struct opts *o, const struct results *r)
 	for (int p = 0; p < PH_TOTAL; p++)
 		printf("%s\"%s\":%.1f", p ? "," : "", ph_name[p], fig_med(&r->fresh_ph[p]));
 	printf("},\"pooled_steps_us\":{");
-	for (int s = 0; s < ST_N; s++)
-		printf("%s\"%s\":%.2f", s ? "," : "", st_name[s], fig_med(&r->steps[s]));
-	printf("},\"whatif_us\":{");
+	for (int s = 0, k = 0; s < ST_N; s++)
+		if (r->steps[s].n)
+			printf("%s\"%s\":%.2f", k++ ? "," : "", st_name[s], fig_med(&r->steps[s]));
+	printf("},\"pooled_steps_taken\":{");
+	for (int s = 0, k = 0; s < ST_N; s++)
+		if (r->steps_taken[s])
+			printf("%s\"%s\":%.3f", k++ ? "," : "", st_name[s],
+			       (double)r->steps_taken[s] / (double)r->steps_boots);
+	printf("},\"sync_regs\":%s,\"whatif_us\":{", steps_sync_regs() ? "true" : "false");
 	for (int w = 0; w < WI_N; w++)
 		printf("%s\"%s\":%.2f", w ? "," : "", wi_name[w], fig_med(&r->whatif[w]));
 	printf("},\"targets\":{\"boot_pooled_le_100us\":%s,\"hypercall_le_1.10x_raw\":%s,"
@@ -952,9 +532,17 @@ static void print_summary(const struct results *r)
 	printf(" us\n  fresh boot phases: ");
 	for (int p = 0; p < PH_N; p++)
 		printf(" %s %.1f", ph_name[p], fig_med(&r->fresh_ph[p]));
-	printf(" us\n  pooled path step by step (us):\n");
+	printf(" us\n  pooled path step by step, as shell.c takes it (us; share of boots that "
+	       "take it):\n");
 	for (int s = 0; s < ST_N; s++)
-		printf("    %-24s %8.2f\n", st_name[s], fig_med(&r->steps[s]));
+		if (r->steps[s].n)
+			printf("    %-24s %8.2f  %5.1f%%\n", st_name[s], fig_med(&r->steps[s]),
+			       100.0 * (double)r->steps_taken[s] / (double)r->steps_boots);
+	printf("    (not taken: ");
+	for (int s = 0; s < ST_N; s++)
+		if (!r->steps_taken[s])
+			printf("%s ", st_name[s]);
+	printf(")\n");
 	printf("  what-ifs, pooled path (us, -1 = refused):\n");
 	for (int w = 0; w < WI_N; w++)
 		printf("    %-24s %8.2f\n", wi_name[w], fig_med(&r->whatif[w]));

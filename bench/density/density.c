@@ -914,6 +914,24 @@ static double teardown(struct bench *b)
 	return (double)(vm_now_ns() - t0) / 1e9;
 }
 
+/*
+ * A population of n grown from nothing, then stopped and freed: the start
+ * rate of an empty process, at the start of the run and again after the big
+ * population has come and gone. Leaves b and the counters as it found them.
+ */
+static void start_round(struct bench *b, unsigned n, struct phase *ph)
+{
+	grow(b, n, ph);
+	teardown(b);
+	for (unsigned i = 0; i < b->n; i++)
+		dvm_destroy(b->vms[i]);
+	b->n = 0;
+	pthread_mutex_lock(&pop.lock);
+	pop.started = pop.killed = pop.done = 0;
+	pop.last_start_ns = 0;
+	pthread_mutex_unlock(&pop.lock);
+}
+
 /* ---- what a host without the open-file limit would get -------------------- */
 
 struct nofd {
@@ -1100,7 +1118,7 @@ static void json_clean(char *s)
 int main(int argc, char **argv)
 {
 	static struct switch_result sw;
-	struct phase ph1 = {0}, ph5 = {0}, phm = {0};
+	struct phase ph1 = {0}, ph5 = {0}, phm = {0}, ph_first = {0}, ph_after = {0};
 	struct memsnap base, at5, atmax;
 	struct memcost c5, cmax;
 	struct wake_result wk = {0};
@@ -1142,8 +1160,6 @@ int main(int argc, char **argv)
 	       o.workers, nofile, sysctl_long("/proc/sys/kernel/pid_max"),
 	       sysctl_long("/proc/sys/vm/max_map_count"));
 
-	bench_switch(&o, &img, &sw);
-
 	b.o = &o;
 	b.img = &img;
 	b.nworkers = o.workers;
@@ -1158,11 +1174,15 @@ int main(int argc, char **argv)
 			bench_fail("worker %u: %s", i, strerror(-rc));
 		worker_set_idle_hook(&b.workers[i], on_idle, NULL);
 	}
+	/* The start rate first, into an empty process (before anything else ran in it). */
+	small = b.cap < 1000 ? b.cap : 1000;
+	start_round(&b, small, &ph_first);
+	print_phase("first", &ph_first);
+	bench_switch(&o, &img, &sw);
 	sleep_ns(200000000ull);
 	mem_snap(&base);
 	probe_costs(&img, 0, &pr[0]);
 
-	small = b.cap < 1000 ? b.cap : 1000;
 	grow(&b, small, &ph1);
 	print_phase("1k", &ph1);
 	probe_costs(&img, pop.started, &pr[1]);
@@ -1223,12 +1243,25 @@ int main(int argc, char **argv)
 		       down);
 		for (unsigned i = 0; i < b.n; i++)
 			dvm_destroy(b.vms[i]);
+		b.n = 0;
+		pthread_mutex_lock(&pop.lock);
+		pop.started = pop.killed = pop.done = 0;
+		pthread_mutex_unlock(&pop.lock);
+		/* ... and the start rate again, after the big population has gone. */
+		start_round(&b, small, &ph_after);
+		print_phase("after", &ph_after);
 		for (unsigned i = 0; i < b.nworkers; i++)
 			worker_stop(&b.workers[i]);
 	}
 
 	double dn = sw_med(&sw, SIDE_DENALI, SW_LOST), raw = sw_med(&sw, SIDE_RAW, SW_LOST);
 	double start5 = ph1.seconds + ph5.seconds;
+	/* the slowest of the 0 -> 1,000 starts: first thing, after the switch rounds, after
+	 * the teardown (when it ran) */
+	double min1k = rate(&ph_first) < rate(&ph1) ? rate(&ph_first) : rate(&ph1);
+
+	if (ph_after.to && rate(&ph_after) < min1k)
+		min1k = rate(&ph_after);
 	double rate5 = start5 > 0 ? (ph5.to ? ph5.to : ph1.to) / start5 : 0;
 
 	printf("summary: switch %.1f us (denali) vs %.1f us (raw KVM) = %.2fx; start %.0f VMs/s "
@@ -1240,7 +1273,9 @@ int main(int argc, char **argv)
 	json_phase("1k", &ph1);
 	json_phase("5k", &ph5);
 	json_phase("max", &phm);
-	printf("\"to_5k_vms_per_s\":%.0f},", rate5);
+	json_phase("first_1k", &ph_first);
+	json_phase("after_1k", &ph_after);
+	printf("\"to_5k_vms_per_s\":%.0f,\"min_1k_vms_per_s\":%.0f},", rate5, min1k);
 	printf("\"max_live\":%u,\"refused\":%u,\"stop_reason\":\"%s\",", live, refused,
 	       stop_reason);
 	printf("\"mem_per_vm_bytes\":{");
@@ -1278,8 +1313,10 @@ int main(int argc, char **argv)
 	       nf.estimate, nf.bound_by, nf.per_vm_bytes, nf.mem_cap, nf.pid_cap, nf.threads_cap,
 	       nf.maps_cap);
 	printf("\"targets\":{\"live_ge_9000\":%s,\"starts_per_s_ge_2000\":%s,"
+	       "\"starts_per_s_ge_2000_to_1k\":%s,"
 	       "\"idle_cpu_lt_1pct\":%s,\"wake_p99_lt_1ms_at_5k\":%s}}\n",
-	       json_bool(live >= 9000), json_bool(rate5 >= 2000), json_bool(idle.cpu_pct < 1.0),
+	       json_bool(live >= 9000), json_bool(rate5 >= 2000), json_bool(min1k >= 2000),
+	       json_bool(idle.cpu_pct < 1.0),
 	       json_bool(wk.vms >= 5000 && wk.samples > 0 && wk.p99 < 1000));
 	free(img.elf);
 	fflush(stdout);

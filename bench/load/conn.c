@@ -21,57 +21,18 @@
 #include "target.h"
 #include "zipf.h"
 
-static int in_window(const struct engine *e, uint64_t t)
-{
-	return t >= e->w0 && t < e->w1;
-}
-
 static void req_fail(struct engine *e, uint64_t intended, enum fail_kind kind)
 {
-	struct run_result *r = e->res;
-
 	e->outstanding--;
-	if (!in_window(e, intended)) {
-		r->warmup_failures++;
-		return;
-	}
-	switch (kind) {
-	case F_TIMEOUT:
-		r->timeouts++;
-		if (e->cfg->mode == LOAD_OPEN)
-			hist_record(&r->lat, e->now - intended);
-		break;
-	case F_REFUSED:
-		r->refused++;
-		break;
-	case F_CONNECT:
-		r->conn_errors++;
-		break;
-	case F_IO:
-		r->io_errors++;
-		break;
-	case F_DROPPED:
-		r->dropped++;
-		break;
-	}
+	account_failed(&e->acct, intended, e->now, kind);
 }
 
 static void req_done(struct engine *e, const struct conn *c)
 {
-	struct run_result *r = e->res;
 	uint64_t base = e->cfg->mode == LOAD_OPEN ? c->intended : c->sent;
 
 	e->outstanding--;
-	if (in_window(e, e->now))
-		r->done_in_window++;
-	if (!in_window(e, c->intended))
-		return;
-	r->completed++;
-	if (c->hp.status < 400)
-		r->ok++;
-	else
-		r->http_errors++;
-	hist_record(&r->lat, e->now > base ? e->now - base : 0);
+	account_done(&e->acct, c->intended, base, e->now, c->hp.status);
 }
 
 /* ---- pending queues ---- */
@@ -371,10 +332,7 @@ void engine_new_request(struct engine *e, uint64_t intended)
 		e->tst[target].touched = 1;
 		e->res->targets_touched++;
 	}
-	if (in_window(e, intended)) {
-		e->res->scheduled++;
-		e->res->hits[target]++;
-	}
+	account_sent(&e->acct, intended, target);
 	dispatch(e, target, intended, 0);
 }
 

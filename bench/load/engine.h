@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "account.h"
 #include "http.h"
 #include "rng.h"
 #include "run.h"
@@ -24,14 +25,6 @@ enum conn_state {
 	C_CONNECTING,
 	C_IDLE,
 	C_BUSY,
-};
-
-enum fail_kind {
-	F_TIMEOUT,
-	F_REFUSED,
-	F_CONNECT,
-	F_IO,
-	F_DROPPED,
 };
 
 struct conn {
@@ -69,6 +62,7 @@ struct engine {
 	const struct load_config *cfg;
 	const struct target_set *ts;
 	struct run_result *res;
+	struct account acct; /* the measured window (set when the loop starts) */
 	int epfd;
 	uint64_t now, w0, w1;
 	uint64_t outstanding;

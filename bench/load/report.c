@@ -31,11 +31,11 @@ void report_human(FILE *out, const struct load_config *cfg, const struct run_res
 		(double)cfg->warmup_ns / 1e9);
 	fprintf(
 	    out,
-	    "  targets     %zu (zipf alpha %.2f, seed %llu), %llu used; connections %llu opened, "
-	    "peak %u, at most %u per target\n",
+	    "  targets     %zu (zipf alpha %.2f, seed %llu), %llu used (%llu with the warm-up); "
+	    "connections %llu opened, peak %u, at most %u per target\n",
 	    res->ntargets, cfg->alpha, (unsigned long long)cfg->seed,
-	    (unsigned long long)res->targets_used, (unsigned long long)res->conns_opened,
-	    res->conns_peak, res->per_target_peak);
+	    (unsigned long long)res->targets_used, (unsigned long long)res->targets_touched,
+	    (unsigned long long)res->conns_opened, res->conns_peak, res->per_target_peak);
 	fprintf(
 	    out,
 	    "  requests    %llu due, %llu completed (%llu ok, %llu 4xx/5xx); failed: %llu timeout, "
@@ -48,8 +48,11 @@ void report_human(FILE *out, const struct load_config *cfg, const struct run_res
 	if (res->retries || res->warmup_failures)
 		fprintf(out, "; %llu retried, %llu warm-up failures",
 			(unsigned long long)res->retries, (unsigned long long)res->warmup_failures);
-	fprintf(out, "\n  throughput  %.1f req/s, %.2f MiB/s in; generator CPU %.2f core\n",
-		res->throughput, (double)res->bytes_in / res->wall_s / 1048576.0,
+	fprintf(out,
+		"\n  throughput  %.1f req/s sustained (offered %.1f req/s; %llu measured responses "
+		"over %.2f s), %.2f MiB/s in; generator CPU %.2f core\n",
+		res->throughput, res->offered, (unsigned long long)res->completed,
+		res->throughput_span_s, (double)res->bytes_in / res->wall_s / 1048576.0,
 		res->wall_s > 0 ? res->cpu_s / res->wall_s : 0.0);
 	fprintf(out, "  latency    ");
 	for (int i = 0; i < REPORT_NPCT; i++)
@@ -95,7 +98,10 @@ int report_json_fill(json_t *obj, const struct load_config *cfg, const struct ru
 	rc |= set(obj, "failures", json_integer((json_int_t)run_result_failures(res)));
 	rc |= set(obj, "retries", json_integer((json_int_t)res->retries));
 	rc |= set(obj, "warmup_failures", json_integer((json_int_t)res->warmup_failures));
+	rc |= set(obj, "offered", json_real(res->offered));
 	rc |= set(obj, "throughput", json_real(res->throughput));
+	rc |= set(obj, "throughput_span_s", json_real(res->throughput_span_s));
+	rc |= set(obj, "responses_in_window", json_integer((json_int_t)res->done_in_window));
 	rc |= set(obj, "bytes_in", json_integer((json_int_t)res->bytes_in));
 	for (int i = 0; i < REPORT_NPCT; i++) {
 		snprintf(key, sizeof(key), "%s_ms", report_pct_names[i]);

@@ -153,6 +153,7 @@ static void loop(struct engine *e, double rate)
 	e->now = now_ns();
 	e->w0 = e->now + cfg->warmup_ns;
 	e->w1 = e->w0 + cfg->duration_ns;
+	e->acct = (struct account){.res = e->res, .w0 = e->w0, .w1 = e->w1, .open = open};
 	hard_end = e->w1 + cfg->timeout_ns + 2 * scan_every;
 	next = (double)e->now;
 	next_scan = e->now + scan_every;
@@ -224,9 +225,7 @@ int run_once(const struct load_config *cfg, const struct target_set *ts, double 
 	loop(e, rate);
 	res->wall_s = (double)now_ns() / 1e9 - wall0;
 	res->cpu_s = cpu_seconds() - cpu0;
+	account_finish(&e->acct);
 	engine_free(e);
-	for (size_t t = 0; t < ts->n; t++)
-		res->targets_used += res->hits[t] != 0;
-	res->throughput = (double)res->done_in_window / res->duration_s;
 	return 0;
 }

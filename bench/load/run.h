@@ -18,15 +18,17 @@ struct load_config;
 struct target_set;
 
 struct run_result {
-	double rate;		  /* offered requests/s (open loop), 0 for closed loop */
-	double duration_s;	  /* measured window */
-	uint64_t scheduled;	  /* requests due in the measured window */
-	uint64_t completed;	  /* full responses, any status, to requests due in the window */
-	uint64_t done_in_window;  /* full responses that arrived inside the window (throughput) */
-	uint64_t ok;		  /* 2xx and 3xx */
-	uint64_t http_errors;	  /* 4xx and 5xx */
-	uint64_t timeouts;	  /* no full response within --timeout of the intended send */
-	uint64_t refused;	  /* connect() refused */
+	double rate;		 /* offered requests/s (open loop), 0 for closed loop */
+	double duration_s;	 /* measured window */
+	uint64_t scheduled;	 /* requests due in the measured window */
+	uint64_t completed;	 /* full responses, any status, to requests due in the window */
+	uint64_t done_in_window; /* full responses of any request that arrived inside the window
+				    (warm-up ones included: not a measured figure) */
+	uint64_t first_done, last_done; /* ns: the first and last of the `completed` responses */
+	uint64_t ok;			/* 2xx and 3xx */
+	uint64_t http_errors;		/* 4xx and 5xx */
+	uint64_t timeouts;		/* no full response within --timeout of the intended send */
+	uint64_t refused;		/* connect() refused */
 	uint64_t conn_errors;	  /* other connect failures (unreachable, out of sockets, ...) */
 	uint64_t io_errors;	  /* resets, truncated or malformed responses */
 	uint64_t dropped;	  /* could not even be queued (--max-pending) */
@@ -38,7 +40,9 @@ struct run_result {
 	uint32_t per_target_peak; /* most connections to one target at once */
 	uint64_t targets_used;	  /* targets that received a measured request */
 	uint64_t targets_touched; /* targets that received any request, warm-up included */
-	double throughput;	  /* done_in_window / duration_s: what the servers sustained */
+	double offered;		  /* scheduled / duration_s: what was offered in the window */
+	double throughput;	  /* completed / throughput_span_s: what the servers sustained */
+	double throughput_span_s; /* last_done - first_done, at least duration_s (account.h) */
 	double cpu_s;		  /* user + system CPU of the generator during the run */
 	double wall_s;
 	size_t ntargets;
