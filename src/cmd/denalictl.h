@@ -28,5 +28,6 @@ void print_json(json_t *v);
 
 /* The verbs that live in their own files. */
 int cmd_metrics(int n, char **args);
+int cmd_stats(int n, char **args);
 
 #endif

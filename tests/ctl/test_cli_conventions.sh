@@ -27,6 +27,23 @@ done
 grep -q "usage: denalictl" "$tmp/help" || fail "denalictl help: no usage"
 "$ctl" help stop >"$tmp/hstop" 2>&1 || fail "denalictl help stop: exit $?"
 grep -q "usage: denalictl stop" "$tmp/hstop" || fail "denalictl help stop: $(cat "$tmp/hstop")"
+# every verb has --help (exit 0, a usage line), the same text as `help VERB`, and is listed
+for verb in start stop list stats console jobs events metrics help; do
+	"$ctl" "$verb" --help >"$tmp/h.$verb" 2>&1 || fail "denalictl $verb --help: exit $?"
+	grep -q "^usage: denalictl" "$tmp/h.$verb" || fail "denalictl $verb --help: $(cat "$tmp/h.$verb")"
+	if [ "$verb" != help ]; then
+		"$ctl" help "$verb" >"$tmp/hh.$verb" 2>&1
+		cmp -s "$tmp/h.$verb" "$tmp/hh.$verb" || fail "help $verb differs from $verb --help"
+		grep -q "^  $verb" "$tmp/help" || fail "denalictl help does not list $verb"
+	fi
+done
+for cmd in run serve; do
+	"$denalid" "$cmd" --help >"$tmp/d.$cmd" 2>&1 || fail "denalid $cmd --help: exit $?"
+	grep -q "^usage: denalid $cmd" "$tmp/d.$cmd" || fail "denalid $cmd --help: $(head -3 "$tmp/d.$cmd")"
+done
+"$denalid" serve --metrics-vms x >"$tmp/mv" 2>&1
+rc=$?
+[ $rc = 2 ] || fail "denalid serve --metrics-vms x: exit $rc, expected 2"
 "$ctl" help nosuchverb >"$tmp/hbad" 2>&1
 rc=$?
 [ $rc = 2 ] || fail "denalictl help nosuchverb: exit $rc, expected 2"

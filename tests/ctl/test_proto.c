@@ -364,6 +364,29 @@ static void test_limits(void **state)
 	free(big);
 }
 
+static void test_metrics_request(void **state)
+{
+	struct ctl_request req;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse("{\"op\":\"metrics\"}", &req, err), 0);
+	assert_int_equal(req.op, CTL_OP_METRICS);
+	assert_int_equal(req.metrics_vms, CTL_METRICS_VMS_DEFAULT);
+	ctl_request_free(&req);
+	assert_int_equal(parse("{\"op\":\"metrics\",\"vms\":0}", &req, err), 0);
+	assert_int_equal(req.metrics_vms, 0);
+	ctl_request_free(&req);
+	assert_int_equal(parse("{\"op\":\"metrics\",\"vms\":10000}", &req, err), 0);
+	assert_int_equal(req.metrics_vms, 10000);
+	ctl_request_free(&req);
+	refused("{\"op\":\"metrics\",\"vms\":10001}", "\"vms\" must be an integer from 0");
+	refused("{\"op\":\"metrics\",\"vms\":-1}", "\"vms\" must be an integer from 0");
+	refused("{\"op\":\"metrics\",\"vms\":\"5\"}", "\"vms\" must be an integer from 0");
+	refused("{\"op\":\"metrics\",\"name\":\"x\"}", "unknown field \"name\"");
+	assert_string_equal(ctl_op_name(CTL_OP_METRICS), "metrics");
+}
+
 static void test_id_kept_on_error(void **state)
 {
 	struct ctl_request req;
@@ -405,6 +428,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_names_and_paths),
 	    cmocka_unit_test(test_bad_sizes_and_counts),
 	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_metrics_request),
 	    cmocka_unit_test(test_id_kept_on_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,6 +73,28 @@ CHECKS=$((CHECKS + 1))
 [ "$(json "$TMP/one.json" "d['counters']['wakeup_lateness']['count']")" = 5 ] ||
 	fail "stats NAME lateness: $(cat "$TMP/one.json")"
 
+# --- item 8: every field of list, stats and stats NAME is documented in PROTOCOL.md ----
+PROTO="$(dirname "$0")/../../src/ctl/PROTOCOL.md"
+python3 - "$PROTO" "$TMP/l.json" "$TMP/st.json" "$TMP/one.json" >"$TMP/undoc.out" 2>&1 <<'PY'
+import json, sys
+doc = open(sys.argv[1]).read()
+keys = set()
+def walk(v):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            keys.add(k)
+            walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            walk(x)
+for f in sys.argv[2:]:
+    walk(json.load(open(f)))
+missing = sorted(k for k in keys if "`%s`" % k not in doc)
+print("undocumented:", " ".join(missing))
+sys.exit(1 if missing else 0)
+PY
+expect_status "every list/stats field in PROTOCOL.md ($(cat "$TMP/undoc.out"))" 0 "$?"
+
 # --- item 4: the exposition, from denalictl and over HTTP ------------------------------
 CHECKS=$((CHECKS + 1))
 [ "$(scrape s1)" = 200 ] || fail "second scrape not 200"
