@@ -35,10 +35,15 @@ struct admission {
 	unsigned vms, live;	  /* taken */
 	uint64_t mem_used;	  /* bytes charged to live VMs */
 	unsigned fds_for_clients; /* descriptors kept for control connections */
+	int swap;		  /* the gatekeeper decides live and memory: count VMs only */
 };
 
 /* Computes the limits from cfg, RLIMIT_NOFILE (raised to its hard limit) and /proc/meminfo. */
 void admission_init(struct admission *a, const struct serve_config *cfg, unsigned fds_for_clients);
+
+/* With --swap the gatekeeper (sched/swapper.h) keeps the live-shell cap and the memory budget;
+ * admission only counts registered VMs, at most max_vms (the swap slots). */
+void admission_set_swap(struct admission *a, unsigned max_vms);
 
 /* Memory one VM with mem_size bytes of guest memory is charged. */
 uint64_t admission_vm_cost(uint64_t mem_size);

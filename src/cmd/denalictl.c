@@ -500,7 +500,9 @@ static int cmd_list(int n, char **args)
 		if (is_help(args[i])) {
 			printf("usage: denalictl list [--json]\n"
 			       "List VMs: name, state (running, runnable, idle, exited, killed + "
-			       "reason),\nworker, CPU ms, exits, resident KiB, uptime.\n"
+			       "reason;\nunder denalid serve --swap a live VM shows resident, "
+			       "swapped, waiting,\nswapping-in or swapping-out), worker, CPU ms, "
+			       "exits, resident KiB, uptime.\n"
 			       "  --json   the daemon's answer as JSON\n");
 			return EXIT_OK;
 		}
@@ -536,6 +538,11 @@ static int cmd_list(int n, char **args)
 		snprintf(row[0], 160, "%s", json_is_string(name) ? json_string_value(name) : "?");
 		json_t *code = json_object_get(vm, "exit_code");
 		const char *sn = json_is_string(state) ? json_string_value(state) : "?";
+		json_t *res = json_object_get(vm, "residency");
+
+		/* Under --swap a live VM shows where its memory is (resident, swapped, ...). */
+		if (json_is_string(res))
+			sn = json_string_value(res);
 
 		json_object_set_new(
 		    counts, sn, json_integer(json_integer_value(json_object_get(counts, sn)) + 1));
@@ -723,6 +730,7 @@ static void usage(FILE *f)
 		   "  jobs [--json]\n"
 		   "  events [--follow]\n"
 		   "  metrics [--vms N]\n"
+		   "  swap out|in NAME...\n"
 		   "  help [VERB]\n"
 		   "\n"
 		   "  --version  the version of denalictl and of the guest ABI it was built with\n"
@@ -740,7 +748,7 @@ int main(int argc, char **argv)
 	} verbs[] = {
 	    {"start", cmd_start},   {"stop", cmd_stop},	      {"list", cmd_list},
 	    {"stats", cmd_stats},   {"console", cmd_console}, {"jobs", cmd_jobs},
-	    {"events", cmd_events}, {"metrics", cmd_metrics},
+	    {"events", cmd_events}, {"metrics", cmd_metrics}, {"swap", cmd_swap},
 	};
 	int i = 1;
 

@@ -29,5 +29,6 @@ void print_json(json_t *v);
 /* The verbs that live in their own files. */
 int cmd_metrics(int n, char **args);
 int cmd_stats(int n, char **args);
+int cmd_swap(int n, char **args); /* denalictl_swap.c */
 
 #endif

@@ -20,6 +20,7 @@
 #include "devices/netsw.h"
 #include "devices/tap.h"
 #include "events.h"
+#include "fleet_swap.h"
 #include "image.h"
 #include "privs.h"
 #include "sched/worker.h"
@@ -96,6 +97,7 @@ static void on_done(struct task *t, void *arg)
 	/* An ended VM keeps its name, counters and console; its guest memory goes back now. */
 	struct timespec ts;
 
+	fleet_swap_done(f, t); /* first: nothing may choose it for a swap after this */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&f->lock);
 	v->done = 1;
@@ -250,13 +252,19 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 			sched_entity_init(&v->task.se, &v->task);
 			/* Known before the worker sees it, so a stop can follow at once. */
 			v->task.w = &f->workers[f->next_worker++ % f->nworkers];
+			rc = fleet_swap_add(f, v, err, errlen);
+			if (rc) {
+				vm_destroy(v->task.vm);
+				v->task.vm = NULL;
+			}
+		}
+		if (!rc) {
 			v->next = f->vms;
 			f->vms = v;
 			f->nvms++;
 			v->started_ms = fleet_real_ms();
 			f->gone.started++;
 			event_log_add(&f->ev, "start", spec->name, v->task.vm->id, 0, NULL);
-			rc = worker_send(v->task.w, WCMD_ADD, &v->task);
 			v = NULL;
 		} else {
 			admission_vm_ended(&f->adm, mem_size);
@@ -311,13 +319,13 @@ static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size
 		v->stopping = 1;
 		worker_send(v->task.w, WCMD_STOP, &v->task);
 	}
-	if ((!v->done || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE)) && !wait) {
+	if ((!v->done || v->pins || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE)) && !wait) {
 		pthread_mutex_unlock(&f->lock);
 		return -EINPROGRESS;
 	}
 	/* Done is not enough: a stop sent as the VM exited by itself is still
 	 * in the worker's inbox, and the worker reads the task to drop it. */
-	while (!v->done || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE))
+	while (!v->done || v->pins || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&f->done_cond, &f->lock);
 	for (pp = &f->vms; *pp != v; pp = &(*pp)->next)
 		;
@@ -488,6 +496,12 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 			return rc;
 		}
 	}
+	rc = fleet_swap_open(f, cfg);
+	if (rc) {
+		out->ctx = f;
+		fleet_close(out);
+		return rc;
+	}
 	f->state_dir = strdup(cfg->state_dir ? cfg->state_dir : ".");
 	f->log_max = cfg->console_log_max ? cfg->console_log_max : CONSOLE_LOG_MAX;
 	pthread_cond_init(&f->logger_cond, NULL);
@@ -514,6 +528,7 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	    .events = fleet_events,
 	    .vm_ended = fleet_vm_ended,
 	    .metrics_vms = fleet_json_metrics_vms,
+	    .swap = fleet_swap_cmd,
 	};
 	return 0;
 }
@@ -538,6 +553,7 @@ void fleet_close(struct ctl_backend *be)
 	free(f->state_dir);
 	for (unsigned i = 0; i < f->nworkers; i++)
 		worker_stop(&f->workers[i]);
+	fleet_swap_close(f);
 	tap_uplink_close(f->up);
 	netsw_destroy(f->sw);
 	shell_pool_drain();

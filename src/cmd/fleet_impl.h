@@ -22,6 +22,7 @@ struct fleet_vm {
 	struct task task;	      /* first: workers hand back struct task * */
 	int done;		      /* set on the worker thread when it exited/was killed */
 	int stopping;		      /* WCMD_STOP sent */
+	unsigned pins;		      /* operator commands using the task without f->lock */
 	uint64_t logged;	      /* console bytes written to console.log */
 	int64_t started_ms, ended_ms; /* CLOCK_REALTIME; ended_ms 0 while it runs */
 	struct fleet_vm *next;
@@ -65,6 +66,9 @@ struct fleet {
 	struct netsw *sw;
 	struct net_prefix pfx;
 	struct tap_uplink *up;
+	struct swapper *swapper; /* --swap (fleet_swap.c); NULL = none */
+	uint64_t swap_slot_bytes;
+	unsigned swap_files;
 };
 
 /* Under f->lock. */

@@ -3,6 +3,7 @@
  * totals that only go up, rates over fixed windows, device counters.
  */
 #include "fleet_impl.h"
+#include "fleet_swap.h"
 
 #include "counters_json.h"
 
@@ -72,6 +73,8 @@ static json_t *devices_json(struct vm *vm)
 static uint64_t resident_kib(struct vm *vm, unsigned char **vec, size_t *cap)
 {
 	size_t pages = vm->mem_size / 4096;
+	/* A worker may swap it out meanwhile: then mincore() fails on the range. */
+	uint8_t *mem = __atomic_load_n(&vm->mem, __ATOMIC_ACQUIRE);
 	uint64_t n = 0;
 
 	if (*cap < pages) {
@@ -82,7 +85,7 @@ static uint64_t resident_kib(struct vm *vm, unsigned char **vec, size_t *cap)
 		*vec = v;
 		*cap = pages;
 	}
-	if (mincore(vm->mem, vm->mem_size, *vec) < 0)
+	if (!mem || mincore(mem, vm->mem_size, *vec) < 0)
 		return 0;
 	for (size_t i = 0; i < pages; i++)
 		n += (*vec)[i] & 1;
@@ -117,18 +120,23 @@ json_t *fleet_json_list(void *ctx)
 		int64_t end = v->ended_ms ? v->ended_ms : now;
 
 		json_t *o;
+		int out;
 
-		o = json_pack(
-		    "{s:s, s:I, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-		    vm->name, "id", (json_int_t)vm->id, "state", vm_status_name(st), "reason",
-		    st == VM_KILLED ? json_string(vm->reason) : json_null(), "exit_code",
-		    st == VM_EXITED ? json_integer(vm->exit_code) : json_null(), "worker",
-		    v->task.w ? v->task.w->id : -1, "cpu_ms",
-		    (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits", (json_int_t)vm->ctr.exits,
-		    "resident_kib", (json_int_t)(vm->mem ? resident_kib(vm, &vec, &cap) : 0),
-		    "uptime_s", (json_int_t)((end - v->started_ms) / 1000), "started_ms",
-		    (json_int_t)v->started_ms, "ended_ms",
-		    v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
+		o = json_pack("{s:s, s:I, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:I, s:o}",
+			      "name", vm->name, "id", (json_int_t)vm->id, "state",
+			      vm_status_name(st), "reason",
+			      st == VM_KILLED ? json_string(vm->reason) : json_null(), "exit_code",
+			      st == VM_EXITED ? json_integer(vm->exit_code) : json_null(), "worker",
+			      v->task.w ? v->task.w->id : -1, "cpu_ms",
+			      (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits",
+			      (json_int_t)vm->ctr.exits, "resident_kib", (json_int_t)0, "uptime_s",
+			      (json_int_t)((end - v->started_ms) / 1000), "started_ms",
+			      (json_int_t)v->started_ms, "ended_ms",
+			      v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
+		out = fleet_swap_vm_json(f, v, o);
+		json_object_set_new(
+		    o, "resident_kib",
+		    json_integer((json_int_t)(out ? 0 : resident_kib(vm, &vec, &cap))));
 		json_object_set_new(o, "ipv4", v->ipv4[0] ? json_string(v->ipv4) : json_null());
 		json_object_set_new(o, "devices", devices_json(vm));
 		json_object_set_new(o, "exits_by_reason", exit_kinds_json(vm->ctr.exit_kinds));
@@ -220,6 +228,8 @@ json_t *fleet_json_stats(void *ctx)
 	json_object_set_new(out, "wakeup_lateness", lateness_json(&late, 1));
 	if (f->sw)
 		json_object_set_new(out, "net", net_json(f));
+	if (f->swapper)
+		json_object_set_new(out, "swap", fleet_swap_stats_json(f));
 	pthread_mutex_unlock(&f->lock);
 	return out;
 }

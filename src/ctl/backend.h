@@ -64,6 +64,10 @@ struct ctl_backend {
 	 * that used the most CPU first], "registered": every VM}. Called from the metrics thread
 	 * too, so it must be thread-safe (as list and stats are). */
 	json_t *(*metrics_vms)(void *ctx, unsigned max);
+	/* Optional (denalid serve --swap). Swaps NAME out (in = 0) or in (in = 1) and returns
+	 * once it is done: 0, or -errno with err (-EBUSY: running or I/O in flight, -EALREADY:
+	 * already there, -EINVAL: no swap on this daemon). */
+	int (*swap)(void *ctx, const char *name, int in, char *err, size_t errlen);
 };
 
 #endif

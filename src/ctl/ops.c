@@ -9,6 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* swap out|in NAME...: each in turn, waiting for it; {"done": [names], "failed": [{name,
+ * error}]}, ok only if every one succeeded (the first failure is the error). */
+static json_t *do_swap(struct ops_ctx *ctx, const struct ctl_request *req)
+{
+	json_t *done = json_array(), *failed = json_array(), *reply;
+	char first[320] = "";
+
+	if (!ctx->be.swap) {
+		json_decref(done);
+		json_decref(failed);
+		return ctl_reply_error(req->id, "this daemon has no swap");
+	}
+	for (unsigned i = 0; i < req->nnames; i++) {
+		char err[256] = "";
+		int r = ctx->be.swap(ctx->be.ctx, req->names[i], req->swap_in, err, sizeof(err));
+
+		if (r < 0) {
+			if (!err[0])
+				snprintf(err, sizeof(err), "%s", strerror(-r));
+			if (!first[0])
+				snprintf(first, sizeof(first), "%s", err);
+			json_array_append_new(
+			    failed, json_pack("{s:s, s:s}", "name", req->names[i], "error", err));
+		} else {
+			json_array_append_new(done, json_string(req->names[i]));
+		}
+	}
+	reply = first[0] ? ctl_reply_error(req->id, "%s", first) : ctl_reply_ok(req->id);
+	json_object_set_new(reply, "done", done);
+	json_object_set_new(reply, "failed", failed);
+	return reply;
+}
+
 json_t *ops_handle(struct ops_ctx *ctx, const struct ctl_request *req, const char *peer)
 {
 	(void)peer;
@@ -34,6 +67,8 @@ json_t *ops_handle(struct ops_ctx *ctx, const struct ctl_request *req, const cha
 		free(text);
 		return reply;
 	}
+	case CTL_OP_SWAP:
+		return do_swap(ctx, req);
 	case CTL_OP_LIST:
 		v = ctx->be.list(ctx->be.ctx);
 		if (!json_is_array(v)) {

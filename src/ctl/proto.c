@@ -10,6 +10,7 @@ static const char *const op_names[] = {
     [CTL_OP_START] = "start",	[CTL_OP_STOP] = "stop",	      [CTL_OP_LIST] = "list",
     [CTL_OP_STATS] = "stats",	[CTL_OP_CONSOLE] = "console", [CTL_OP_JOBS] = "jobs",
     [CTL_OP_EVENTS] = "events", [CTL_OP_METRICS] = "metrics",
+    [CTL_OP_SWAP] = "swap",
 };
 
 /* Fields each op accepts besides "id" and "op"; anything else is refused so a typo is caught. */
@@ -23,6 +24,7 @@ static const char *const op_fields[][10] = {
     [CTL_OP_JOBS] = {NULL},
     [CTL_OP_EVENTS] = {"since", "follow", NULL},
     [CTL_OP_METRICS] = {"vms", NULL},
+    [CTL_OP_SWAP] = {"name", "names", "dir", NULL},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -276,6 +278,22 @@ static int parse_stop(json_t *o, struct ctl_request *req, char *err, size_t errl
 	return 0;
 }
 
+/* swap: "dir" ("out" or "in") and one "name" or "names" (as stop, without "all"). */
+static int parse_swap(json_t *o, struct ctl_request *req, char *err, size_t errlen)
+{
+	json_t *dir = json_object_get(o, "dir");
+
+	if (!json_is_string(dir) ||
+	    (strcmp(json_string_value(dir), "out") && strcmp(json_string_value(dir), "in")))
+		return fail(err, errlen, "swap needs \"dir\": \"out\" or \"in\"");
+	req->swap_in = !strcmp(json_string_value(dir), "in");
+	if (json_object_get(o, "all"))
+		return fail(err, errlen, "swap takes \"name\" or \"names\"");
+	if (!json_object_get(o, "name") && !json_object_get(o, "names"))
+		return fail(err, errlen, "swap needs \"name\" or \"names\"");
+	return parse_stop(o, req, err, errlen);
+}
+
 static int parse_console(json_t *o, struct ctl_request *req, char *err, size_t errlen)
 {
 	json_t *v;
@@ -394,7 +412,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 	if (i == sizeof(op_names) / sizeof(op_names[0])) {
 		fail(err, errlen,
 		     "unknown op \"%.32s\" (start, stop, list, stats, console, jobs, events, "
-		     "metrics)",
+		     "metrics, swap)",
 		     op);
 		goto out;
 	}
@@ -421,6 +439,9 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 		break;
 	case CTL_OP_METRICS:
 		r = parse_metrics(o, req, err, errlen);
+		break;
+	case CTL_OP_SWAP:
+		r = parse_swap(o, req, err, errlen);
 		break;
 	case CTL_OP_LIST:
 	case CTL_OP_JOBS:

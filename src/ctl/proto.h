@@ -31,6 +31,7 @@ enum ctl_op {
 	CTL_OP_JOBS,
 	CTL_OP_EVENTS,
 	CTL_OP_METRICS,
+	CTL_OP_SWAP,
 };
 
 struct ctl_request {
@@ -44,8 +45,9 @@ struct ctl_request {
 	char disk[CTL_IMAGE_MAX + 1]; /* start: disk image, "" = none */
 	bool disk_ro;
 	int argc;
-	char **argv; /* argc strings then NULL; owned */
-	bool all;    /* stop */
+	char **argv;  /* argc strings then NULL; owned */
+	bool all;     /* stop */
+	bool swap_in; /* swap: "dir" is "in" (else "out") */
 	unsigned nnames;
 	char (*names)[CTL_NAME_MAX + 1]; /* stop; owned */
 	bool follow;			 /* console, events */

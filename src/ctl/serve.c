@@ -58,7 +58,88 @@ static void usage(FILE *f)
 	    "                     an address only the monitoring can reach)\n"
 	    "  --metrics-vms N    per-VM series for the N VMs that used the most CPU\n"
 	    "                     (default 100, 0 = none)\n"
+	    "  --swap DIR         keep idle VMs in strided swap files in DIR (the gatekeeper):\n"
+	    "                     a VM's memory, vCPU and device state go to its slot and come\n"
+	    "                     back on its next event (a frame, its deadline, swap in)\n"
+	    "  --swap-files F     spread the slots over F files (default 1)\n"
+	    "  --swap-size SIZE   total swap space (default: a slot for each of --max-vms,\n"
+	    "                     or 1024 slots)\n"
+	    "  --swap-slot SIZE   bytes per slot (default: room for a whole VM)\n"
+	    "  --mem-budget SIZE  resident guest memory allowed; idle VMs are swapped out,\n"
+	    "                     oldest idle first, to stay within it (default: no budget)\n"
+	    "  --live-max N       VMs in memory at once (default: what the fd limit allows)\n"
+	    "  --boot-charge SIZE budget charged to a booting VM until its first idle (1M)\n"
+	    "  --swap-no-prefault swap-in reads the pages back without prefaulting them\n"
+	    "                     (ablation: the guest takes the first-touch faults)\n"
+	    "  --swap-unit SIZE   swap-in reads at most SIZE per request (ablation; default:\n"
+	    "                     one request per run of pages)\n"
 	    "  --help             this text\n");
+}
+
+enum {
+	OPT_SWAP = 0x100,
+	OPT_SWAP_FILES,
+	OPT_SWAP_SIZE,
+	OPT_SWAP_SLOT,
+	OPT_MEM_BUDGET,
+	OPT_LIVE_MAX,
+	OPT_BOOT_CHARGE,
+	OPT_SWAP_NO_PREFAULT,
+	OPT_SWAP_UNIT,
+};
+
+/* The gatekeeper's options: 1 = taken, 0 = not one of them, -1 = bad value (printed). */
+static int parse_swap_opt(int c, const char *name, const char *arg, struct serve_swap_config *sw)
+{
+	uint64_t *size = NULL;
+	unsigned long v;
+	char *end;
+
+	switch (c) {
+	case OPT_SWAP:
+		sw->dir = arg;
+		return 1;
+	case OPT_SWAP_NO_PREFAULT:
+		sw->no_prefault = 1;
+		return 1;
+	case OPT_SWAP_FILES:
+	case OPT_LIVE_MAX:
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || *end || end == arg || *arg == '-' || v == 0 || v > 1000000) {
+			fprintf(
+			    stderr,
+			    "denalid serve: --%s needs a number from 1 to 1000000, not \"%s\"\n",
+			    name, arg);
+			return -1;
+		}
+		*(c == OPT_SWAP_FILES ? &sw->files : &sw->live_max) = (unsigned)v;
+		return 1;
+	case OPT_SWAP_SIZE:
+		size = &sw->size;
+		break;
+	case OPT_SWAP_SLOT:
+		size = &sw->slot;
+		break;
+	case OPT_MEM_BUDGET:
+		size = &sw->mem_budget;
+		break;
+	case OPT_BOOT_CHARGE:
+		size = &sw->boot_charge;
+		break;
+	case OPT_SWAP_UNIT:
+		size = &sw->unit;
+		break;
+	default:
+		return 0;
+	}
+	if (ctl_parse_size(arg, size) < 0 || *size == 0) {
+		fprintf(stderr,
+			"denalid serve: --%s needs a size (e.g. 64K, 16M, 2G), not \"%s\"\n", name,
+			arg);
+		return -1;
+	}
+	return 1;
 }
 
 static int parse_uint(const char *s, unsigned min, unsigned *out)
@@ -94,17 +175,32 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 	    {"tap", required_argument, NULL, 'T'},
 	    {"metrics", required_argument, NULL, 'P'},
 	    {"metrics-vms", required_argument, NULL, 'V'},
+	    {"swap", required_argument, NULL, OPT_SWAP},
+	    {"swap-files", required_argument, NULL, OPT_SWAP_FILES},
+	    {"swap-size", required_argument, NULL, OPT_SWAP_SIZE},
+	    {"swap-slot", required_argument, NULL, OPT_SWAP_SLOT},
+	    {"mem-budget", required_argument, NULL, OPT_MEM_BUDGET},
+	    {"live-max", required_argument, NULL, OPT_LIVE_MAX},
+	    {"boot-charge", required_argument, NULL, OPT_BOOT_CHARGE},
+	    {"swap-no-prefault", no_argument, NULL, OPT_SWAP_NO_PREFAULT},
+	    {"swap-unit", required_argument, NULL, OPT_SWAP_UNIT},
 	    {NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, li;
 
 	*cfg = (struct serve_config){.socket_path = SERVE_SOCKET_DEFAULT,
 				     .state_dir = SERVE_STATE_DIR_DEFAULT,
 				     .metrics_vms = CTL_METRICS_VMS_DEFAULT};
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+", opts, &li)) != -1) {
 		int bad = 0;
+
+		if (c >= OPT_SWAP) {
+			if (parse_swap_opt(c, opts[li].name, optarg, &cfg->swap) < 0)
+				return -1;
+			continue;
+		}
 		switch (c) {
 		case 's':
 			cfg->socket_path = optarg;
@@ -184,6 +280,12 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 				optarg);
 			return -1;
 		}
+	}
+	if (!cfg->swap.dir && (cfg->swap.files || cfg->swap.size || cfg->swap.slot ||
+			       cfg->swap.mem_budget || cfg->swap.live_max ||
+			       cfg->swap.boot_charge || cfg->swap.no_prefault || cfg->swap.unit)) {
+		fprintf(stderr, "denalid serve: the swap options need --swap DIR\n");
+		return -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "denalid serve: unexpected argument \"%s\"\n", argv[optind]);

@@ -4,6 +4,8 @@
 
 #include "backend.h"
 
+#include <stdint.h>
+
 #define SERVE_SOCKET_DEFAULT	"/run/denalid/denalid.sock"
 #define SERVE_STATE_DIR_DEFAULT "/var/lib/denalid"
 
@@ -21,6 +23,17 @@ struct serve_config {
 	const char *tap;	  /* --tap NAME: the switch's uplink */
 	const char *metrics;	  /* --metrics ADDR:PORT: GET /metrics there; NULL = off */
 	unsigned metrics_vms;	  /* --metrics-vms N: per-VM series for N VMs (default 100) */
+	struct serve_swap_config {
+		const char *dir;      /* --swap DIR: the gatekeeper and swap; NULL = none */
+		unsigned files;	      /* --swap-files F (default 1) */
+		uint64_t size;	      /* --swap-size: total bytes; 0 = from --max-vms */
+		uint64_t slot;	      /* --swap-slot: bytes per slot; 0 = a whole VM */
+		uint64_t mem_budget;  /* --mem-budget: resident guest memory; 0 = none */
+		unsigned live_max;    /* --live-max: VMs in memory at once; 0 = the fd cap */
+		uint64_t boot_charge; /* --boot-charge: a VM's charge until its first idle */
+		int no_prefault;      /* --swap-no-prefault */
+		uint64_t unit;	      /* --swap-unit: swap-in read unit; 0 = whole runs */
+	} swap;
 };
 
 /* Runs `denalid serve`. argv[0] is the verb (or program) name and is skipped.

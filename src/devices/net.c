@@ -213,6 +213,14 @@ static unsigned op_counters(const struct device *d, struct dev_counter *out, uns
 	return dev_counters_copy(all, sizeof(all) / sizeof(all[0]), out, max);
 }
 
+void net_dev_rx_totals(const struct device *d, uint32_t *queued, uint64_t *dropped)
+{
+	const struct netsw_port *p = ((const struct net_dev *)d)->port;
+
+	*queued = __atomic_load_n(&p->rxq.enq, __ATOMIC_RELAXED);
+	*dropped = __atomic_load_n(&p->st.drop_rx_full, __ATOMIC_RELAXED);
+}
+
 static void op_free(struct device *d)
 {
 	struct net_dev *n = (struct net_dev *)d;

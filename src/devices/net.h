@@ -20,6 +20,11 @@ int net_dev_create(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct 
  * the ARP requests for it (netsw.h). */
 void net_dev_set_ipv4(struct device *d, uint32_t addr);
 
+/* Frames queued for the VM since its port was made (the receive queue's
+ * producer position, wrapping at 2^32) and frames dropped on a full queue:
+ * what the gatekeeper counts for a VM while it is swapped out. Any thread. */
+void net_dev_rx_totals(const struct device *d, uint32_t *queued, uint64_t *dropped);
+
 /* The locally administered MAC of VM id: 02:de and the id's low 32 bits. */
 void net_mac_of_id(uint64_t id, uint8_t mac[6]);
 

@@ -10,6 +10,7 @@
 #include "vm_swap.h"
 #include "worker.h"
 
+#include "../devices/net.h"
 #include "../vmm/shell.h"
 #include "../vmm/vm.h"
 
@@ -32,6 +33,10 @@ struct swap_vm {
 	struct worker *w; /* where it runs */
 	int last_rc;	  /* of the latest swap-out, for the operator */
 	int measured;	  /* its charge is a measurement, not the boot guess */
+	uint64_t swap_ins, swap_outs;
+	/* its port's totals when it went out: frames queued and dropped meanwhile */
+	uint32_t rxq0;
+	uint64_t drop0;
 };
 
 struct lat {
@@ -51,6 +56,7 @@ struct swapper {
 	pthread_t thread;
 	int quit;
 	struct lat lat_in, lat_out;
+	uint64_t frames_queued, frames_dropped; /* for VMs while they were out */
 };
 
 static struct swap_vm *sv_of(const struct task *t)
@@ -82,6 +88,28 @@ static void lat_pct(const struct lat *l, uint64_t *p50, uint64_t *p99)
 	qsort(tmp, n, sizeof(tmp[0]), cmp_u64);
 	*p50 = tmp[n / 2];
 	*p99 = tmp[n * 99 / 100];
+}
+
+/* The VM's port totals now (0 without a NIC). */
+static void rx_totals(struct vm *vm, uint32_t *queued, uint64_t *dropped)
+{
+	struct device *d = vm_device(vm, "net");
+
+	*queued = 0;
+	*dropped = 0;
+	if (d)
+		net_dev_rx_totals(d, queued, dropped);
+}
+
+/* The VM is back (or gone): what arrived for it while it was out. s->lock held. */
+static void count_frames(struct swapper *s, struct swap_vm *sv)
+{
+	uint32_t q;
+	uint64_t d;
+
+	rx_totals(sv->task->vm, &q, &d);
+	s->frames_queued += (uint32_t)(q - sv->rxq0);
+	s->frames_dropped += d - sv->drop0;
 }
 
 /* Carries out the gatekeeper's actions; s->lock held. */
@@ -131,6 +159,8 @@ static int do_swap_out(struct swapper *s, struct task *t)
 	sv->last_rc = rc;
 	gk_evicted(&s->gk, &sv->gk, rc);
 	if (!rc) {
+		sv->swap_outs++;
+		rx_totals(vm, &sv->rxq0, &sv->drop0);
 		lat_add(&s->lat_out, vm_now_ns() - t0);
 		if (sv->gk.want_in == 0 && sv->gk.state == GK_SWAPPED)
 			gk_set_deadline(&s->gk, &sv->gk, vm->deadline_ns);
@@ -176,8 +206,15 @@ static int swap_hook(struct worker *w, struct task *t, enum worker_cmd_op op, vo
 			vm_kill(t->vm, "%s", err); /* a bad slot never runs */
 		pthread_mutex_lock(&s->lock);
 		gk_admitted(&s->gk, &sv->gk, rc);
-		if (!rc)
+		count_frames(s, sv);
+		if (!rc) {
+			sv->swap_ins++;
 			lat_add(&s->lat_in, vm_now_ns() - t0);
+			/* Back parked (an operator's swap-in, no event yet): evictable
+			 * again, or it would hold its share of the budget for good. */
+			if (t->vm->status == VM_IDLE && !t->woken)
+				gk_idle(&s->gk, &sv->gk, vm_now_ns());
+		}
 		pump(s);
 		pthread_mutex_unlock(&s->lock);
 		return rc;
@@ -275,7 +312,8 @@ int swapper_open(const struct swapper_config *cfg, struct swapper **out, char *e
 	pthread_cond_init(&s->cond, &ca);
 	pthread_cond_init(&s->changed, &ca);
 	pthread_condattr_destroy(&ca);
-	rc = -pthread_create(&s->thread, NULL, deadline_main, s);
+	rc = cfg->thread_create ? cfg->thread_create(&s->thread, deadline_main, s)
+				: -pthread_create(&s->thread, NULL, deadline_main, s);
 	if (rc) {
 		snprintf(err, errlen, "swapper: thread: %s", strerror(-rc));
 		gk_fini(&s->gk);
@@ -349,21 +387,26 @@ int swapper_start(struct swapper *s, struct task *t, struct worker *w, char *err
 	return 0;
 }
 
-static int wait_state(struct swapper *s, struct swap_vm *sv, enum gk_state want,
-		      unsigned timeout_ms)
+/*
+ * Waits, s->lock held, for t's VM to reach want. The VM may end meanwhile:
+ * swapper_done() frees its swap_vm, so it is looked up again after every
+ * wake-up and never kept across one (the caller keeps t itself alive).
+ */
+static int wait_state(struct swapper *s, struct task *t, enum gk_state want, unsigned timeout_ms)
 {
 	struct timespec ts;
 	uint64_t until = vm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct swap_vm *sv;
 
 	ts.tv_sec = (time_t)(until / 1000000000ull);
 	ts.tv_nsec = (long)(until % 1000000000ull);
-	while (sv->gk.state != want && sv->gk.state != GK_GONE) {
+	while ((sv = sv_of(t)) != NULL && sv->gk.state != want && sv->gk.state != GK_GONE) {
 		if (sv->gk.state == GK_RESIDENT && want == GK_SWAPPED && sv->last_rc)
 			return sv->last_rc; /* the write failed: it stays resident */
 		if (pthread_cond_timedwait(&s->changed, &s->lock, &ts) == ETIMEDOUT)
 			return -ETIMEDOUT;
 	}
-	return sv->gk.state == want ? 0 : -ESRCH;
+	return sv && sv->gk.state == want ? 0 : -ESRCH;
 }
 
 int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, char *err,
@@ -385,10 +428,12 @@ int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, cha
 		if (worker_send(sv->w, WCMD_SWAP_OUT, t))
 			gk_evicted(&s->gk, &sv->gk, rc = -ENOMEM);
 		else
-			rc = wait_state(s, sv, GK_SWAPPED, timeout_ms);
+			rc = wait_state(s, t, GK_SWAPPED, timeout_ms);
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (rc == -EBUSY)
+	if (rc == -ESRCH)
+		snprintf(err, errlen, "vm %s has ended", t->vm->name);
+	else if (rc == -EBUSY)
 		snprintf(err, errlen, "vm %s is running or has I/O in flight", t->vm->name);
 	else if (rc == -EALREADY)
 		snprintf(err, errlen, "vm %s is not resident", t->vm->name);
@@ -414,7 +459,7 @@ int swapper_swap_in(struct swapper *s, struct task *t, unsigned timeout_ms, char
 		rc = gk_request(&s->gk, &sv->gk, sv->gk.charge);
 		pump(s);
 		if (!rc)
-			rc = wait_state(s, sv, GK_RESIDENT, timeout_ms);
+			rc = wait_state(s, t, GK_RESIDENT, timeout_ms);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (rc == -ESRCH)
@@ -433,30 +478,61 @@ void swapper_done(struct swapper *s, struct task *t)
 	if (!sv)
 		return;
 	pthread_mutex_lock(&s->lock);
+	if (sv->gk.state == GK_SWAPPED || sv->gk.state == GK_WAITING ||
+	    sv->gk.state == GK_ADMITTING)
+		count_frames(s, sv);
 	gk_remove(&s->gk, &sv->gk);
 	pump(s);
-	t->vm->owner = NULL; /* under the lock: readers on other threads take it */
+	t->vm->owner = NULL;		     /* under the lock: readers on other threads take it */
+	pthread_cond_broadcast(&s->changed); /* an operator waiting on it sees it gone */
 	pthread_mutex_unlock(&s->lock);
 	swap_slot_free(s->sw, sv->slot);
 	free(sv);
 }
 
+/* The operator's names: an admission of a VM with an image is a swap-in;
+ * a first one is a boot (resident from then on). */
+static const char *residency(const struct gk_vm *v)
+{
+	switch (v->state) {
+	case GK_ADMITTING:
+		return v->has_image ? "swapping-in" : "resident";
+	case GK_REGISTERED:
+		return "waiting";
+	default:
+		return gk_state_name(v->state);
+	}
+}
+
 const char *swapper_vm_state(struct swapper *s, const struct task *t, uint64_t *charge)
 {
-	struct swap_vm *sv;
-	const char *name;
+	struct swapper_vm_info info;
 
+	swapper_vm_info(s, t, &info);
+	*charge = info.charge;
+	return info.residency;
+}
+
+void swapper_vm_info(struct swapper *s, const struct task *t, struct swapper_vm_info *out)
+{
+	struct swap_vm *sv;
+
+	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&s->lock);
 	sv = sv_of(t);
 	if (!sv) {
 		pthread_mutex_unlock(&s->lock);
-		*charge = 0;
-		return "gone";
+		out->residency = "gone";
+		out->slot = SWAP_NO_SLOT;
+		return;
 	}
-	name = gk_state_name(sv->gk.state);
-	*charge = sv->gk.state == GK_SWAPPED ? 0 : sv->gk.charge;
+	out->residency = residency(&sv->gk);
+	out->charge = sv->gk.state == GK_SWAPPED ? 0 : sv->gk.charge;
+	out->swap_ins = sv->swap_ins;
+	out->swap_outs = sv->swap_outs;
+	out->slot = sv->slot;
+	out->swapped = sv->gk.state == GK_SWAPPED || sv->gk.state == GK_WAITING;
 	pthread_mutex_unlock(&s->lock);
-	return name;
 }
 
 void swapper_get_stats(struct swapper *s, struct swapper_stats *out)
@@ -476,6 +552,8 @@ void swapper_get_stats(struct swapper *s, struct swapper_stats *out)
 	lat_pct(&s->lat_out, &out->swap_out_p50, &out->swap_out_p99);
 	out->samples_in = s->lat_in.n;
 	out->samples_out = s->lat_out.n;
+	out->frames_queued = s->frames_queued;
+	out->frames_dropped = s->frames_dropped;
 	pthread_mutex_unlock(&s->lock);
 	swap_get_counters(s->sw, &out->swap);
 }

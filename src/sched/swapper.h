@@ -15,6 +15,7 @@
 #include "gatekeeper.h"
 #include "swap.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,9 @@ struct swapper_config {
 	/* Charge of a VM before its first idle (when its size is measured):
 	 * a booting VM grows, and the budget must hold it. Default 1 MiB. */
 	uint64_t boot_charge;
+	/* Creates the deadline thread (NULL: pthread_create); the daemon passes
+	 * one that drops every capability in the new thread first. */
+	int (*thread_create)(pthread_t *t, void *(*fn)(void *), void *arg);
 };
 
 struct swapper_stats {
@@ -39,6 +43,19 @@ struct swapper_stats {
 	/* over the latest SWAPPER_SAMPLES of each, in ns */
 	uint64_t swap_in_p50, swap_in_p99, swap_out_p50, swap_out_p99;
 	uint64_t samples_in, samples_out;
+	/* frames that arrived for VMs while they were out (held on their port's
+	 * bounded queue), and those dropped because that queue was full; counted
+	 * when the VM comes back or ends */
+	uint64_t frames_queued, frames_dropped;
+};
+
+/* One VM as the operator sees it. */
+struct swapper_vm_info {
+	const char *residency; /* resident, swapped, waiting, swapping-in, swapping-out, gone */
+	uint64_t charge;       /* bytes counted against the budget (0 when swapped) */
+	uint64_t swap_ins, swap_outs;
+	uint64_t slot;
+	int swapped; /* its memory is in its slot now (swapped, or waiting to come in) */
 };
 
 struct swapper;
@@ -77,6 +94,9 @@ void swapper_done(struct swapper *s, struct task *t);
 
 /* "resident", "swapped", ... and the bytes charged for it. */
 const char *swapper_vm_state(struct swapper *s, const struct task *t, uint64_t *charge);
+
+/* The same and the VM's swap counters; any thread. */
+void swapper_vm_info(struct swapper *s, const struct task *t, struct swapper_vm_info *out);
 
 void swapper_get_stats(struct swapper *s, struct swapper_stats *out);
 

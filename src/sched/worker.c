@@ -110,7 +110,10 @@ static void finish(struct worker *w, struct task *t)
 	vm_unbind(t->vm);
 	if (sh)
 		shell_put(sh);
-	w->stats.live--;
+	/* A VM stopped while it waited for admission was never added. */
+	if (t->added)
+		w->stats.live--;
+	t->added = 0;
 	w->done(t, w->done_arg);
 }
 
@@ -141,15 +144,19 @@ static void readmit(struct worker *w, struct task *t)
 
 	t->swapped = 0;
 	w->stats.swapped--;
+	/* An event that came while it was out (a frame queued on its port) is
+	 * why it is back: it runs and its devices deliver. */
 	if (vm->status != VM_IDLE) {
 		sched_enqueue(&w->sched, &t->se, 1);
-	} else if (vm->deadline_ns <= now || __atomic_load_n(&vm->pending, __ATOMIC_ACQUIRE)) {
+	} else if (vm->deadline_ns <= now || t->woken ||
+		   __atomic_load_n(&vm->pending, __ATOMIC_ACQUIRE)) {
 		wake(t, vm->deadline_ns <= now ? DENALI_EV_TIMER : 0);
 		sched_enqueue(&w->sched, &t->se, 1);
 	} else if (sched_sleep(&w->sched, &t->se, vm->deadline_ns)) {
 		vm_kill(vm, "out of memory for the deadline heap");
 		finish(w, t);
 	}
+	t->woken = 0;
 }
 
 static void handle_swap(struct worker *w, struct task *t, enum worker_cmd_op op)
@@ -177,9 +184,10 @@ static void handle_swap(struct worker *w, struct task *t, enum worker_cmd_op op)
  * admission first. */
 static void wake_task(struct worker *w, struct task *t)
 {
-	if (t->swapped && w->swap_hook)
+	if (t->swapped && w->swap_hook) {
+		t->woken = 1;
 		w->swap_hook(w, t, WCMD_WAKE, w->swap_arg);
-	else if (sched_wake(&w->sched, &t->se))
+	} else if (sched_wake(&w->sched, &t->se))
 		wake(t, 0);
 }
 
@@ -274,7 +282,11 @@ static void handle_cmd(struct worker *w, struct worker_cmd *c)
 
 	switch (c->op) {
 	case WCMD_ADD:
+		/* Stopped while the gatekeeper held it, and the add crossed the stop. */
+		if (t->vm->status == VM_EXITED || t->vm->status == VM_KILLED)
+			break;
 		t->w = w;
+		t->added = 1;
 		w->stats.live++;
 		host = (struct dev_host){.ring = &w->ring,
 					 .wake = dev_wake,

@@ -27,6 +27,8 @@ struct task {
 	struct task *wake_next; /* on w->wake_head, while wake_queued */
 	int wake_queued;	/* coalesces wake-ups: one entry per VM */
 	unsigned cmds;		/* worker_send() commands for it not yet handled */
+	int woken;		/* an event came while it was swapped out (worker thread) */
+	int added;		/* WCMD_ADD handled: counted in the worker's live tasks */
 };
 
 /* WCMD_SWAP_OUT / WCMD_SWAP_IN are carried out by the swap hook. */
