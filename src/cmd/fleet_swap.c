@@ -12,7 +12,6 @@
 
 #include "ctl/privs.h"
 #include "sched/swapper.h"
-#include "vmm/vcpu_state.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -21,7 +20,10 @@
 #include <sys/stat.h>
 
 #define SWAP_CMD_TIMEOUT_MS 10000u
-#define SWAP_SLOTS_DEFAULT  1024u
+/* Defaults: 256 slots of 4 MiB (1 GiB preallocated). A VM whose resident pages do not fit
+ * its slot is not evicted (counted as an eviction failure): it stays resident. */
+#define SWAP_SLOTS_DEFAULT 256u
+#define SWAP_SLOT_DEFAULT  (4ull << 20)
 
 static int on_idle(struct task *t, void *arg)
 {
@@ -46,9 +48,7 @@ int fleet_swap_open(struct fleet *f, const struct serve_config *cfg)
 			strerror(errno));
 		return rc;
 	}
-	sc.swap.slot_size = c->slot ? c->slot
-				    : swap_slot_size_for(DENALI_MEM_DEFAULT,
-							 sizeof(struct vcpu_state), SWAP_DEV_MAX);
+	sc.swap.slot_size = c->slot ? c->slot : SWAP_SLOT_DEFAULT;
 	sc.swap.size = c->size
 			   ? c->size
 			   : sc.swap.slot_size * (cfg->max_vms ? cfg->max_vms : SWAP_SLOTS_DEFAULT);
@@ -125,7 +125,7 @@ json_t *fleet_swap_stats_json(struct fleet *f)
 	swapper_get_stats(f->swapper, &st);
 	return json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "vms_resident", (json_int_t)st.live, "vms_swapped", (json_int_t)st.swapped,
 	    "vms_waiting", (json_int_t)st.waiting, "swap_ins", (json_int_t)st.gk.swap_ins,
 	    "swap_outs", (json_int_t)st.gk.evictions, "resident_bytes", (json_int_t)st.resident,
@@ -139,9 +139,9 @@ json_t *fleet_swap_stats_json(struct fleet *f)
 	    (json_int_t)st.gk.eviction_failures, "swap_in_failures",
 	    (json_int_t)st.gk.swap_in_failures, "checksum_failures",
 	    (json_int_t)st.swap.checksum_failures, "overruns", (json_int_t)st.overruns,
-	    "slots_total", (json_int_t)st.swap.slots_total, "slots_used",
-	    (json_int_t)st.swap.slots_used, "slot_bytes", (json_int_t)f->swap_slot_bytes,
-	    "swap_files", (json_int_t)f->swap_files);
+	    "overrun_evictions", (json_int_t)st.overrun_evictions, "slots_total",
+	    (json_int_t)st.swap.slots_total, "slots_used", (json_int_t)st.swap.slots_used,
+	    "slot_bytes", (json_int_t)f->swap_slot_bytes, "swap_files", (json_int_t)f->swap_files);
 }
 
 int fleet_swap_cmd(void *ctx, const char *name, int in, char *err, size_t errlen)
@@ -172,6 +172,8 @@ int fleet_swap_cmd(void *ctx, const char *name, int in, char *err, size_t errlen
 	pthread_mutex_unlock(&f->lock);
 	rc = in ? swapper_swap_in(f->swapper, &v->task, SWAP_CMD_TIMEOUT_MS, err, errlen)
 		: swapper_swap_out(f->swapper, &v->task, SWAP_CMD_TIMEOUT_MS, err, errlen);
+	if (rc == -EALREADY)
+		rc = 0; /* out (in) already: what was asked for holds */
 	pthread_mutex_lock(&f->lock);
 	v->pins--;
 	pthread_cond_broadcast(&f->done_cond);

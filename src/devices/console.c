@@ -87,14 +87,47 @@ void console_free(struct console_dev *c)
 {
 	free(c->buf);
 	c->buf = NULL;
+	free(c->tail);
+	c->tail = NULL;
+	c->tail_len = 0;
 	pthread_mutex_destroy(&c->lock);
+}
+
+/* A ring again after console_shrink(): the kept tail goes back in first. Lock held. */
+static void ring_back(struct console_dev *c)
+{
+	c->buf = malloc(CONSOLE_BUF_SIZE);
+	if (c->buf && c->tail)
+		for (uint32_t i = 0; i < c->tail_len; i++)
+			c->buf[(c->written - c->tail_len + i) % CONSOLE_BUF_SIZE] = c->tail[i];
+	free(c->tail);
+	c->tail = NULL;
+	c->tail_len = 0;
+}
+
+void console_shrink(struct console_dev *c, size_t keep)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->buf) {
+		uint64_t have = c->written < CONSOLE_BUF_SIZE ? c->written : CONSOLE_BUF_SIZE;
+		uint32_t n = (uint32_t)(have < keep ? have : keep);
+
+		free(c->tail);
+		c->tail = n ? malloc(n) : NULL;
+		c->tail_len = c->tail ? n : 0;
+		for (uint32_t i = 0; i < c->tail_len; i++)
+			c->tail[i] = c->buf[(c->written - n + i) % CONSOLE_BUF_SIZE];
+		free(c->buf);
+		c->buf = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void keep(struct console_dev *c, const char *p, size_t n)
 {
 	pthread_mutex_lock(&c->lock);
 	if (!c->buf)
-		c->buf = malloc(CONSOLE_BUF_SIZE);
+		ring_back(c);
 	if (c->buf) {
 		for (size_t i = 0; i < n;) {
 			size_t at = (c->written + i) % CONSOLE_BUF_SIZE;
@@ -195,8 +228,18 @@ static size_t read_locked(const struct console_dev *c, uint64_t off, char *out, 
 	uint64_t oldest = c->written > CONSOLE_BUF_SIZE ? c->written - CONSOLE_BUF_SIZE : 0;
 	size_t n = 0;
 
+	if (!c->buf && c->tail)
+		oldest = c->written - c->tail_len;
 	if (off < oldest)
 		off = oldest;
+	if (!c->buf && c->tail && off < c->written) {
+		while (n < len && off + n < c->written) {
+			out[n] = c->tail[off + n - oldest];
+			n++;
+		}
+		*next = off + n;
+		return n;
+	}
 	if (!c->buf || off >= c->written) {
 		*next = off > c->written ? c->written : off;
 		return 0;

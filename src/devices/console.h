@@ -20,14 +20,16 @@
 typedef void (*console_sink_fn)(const char *buf, size_t len, void *arg);
 
 struct console_dev {
-	struct device dev;    /* first: the device array holds &dev */
-	uint32_t cons;	      /* monitor's consumer counter */
-	uint64_t written;     /* bytes accepted, ever */
-	uint64_t dropped;     /* bytes dropped by the rate limit */
-	uint64_t tokens;      /* rate-limit bucket, bytes */
-	uint64_t refill_ns;   /* last refill */
-	int dropping;	      /* inside a drop episode */
-	char *buf;	      /* CONSOLE_BUF_SIZE ring of the latest output, lazily */
+	struct device dev;  /* first: the device array holds &dev */
+	uint32_t cons;	    /* monitor's consumer counter */
+	uint64_t written;   /* bytes accepted, ever */
+	uint64_t dropped;   /* bytes dropped by the rate limit */
+	uint64_t tokens;    /* rate-limit bucket, bytes */
+	uint64_t refill_ns; /* last refill */
+	int dropping;	    /* inside a drop episode */
+	char *buf;	    /* CONSOLE_BUF_SIZE ring of the latest output, lazily */
+	char *tail;	    /* while buf is released (swapped out): the latest tail_len bytes */
+	uint32_t tail_len;
 	pthread_mutex_t lock; /* buf and written, for readers on other threads */
 	console_sink_fn sink;
 	void *sink_arg;
@@ -42,6 +44,14 @@ void console_free(struct console_dev *c);
  * index or descriptor: the caller kills the VM).
  */
 int console_drain(struct console_dev *c, const struct dev_guest *g, char *why, size_t whylen);
+
+/*
+ * Releases the ring (a VM being swapped out) and keeps only the latest
+ * min(keep, what the ring holds) bytes, in a buffer of just that size, for
+ * readers (the console log, `denalictl console`) until the ring comes back.
+ * Output is never lost to readers that keep up: it is the ring's tail.
+ */
+void console_shrink(struct console_dev *c, size_t keep);
 
 /*
  * Copies buffered output from absolute offset off. Returns bytes copied and

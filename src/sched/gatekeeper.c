@@ -180,7 +180,9 @@ void gk_charge(struct gk *g, struct gk_vm *v, uint64_t bytes)
 		g->resident = g->resident - v->charge + bytes;
 		if (v->state == GK_SWAPPING_OUT)
 			g->releasing = g->releasing - v->charge + bytes;
-		if (g->resident > g->peak_resident)
+		/* A VM already on its way out (evicted for outgrowing its charge)
+		 * does not raise the peak: its bytes are being released. */
+		else if (g->resident > g->peak_resident)
 			g->peak_resident = g->resident;
 	}
 	v->charge = bytes;

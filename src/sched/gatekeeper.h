@@ -122,7 +122,8 @@ void gk_idle(struct gk *g, struct gk_vm *v, uint64_t now);
 void gk_io_begin(struct gk *g, struct gk_vm *v);
 void gk_io_end(struct gk *g, struct gk_vm *v, uint64_t now);
 
-/* A resident VM's measured size. */
+/* A resident VM's measured size (the peak counts it unless the VM is
+ * SWAPPING_OUT already). */
 void gk_charge(struct gk *g, struct gk_vm *v, uint64_t bytes);
 
 /*

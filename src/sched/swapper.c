@@ -22,6 +22,7 @@
 #include <time.h>
 
 #define SWAPPER_SAMPLES	 1024
+#define BUSY_RETRY_MS	 2000ull      /* an operator's swap-out of a VM that is running */
 #define GROWTH_ALLOWANCE (128u << 10) /* at least; or a quarter of its size */
 
 /* What the swapper keeps per VM (vm->owner). */
@@ -52,7 +53,8 @@ struct swapper {
 	struct swap *sw;
 	int every_idle;
 	uint64_t boot_charge;
-	uint64_t overruns; /* VMs that outgrew their charge between idles */
+	uint64_t overruns;	    /* VMs that outgrew their charge between idles */
+	uint64_t overrun_evictions; /* of which swapped out at once to keep the budget */
 	pthread_t thread;
 	int quit;
 	struct lat lat_in, lat_out;
@@ -247,12 +249,25 @@ int swapper_idle(struct swapper *s, struct task *t)
 		uint64_t now_bytes = swap_resident_bytes(s->sw, t->vm->mem, t->vm->mem_size);
 
 		if (!sv->measured || now_bytes > sv->gk.charge) {
+			uint64_t charge =
+			    now_bytes +
+			    (now_bytes / 4 > GROWTH_ALLOWANCE ? now_bytes / 4 : GROWTH_ALLOWANCE);
+
 			s->overruns += sv->measured;
 			sv->measured = 1; /* the boot charge was a guess */
-			gk_charge(&s->gk, &sv->gk,
-				  now_bytes + (now_bytes / 4 > GROWTH_ALLOWANCE
-						   ? now_bytes / 4
-						   : GROWTH_ALLOWANCE));
+			if (s->gk.resident - sv->gk.charge + charge > s->gk.cfg.mem_budget) {
+				/* It grew past what the budget holds: out at once,
+				 * from here, rather than over the budget until others
+				 * are evicted. */
+				gk_idle(&s->gk, &sv->gk, vm_now_ns());
+				if (gk_swap_out(&s->gk, &sv->gk) == 0) {
+					gk_charge(&s->gk, &sv->gk, charge);
+					s->overrun_evictions++;
+					pthread_mutex_unlock(&s->lock);
+					return do_swap_out(s, t) == 0 ? 1 : 0;
+				}
+			}
+			gk_charge(&s->gk, &sv->gk, charge);
 		}
 	}
 	gk_idle(&s->gk, &sv->gk, vm_now_ns());
@@ -422,13 +437,37 @@ int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, cha
 		snprintf(err, errlen, "vm %s has ended", t->vm->name);
 		return -ESRCH;
 	}
-	rc = gk_swap_out(&s->gk, &sv->gk);
-	if (rc == 0) {
-		sv->last_rc = 0;
-		if (worker_send(sv->w, WCMD_SWAP_OUT, t))
-			gk_evicted(&s->gk, &sv->gk, rc = -ENOMEM);
-		else
+	/* A VM that is running now idles soon (an idle one is parked): tried
+	 * again for up to BUSY_RETRY_MS; one being swapped in is waited for. */
+	for (uint64_t until = vm_now_ns() + BUSY_RETRY_MS * 1000000ull;;) {
+		sv = sv_of(t);
+		if (!sv) {
+			rc = -ESRCH;
+			break;
+		}
+		if (sv->gk.state == GK_ADMITTING) {
+			rc = wait_state(s, t, GK_RESIDENT, timeout_ms);
+		} else if (sv->gk.state == GK_SWAPPING_OUT) {
 			rc = wait_state(s, t, GK_SWAPPED, timeout_ms);
+		} else {
+			rc = gk_swap_out(&s->gk, &sv->gk);
+			if (rc == 0) {
+				sv->last_rc = 0;
+				if (worker_send(sv->w, WCMD_SWAP_OUT, t))
+					gk_evicted(&s->gk, &sv->gk, rc = -ENOMEM);
+				else
+					rc = wait_state(s, t, GK_SWAPPED, timeout_ms);
+			}
+		}
+		if (rc == 0 && sv_of(t) && sv_of(t)->gk.state == GK_SWAPPED)
+			break;
+		if (rc == 0)
+			continue; /* in memory now: out it goes */
+		if (rc != -EBUSY || vm_now_ns() >= until)
+			break;
+		pthread_mutex_unlock(&s->lock);
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (rc == -ESRCH)
@@ -548,6 +587,7 @@ void swapper_get_stats(struct swapper *s, struct swapper_stats *out)
 	out->waiting = s->gk.waiting;
 	out->gk = s->gk.ctr;
 	out->overruns = s->overruns;
+	out->overrun_evictions = s->overrun_evictions;
 	lat_pct(&s->lat_in, &out->swap_in_p50, &out->swap_in_p99);
 	lat_pct(&s->lat_out, &out->swap_out_p50, &out->swap_out_p99);
 	out->samples_in = s->lat_in.n;

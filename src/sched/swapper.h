@@ -37,7 +37,8 @@ struct swapper_config {
 struct swapper_stats {
 	uint64_t mem_budget, resident, peak_resident;
 	unsigned live_max, live, swapped, waiting;
-	uint64_t overruns; /* a VM outgrew its charge between two idles */
+	uint64_t overruns;	    /* a VM outgrew its charge between two idles */
+	uint64_t overrun_evictions; /* of which swapped out at once (past the budget) */
 	struct gk_counters gk;
 	struct swap_counters swap;
 	/* over the latest SWAPPER_SAMPLES of each, in ns */

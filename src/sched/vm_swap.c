@@ -154,6 +154,11 @@ int vm_swap_blob_apply(struct vm *vm, const uint8_t *b, uint32_t len, char *err,
 		for (uint32_t i = 0; i < h.console_len; i++)
 			c->buf[(from + i) % CONSOLE_BUF_SIZE] = (char)b[sizeof(h) + i];
 	}
+	if (c->buf || !h.console_len) { /* the whole history is back: the tail is not needed */
+		free(c->tail);
+		c->tail = NULL;
+		c->tail_len = 0;
+	}
 	pthread_mutex_unlock(&c->lock);
 	vm->status = (enum vm_status)h.status;
 	vm->exit_code = h.exit_code;
@@ -204,10 +209,9 @@ int vm_swap_out(struct vm *vm, struct swap *sw, uint64_t slot, struct swap_recor
 	vm->shared = NULL;
 	free(vm->state);
 	vm->state = NULL;
-	pthread_mutex_lock(&vm->console.lock);
-	free(vm->console.buf);
-	vm->console.buf = NULL;
-	pthread_mutex_unlock(&vm->console.lock);
+	/* The ring goes (its history is in the slot); a short tail stays for the
+	 * console log and readers that had not caught up. */
+	console_shrink(&vm->console, VM_SWAP_CONSOLE_KEEP);
 	return 0;
 }
 

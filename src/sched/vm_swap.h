@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Console bytes kept in host memory for a swapped VM (the rest is in its slot). */
+#define VM_SWAP_CONSOLE_KEEP 2048u
+
 struct swap;
 struct swap_record;
 struct vm;
