@@ -243,9 +243,9 @@ void worker_wake(struct task *t, uint64_t events)
 		return;
 	if (write(w->efd, &one, sizeof(one)) < 0)
 		return; /* the counter is full: the worker is being woken anyway */
-	/* A lone VM without a preemption timer would not exit for this. */
-	if (__atomic_load_n(&w->in_guest, __ATOMIC_SEQ_CST) &&
-	    !__atomic_load_n(&w->timer_armed, __ATOMIC_RELAXED))
+	/* The VM on the CPU leaves it now, so the one woken runs: its timer, if
+	 * armed at all, may be a whole slice or a far deadline away. */
+	if (__atomic_load_n(&w->in_guest, __ATOMIC_SEQ_CST))
 		pthread_kill(w->thread, WORKER_SIG);
 }
 
@@ -449,10 +449,14 @@ static void dispatch(struct worker *w, struct task *t)
 		vm->late_from = 0;
 	}
 	set_slice(w, t, t0);
-	/* Pairs with worker_send(): either it sees in_guest and signals us, or
-	 * we see its command here and leave the guest at once. */
+	/* Pairs with worker_send() and worker_wake(): either they see in_guest and
+	 * signal us, or we see their command or wake-up here and leave the guest
+	 * at once (a wake pushed after take_wakes() looked, whose waker saw us
+	 * still outside, would otherwise wait for this VM's whole slice, and the
+	 * wakes after it are coalesced into that one). */
 	__atomic_store_n(&w->in_guest, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&w->inbox, __ATOMIC_SEQ_CST))
+	if (__atomic_load_n(&w->inbox, __ATOMIC_SEQ_CST) ||
+	    __atomic_load_n(&w->wake_head, __ATOMIC_SEQ_CST))
 		vm->shell->run->immediate_exit = 1;
 	stop = vm_run(vm);
 	__atomic_store_n(&w->in_guest, 0, __ATOMIC_SEQ_CST);
