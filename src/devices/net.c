@@ -209,6 +209,8 @@ static unsigned op_counters(const struct device *d, struct dev_counter *out, uns
 	    {"drop_runt", st->drop_runt},
 	    {"drop_rx_full", __atomic_load_n(&st->drop_rx_full, __ATOMIC_RELAXED)},
 	    {"drop_rx_small_buf", st->drop_rx_small_buf},
+	    {"drop_up_budget", st->drop_up_budget},
+	    {"drop_storm", st->drop_storm},
 	};
 	return dev_counters_copy(all, sizeof(all) / sizeof(all[0]), out, max);
 }

@@ -16,6 +16,7 @@
 struct netq_cell {
 	uint32_t seq;
 	uint16_t len;
+	uint16_t tag; /* the producer's (the switch: sending port + 1; 0 = none) */
 	uint8_t data[DENALI_NET_FRAME_MAX];
 };
 
@@ -45,8 +46,9 @@ static inline void netq_free(struct netq *q)
 	q->cells = NULL;
 }
 
-/* Any thread. 0, or -1 when the queue is full. len <= DENALI_NET_FRAME_MAX. */
-static inline int netq_push(struct netq *q, const void *frame, uint32_t len)
+/* Any thread. 0, or -1 when the queue is full. len <= DENALI_NET_FRAME_MAX;
+ * the cell carries tag to the consumer. */
+static inline int netq_push_tag(struct netq *q, const void *frame, uint32_t len, uint16_t tag)
 {
 	uint32_t pos = __atomic_load_n(&q->enq, __ATOMIC_RELAXED);
 	struct netq_cell *c;
@@ -70,8 +72,14 @@ static inline int netq_push(struct netq *q, const void *frame, uint32_t len)
 	}
 	memcpy(c->data, frame, len);
 	c->len = (uint16_t)len;
+	c->tag = tag;
 	__atomic_store_n(&c->seq, pos + 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+static inline int netq_push(struct netq *q, const void *frame, uint32_t len)
+{
+	return netq_push_tag(q, frame, len, 0);
 }
 
 /* The consumer only: the next frame, or NULL. Valid until netq_pop(). */

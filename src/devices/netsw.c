@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TOMB UINT64_MAX
 
@@ -136,6 +137,10 @@ int netsw_port_add(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct 
 	memcpy(p->mac, mac, 6);
 	p->net = net;
 	__atomic_store_n(&p->ipv4, 0, __ATOMIC_RELEASE);
+	p->tag = (uint16_t)(idx + 1);
+	p->bcast_tb = 0;
+	/* up_held is not reset: frames of the slot's previous owner still in
+	 * the uplink queue give theirs back when they go. */
 	memset(&p->st, 0, sizeof(p->st));
 	p->armed = 0;
 	__atomic_store_n(&p->in_use, 1, __ATOMIC_RELEASE);
@@ -232,13 +237,20 @@ static void deliver(struct netsw_port *p, const uint8_t *frame, uint32_t len, in
 	__atomic_fetch_sub(&p->users, 1, __ATOMIC_SEQ_CST);
 }
 
-static void to_uplink(struct netsw *sw, const uint8_t *frame, uint32_t len)
+static void to_uplink(struct netsw *sw, struct netsw_port *from, const uint8_t *frame, uint32_t len)
 {
 	if (!sw->up_txq || !__atomic_load_n(&sw->up_up, __ATOMIC_ACQUIRE)) {
 		__atomic_fetch_add(&sw->st.up_drop_down, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	if (netq_push(sw->up_txq, frame, len)) {
+	/* Per-port budget: a flooding port holds at most its share. */
+	if (__atomic_fetch_add(&from->up_held, 1, __ATOMIC_ACQ_REL) >= NETSW_UP_PORT_BUDGET) {
+		__atomic_fetch_sub(&from->up_held, 1, __ATOMIC_ACQ_REL);
+		from->st.drop_up_budget++;
+		return;
+	}
+	if (netq_push_tag(sw->up_txq, frame, len, from->tag)) {
+		__atomic_fetch_sub(&from->up_held, 1, __ATOMIC_ACQ_REL);
 		__atomic_fetch_add(&sw->st.up_drop_full, 1, __ATOMIC_RELAXED);
 		return;
 	}
@@ -266,8 +278,8 @@ static int arp_request_target(const uint8_t *frame, uint32_t len, uint32_t *tpa)
  * reused meanwhile), else the uplink when the sender is a VM on the
  * uplink's network. 1 if the frame was steered, 0 to flood it.
  */
-static int arp_steer(struct netsw *sw, uint16_t net, const struct netsw_port *from,
-		     const uint8_t *frame, uint32_t len)
+static int arp_steer(struct netsw *sw, uint16_t net, struct netsw_port *from, const uint8_t *frame,
+		     uint32_t len)
 {
 	unsigned n = __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE);
 	uint32_t tpa;
@@ -289,7 +301,7 @@ static int arp_steer(struct netsw *sw, uint16_t net, const struct netsw_port *fr
 		return 1;
 	}
 	if (from && net == NETSW_NET_UPLINK && sw->up_txq) {
-		to_uplink(sw, frame, len);
+		to_uplink(sw, from, frame, len);
 		__atomic_fetch_add(&sw->st.arp_steered, 1, __ATOMIC_RELAXED);
 		return 1;
 	}
@@ -311,6 +323,27 @@ static void flood(struct netsw *sw, uint16_t net, const struct netsw_port *skip,
 	}
 }
 
+/*
+ * Storm control: a token bucket kept as a virtual time (GCRA): each
+ * broadcast advances it by 1/RATE s, and it may run at most BURST frames
+ * ahead of now. Only the port's own sender (its VM's worker) touches it.
+ */
+static int storm_ok(struct netsw_port *p)
+{
+	const uint64_t step = 1000000000ull / NETSW_BCAST_RATE;
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (p->bcast_tb < now)
+		p->bcast_tb = now;
+	if (p->bcast_tb + step > now + NETSW_BCAST_BURST * step)
+		return 0;
+	p->bcast_tb += step;
+	return 1;
+}
+
 void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame, uint32_t len)
 {
 	int idx;
@@ -323,6 +356,10 @@ void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
 		from->st.drop_forged++;
 		return;
 	}
+	if ((frame[0] & 1) && !storm_ok(from)) {
+		from->st.drop_storm++;
+		return;
+	}
 	from->st.tx_frames++;
 	from->st.tx_bytes += len;
 	if (frame[0] & 1) { /* broadcast or multicast */
@@ -330,7 +367,7 @@ void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
 			return;
 		flood(sw, from->net, from, frame, len);
 		if (from->net == NETSW_NET_UPLINK && sw->up_txq)
-			to_uplink(sw, frame, len);
+			to_uplink(sw, from, frame, len);
 		return;
 	}
 	idx = lookup(sw, mac_u64(frame));
@@ -345,7 +382,7 @@ void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
 	}
 	if (from->net == NETSW_NET_UPLINK && sw->up_txq &&
 	    __atomic_load_n(&sw->up_up, __ATOMIC_ACQUIRE))
-		to_uplink(sw, frame, len);
+		to_uplink(sw, from, frame, len);
 	else
 		from->st.drop_unknown++;
 }
@@ -374,6 +411,17 @@ int netsw_uplink_rearm(struct netsw *sw)
 		return 0;
 	__atomic_store_n(&sw->up_armed, 1, __ATOMIC_SEQ_CST);
 	return 1;
+}
+
+void netsw_uplink_pop(struct netsw *sw, struct netq *txq)
+{
+	const struct netq_cell *c = netq_peek(txq);
+
+	if (!c)
+		return;
+	if (c->tag && c->tag <= __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE))
+		__atomic_fetch_sub(&sw->ports[c->tag - 1]->up_held, 1, __ATOMIC_ACQ_REL);
+	netq_pop(txq);
 }
 
 void netsw_input(struct netsw *sw, const uint8_t *frame, uint32_t len)

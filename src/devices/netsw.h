@@ -31,8 +31,17 @@
 
 struct netsw;
 
-#define NETSW_RXQ_CELLS	 256u /* frames queued per VM */
-#define NETSW_NET_UPLINK 0u   /* the network the uplink belongs to */
+#define NETSW_RXQ_CELLS 256u /* frames queued per VM */
+/* Isolation between senders (a flooding VM must not take the uplink or its
+ * neighbours' receive queues): a port may have at most this many frames
+ * waiting in the uplink queue, the rest of its frames to the uplink are
+ * dropped and counted; and it may send broadcasts and multicasts at most at
+ * NETSW_BCAST_RATE frames/s with bursts of NETSW_BCAST_BURST (storm
+ * control), the excess dropped and counted. */
+#define NETSW_UP_PORT_BUDGET 128u
+#define NETSW_BCAST_RATE     2000u
+#define NETSW_BCAST_BURST    64u
+#define NETSW_NET_UPLINK     0u /* the network the uplink belongs to */
 
 /* Per-port counters: written by one thread each, read by any (plain loads). */
 struct netsw_port_stats {
@@ -44,6 +53,8 @@ struct netsw_port_stats {
 	uint64_t drop_rx_full;	      /* rx queue full (atomic: many senders) */
 	uint64_t drop_rx_small_buf;   /* rx buffer smaller than the frame */
 	uint64_t rx_bursts;	      /* fills that delivered frames */
+	uint64_t drop_up_budget;      /* tx to the uplink over NETSW_UP_PORT_BUDGET */
+	uint64_t drop_storm;	      /* tx broadcasts over NETSW_BCAST_RATE */
 };
 
 struct netsw_port {
@@ -58,6 +69,9 @@ struct netsw_port {
 	void *wake_arg;
 	struct netq rxq;
 	struct netsw_port_stats st;
+	uint16_t tag;	   /* its pool index + 1: its frames' tag in the uplink queue */
+	uint32_t up_held;  /* frames of this port in the uplink queue (atomic) */
+	uint64_t bcast_tb; /* storm control: the token bucket's virtual time, ns */
 };
 
 /* Switch-wide counters. */
@@ -102,6 +116,9 @@ void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
 void netsw_set_uplink(struct netsw *sw, struct netq *txq, void (*kick)(void *), void *arg);
 void netsw_uplink_set_up(struct netsw *sw, int up);
 int netsw_uplink_rearm(struct netsw *sw);
+/* The uplink's consumer only: releases the frame netq_peek() returned from
+ * the uplink queue (netq_pop, and the sending port's budget back). */
+void netsw_uplink_pop(struct netsw *sw, struct netq *txq);
 /* A frame from the uplink. The uplink thread. */
 void netsw_input(struct netsw *sw, const uint8_t *frame, uint32_t len);
 

@@ -190,7 +190,7 @@ static void push_tx(struct tap_uplink *u)
 			}
 			memcpy(u->tx[slot], c->data, c->len);
 			u->tx_len[slot] = c->len;
-			netq_pop(&u->txq);
+			netsw_uplink_pop(u->sw, &u->txq);
 			io_uring_prep_write(sqe, u->fd, u->tx[slot], c->len, 0);
 			io_uring_sqe_set_data64(sqe, ud(OP_WRITE, (unsigned)slot));
 			u->writes_out++;
@@ -198,7 +198,7 @@ static void push_tx(struct tap_uplink *u)
 		}
 		if (u->fd < 0) { /* down: what is queued is dropped */
 			while (netq_peek(&u->txq))
-				netq_pop(&u->txq);
+				netsw_uplink_pop(u->sw, &u->txq);
 		}
 		if (netq_peek(&u->txq) || !netsw_uplink_rearm(u->sw))
 			break;
