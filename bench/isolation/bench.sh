@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/isolation/bench.sh - performance isolation, Xen style (issue 12 item 5).
+#
+#   bench/isolation/bench.sh [BUILD_DIR]     (default build; needs root, /dev/kvm, a tap)
+#
+# One `denalid serve` in a namespace of its own (bench/zipf/fleet.sh), one victim httpd VM
+# (svc-0, 2,258 B object) under steady open-loop denali-load traffic at RATE req/s. The victim
+# is measured alone, then beside each hog of guests/hog in turn (CPU, exits, disk flood, net
+# flood to the uplink, broadcast flood, memory), RUNS rounds in that order, so every "alone"
+# figure is a baseline from the same invocation. Printed per hog: medians of throughput and
+# p99 and their ratios to alone (targets: >= 0.8x throughput, p99 <= 2x), the hog's own work
+# rate, and the load average. With SWAP=1 and a serve that takes --swap, the daemon runs
+# with a memory budget that the memory hog does not fit beside the victim (eviction).
+# Env: RATE (300), DURATION (8s), RUNS (3), HOGS ("cpu exits disk net bcast mem"),
+#      WORKERS (2), SERVE_OPTS (extra denalid serve options).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+FLEET_BUILD=${1:-$ROOT/build}
+FLEET_NAME=isolation
+RATE=${RATE:-300}
+DURATION=${DURATION:-8s}
+RUNS=${RUNS:-3}
+HOGS=${HOGS:-cpu exits disk net bcast mem}
+WORKERS=${WORKERS:-2}
+# shellcheck source=../zipf/fleet.sh
+. "${FLEET_SH:-$ROOT/bench/zipf/fleet.sh}"
+. "$ROOT/bench/isolation/hogs.sh"
+fleet_check || exit 1
+fleet_init
+trap fleet_cleanup EXIT
+
+opts=(--workers "$WORKERS")
+if [ "${SWAP:-0}" = 1 ] && fleet_swap_supported; then
+	mkdir -p "$FLEET_TMP/swap"
+	opts+=(--swap "$FLEET_TMP/swap" --mem-budget 96M)
+fi
+# shellcheck disable=SC2086
+fleet_daemon_start "${opts[@]}" ${SERVE_OPTS:-}
+fleet_site "$FLEET_TMP/site" 2258
+fleet_disks 1 "$FLEET_TMP/site"
+fleet_start 1 16M 64
+truncate -s 256M "$FLEET_TMP/hog.img"
+HOG_CTL=fleet_ctl
+HOG_DISK=$FLEET_TMP/hog.img
+HOG_GUESTS=$FLEET_GUESTS
+HOG_STATE=$FLEET_TMP/state
+
+# measure LABEL: one denali-load run at RATE; appends "LABEL tput p99 p50 failures" to results
+measure() {
+	fleet_load -r "$RATE" -d "$DURATION" -w 1s --timeout 2s -q >"$FLEET_TMP/load.json"
+	python3 - "$FLEET_TMP/load.json" "$1" >>"$FLEET_TMP/results" <<'PY'
+import json, sys
+d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+print(sys.argv[2], d["throughput"], d["p99_ms"], d["p50_ms"], d["failures"])
+PY
+}
+
+: >"$FLEET_TMP/results"
+: >"$FLEET_TMP/hogrates"
+echo "isolation: victim at $RATE req/s for $DURATION, $RUNS rounds; load $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$RUNS"); do
+	measure alone
+	for h in $HOGS; do
+		hog_start "$h" 0 || exit 1
+		hog_wait_working "$h" || echo "isolation: hog-$h reported no work" >&2
+		measure "$h"
+		hog_rate "$h" >>"$FLEET_TMP/hogrates"
+		hog_stop "$h"
+	done
+	echo "isolation: round $r done; load $(cut -d' ' -f1-3 /proc/loadavg)"
+done
+
+python3 - "$FLEET_TMP/results" "$FLEET_TMP/hogrates" "$HOGS" "$RATE" <<'PY'
+import json, statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+rates = {}
+for l in open(sys.argv[2]):
+    p = l.split()
+    if len(p) >= 2:
+        rates.setdefault(p[0], []).append(float(p[1]))
+hogs = sys.argv[3].split()
+def med(label, col):
+    v = [float(r[col]) for r in rows if r[0] == label]
+    return statistics.median(v) if v else float("nan")
+def tot(label, col):
+    return sum(int(float(r[col])) for r in rows if r[0] == label)
+base_t, base_p = med("alone", 1), med("alone", 2)
+print("%-8s %10s %9s %9s %8s %8s %9s  %s" % ("beside", "req/s", "p50 ms", "p99 ms", "x tput",
+      "x p99", "failures", "hog work (median /s)"))
+out = {"bench": "isolation", "rate": float(sys.argv[4]), "alone": {"rps": base_t, "p99_ms": base_p}}
+print("%-8s %10.1f %9.3f %9.3f %8s %8s %9d" % ("alone", base_t, med("alone", 3), base_p, "1.00",
+      "1.00", tot("alone", 4)))
+for h in hogs:
+    t, p = med(h, 1), med(h, 2)
+    rt, rp = t / base_t if base_t else 0, p / base_p if base_p else 0
+    ok = "ok" if rt >= 0.8 and rp <= 2 else "MISSED"
+    hr = statistics.median(rates[h]) if h in rates else 0
+    print("%-8s %10.1f %9.3f %9.3f %8.2f %8.2f %9d  %.0f  %s" % (h, t, med(h, 3), p, rt, rp,
+          tot(h, 4), hr, ok))
+    out[h] = {"rps": t, "p99_ms": p, "tput_ratio": round(rt, 3), "p99_ratio": round(rp, 3),
+              "failures": tot(h, 4), "hog_rate": hr, "target_met": ok == "ok"}
+print("targets: throughput >= 0.8x alone, p99 <= 2x alone (medians of the rounds)")
+print(json.dumps(out))
+PY
+echo "isolation: load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
