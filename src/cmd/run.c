@@ -89,6 +89,8 @@ static void usage(FILE *f)
 	    "      --networks K     VM number i joins network i %% K (default 1; tests)\n"
 	    "      --tap NAME       uplink the switch to tap NAME (attached, or created)\n"
 	    "      --disk FILE      a raw disk image for the first VM (--disk-ro: read-only)\n"
+	    "      --events-unbatched  ablation: deliver at most one pending event per\n"
+	    "                       guest entry instead of the whole batch\n"
 	    "  -h, --help           this help\n"
 	    "\n"
 	    "Exit status: the first non-zero guest exit code (in VM order), %d if a VM was\n"
@@ -331,6 +333,7 @@ int denalid_run(int argc, char **argv)
 	    {"tap", required_argument, NULL, 'T'},
 	    {"disk", required_argument, NULL, 'd'},
 	    {"disk-ro", required_argument, NULL, 'r'},
+	    {"events-unbatched", no_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -414,6 +417,9 @@ int denalid_run(int argc, char **argv)
 			break;
 		case 's':
 			ctx.summary = 1;
+			break;
+		case 'U':
+			vm_set_events_unbatched(1);
 			break;
 		case 'N':
 			if (net_prefix_parse(optarg, &ctx.pfx)) {

@@ -74,6 +74,8 @@ static void usage(FILE *f)
 	    "                     (ablation: the guest takes the first-touch faults)\n"
 	    "  --swap-unit SIZE   swap-in reads at most SIZE per request (ablation; default:\n"
 	    "                     one request per run of pages)\n"
+	    "  --events-unbatched  ablation: deliver at most one pending event per guest\n"
+	    "                     entry instead of the whole batch\n"
 	    "  --help             this text\n");
 }
 
@@ -185,6 +187,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 	    {"boot-charge", required_argument, NULL, OPT_BOOT_CHARGE},
 	    {"swap-no-prefault", no_argument, NULL, OPT_SWAP_NO_PREFAULT},
 	    {"swap-unit", required_argument, NULL, OPT_SWAP_UNIT},
+	    {"events-unbatched", no_argument, NULL, 'U'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c, li;
@@ -262,6 +265,9 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 					CTL_METRICS_VMS_MAX, optarg);
 				return -1;
 			}
+			break;
+		case 'U':
+			cfg->events_unbatched = 1;
 			break;
 		case 'h':
 			usage(stdout);

@@ -34,6 +34,7 @@ struct serve_config {
 		int no_prefault;      /* --swap-no-prefault */
 		uint64_t unit;	      /* --swap-unit: swap-in read unit; 0 = whole runs */
 	} swap;
+	int events_unbatched; /* --events-unbatched: one event per entry (ablation) */
 };
 
 /* Runs `denalid serve`. argv[0] is the verb (or program) name and is skipped.

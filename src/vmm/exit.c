@@ -166,6 +166,7 @@ enum vm_stop vm_run(struct vm *vm)
 		t0 = __rdtsc();
 		rc = shell_run(vm->shell);
 		t1 = __rdtsc();
+		vm->ev_delivered = 0;
 		vm->ctr.runs++;
 		/* The host's own rate, never the guest-visible copy in the vregs. */
 		vm->ctr.cpu_ns += (uint64_t)(((unsigned __int128)(t1 - t0) * vm->tsc_mult) >> 32);

@@ -269,11 +269,42 @@ void vm_post_events(struct vm *vm, uint64_t events)
 	__atomic_fetch_or(&vm->pending, events, __ATOMIC_RELEASE);
 }
 
+/* The ablation of batched delivery (denalid --events-unbatched): set once,
+ * before any VM runs, for the whole process. */
+static int events_unbatched;
+
+void vm_set_events_unbatched(int on)
+{
+	events_unbatched = on;
+}
+
+/*
+ * Unbatched: the guest sees at most one event bit per entry, and none while
+ * it has not taken the last one; the rest stay pending (so idle() returns at
+ * once and the next entry delivers the next bit).
+ */
+static uint64_t deliver_one(struct vm *vm, uint64_t events)
+{
+	uint64_t cur = __atomic_load_n(&vm->shared->events, __ATOMIC_ACQUIRE);
+	uint64_t one = events & -events;
+
+	if (cur || vm->ev_delivered) {
+		__atomic_fetch_or(&vm->pending, events, __ATOMIC_RELEASE);
+		return cur;
+	}
+	if (events & ~one)
+		__atomic_fetch_or(&vm->pending, events & ~one, __ATOMIC_RELEASE);
+	vm->ev_delivered = 1;
+	return __atomic_or_fetch(&vm->shared->events, one, __ATOMIC_RELEASE);
+}
+
 uint64_t vm_deliver_events(struct vm *vm, uint64_t events)
 {
 	events |= __atomic_exchange_n(&vm->pending, 0, __ATOMIC_ACQUIRE);
 	if (!events)
 		return __atomic_load_n(&vm->shared->events, __ATOMIC_ACQUIRE);
+	if (events_unbatched)
+		return deliver_one(vm, events);
 	return __atomic_or_fetch(&vm->shared->events, events, __ATOMIC_RELEASE);
 }
 

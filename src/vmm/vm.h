@@ -90,6 +90,7 @@ struct vm {
 	uint64_t late_from;	    /* woken by its deadline, this one: lateness counts from here
 				       when it next runs (0 = not a deadline wake-up) */
 	uint64_t pending;	    /* events posted while not running (atomic) */
+	int ev_delivered;	    /* unbatched delivery: this entry has its event */
 	struct console_dev console; /* also dev[0] */
 	struct device *dev[VM_DEV_MAX];
 	unsigned ndev;
@@ -158,6 +159,10 @@ void vm_post_events(struct vm *vm, uint64_t events);
 /* Moves events posted from other threads, plus events, into the guest's
  * shared event word; returns the word as it is now. Worker thread only. */
 uint64_t vm_deliver_events(struct vm *vm, uint64_t events);
+
+/* --events-unbatched: every VM of the process is delivered at most one
+ * event bit per entry instead of the whole pending set (an ablation). */
+void vm_set_events_unbatched(int on);
 
 /* Completes a pending idle(): ORs pending events into the shared page and
  * writes the OUT field of the idle block. */
