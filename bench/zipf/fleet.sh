@@ -151,6 +151,7 @@ fleet_disks() {
 		xargs -n 1000 sh -c 'tee "$@" <"$0" >/dev/null' "$d/template.img"
 }
 
+# FLEET_HTTPD_FLAGS: words put before httpd's arguments (bench/isolation/ablate.sh: --poll).
 # fleet_start N MEM CONNS: starts httpd VMs svc-0..svc-(N-1) (guest memory MEM, CONNS
 # connections each) with their own disk, waits until every one is listening (idle, or
 # swapped out), writes $FLEET_TMP/targets (line k = the address of svc-(k-1), the Zipf rank
@@ -160,12 +161,20 @@ fleet_start() {
 	local n=$1 mem=$2 conns=$3 i
 	for ((i = 0; i < n; i++)); do
 		fleet_ctl start "svc-$i" "$FLEET_GUESTS/httpd" --mem "$mem" --net \
-			--disk "$FLEET_TMP/disks/svc-$i.img" --disk-ro -- 80 "$conns" >/dev/null ||
+			--disk "$FLEET_TMP/disks/svc-$i.img" --disk-ro -- ${FLEET_HTTPD_FLAGS:-} 80 \
+			"$conns" >/dev/null ||
 			{ fleet_log "denalictl start svc-$i failed"; return 1; }
 	done
 	fleet_wait_listening "$n" || return 1
+	fleet_targets "$n"
+}
+
+# fleet_targets N: (re)writes $FLEET_TMP/targets and the neighbour entries from the daemon's
+# list, for svc-0..svc-(N-1) (a service stopped and started again has a new id and address).
+fleet_targets() {
+	local n=$1
 	fleet_ctl list --json >"$FLEET_TMP/list.json" || return 1
-	python3 - "$FLEET_TMP/list.json" "$n" "$FLEET_TMP/targets" "$FLEET_TMP/neigh" \
+	python3 - "$FLEET_TMP/list.json" "$n" "$FLEET_TMP/targets.new" "$FLEET_TMP/neigh" \
 		"$FLEET_TAP" <<'PY' || return 1
 import json, sys
 vms = {v["name"]: v for v in json.load(open(sys.argv[1]))}
@@ -179,7 +188,8 @@ with open(sys.argv[3], "w") as t, open(sys.argv[4], "w") as nb:
         mac = ":".join("%02x" % b for b in [2, 0xde] + list(v["id"].to_bytes(4, "big")))
         nb.write("neigh replace %s lladdr %s dev %s nud permanent\n" % (v["ipv4"], mac, sys.argv[5]))
 PY
-	fleet_ns ip -batch "$FLEET_TMP/neigh"
+	fleet_ns ip -batch "$FLEET_TMP/neigh" || return 1
+	mv -f "$FLEET_TMP/targets.new" "$FLEET_TMP/targets" # whole, for a loader starting now
 }
 
 # fleet_wait_listening N: until N VMs have printed "listening" on their console (the daemon
