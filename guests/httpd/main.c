@@ -293,8 +293,10 @@ int main(int argc, char **argv)
 		if (next != UINT64_MAX)
 			timeout = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 		int n = poll(pfds, (unsigned)nslots + 1, polling ? 0 : timeout);
-		if (polling && n == 0)
+		if (polling && n == 0) {
 			dn_idle(dn_now_ns()); /* an exit: frames out and in, no sleep */
+			dn_net_poll(0);	      /* frames in, due timers; never idles */
+		}
 		if (n < 0 && errno != EINTR) {
 			printf("httpd: poll: errno %d\n", errno);
 			return 1;
