@@ -45,6 +45,13 @@ HOG_DISK=$FLEET_TMP/hog.img
 HOG_GUESTS=$FLEET_GUESTS
 HOG_STATE=$FLEET_TMP/state
 
+# worker_of NAME: the worker thread the VM runs on
+worker_of() {
+	fleet_ctl list --json | python3 -c 'import json, sys
+print(next((v.get("worker") for v in json.load(sys.stdin) if v["name"] == sys.argv[1]), "-"))' "$1"
+}
+VICTIM_WORKER=$(worker_of svc-0)
+
 # measure LABEL: one denali-load run at RATE; appends "LABEL tput p99 p50 failures" to results
 measure() {
 	fleet_load -r "$RATE" -d "$DURATION" -w 1s --timeout 2s -q >"$FLEET_TMP/load.json"
@@ -64,20 +71,22 @@ for r in $(seq "$RUNS"); do
 		hog_start "$h" 0 || exit 1
 		hog_wait_working "$h" || echo "isolation: hog-$h reported no work" >&2
 		measure "$h"
-		hog_rate "$h" >>"$FLEET_TMP/hogrates"
+		echo "$(hog_rate "$h") $(worker_of "hog-$h")" >>"$FLEET_TMP/hogrates"
 		hog_stop "$h"
 	done
 	echo "isolation: round $r done; load $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 
-python3 - "$FLEET_TMP/results" "$FLEET_TMP/hogrates" "$HOGS" "$RATE" <<'PY'
+python3 - "$FLEET_TMP/results" "$FLEET_TMP/hogrates" "$HOGS" "$RATE" "$VICTIM_WORKER" <<'PY'
 import json, statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-rates = {}
+rates, same = {}, {}
 for l in open(sys.argv[2]):
     p = l.split()
     if len(p) >= 2:
         rates.setdefault(p[0], []).append(float(p[1]))
+    if len(p) >= 3:
+        same[p[0]] = p[2] == sys.argv[5]
 hogs = sys.argv[3].split()
 def med(label, col):
     v = [float(r[col]) for r in rows if r[0] == label]
@@ -86,7 +95,7 @@ def tot(label, col):
     return sum(int(float(r[col])) for r in rows if r[0] == label)
 base_t, base_p = med("alone", 1), med("alone", 2)
 print("%-8s %10s %9s %9s %8s %8s %9s  %s" % ("beside", "req/s", "p50 ms", "p99 ms", "x tput",
-      "x p99", "failures", "hog work (median /s)"))
+      "x p99", "failures", "hog work (median /s), on the victim's worker?"))
 out = {"bench": "isolation", "rate": float(sys.argv[4]), "alone": {"rps": base_t, "p99_ms": base_p}}
 print("%-8s %10.1f %9.3f %9.3f %8s %8s %9d" % ("alone", base_t, med("alone", 3), base_p, "1.00",
       "1.00", tot("alone", 4)))
@@ -95,10 +104,12 @@ for h in hogs:
     rt, rp = t / base_t if base_t else 0, p / base_p if base_p else 0
     ok = "ok" if rt >= 0.8 and rp <= 2 else "MISSED"
     hr = statistics.median(rates[h]) if h in rates else 0
-    print("%-8s %10.1f %9.3f %9.3f %8.2f %8.2f %9d  %.0f  %s" % (h, t, med(h, 3), p, rt, rp,
-          tot(h, 4), hr, ok))
+    sw = {True: "same worker", False: "other worker"}.get(same.get(h), "?")
+    print("%-8s %10.1f %9.3f %9.3f %8.2f %8.2f %9d  %.0f, %s  %s" % (h, t, med(h, 3), p, rt, rp,
+          tot(h, 4), hr, sw, ok))
     out[h] = {"rps": t, "p99_ms": p, "tput_ratio": round(rt, 3), "p99_ratio": round(rp, 3),
-              "failures": tot(h, 4), "hog_rate": hr, "target_met": ok == "ok"}
+              "failures": tot(h, 4), "hog_rate": hr, "same_worker": same.get(h),
+              "target_met": ok == "ok"}
 print("targets: throughput >= 0.8x alone, p99 <= 2x alone (medians of the rounds)")
 print(json.dumps(out))
 PY
