@@ -478,6 +478,13 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 			return rc;
 		}
 	}
+	/* Shells are reset or destroyed off the workers (shell_pool.c). */
+	rc = shell_reclaimer_start(worker_helper_confine);
+	if (rc) {
+		out->ctx = f;
+		fleet_close(out);
+		return rc;
+	}
 	if (cfg->net) {
 		char err[256] = "";
 
@@ -557,6 +564,7 @@ void fleet_close(struct ctl_backend *be)
 	fleet_swap_close(f);
 	tap_uplink_close(f->up);
 	netsw_destroy(f->sw);
+	shell_reclaimer_stop();
 	shell_pool_drain();
 	free(f->workers);
 	free(f->last_busy);

@@ -621,6 +621,10 @@ int denalid_run(int argc, char **argv)
 			worker_set_idle_hook(&workers[i], swap_idle, NULL);
 		}
 	}
+	/* Shells are reset or destroyed off the workers (shell_pool.c). */
+	rc = shell_reclaimer_start(worker_helper_confine);
+	if (rc)
+		return 1;
 	uint64_t t_start = vm_now_ns();
 	for (unsigned i = 0; i < total; i++) {
 		char err[256];
@@ -661,6 +665,7 @@ int denalid_run(int argc, char **argv)
 			close(vms[i].snap_fd);
 		vm_destroy(vm);
 	}
+	shell_reclaimer_stop();
 	shell_pool_drain();
 	if (ctx.up) {
 		struct tap_stats ts;

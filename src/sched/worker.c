@@ -537,6 +537,16 @@ static int worker_confine(struct worker *w)
 	return 0;
 }
 
+int worker_helper_confine(void)
+{
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && geteuid() == 0) {
+		fprintf(stderr, "denali: helper thread: cannot drop capabilities\n");
+		return -EPERM;
+	}
+	return worker_seccomp_install(WORKER_SIG);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;

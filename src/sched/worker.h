@@ -145,6 +145,11 @@ void worker_wake(struct task *t, uint64_t events);
 /* Asks the worker to finish once it owns no task, and joins it. */
 void worker_stop(struct worker *w);
 
+/* Confines the calling helper thread as a worker is confined: no capabilities, the worker
+ * seccomp allowlist. For threads that work on shells beside the workers (the shell
+ * reclaimer: shell_reclaimer_start(worker_helper_confine)). 0 or -errno. */
+int worker_helper_confine(void);
+
 /* Installs the preemption signal handler; once per process. */
 int worker_signals_init(void);
 

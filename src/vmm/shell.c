@@ -1,5 +1,5 @@
 /*
- * KVM shells and their pool. __ioctl-style raw calls return -errno; every
+ * KVM shells (the pool is in shell_pool.c). __ioctl-style raw calls return -errno; every
  * message names the failing ioctl.
  */
 #include "shell.h"
@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +27,6 @@ static struct {
 	struct kvm_cpuid2 hdr;
 	struct kvm_cpuid_entry2 e[CPUID_MAX_ENTRIES];
 } cpuid;
-
-static struct {
-	pthread_mutex_t lock;
-	struct shell *head;
-	unsigned count;
-	unsigned max;
-} pool = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 16384};
 
 /* A worker's preemption signal may land in any of these: retry. */
 static int rioctl(int fd, unsigned long req, void *arg)
@@ -366,7 +358,7 @@ int shell_bind(struct shell *sh, uint8_t *mem, uint64_t size, const struct vcpu_
 		return -EIO;
 	}
 	if (sh->mmu_dirty && sh->tenant != st && sh->mem == mem) {
-		/* A new tenant without a shell_put() in between. */
+		/* A new tenant where another ran (pooled dirty, or rebound directly). */
 		rc = shell_reset_mmu(sh);
 		if (rc)
 			return rc;
@@ -444,103 +436,4 @@ int shell_save(struct shell *sh, struct vcpu_state *st)
 		return -EIO;
 	}
 	return 0;
-}
-
-#define POOL_SCAN 64 /* how far shell_get_for() looks for its slot's owner */
-
-int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out)
-{
-	struct shell **pp, *sh = NULL;
-	unsigned n = 0;
-
-	pthread_mutex_lock(&pool.lock);
-	for (pp = &pool.head; mem && *pp && n < POOL_SCAN; pp = &(*pp)->next, n++) {
-		if ((*pp)->mem == mem && (*pp)->mem_size == size)
-			break;
-	}
-	if (!mem || !*pp || n == POOL_SCAN)
-		pp = &pool.head;
-	if (*pp) {
-		sh = *pp;
-		*pp = sh->next;
-		pool.count--;
-	}
-	pthread_mutex_unlock(&pool.lock);
-	if (!sh)
-		return shell_create(out);
-	sh->next = NULL;
-	*out = sh;
-	return 0;
-}
-
-int shell_get(struct shell **out)
-{
-	return shell_get_for(NULL, 0, out);
-}
-
-void shell_put(struct shell *sh)
-{
-	/* A pooled shell holds no half-done instruction (issue 7, hole 1). */
-	if ((sh->exit_pending && shell_complete(sh)) || (sh->mmu_dirty && shell_reset_mmu(sh))) {
-		shell_destroy(sh);
-		return;
-	}
-	sh->tenant = NULL;
-	pthread_mutex_lock(&pool.lock);
-	if (pool.count < pool.max) {
-		sh->next = pool.head;
-		pool.head = sh;
-		pool.count++;
-		sh = NULL;
-	}
-	pthread_mutex_unlock(&pool.lock);
-	if (sh)
-		shell_destroy(sh);
-}
-
-int shell_pool_fill(unsigned n)
-{
-	while (shell_pool_size() < n) {
-		struct shell *sh;
-		int rc = shell_create(&sh);
-
-		if (rc)
-			return rc;
-		shell_put(sh);
-	}
-	return 0;
-}
-
-void shell_pool_drain(void)
-{
-	struct shell *sh;
-
-	pthread_mutex_lock(&pool.lock);
-	sh = pool.head;
-	pool.head = NULL;
-	pool.count = 0;
-	pthread_mutex_unlock(&pool.lock);
-	while (sh) {
-		struct shell *next = sh->next;
-
-		shell_destroy(sh);
-		sh = next;
-	}
-}
-
-unsigned shell_pool_size(void)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&pool.lock);
-	n = pool.count;
-	pthread_mutex_unlock(&pool.lock);
-	return n;
-}
-
-void shell_pool_set_max(unsigned max)
-{
-	pthread_mutex_lock(&pool.lock);
-	pool.max = max;
-	pthread_mutex_unlock(&pool.lock);
 }

@@ -29,7 +29,8 @@ struct shell {
 	 * state the next KVM_RUN starts from. Cleared by shell_complete(). */
 	int exit_pending;
 	/* A tenant has run since the slot was last (re)created, so KVM's MMU
-	 * may hold its translations: shell_put() drops them (hole 3). */
+	 * may hold its translations: dropped before another tenant runs here,
+	 * by shell_bind() or ahead of time by the reclaimer (hole 3). */
 	int mmu_dirty;
 	const struct vcpu_state *tenant; /* state last bound, for shell_bind */
 	struct shell *next;		 /* pool link */
@@ -66,9 +67,10 @@ int shell_run(struct shell *sh);
  * delete and re-add at the same place: KVM zaps all shadow pages of a
  * deleted slot, the one MMU reset every x86 KVM honours). A shell bound to
  * recycled memory at the same address would otherwise keep the previous
- * tenant's translations, since no slot update happens. shell_put() calls it
- * when a tenant ran; shell_bind() when a different tenant comes without a
- * shell_put(). 0 or -errno (the shell is then left without a slot).
+ * tenant's translations, since no slot update happens. shell_bind() calls it
+ * when a different tenant comes to a dirty shell at the same memory; the
+ * reclaimer (shell_pool.c) ahead of time for a few pooled shells. 0 or -errno
+ * (the shell is then left without a slot).
  */
 int shell_reset_mmu(struct shell *sh);
 
@@ -92,9 +94,13 @@ int shell_save(struct shell *sh, struct vcpu_state *st);
  * its slot as it is (a shell holds no guest state while pooled: the next
  * bind replaces registers, vector state and the slot if it differs), or
  * destroys it when the pool is full or its last exit cannot be completed
- * (shell_complete()). The tenant's MMU translations are dropped before the
- * shell is pooled (shell_reset_mmu()), so the next bind stays ioctl-free for
- * the slot. Thread-safe.
+ * (shell_complete()). A shell in which a tenant ran is pooled dirty
+ * (mmu_dirty) and tenant-less: shell_bind() drops the old translations
+ * (shell_reset_mmu()) before any new tenant whose memory is where the slot
+ * points, and any other memory replaces the slot, which drops them too. With
+ * the reclaimer running (shell_reclaimer_start()), a few pooled shells are
+ * reset ahead of time, off the workers, and shells the pool has no room for
+ * are destroyed there. Thread-safe. (shell_pool.c)
  */
 int shell_get(struct shell **out);
 int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out);
@@ -105,5 +111,22 @@ int shell_pool_fill(unsigned n);
 void shell_pool_drain(void);
 unsigned shell_pool_size(void);
 void shell_pool_set_max(unsigned max);
+
+/*
+ * Starts the reclaimer: one thread, at a lower priority, that keeps a few
+ * pooled shells reset and destroys the ones the pool cannot keep, so that a
+ * worker seldom waits for a memory-slot update's SRCU grace periods and never
+ * for a VM teardown.
+ * confine, if not NULL, runs first on the new thread (drop capabilities,
+ * install a seccomp allowlist) and this returns only after it did; its
+ * non-zero return fails the start. Without a reclaimer shell_put() does the
+ * work itself. 0 or -errno.
+ */
+int shell_reclaimer_start(int (*confine)(void));
+/* Waits until every shell handed over for destruction is destroyed and the
+ * reclaimer holds none. */
+void shell_reclaimer_wait(void);
+/* Finishes the queue and ends the thread; shell_put() works alone again. */
+void shell_reclaimer_stop(void);
 
 #endif

@@ -11,7 +11,10 @@
  *          directory, rewrites it so that VA 0x400000 maps GPA 0xa00000 and
  *          reads through that alias; tenant "b", bound to the same shell and the same recycled
  *          memory region (no slot update: the serve path), must not read
- *          through a's translation (hole 3). Three cycles.
+ *          through a's translation (hole 3), and the shell it binds to must
+ *          hold no MMU state of a (reset at bind, or ahead of time by the
+ *          reclaimer). Three cycles with shell_put() alone, two with the
+ *          reclaimer thread running (which must reset the pooled shell).
  * Usage: test_shell_reuse GUEST_DIR. Exit 77 without /dev/kvm.
  */
 #include "vmm/shell.h"
@@ -31,6 +34,7 @@
 
 static const char *guests;
 static int fails;
+static int bound_dirty; /* the last bind left the previous tenant's MMU state */
 
 #define CHECK(cond, ...)                                                                           \
 	do {                                                                                       \
@@ -115,6 +119,7 @@ static struct shell *run(struct vm *vm, char *out, size_t cap)
 		printf("FAIL: %s: no shell\n", vm->name);
 		exit(1);
 	}
+	bound_dirty = sh->mmu_dirty;
 	do {
 		stop = vm_run(vm);
 		if (stop == VM_STOP_IDLE)
@@ -150,7 +155,18 @@ static void test_mmio(void)
 	vm_destroy(b);
 }
 
-static void test_alias(int cycle)
+/* With the reclaimer: a shell pooled dirty is reset ahead of time (hang guard 10 s). */
+static int wait_reset(struct shell *sh)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (!__atomic_load_n(&sh->mmu_dirty, __ATOMIC_ACQUIRE))
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void test_alias(int cycle, int reclaimer)
 {
 	char out[4096];
 	struct vm *a = create("hostile-alias", "a", 10 + 2 * (uint64_t)cycle), *b;
@@ -165,11 +181,15 @@ static void test_alias(int cycle)
 	sh_a = run(a, out, sizeof(out));
 	CHECK(a->status == VM_EXITED && a->exit_code == 0,
 	      "alias %d: tenant a did not read through its alias: %s %s", cycle, a->reason, out);
+	if (reclaimer)
+		CHECK(wait_reset(sh_a), "alias %d: the reclaimer did not reset the pooled shell",
+		      cycle);
 	vm_destroy(a);
 	b = create("hostile-alias", "b", 11 + 2 * (uint64_t)cycle);
 	sh_b = run(b, out, sizeof(out));
 	CHECK(sh_a == sh_b && b->mem == mem_a,
 	      "alias %d: precondition: b did not get a's shell and recycled memory", cycle);
+	CHECK(!bound_dirty, "alias %d: b was bound to a shell still holding a's MMU state", cycle);
 	CHECK(b->status == VM_EXITED && b->exit_code == 0,
 	      "alias %d: tenant b: status %s (%s), console: %s", cycle, vm_status_name(b->status),
 	      b->reason, out);
@@ -193,7 +213,14 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	test_mmio();
 	for (int i = 0; i < 3; i++)
-		test_alias(i);
+		test_alias(i, 0);
+	if (shell_reclaimer_start(NULL)) {
+		printf("FAIL: shell_reclaimer_start\n");
+		return 1;
+	}
+	for (int i = 3; i < 5; i++)
+		test_alias(i, 1);
+	shell_reclaimer_stop();
 	shell_pool_drain();
 	printf("%d failed\n", fails);
 	return fails ? 1 : 0;

@@ -1,0 +1,294 @@
+/*
+ * The pool of idle shells, and the reclaimer thread that takes the slow parts
+ * of shell reuse off the workers.
+ *
+ * Dropping a tenant's MMU translations (shell_reset_mmu(), a memory-slot
+ * delete and re-add) waits for two SRCU grace periods of that VM, 0.1-1 ms
+ * each here and more under load, and destroying a shell tears a KVM VM down.
+ * Done in shell_put() on a worker (2a6370f) that was time every other VM of
+ * the worker waited for: the demo fleet's wake-up lateness grew 4-8x. Now:
+ *
+ * - shell_put() finishes the pending exit on the caller's thread (cheap, and
+ *   it must happen while the tenant's memory is still mapped) and pools the
+ *   shell as it is, marked dirty (mmu_dirty) if a tenant ran in it. A dirty
+ *   shell is never run by anyone else before its reset: shell_bind() resets
+ *   it for any new tenant whose memory is where the slot points (any other
+ *   memory replaces the slot, which drops the translations anyway). So a
+ *   shell nobody reuses is never reset at all.
+ * - The reclaimer, when running, destroys the shells the pool has no room
+ *   for and keeps up to RECLAIM_CLEAN pooled shells reset ahead of time, so
+ *   that a reused shell usually binds with no slot update on the worker.
+ */
+#include "shell.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define POOL_SCAN	  64  /* how far shell_get_for() looks for its slot's owner */
+#define RECLAIM_QUEUE_MAX 512 /* shells waiting to be destroyed; beyond, shell_put() does it */
+#define RECLAIM_CLEAN	  8   /* pooled shells the reclaimer keeps reset ahead of time */
+#define RECLAIM_NICE	  10  /* the reclaimer yields the CPU to the workers */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* work for the reclaimer; the reclaimer idle again */
+	struct shell *head;  /* idle shells, reset or not (mmu_dirty) */
+	unsigned count, max;
+	unsigned clean;	     /* pooled shells with mmu_dirty == 0 */
+	struct shell *queue; /* to be destroyed by the reclaimer */
+	unsigned queued;
+	int busy; /* the reclaimer holds one shell outside the lock */
+	int running, quit;
+	pthread_t thread;
+	int (*confine)(void);
+	int start_rc;
+	sem_t started;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .max = 16384};
+
+int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out)
+{
+	struct shell **pp, *sh = NULL;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&pool.lock);
+	for (pp = &pool.head; mem && *pp && n < POOL_SCAN; pp = &(*pp)->next, n++) {
+		if ((*pp)->mem == mem && (*pp)->mem_size == size)
+			break;
+	}
+	if (!mem || !*pp || n == POOL_SCAN)
+		pp = &pool.head;
+	if (*pp) {
+		sh = *pp;
+		*pp = sh->next;
+		pool.count--;
+		pool.clean -= !sh->mmu_dirty;
+	}
+	if (pool.running && pool.clean < RECLAIM_CLEAN && pool.count > pool.clean)
+		pthread_cond_broadcast(&pool.cond); /* time to reset another one */
+	pthread_mutex_unlock(&pool.lock);
+	if (!sh)
+		return shell_create(out);
+	sh->next = NULL;
+	*out = sh;
+	return 0;
+}
+
+int shell_get(struct shell **out)
+{
+	return shell_get_for(NULL, 0, out);
+}
+
+/* Pools an idle shell; returns it if the pool is full (NULL if pooled). Lock held. */
+static struct shell *pool_add_locked(struct shell *sh)
+{
+	if (pool.count >= pool.max)
+		return sh;
+	sh->next = pool.head;
+	pool.head = sh;
+	pool.count++;
+	pool.clean += !sh->mmu_dirty;
+	if (pool.running && sh->mmu_dirty && pool.clean < RECLAIM_CLEAN)
+		pthread_cond_broadcast(&pool.cond);
+	return NULL;
+}
+
+void shell_put(struct shell *sh)
+{
+	/* A shell leaves its caller with no half-done instruction (issue 7, hole 1): on the
+	 * caller's thread, while the tenant's memory is still mapped. */
+	if (sh->exit_pending && shell_complete(sh)) {
+		shell_destroy(sh);
+		return;
+	}
+	sh->tenant = NULL; /* any next tenant is a new one: shell_bind() resets if dirty */
+	pthread_mutex_lock(&pool.lock);
+	sh = pool_add_locked(sh);
+	if (sh && pool.running && !pool.quit && pool.queued < RECLAIM_QUEUE_MAX) {
+		sh->next = pool.queue;
+		pool.queue = sh;
+		pool.queued++;
+		pthread_cond_broadcast(&pool.cond);
+		sh = NULL;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	if (sh)
+		shell_destroy(sh);
+}
+
+/* A dirty pooled shell taken out for a reset, or NULL. Lock held. */
+static struct shell *take_dirty_locked(void)
+{
+	for (struct shell **pp = &pool.head; *pp; pp = &(*pp)->next) {
+		struct shell *sh = *pp;
+
+		if (sh->mmu_dirty) {
+			*pp = sh->next;
+			pool.count--;
+			sh->next = NULL;
+			return sh;
+		}
+	}
+	return NULL;
+}
+
+static void *reclaimer_main(void *arg)
+{
+	sigset_t all;
+
+	(void)arg;
+	/* No process signal lands here, and the priority is lowered before a seccomp
+	 * allowlist may forbid it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_NAME, "denali-reclaim");
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), RECLAIM_NICE) < 0) {
+		/* runs at the workers' priority then */
+	}
+	pool.start_rc = pool.confine ? pool.confine() : 0;
+	sem_post(&pool.started);
+	if (pool.start_rc)
+		return NULL;
+	pthread_mutex_lock(&pool.lock);
+	for (;;) {
+		struct shell *sh = pool.queue;
+		int destroy = sh != NULL;
+
+		if (sh) {
+			pool.queue = sh->next;
+			pool.queued--;
+		} else if (!pool.quit && pool.clean < RECLAIM_CLEAN) {
+			sh = take_dirty_locked();
+		}
+		if (!sh) {
+			if (pool.quit)
+				break;
+			pthread_cond_wait(&pool.cond, &pool.lock);
+			continue;
+		}
+		pool.busy = 1;
+		pthread_mutex_unlock(&pool.lock);
+		if (!destroy && shell_reset_mmu(sh))
+			destroy = 1; /* no slot any more: not fit for the pool */
+		if (destroy)
+			shell_destroy(sh);
+		pthread_mutex_lock(&pool.lock);
+		if (!destroy && (sh = pool_add_locked(sh)) != NULL) {
+			pthread_mutex_unlock(&pool.lock);
+			shell_destroy(sh); /* the pool filled up meanwhile */
+			pthread_mutex_lock(&pool.lock);
+		}
+		pool.busy = 0;
+		pthread_cond_broadcast(&pool.cond);
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return NULL;
+}
+
+int shell_reclaimer_start(int (*confine)(void))
+{
+	int rc;
+
+	if (pool.running)
+		return 0;
+	pool.confine = confine;
+	pool.quit = 0;
+	sem_init(&pool.started, 0, 0);
+	rc = -pthread_create(&pool.thread, NULL, reclaimer_main, NULL);
+	if (rc == 0) {
+		/* Confined (no capabilities) before the caller goes on. */
+		while (sem_wait(&pool.started) < 0 && errno == EINTR)
+			;
+		rc = pool.start_rc;
+		if (rc)
+			pthread_join(pool.thread, NULL);
+	}
+	sem_destroy(&pool.started);
+	if (rc) {
+		fprintf(stderr, "denali: shell reclaimer: %s\n", strerror(-rc));
+		return rc;
+	}
+	pthread_mutex_lock(&pool.lock);
+	pool.running = 1;
+	pthread_mutex_unlock(&pool.lock);
+	return 0;
+}
+
+void shell_reclaimer_stop(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	if (!pool.running) {
+		pthread_mutex_unlock(&pool.lock);
+		return;
+	}
+	pool.quit = 1;
+	pthread_cond_broadcast(&pool.cond);
+	pthread_mutex_unlock(&pool.lock);
+	pthread_join(pool.thread, NULL); /* it empties the queue first */
+	pthread_mutex_lock(&pool.lock);
+	pool.running = 0;
+	pthread_mutex_unlock(&pool.lock);
+}
+
+void shell_reclaimer_wait(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	while (pool.queue || pool.busy)
+		pthread_cond_wait(&pool.cond, &pool.lock);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+int shell_pool_fill(unsigned n)
+{
+	while (shell_pool_size() < n) {
+		struct shell *sh;
+		int rc = shell_create(&sh);
+
+		if (rc)
+			return rc;
+		shell_put(sh);
+	}
+	return 0;
+}
+
+void shell_pool_drain(void)
+{
+	struct shell *sh;
+
+	shell_reclaimer_wait();
+	pthread_mutex_lock(&pool.lock);
+	sh = pool.head;
+	pool.head = NULL;
+	pool.count = pool.clean = 0;
+	pthread_mutex_unlock(&pool.lock);
+	while (sh) {
+		struct shell *next = sh->next;
+
+		shell_destroy(sh);
+		sh = next;
+	}
+}
+
+unsigned shell_pool_size(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&pool.lock);
+	n = pool.count;
+	pthread_mutex_unlock(&pool.lock);
+	return n;
+}
+
+void shell_pool_set_max(unsigned max)
+{
+	pthread_mutex_lock(&pool.lock);
+	pool.max = max;
+	pthread_mutex_unlock(&pool.lock);
+}
