@@ -226,6 +226,9 @@ json_t *fleet_json_stats(void *ctx)
 	    "exits_total", json_integer((json_int_t)t.ctr.exits));
 	json_object_set_new(out, "exits_by_reason", exit_kinds_json(t.ctr.exit_kinds));
 	json_object_set_new(out, "wakeup_lateness", lateness_json(&late, 1));
+	/* shells the reclaimer still has to destroy or reset: 0 once the daemon is at rest */
+	json_object_set_new(out, "shells_reclaiming",
+			    json_integer((json_int_t)shell_reclaimer_pending()));
 	if (f->sw)
 		json_object_set_new(out, "net", net_json(f));
 	if (f->swapper)

@@ -113,7 +113,7 @@ unsigned shell_pool_size(void);
 void shell_pool_set_max(unsigned max);
 
 /*
- * Starts the reclaimer: one thread, at a lower priority, that keeps a few
+ * Starts the reclaimer: one thread that keeps a few
  * pooled shells reset and destroys the ones the pool cannot keep, so that a
  * worker seldom waits for a memory-slot update's SRCU grace periods and never
  * for a VM teardown.
@@ -126,6 +126,8 @@ int shell_reclaimer_start(int (*confine)(void));
 /* Waits until every shell handed over for destruction is destroyed and the
  * reclaimer holds none. */
 void shell_reclaimer_wait(void);
+/* Shells the reclaimer still has to destroy or reset (0: it is idle). */
+unsigned shell_reclaimer_pending(void);
 /* Finishes the queue and ends the thread; shell_put() works alone again. */
 void shell_reclaimer_stop(void);
 

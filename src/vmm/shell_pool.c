@@ -29,13 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#define POOL_SCAN	  64  /* how far shell_get_for() looks for its slot's owner */
-#define RECLAIM_QUEUE_MAX 512 /* shells waiting to be destroyed; beyond, shell_put() does it */
-#define RECLAIM_CLEAN	  8   /* pooled shells the reclaimer keeps reset ahead of time */
-#define RECLAIM_NICE	  10  /* the reclaimer yields the CPU to the workers */
+#define POOL_SCAN	  64 /* how far shell_get_for() looks for its slot's owner */
+#define RECLAIM_QUEUE_MAX 64 /* shells waiting to be destroyed; beyond, shell_put() does it */
+#define RECLAIM_CLEAN	  8  /* pooled shells the reclaimer keeps reset ahead of time */
 
 static struct {
 	pthread_mutex_t lock;
@@ -144,14 +142,11 @@ static void *reclaimer_main(void *arg)
 	sigset_t all;
 
 	(void)arg;
-	/* No process signal lands here, and the priority is lowered before a seccomp
-	 * allowlist may forbid it. */
+	/* No process signal lands here. (It keeps the workers' priority: at a lower one,
+	 * destruction fell behind on a loaded host and shells held their descriptors.) */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	prctl(PR_SET_NAME, "denali-reclaim");
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), RECLAIM_NICE) < 0) {
-		/* runs at the workers' priority then */
-	}
 	pool.start_rc = pool.confine ? pool.confine() : 0;
 	sem_post(&pool.started);
 	if (pool.start_rc)
@@ -274,6 +269,18 @@ void shell_pool_drain(void)
 		shell_destroy(sh);
 		sh = next;
 	}
+}
+
+unsigned shell_reclaimer_pending(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&pool.lock);
+	n = pool.queued + (unsigned)pool.busy;
+	if (pool.running && pool.clean < RECLAIM_CLEAN && pool.count > pool.clean)
+		n++; /* a reset it is about to start */
+	pthread_mutex_unlock(&pool.lock);
+	return n;
 }
 
 unsigned shell_pool_size(void)

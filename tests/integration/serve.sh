@@ -72,7 +72,15 @@ expect_status stop-all 0 "$?"
 "$CTL" $S list --json >"$TMP/list2.json"
 CHECKS=$((CHECKS + 1))
 [ "$(json "$TMP/list2.json" "len(d)")" = 0 ] || fail "VMs left after stop --all"
-"$CTL" $S stats --json >"$TMP/stats1.json"
+# the shell reclaimer destroys what the pool cannot keep: at rest once it is idle
+for _ in $(seq 300); do
+	"$CTL" $S stats --json >"$TMP/stats1.json"
+	[ "$(json "$TMP/stats1.json" "d['shells_reclaiming']")" = 0 ] && break
+	sleep 0.2
+done
+CHECKS=$((CHECKS + 1))
+[ "$(json "$TMP/stats1.json" "d['shells_reclaiming']")" = 0 ] ||
+	fail "the shell reclaimer is not idle 60 s after stop --all"
 fds1=$(fds_at_rest)
 pooled0=$(json "$TMP/stats0.json" "d['shells_pooled']")
 pooled1=$(json "$TMP/stats1.json" "d['shells_pooled']")
@@ -124,17 +132,19 @@ wait "$DPID"
 start_daemon fair --workers 1 --quantum-ms 5
 S="--socket $TMP/fair.sock"
 "$CTL" $S start spin "$GUESTS/spin" --count 2 -- 60000 >/dev/null
-cpu_of() { json "$1" "[v['cpu_ms'] for v in d if v['name']=='$2'][0]"; }
-"$CTL" $S list --json >"$TMP/fair0.json"
+# cpu2 FILE: "spin-0's cpu_ms spin-1's cpu_ms"
+cpu2() { json "$1" "' '.join(str(v['cpu_ms']) for v in sorted(d, key=lambda v: v['name']))"; }
+"$CTL" $S list --json >"$TMP/fair.json"
+read -r a0 b0 <<<"$(cpu2 "$TMP/fair.json")"
 for w in 1 2 3; do
-	p=$((w - 1))
 	for _ in $(seq 300); do # hang guard: 60 s
 		sleep 0.2
-		"$CTL" $S list --json >"$TMP/fair$w.json"
-		da=$(($(cpu_of "$TMP/fair$w.json" spin-0) - $(cpu_of "$TMP/fair$p.json" spin-0)))
-		db=$(($(cpu_of "$TMP/fair$w.json" spin-1) - $(cpu_of "$TMP/fair$p.json" spin-1)))
+		"$CTL" $S list --json >"$TMP/fair.json"
+		read -r a1 b1 <<<"$(cpu2 "$TMP/fair.json")"
+		da=$((a1 - a0)) db=$((b1 - b0))
 		[ "$da" -ge 500 ] || [ "$db" -ge 500 ] && break
 	done
+	a0=$a1 b0=$b1
 	echo "window $w: spin-0 $da ms, spin-1 $db ms of CPU"
 	CHECKS=$((CHECKS + 1))
 	[ "$da" -gt 0 ] && [ "$db" -gt 0 ] && { [ "$da" -ge 500 ] || [ "$db" -ge 500 ]; } ||
