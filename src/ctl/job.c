@@ -1,6 +1,7 @@
-#include "job.h"
+#include "job_impl.h"
 
 #include "log.h"
+#include "notify.h"
 #include "store.h"
 
 #include <errno.h>
@@ -11,36 +12,7 @@
 #include <time.h>
 
 #define STOP_AHEAD 256 /* stops on their way to the workers and not yet reaped */
-
-enum job_kind { JOB_START, JOB_STOP };
-
-struct ctl_job {
-	unsigned long id, client;
-	enum job_kind kind;
-	enum ctl_job_state state;
-	bool progress, rolling_back;
-	char what[256], peer[96], error[320];
-	unsigned total, done, failed;
-	int64_t started_ms, ended_ms;
-	json_t *req_id;
-	json_t *names;	/* what to start or stop, in order */
-	json_t *ok;	/* started / stopped */
-	json_t *errors; /* stop: [{name, error}] */
-	size_t next;	/* index into names (rollback: into ok, from the end) */
-	size_t reap;	/* stop: names before this are done with */
-	bool blocked;	/* stop: last step only waited for workers */
-	struct ctl_backend be;
-	struct ctl_store *store;
-	struct vm_spec spec; /* start: the template; argv owned */
-	void *batch;
-	uint64_t first_id;
-	/* The work is done; the store is being synced on a thread of its own, so that the
-	 * serving thread never waits for the disk. */
-	bool syncing, failed_work;
-	pthread_t sync_thread;
-	int sync_done, sync_rc; /* atomic */
-	bool sync_thread_live;
-};
+#define REAP_LOOK  32  /* VMs still being torn down looked at per pass before it rests */
 
 static unsigned long job_serial;
 
@@ -201,6 +173,9 @@ static struct ctl_job *new_stop(struct ctl_job *j, const struct ctl_request *req
 			 req->nnames > 1 ? " ..." : "", req->nnames);
 	}
 	j->total = (unsigned)json_array_size(j->names);
+	j->reaped = calloc(j->total ? j->total : 1, sizeof(*j->reaped));
+	if (!j->reaped)
+		return NULL;
 	if (j->store)
 		store_batch_begin(j->store);
 	return j;
@@ -226,6 +201,8 @@ struct ctl_job *ctl_job_new(const struct ctl_backend *be, struct ctl_store *stor
 	}
 	if (!r) {
 		ctl_job_free(j);
+		if (!*reply)
+			*reply = ctl_reply_error(req->id, "out of memory");
 		return NULL;
 	}
 	log_info("%s: job %lu: %s", peer, j->id, j->what);
@@ -261,6 +238,12 @@ static void conclude(struct ctl_job *j, bool failed)
 {
 	j->state = failed ? CTL_JOB_FAILED : CTL_JOB_DONE;
 	j->ended_ms = real_ms();
+	if (j->kind == JOB_RESTORE) {
+		log_info("restored %u VM(s), %u failed, %u removed meanwhile (job %lu)", j->done,
+			 j->failed, j->skipped, j->id);
+		notify_sendf("STATUS=serving, %u VM(s) restored", j->done);
+		return;
+	}
 	log_info("%s: job %lu: %s: %s, %u done, %u failed%s%s", j->peer, j->id, j->what,
 		 failed ? "failed" : "done", j->done, j->failed, j->error[0] ? ": " : "", j->error);
 }
@@ -382,6 +365,30 @@ static int stop_one_try(struct ctl_job *j, const char *name, char *err, size_t e
 	return r;
 }
 
+/* Reaps the stop of names[i]: done with, or -EINPROGRESS while its worker has not let the
+ * VM go. */
+static int reap_one(struct ctl_job *j, size_t i)
+{
+	const char *name = json_string_value(json_array_get(j->names, i));
+	char err[256] = "";
+	int r = stop_one_try(j, name, err, sizeof(err));
+
+	if (r == -EINPROGRESS)
+		return r;
+	j->reaped[i] = true;
+	if (r == 0) {
+		json_array_append_new(j->ok, json_string(name));
+		j->done++;
+	} else {
+		if (!j->error[0])
+			snprintf(j->error, sizeof(j->error), "vm %s: %s", name, err);
+		json_array_append_new(j->errors,
+				      json_pack("{s:s, s:s}", "name", name, "error", err));
+		j->failed++;
+	}
+	return 0;
+}
+
 static bool step_stop(struct ctl_job *j, int64_t end)
 {
 	size_t total = json_array_size(j->names);
@@ -395,30 +402,23 @@ static bool step_stop(struct ctl_job *j, int64_t end)
 		     j->next++)
 			j->be.stop_begin(j->be.ctx,
 					 json_string_value(json_array_get(j->names, j->next)));
-		/* ... and the ones whose workers are done reaped, never waited for. */
-		while (j->reap < total && (j->reap < j->next || !j->be.stop_begin)) {
-			const char *name = json_string_value(json_array_get(j->names, j->reap));
-			char err[256] = "";
-			int r = stop_one_try(j, name, err, sizeof(err));
-
-			if (r == -EINPROGRESS)
-				break;
-			moved = true;
-			j->reap++;
-			if (r == 0) {
-				json_array_append_new(j->ok, json_string(name));
-				j->done++;
-			} else {
-				if (!j->error[0])
-					snprintf(j->error, sizeof(j->error), "vm %s: %s", name,
-						 err);
-				json_array_append_new(
-				    j->errors, json_pack("{s:s, s:s}", "name", name, "error", err));
-				j->failed++;
+		if (!j->be.stop_begin)
+			j->next = total; /* every stop waits for its VM: one at a time, in order */
+		/* ... and every one whose worker is done reaped, in whatever order the workers
+		 * finish (a VM still being torn down holds up none behind it). */
+		for (size_t i = j->reap, busy = 0; i < j->next && busy < REAP_LOOK; i++) {
+			if (j->reaped[i])
+				continue;
+			if (reap_one(j, i) == -EINPROGRESS) {
+				busy++;
+				continue;
 			}
+			moved = true;
 			if (mono_ms() >= end)
-				return false;
+				break;
 		}
+		while (j->reap < total && j->reaped[j->reap])
+			j->reap++;
 		if (!moved) {
 			j->blocked = true; /* the workers are busy: come back at the next round */
 			return false;
@@ -429,6 +429,74 @@ static bool step_stop(struct ctl_job *j, int64_t end)
 	return finish(j, j->failed > 0);
 }
 
+/* One stored definition brought back to life; a definition that went away since the job
+ * listed it (stopped by a client meanwhile) is skipped. A VM that cannot start is logged and
+ * its definition kept: `denalictl stop NAME` removes it. */
+static void restore_one(struct ctl_job *j, const char *name)
+{
+	struct vm_spec spec;
+	char err[256] = "";
+	int r = store_get(j->store, name, &spec);
+
+	if (r == -ENOENT) {
+		j->skipped++;
+		return;
+	}
+	if (r == 0 && !spec.id && store_ids_take(j->store, 1, &spec.id) == 0)
+		store_put(j->store, &spec); /* from before ids: it gets one, kept from here on */
+	if (r == 0)
+		r = j->be.start(j->be.ctx, &spec, err, sizeof(err));
+	if (r < 0) {
+		log_err("vm %s: not restarted: %s", name, err[0] ? err : strerror(-r));
+		if (!j->error[0])
+			snprintf(j->error, sizeof(j->error), "vm %.64s: %.200s", name,
+				 err[0] ? err : strerror(-r));
+		j->failed++;
+	} else {
+		json_array_append_new(j->ok, json_string(name));
+		j->done++;
+	}
+	store_spec_free(&spec); /* store_get() leaves nothing to free when it fails */
+}
+
+static bool step_restore(struct ctl_job *j, int64_t end)
+{
+	while (j->next < json_array_size(j->names)) {
+		restore_one(j, json_string_value(json_array_get(j->names, j->next)));
+		j->next++;
+		if (mono_ms() >= end)
+			return false;
+	}
+	conclude(j, false); /* a VM that did not come back is logged, not a failed job */
+	return true;
+}
+
+struct ctl_job *ctl_job_restore(const struct ctl_backend *be, struct ctl_store *store,
+				const char *from)
+{
+	struct ctl_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->id = ++job_serial;
+	j->kind = JOB_RESTORE;
+	j->be = *be;
+	j->store = store;
+	j->names = store_names(store);
+	j->ok = json_array();
+	j->errors = json_array();
+	j->started_ms = real_ms();
+	snprintf(j->peer, sizeof(j->peer), "daemon");
+	if (!j->names || !j->ok || !j->errors) {
+		ctl_job_free(j);
+		return NULL;
+	}
+	j->total = (unsigned)json_array_size(j->names);
+	snprintf(j->what, sizeof(j->what), "restore (%u) from %.200s", j->total, from);
+	log_info("job %lu: %s", j->id, j->what);
+	return j;
+}
+
 bool ctl_job_step(struct ctl_job *j, int64_t budget_ms)
 {
 	int64_t end = mono_ms() + budget_ms;
@@ -437,77 +505,9 @@ bool ctl_job_step(struct ctl_job *j, int64_t budget_ms)
 		return true;
 	if (j->syncing)
 		return step_sync(j);
+	if (j->kind == JOB_RESTORE)
+		return step_restore(j, end);
 	return j->kind == JOB_START ? step_start(j, end) : step_stop(j, end);
-}
-
-json_t *ctl_job_reply(struct ctl_job *j)
-{
-	json_t *reply;
-
-	if (j->kind == JOB_START) {
-		if (j->state == CTL_JOB_DONE) {
-			reply = ctl_reply_ok(j->req_id);
-			json_object_set_new(reply, "started", json_incref(j->ok));
-		} else {
-			reply = ctl_reply_error(j->req_id, "%s", j->error);
-		}
-	} else {
-		if (j->state == CTL_JOB_DONE) {
-			reply = ctl_reply_ok(j->req_id);
-		} else {
-			reply = ctl_reply_error(j->req_id, "%s", j->error);
-			json_object_set_new(reply, "failed", json_incref(j->errors));
-		}
-		json_object_set_new(reply, "stopped", json_incref(j->ok));
-	}
-	json_object_set_new(reply, "job", json_integer((json_int_t)j->id));
-	return reply;
-}
-
-static const char *state_name(enum ctl_job_state s)
-{
-	return s == CTL_JOB_RUNNING ? "running" : s == CTL_JOB_DONE ? "done" : "failed";
-}
-
-json_t *ctl_job_json(const struct ctl_job *j)
-{
-	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "id",
-			 (json_int_t)j->id, "op", j->kind == JOB_START ? "start" : "stop", "what",
-			 j->what, "state", state_name(j->state), "total", (json_int_t)j->total,
-			 "done", (json_int_t)j->done, "failed", (json_int_t)j->failed, "started_ms",
-			 (json_int_t)j->started_ms, "ended_ms",
-			 j->ended_ms ? json_integer((json_int_t)j->ended_ms) : json_null(), "error",
-			 j->error[0] ? json_string(j->error) : json_null());
-}
-
-json_t *ctl_job_progress(const struct ctl_job *j)
-{
-	return json_pack("{s:O?, s:o}", "id", j->req_id, "progress", ctl_job_json(j));
-}
-
-unsigned long ctl_job_id(const struct ctl_job *j)
-{
-	return j->id;
-}
-
-unsigned long ctl_job_client(const struct ctl_job *j)
-{
-	return j->client;
-}
-
-bool ctl_job_waiting(const struct ctl_job *j)
-{
-	return j->syncing || j->blocked;
-}
-
-bool ctl_job_wants_progress(const struct ctl_job *j)
-{
-	return j->progress;
-}
-
-enum ctl_job_state ctl_job_state(const struct ctl_job *j)
-{
-	return j->state;
 }
 
 void ctl_job_free(struct ctl_job *j)
@@ -529,5 +529,6 @@ void ctl_job_free(struct ctl_job *j)
 	json_decref(j->names);
 	json_decref(j->ok);
 	json_decref(j->errors);
+	free(j->reaped);
 	free(j);
 }

@@ -29,6 +29,15 @@ struct ctl_job *ctl_job_new(const struct ctl_backend *be, struct ctl_store *stor
 			    const struct ctl_request *req, unsigned long serial, const char *peer,
 			    json_t **reply);
 
+/* The restore at daemon start as a job: every definition stored in store at this call is
+ * started again through be, a few per step, so that the serving thread answers and pings
+ * the watchdog while thousands of VMs come back; `denalictl jobs` shows its progress. A
+ * definition removed meanwhile (a client stopped it) is skipped; one that cannot start is
+ * logged and kept. from names the state directory in its description. NULL: out of
+ * memory. The job has no client (ctl_job_client() is 0). */
+struct ctl_job *ctl_job_restore(const struct ctl_backend *be, struct ctl_store *store,
+				const char *from);
+
 /* Does up to budget_ms of the job's work. Returns true once the job is over. */
 bool ctl_job_step(struct ctl_job *job, int64_t budget_ms);
 

@@ -1,5 +1,6 @@
 #include "serve.h"
 
+#include "job.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "notify.h"
@@ -327,57 +328,10 @@ static int socket_set_group(const char *path, const char *name)
 	return 0;
 }
 
-struct restore {
-	struct ctl_backend *be;
-	struct ctl_server *srv;
-	struct ctl_store *store;
-	unsigned ok, failed;
-	unsigned wd_ms;
-	int64_t last_ping;
-};
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int see_ids(const struct vm_spec *spec, void *arg)
 {
 	(void)spec;
 	(void)arg;
-	return 0;
-}
-
-static int restore_one(const struct vm_spec *cspec, void *arg)
-{
-	struct restore *rs = arg;
-	struct vm_spec spec = *cspec;
-	char err[256] = "";
-	int r;
-
-	if (ctl_server_stopping(rs->srv))
-		return -ECANCELED;
-	if (rs->wd_ms && mono_ms() - rs->last_ping >= rs->wd_ms) {
-		notify_send("WATCHDOG=1");
-		rs->last_ping = mono_ms();
-	}
-	if (!spec.id) {
-		/* A definition from before ids: it gets one now, kept from here on. */
-		if (store_ids_take(rs->store, 1, &spec.id) == 0)
-			store_put(rs->store, &spec);
-	}
-	r = rs->be->start(rs->be->ctx, &spec, err, sizeof(err));
-
-	if (r < 0) {
-		/* The definition stays: `denalictl stop NAME` removes it. */
-		log_err("vm %s: not restarted: %s", spec.name, err[0] ? err : strerror(-r));
-		rs->failed++;
-	} else {
-		rs->ok++;
-	}
 	return 0;
 }
 
@@ -417,7 +371,7 @@ int ctl_serve_main(int argc, char **argv,
 	struct ctl_backend be;
 	struct ctl_store *store = NULL;
 	struct ctl_server *srv = NULL;
-	struct restore rs = {.be = &be};
+	struct ctl_job *restore;
 	struct metrics_http *mh = NULL;
 	struct sigaction sa;
 	sigset_t mask;
@@ -524,19 +478,13 @@ int ctl_serve_main(int argc, char **argv,
 	notify_sendf("READY=1\nSTATUS=serving %s, restoring VMs", cfg.socket_path);
 	log_info("ready");
 
-	/* Restored after READY with the signals open: a bad definition is logged and skipped, a
-	 * SIGTERM ends the restore, and the watchdog is pinged between VMs. */
-	rs.srv = srv;
-	rs.store = store;
-	rs.wd_ms = wd_usec ? (unsigned)(wd_usec / 4000) : 0;
-	store_foreach(store, see_ids, NULL); /* every stored id, before new ones are taken */
-	r = store_foreach(store, restore_one, &rs);
-	if (r == -ECANCELED)
-		log_info("restore cut short: the daemon is stopping");
-	else if (r < 0)
-		log_err("reading stored definitions: %s", strerror(-r));
-	log_info("restored %u VM(s) from %s, %u failed", rs.ok, cfg.state_dir, rs.failed);
-	notify_sendf("STATUS=serving %s, %u VM(s) restored", cfg.socket_path, rs.ok);
+	/* Restored after READY by a job of the serving loop: it answers, pings the watchdog and
+	 * ends on SIGTERM while the VMs come back, and `denalictl jobs` shows the progress. Every
+	 * stored id is seen first, so that no new VM can take one a definition holds. */
+	store_foreach(store, see_ids, NULL);
+	restore = ctl_job_restore(&be, store, cfg.state_dir);
+	if (!restore || ctl_server_add_job(srv, restore) < 0)
+		log_err("cannot restore the stored VMs: out of memory");
 
 	r = ctl_server_run(srv);
 	notify_send("STOPPING=1\nSTATUS=stopping VMs");

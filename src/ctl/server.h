@@ -14,6 +14,7 @@
 #define CTL_OUT_MAX	    (32u << 20) /* replies queued for one client beyond this drop it */
 #define CTL_LINE_TIMEOUT_MS 10000	/* a request line begun and not ended this long: closed */
 
+struct ctl_job;
 struct ctl_server;
 struct ctl_store;
 
@@ -37,6 +38,11 @@ void ctl_server_set_tick(struct ctl_server *srv, unsigned interval_ms, void (*fn
  * CTL_LINE_TIMEOUT_MS by default). A client that began a line and has not ended it within
  * line_ms is told so and closed, however often it sends a byte. */
 void ctl_server_set_timeouts(struct ctl_server *srv, unsigned idle_ms, unsigned line_ms);
+
+/* Adds a job with no client (the restore at daemon start, ctl_job_restore()): the serving
+ * loop runs it in bounded steps beside the clients' jobs, and `denalictl jobs` lists it.
+ * The server owns it from here on. 0 or -ENOMEM (the job is then freed). */
+int ctl_server_add_job(struct ctl_server *srv, struct ctl_job *job);
 
 /* Accepts and serves clients in the calling thread until ctl_server_shutdown(). When it
  * returns the socket no longer accepts; clients are still open until ctl_server_close().

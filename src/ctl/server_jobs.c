@@ -4,24 +4,43 @@
 
 #include "job.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Room for one more job. 0 or -ENOMEM. */
+static int jobs_grow(struct ctl_server *srv)
+{
+	if (srv->njobs == srv->jobs_cap) {
+		size_t cap = srv->jobs_cap ? 2 * srv->jobs_cap : 16;
+		struct ctl_job **nj = realloc(srv->jobs, cap * sizeof(*nj));
+
+		if (!nj)
+			return -ENOMEM;
+		srv->jobs = nj;
+		srv->jobs_cap = cap;
+	}
+	return 0;
+}
+
+int ctl_server_add_job(struct ctl_server *srv, struct ctl_job *job)
+{
+	if (jobs_grow(srv) < 0) {
+		ctl_job_free(job);
+		return -ENOMEM;
+	}
+	srv->jobs[srv->njobs++] = job;
+	return 0;
+}
 
 void srv_job_start(struct ctl_server *srv, struct client *c, struct ctl_request *req)
 {
 	json_t *reply;
 	struct ctl_job *j;
 
-	if (srv->njobs == srv->jobs_cap) {
-		size_t cap = srv->jobs_cap ? 2 * srv->jobs_cap : 16;
-		struct ctl_job **nj = realloc(srv->jobs, cap * sizeof(*nj));
-
-		if (!nj) {
-			srv_client_reply(c, ctl_reply_error(req->id, "out of memory"));
-			return;
-		}
-		srv->jobs = nj;
-		srv->jobs_cap = cap;
+	if (jobs_grow(srv) < 0) {
+		srv_client_reply(c, ctl_reply_error(req->id, "out of memory"));
+		return;
 	}
 	j = ctl_job_new(&srv->ops.be, srv->ops.store, req, c->serial, c->peer, &reply);
 	if (!j) {
