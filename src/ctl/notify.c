@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@ int notify_send(const char *state)
 	socklen_t salen;
 	size_t n;
 	int fd, r = 1;
+	bool wait;
 
 	if (!path || !*path)
 		return 0;
@@ -33,7 +36,16 @@ int notify_send(const char *state)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) < 0)
+	/* A listener that does not read fills its queue (10 datagrams by default), and a
+	 * blocking send would then stop the serving loop for good (seen: ctl_cli hung under load
+	 * with WATCHDOG=1 every 100 ms). What is sent while serving (pings, STATUS) is dropped
+	 * instead; READY and STOPPING, sent outside the loop, wait up to a second. */
+	wait = !strncmp(state, "READY=1", 7) || !strncmp(state, "STOPPING=1", 10);
+	if (wait)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){.tv_sec = 1},
+			   sizeof(struct timeval));
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT),
+		   (struct sockaddr *)&sa, salen) < 0)
 		r = -errno;
 	close(fd);
 	return r;

@@ -7,7 +7,9 @@
 
 /* Sends state (e.g. "READY=1", "STOPPING=1", "WATCHDOG=1", "STATUS=...") to the service
  * manager. Returns 1 if sent, 0 if $NOTIFY_SOCKET is unset (not under a service manager), or
- * -errno. The environment is left as it is. */
+ * -errno (-EAGAIN: the manager's queue is full). Never blocks the caller, except for a state
+ * that starts with READY=1 or STOPPING=1, which waits up to 1 s for room in that queue. The
+ * environment is left as it is. */
 int notify_send(const char *state);
 
 /* printf-style notify_send(). */

@@ -88,6 +88,34 @@ static void test_abstract_socket(void **state)
 	unsetenv("NOTIFY_SOCKET");
 }
 
+/* A manager that does not read: its queue fills, and a ping then gives -EAGAIN at once instead
+ * of stopping the caller (the serving loop) for good; READY waits at most about a second.
+ * Before the fix the first ping past the queue's length blocked forever (alarm: 5 s). */
+static void test_full_queue_never_blocks(void **state)
+{
+	char name[64];
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd, sent = 0, r = 1;
+
+	(void)state;
+	snprintf(name, sizeof(name), "@denali-notify-full-%d", (int)getpid());
+	fd = bind_dgram(name, &sa, &len);
+	setenv("NOTIFY_SOCKET", name, 1);
+	alarm(5);
+	while (sent < 100000 && (r = notify_send("WATCHDOG=1")) == 1)
+		sent++;
+	assert_int_equal(r, -EAGAIN);
+	assert_true(sent > 0);
+	assert_int_equal(notify_send("STATUS=still serving"), -EAGAIN);
+	assert_int_equal(notify_send("READY=1"), -EAGAIN); /* after its wait of up to 1 s */
+	alarm(0);
+	/* What was queued is intact and in order. */
+	expect_msg(fd, "WATCHDOG=1");
+	close(fd);
+	unsetenv("NOTIFY_SOCKET");
+}
+
 static void test_no_manager(void **state)
 {
 	(void)state;
@@ -132,6 +160,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_path_socket),
 	    cmocka_unit_test(test_abstract_socket),
+	    cmocka_unit_test(test_full_queue_never_blocks),
 	    cmocka_unit_test(test_no_manager),
 	    cmocka_unit_test(test_watchdog_env),
 	};
