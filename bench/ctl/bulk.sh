@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/ctl/bulk.sh: the control plane's bulk operations, timed from denalictl's side.
 #   bench/ctl/bulk.sh BIN_DIR GUEST_DIR [BASELINE_BIN_DIR] [N] [ROUNDS]
-# For each build (BASELINE_BIN_DIR first, if given, then BIN_DIR): a fresh daemon with one
-# worker per CPU and a watchdog listener (WATCHDOG_USEC=2s), ROUNDS rounds of
-# `start --count N` (sleepers, 4 MiB) and `stop --all`; prints the median seconds of each,
+# For each build (BASELINE_BIN_DIR, if given, and BIN_DIR): a fresh daemon with one worker
+# per CPU and a watchdog listener (WATCHDOG_USEC=2s); ROUNDS rounds, the builds taking turns
+# within each round (so that both see the same load), of `start --count N` (sleepers, 2 MiB)
+# and `stop --all`; prints the median seconds of each,
 # starts per second, the longest gap between watchdog pings seen during the run, and the
 # ratio baseline/new. Figures, not assertions: the host is shared.
 set -u
@@ -13,10 +14,9 @@ BASE=${3:-}
 N=${4:-1000}
 ROUNDS=${5:-3}
 TMP=$(mktemp -d /tmp/denali-bulk.XXXXXX)
-DPID= LPID=
+PIDS=()
 cleanup() {
-	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
-	[ -n "$LPID" ] && kill "$LPID" 2>/dev/null && wait "$LPID" 2>/dev/null
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -24,10 +24,9 @@ trap cleanup EXIT
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 now() { date +%s.%N; }
 
-# run_one LABEL BIN: prints "LABEL start_s stop_s gap_ms"
-run_one() {
-	local label=$1 bin=$2 s=$TMP/$1.sock st=$TMP/$1.state
-	rm -rf "$st"
+# launch LABEL BIN: a daemon and its watchdog listener, both left running
+launch() {
+	local label=$1 bin=$2
 	python3 - "$TMP/$label.notify" "$TMP/$label.pings" <<'PY' &
 import socket, sys, time, os
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -38,38 +37,48 @@ while True:
     if b"WATCHDOG=1" in d:
         out.write("%.6f\n" % time.monotonic())
 PY
-	LPID=$!
+	PIDS+=($!)
 	sleep 0.3
 	NOTIFY_SOCKET="$TMP/$label.notify" WATCHDOG_USEC=2000000 "$bin/denalid" serve \
-		--socket "$s" --state-dir "$st" >"$TMP/$label.log" 2>&1 &
-	DPID=$!
-	for _ in $(seq 100); do "$bin/denalictl" --socket "$s" list >/dev/null 2>&1 && break; sleep 0.1; done
-	local starts=() stops=()
-	for r in $(seq "$ROUNDS"); do
-		local t0 t1 t2
-		t0=$(now)
-		"$bin/denalictl" --socket "$s" start b "$GUESTS/sleeper" --count "$N" --mem 2M -- 1 600000 >/dev/null 2>"$TMP/err" ||
-			{ echo "$label: start failed: $(cat "$TMP/err")" >&2; }
-		t1=$(now)
-		"$bin/denalictl" --socket "$s" stop --all >/dev/null 2>"$TMP/err" ||
-			{ echo "$label: stop failed: $(cat "$TMP/err")" >&2; }
-		t2=$(now)
-		starts+=("$(echo "$t1 - $t0" | bc -l)")
-		stops+=("$(echo "$t2 - $t1" | bc -l)")
-	done
-	kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=
-	kill "$LPID"; wait "$LPID" 2>/dev/null; LPID=
-	local gap
-	gap=$(awk 'NR > 1 { g = ($1 - p) * 1000; if (g > m) m = g } { p = $1 } END { printf "%.0f", m }' "$TMP/$label.pings")
-	printf '%s %s %s %s\n' "$label" "$(printf '%s\n' "${starts[@]}" | median)" \
-		"$(printf '%s\n' "${stops[@]}" | median)" "$gap"
+		--socket "$TMP/$label.sock" --state-dir "$TMP/$label.state" >"$TMP/$label.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 100); do "$bin/denalictl" --socket "$TMP/$label.sock" list >/dev/null 2>&1 && break; sleep 0.1; done
 }
 
-echo "bulk: N=$N, $ROUNDS rounds, medians; watchdog interval 2 s (pings every 1 s)"
-printf '%-10s %10s %10s %10s %14s\n' build start_s stop_s starts/s max_ping_gap_ms
+# round LABEL BIN: one start --count N and one stop --all; appends the seconds of each
+round() {
+	local label=$1 bin=$2 s=$TMP/$1.sock t0 t1 t2
+	t0=$(now)
+	"$bin/denalictl" --socket "$s" start b "$GUESTS/sleeper" --count "$N" --mem 2M -- 1 600000 >/dev/null 2>"$TMP/err" ||
+		{ echo "$label: start failed: $(cat "$TMP/err")" >&2; }
+	t1=$(now)
+	"$bin/denalictl" --socket "$s" stop --all >/dev/null 2>"$TMP/err" ||
+		{ echo "$label: stop failed: $(cat "$TMP/err")" >&2; }
+	t2=$(now)
+	echo "$t1 - $t0" | bc -l >>"$TMP/$label.starts"
+	echo "$t2 - $t1" | bc -l >>"$TMP/$label.stops"
+}
+
+# result LABEL: "LABEL start_s stop_s gap_ms" (medians; the longest ping gap of its daemon)
+result() {
+	local label=$1 gap
+	gap=$(awk 'NR > 1 { g = ($1 - p) * 1000; if (g > m) m = g } { p = $1 } END { printf "%.0f", m }' "$TMP/$label.pings")
+	printf '%s %s %s %s\n' "$label" "$(median <"$TMP/$label.starts")" "$(median <"$TMP/$label.stops")" "$gap"
+}
+
+echo "bulk: N=$N, $ROUNDS rounds, baseline and new interleaved, medians; watchdog interval 2 s (pings every 0.5 s)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+builds=()
+if [ -n "$BASE" ]; then builds+=("baseline $BASE"); fi
+builds+=("new $BIN")
+for b in "${builds[@]}"; do launch $b; done
+for _ in $(seq "$ROUNDS"); do
+	for b in "${builds[@]}"; do round $b; done
+done
 res=()
-if [ -n "$BASE" ]; then res+=("$(run_one baseline "$BASE")"); fi
-res+=("$(run_one new "$BIN")")
+for b in "${builds[@]}"; do res+=("$(result ${b%% *})"); done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-10s %10s %10s %10s %14s\n' build start_s stop_s starts/s max_ping_gap_ms
 for l in "${res[@]}"; do
 	set -- $l
 	printf '%-10s %10.3f %10.3f %10.0f %14s\n' "$1" "$2" "$3" "$(echo "$N / $2" | bc -l)" "$4"

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "notify.h"
 #include "store.h"
+#include "store_writer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -141,6 +142,8 @@ static struct ctl_job *new_start(struct ctl_job *j, const struct ctl_request *re
 	if (j->store) {
 		store_batch_begin(j->store);
 		r = store_ids_take(j->store, n, &j->first_id);
+		if (r == 0 && (r = store_writer_open(j->store, &j->writer)) < 0)
+			j->writer = NULL;
 		if (r < 0) {
 			store_batch_end(j->store);
 			*reply = ctl_reply_error(req->id, "cannot take VM ids: %s", strerror(-r));
@@ -176,8 +179,11 @@ static struct ctl_job *new_stop(struct ctl_job *j, const struct ctl_request *req
 	j->reaped = calloc(j->total ? j->total : 1, sizeof(*j->reaped));
 	if (!j->reaped)
 		return NULL;
-	if (j->store)
+	if (j->store) {
+		if (store_writer_open(j->store, &j->writer) < 0)
+			return NULL;
 		store_batch_begin(j->store);
+	}
 	return j;
 }
 
@@ -211,10 +217,25 @@ struct ctl_job *ctl_job_new(const struct ctl_backend *be, struct ctl_store *stor
 
 /* Stops one VM and forgets its definition. A definition whose VM never came back after a
  * restart (its image gone, say) is removed this way too. */
+/* Forgets name's definition: through the job's writer, after what it queued before (0 if
+ * one is stored or on its way, -ENOENT if not). */
+static int forget(struct ctl_job *j, const char *name)
+{
+	int d;
+
+	if (!j->store)
+		return -ENOENT;
+	if (!j->writer)
+		return store_del(j->store, name);
+	d = store_has(j->store, name) ? 0 : -ENOENT;
+	store_writer_del(j->writer, name);
+	return d;
+}
+
 static int stop_one(struct ctl_job *j, const char *name, char *err, size_t errlen)
 {
 	int r = j->be.stop(j->be.ctx, name, err, errlen);
-	int d = j->store ? store_del(j->store, name) : -ENOENT;
+	int d = forget(j, name);
 
 	if (r == 0 || (r == -ENOENT && d == 0))
 		return 0;
@@ -223,15 +244,6 @@ static int stop_one(struct ctl_job *j, const char *name, char *err, size_t errle
 	else if (!err[0])
 		snprintf(err, errlen, "%s", strerror(-r));
 	return r;
-}
-
-static void *sync_main(void *arg)
-{
-	struct ctl_job *j = arg;
-
-	__atomic_store_n(&j->sync_rc, store_sync(j->store), __ATOMIC_RELAXED);
-	__atomic_store_n(&j->sync_done, 1, __ATOMIC_RELEASE);
-	return NULL;
 }
 
 static void conclude(struct ctl_job *j, bool failed)
@@ -248,8 +260,9 @@ static void conclude(struct ctl_job *j, bool failed)
 		 failed ? "failed" : "done", j->done, j->failed, j->error[0] ? ": " : "", j->error);
 }
 
-/* The work is over: room not used goes back, then the store is synced off this thread.
- * Returns true if the job is over now (no store). */
+/* The work is over: room not used goes back, then the store is synced by the job's writer
+ * after the definitions it still has to write. Returns true if the job is over now (no
+ * store). */
 static bool finish(struct ctl_job *j, bool failed)
 {
 	if (j->batch && j->be.batch_close)
@@ -260,31 +273,39 @@ static bool finish(struct ctl_job *j, bool failed)
 		conclude(j, failed);
 		return true;
 	}
-	store_batch_end(j->store);
+	if (j->writer)
+		store_writer_sync(j->writer);
 	j->syncing = true;
-	if (pthread_create(&j->sync_thread, NULL, sync_main, j) != 0)
-		sync_main(j); /* no thread: wait here, once */
-	else
-		j->sync_thread_live = true;
 	return false;
 }
 
+/* Waits (without blocking) for the writer. A definition that could not be written fails a
+ * start job: all or nothing, its VMs are stopped again and their definitions removed. */
 static bool step_sync(struct ctl_job *j)
 {
+	char msg[320];
 	int rc;
 
-	if (!__atomic_load_n(&j->sync_done, __ATOMIC_ACQUIRE))
+	if (j->writer && !store_writer_idle(j->writer))
 		return false;
-	if (j->sync_thread_live)
-		pthread_join(j->sync_thread, NULL);
-	j->sync_thread_live = false;
 	j->syncing = false;
-	rc = __atomic_load_n(&j->sync_rc, __ATOMIC_RELAXED);
+	rc = j->writer ? store_writer_error(j->writer, msg, sizeof(msg)) : store_sync(j->store);
 	if (rc < 0 && !j->failed_work) {
-		snprintf(j->error, sizeof(j->error), "cannot make the definitions durable: %s",
-			 strerror(-rc));
+		if (!j->writer)
+			snprintf(msg, sizeof(msg), "cannot make the definitions durable: %s",
+				 strerror(-rc));
+		snprintf(j->error, sizeof(j->error), "%s", msg);
 		j->failed_work = true;
+		if (j->kind == JOB_START && !j->rolling_back) {
+			j->failed++;
+			j->rolling_back = true;
+			j->next = json_array_size(j->ok);
+			log_warn("%s: job %lu: %s; rolling back %zu VM(s)", j->peer, j->id,
+				 j->error, json_array_size(j->ok));
+			return false; /* step_start() rolls back, then syncs again */
+		}
 	}
+	store_batch_end(j->store);
 	conclude(j, j->failed_work);
 	return true;
 }
@@ -302,8 +323,21 @@ static bool step_start(struct ctl_job *j, int64_t end)
 		spec.id = j->first_id ? j->first_id + j->next : 0;
 		spec.batch = j->batch;
 		err[0] = '\0';
+		r = j->writer ? store_writer_error(j->writer, err, sizeof(err)) : 0;
+		if (r < 0) {
+			/* a definition before this one could not be written */
+			snprintf(j->error, sizeof(j->error), "%s", err);
+			j->failed++;
+			j->rolling_back = true;
+			j->next = json_array_size(j->ok);
+			log_warn("%s: job %lu: %s; rolling back %zu VM(s)", j->peer, j->id,
+				 j->error, json_array_size(j->ok));
+			break;
+		}
 		r = j->be.start(j->be.ctx, &spec, err, sizeof(err));
-		if (r == 0 && j->store && (r = store_put(j->store, &spec)) < 0) {
+		if (r == 0 && j->writer)
+			store_writer_put(j->writer, &spec); /* argv: the job's template, kept */
+		else if (r == 0 && j->store && (r = store_put(j->store, &spec)) < 0) {
 			char e2[256] = "";
 
 			snprintf(err, sizeof(err), "cannot save its definition: %s", strerror(-r));
@@ -355,7 +389,7 @@ static int stop_one_try(struct ctl_job *j, const char *name, char *err, size_t e
 	r = j->be.stop_try(j->be.ctx, name, err, errlen);
 	if (r == -EINPROGRESS)
 		return r;
-	d = j->store ? store_del(j->store, name) : -ENOENT;
+	d = forget(j, name);
 	if (r == 0 || (r == -ENOENT && d == 0))
 		return 0;
 	if (r == -ENOENT && !err[0])
@@ -516,9 +550,8 @@ void ctl_job_free(struct ctl_job *j)
 		return;
 	if (j->batch && j->be.batch_close)
 		j->be.batch_close(j->be.ctx, j->batch);
-	if (j->sync_thread_live)
-		pthread_join(j->sync_thread, NULL);
-	else if (j->state == CTL_JOB_RUNNING && j->store && !j->syncing)
+	store_writer_close(j->writer); /* what it was given is written first */
+	if (j->state == CTL_JOB_RUNNING && j->store && j->kind != JOB_RESTORE)
 		store_batch_end(j->store); /* cut short (shutdown): what it did is kept */
 	if (j->spec.argv) {
 		for (int i = 0; i < j->spec.argc; i++)

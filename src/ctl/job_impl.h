@@ -5,8 +5,6 @@
 
 #include "job.h"
 
-#include <pthread.h>
-
 enum job_kind { JOB_START, JOB_STOP, JOB_RESTORE };
 
 struct ctl_job {
@@ -31,12 +29,10 @@ struct ctl_job {
 	unsigned skipped;    /* restore: definitions removed before their turn */
 	void *batch;
 	uint64_t first_id;
-	/* The work is done; the store is being synced on a thread of its own, so that the
+	/* The work is done; the writer is writing and syncing the definitions, so that the
 	 * serving thread never waits for the disk. */
 	bool syncing, failed_work;
-	pthread_t sync_thread;
-	int sync_done, sync_rc; /* atomic */
-	bool sync_thread_live;
+	struct store_writer *writer; /* start, stop: definitions written off this thread */
 };
 
 #endif

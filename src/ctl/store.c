@@ -93,6 +93,13 @@ int store_lock(struct ctl_store *st, long *holder)
 	return 0;
 }
 
+/* A job's writer (store_writer.c) reads this while the serving thread opens and closes
+ * other batches. */
+static int batch_open(const struct ctl_store *st)
+{
+	return __atomic_load_n(&st->batch, __ATOMIC_RELAXED) > 0;
+}
+
 static int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -166,7 +173,7 @@ int store_ids_take(struct ctl_store *st, unsigned n, uint64_t *first)
 	/* Durable before any VM runs with these ids, so that none is handed out twice (in a
 	 * batch: with the batch, before its reply; a crash before that loses the batch's VMs
 	 * and definitions too, and restore raises next-id past every stored id). */
-	if (r == 0 && !st->batch && fsync(fd) < 0)
+	if (r == 0 && !batch_open(st) && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -177,7 +184,7 @@ int store_ids_take(struct ctl_store *st, unsigned n, uint64_t *first)
 		unlink(tmp);
 		return r;
 	}
-	if (!st->batch)
+	if (!batch_open(st))
 		fsync_dir(st->state);
 	*first = st->next_id;
 	st->next_id = next;
@@ -186,13 +193,13 @@ int store_ids_take(struct ctl_store *st, unsigned n, uint64_t *first)
 
 void store_batch_begin(struct ctl_store *st)
 {
-	st->batch++;
+	__atomic_add_fetch(&st->batch, 1, __ATOMIC_RELAXED);
 }
 
 void store_batch_end(struct ctl_store *st)
 {
-	if (st->batch)
-		st->batch--;
+	if (__atomic_load_n(&st->batch, __ATOMIC_RELAXED) > 0)
+		__atomic_sub_fetch(&st->batch, 1, __ATOMIC_RELAXED);
 }
 
 int store_sync(const struct ctl_store *st)
@@ -252,7 +259,7 @@ int store_put(struct ctl_store *st, const struct vm_spec *spec)
 	r = write_all(fd, text, strlen(text));
 	if (r == 0)
 		r = write_all(fd, "\n", 1);
-	if (r == 0 && !st->batch && fsync(fd) < 0)
+	if (r == 0 && !batch_open(st) && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -268,7 +275,7 @@ int store_put(struct ctl_store *st, const struct vm_spec *spec)
 		goto out;
 	}
 	/* The rename is durable only once the directory entry is (in a batch: at its end). */
-	if (!st->batch) {
+	if (!batch_open(st)) {
 		fsync_dir(vmdir);
 		fsync_dir(st->dir);
 	}
@@ -292,7 +299,7 @@ int store_del(struct ctl_store *st, const char *name)
 		return -errno;
 	}
 	rmdir(vmdir); /* fails, as it should, while console.log is kept there */
-	if (!st->batch)
+	if (!batch_open(st))
 		fsync_dir(st->dir);
 	return 0;
 }

@@ -287,6 +287,31 @@ static void test_start_list_stats_console(void **st)
 	assert_string_equal(out, "booted web-1\nhello\n--not-an-option\n");
 }
 
+/* A definition that cannot be written (a file where its directory should be) fails the
+ * whole start, whether the job's writer reports it during the starts or at the end: every VM
+ * of the request is stopped again and no definition of it stays. */
+static void test_unsaved_definition_rolls_back(void **st)
+{
+	char path[256];
+	int fd;
+
+	(void)st;
+	snprintf(path, sizeof(path), "%s/vms/blocked-1", state);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(ctl("start", "blocked", "/srv/web.elf", "--count", "3", NULL), 1);
+	assert_non_null(strstr(err, "blocked-1: cannot save its definition"));
+	assert_false(listed("blocked-0"));
+	assert_false(listed("blocked-2"));
+	snprintf(path, sizeof(path), "%s/vms/blocked-0/def.json", state);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/vms/blocked-2/def.json", state);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/vms/blocked-1", state);
+	assert_int_equal(unlink(path), 0);
+}
+
 static void test_watchdog(void **st)
 {
 	char msg[512];
@@ -361,6 +386,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_usage_and_help),
 	    cmocka_unit_test(test_unreachable),
 	    cmocka_unit_test(test_start_list_stats_console),
+	    cmocka_unit_test(test_unsaved_definition_rolls_back),
 	    cmocka_unit_test(test_watchdog),
 	    cmocka_unit_test(test_restart_keeps_definitions),
 	    cmocka_unit_test(test_bad_options),
