@@ -66,7 +66,7 @@ result() {
 	printf '%s %s %s %s\n' "$label" "$(median <"$TMP/$label.starts")" "$(median <"$TMP/$label.stops")" "$gap"
 }
 
-echo "bulk: N=$N, $ROUNDS rounds, baseline and new interleaved, medians; watchdog interval 2 s (pings every 0.5 s)"
+echo "bulk: N=$N, $ROUNDS rounds, baseline and new interleaved, medians; watchdog interval 2 s (pings every 0.25 s)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 builds=()
 if [ -n "$BASE" ]; then builds+=("baseline $BASE"); fi

@@ -468,8 +468,9 @@ int ctl_serve_main(int argc, char **argv,
 
 	r = notify_watchdog_usec(&wd_usec);
 	if (r > 0) {
-		/* A quarter of the interval: a late round still leaves every gap under half. */
-		unsigned ms = (unsigned)(wd_usec / 4000);
+		/* An eighth of the interval: a ping up to 3/8 of it late still leaves every gap
+		 * under half (the loop looks between requests and job steps too). */
+		unsigned ms = (unsigned)(wd_usec / 8000);
 		ctl_server_set_tick(srv, ms ? ms : 1, watchdog_ping, NULL);
 		log_info("watchdog on: pinging every %u ms", ms ? ms : 1);
 	} else if (r < 0) {

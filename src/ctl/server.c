@@ -250,6 +250,22 @@ static int poll_timeout(struct ctl_server *srv, int64_t now)
 	return t > 60000 ? 60000 : (int)t;
 }
 
+/* The tick (watchdog ping) when it is due. Looked at between the parts of a round too: one
+ * slow part (a big list, a job step on a loaded host) then delays it by that part only, not
+ * by the whole round. */
+static void tick_if_due(struct ctl_server *srv)
+{
+	int64_t now;
+
+	if (!srv->tick_fn)
+		return;
+	now = srv_now_ms();
+	if (now >= srv->next_tick) {
+		srv->tick_fn(srv->tick_arg);
+		srv->next_tick = now + srv->tick_ms;
+	}
+}
+
 int ctl_server_run(struct ctl_server *srv)
 {
 	srv->next_tick = srv_now_ms();
@@ -258,10 +274,7 @@ int ctl_server_run(struct ctl_server *srv)
 		int64_t now = srv_now_ms();
 		int r;
 
-		if (srv->tick_fn && now >= srv->next_tick) {
-			srv->tick_fn(srv->tick_arg);
-			srv->next_tick = now + srv->tick_ms;
-		}
+		tick_if_due(srv);
 		srv->pfds[n++] = (struct pollfd){.fd = srv->wake[0], .events = POLLIN};
 		srv->pfds[n++] = (struct pollfd){
 		    .fd = srv->lfd, .events = now >= srv->accept_paused_until ? POLLIN : 0};
@@ -331,11 +344,14 @@ int ctl_server_run(struct ctl_server *srv)
 				gone = true; /* nobody is left to read what remains */
 			if (gone)
 				drop_client(srv, i);
+			tick_if_due(srv);
 		}
 		if (r > 0 && (srv->pfds[1].revents & POLLIN))
 			accept_clients(srv);
-		if (srv->njobs)
+		if (srv->njobs) {
+			tick_if_due(srv);
 			srv_jobs_run(srv, srv_now_ms());
+		}
 		if (srv_now_ms() - now > 250)
 			log_warn("control loop: one round took %lld ms (watchdog interval at risk)",
 				 (long long)(srv_now_ms() - now));

@@ -317,7 +317,7 @@ static void test_watchdog(void **st)
 	char msg[512];
 
 	(void)st;
-	/* WATCHDOG_USEC=400000: the daemon pings every 200 ms. */
+	/* WATCHDOG_USEC=400000: the daemon pings every 50 ms. */
 	if (wait_notify("WATCHDOG=1", msg, sizeof(msg)) < 0)
 		fail_msg("no WATCHDOG=1 from the daemon");
 }

@@ -24,7 +24,7 @@ while True:
 PY
 LPID=$!
 for _ in $(seq 50); do [ -S "$TMP/notify" ] && break; sleep 0.1; done
-# 4 s: pings every second; the bound (2 s) is the watchdog's, not this machine's speed.
+# 4 s: pings every half second; the bound (2 s) is the watchdog's, not this machine's speed.
 export NOTIFY_SOCKET="$TMP/notify" WATCHDOG_USEC=4000000
 daemon_start w --max-mem 16G
 unset NOTIFY_SOCKET WATCHDOG_USEC
