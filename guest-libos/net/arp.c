@@ -8,7 +8,10 @@
  * needs no timer. A PENDING entry holds the one most
  * recent frame waiting for the address (older ones are dropped and counted:
  * TCP retransmits) and repeats its request every ARP_RETRY_NS, ARP_RETRIES
- * times, after which the entry and its frame are dropped.
+ * times, after which the entry and its frame are dropped. TCP calls
+ * arp_suspect() from its second retransmission timeout in a row on: the
+ * entry is dropped and asked for again (a peer whose interface was deleted
+ * and re-created has a new MAC and sends nothing to tell us).
  */
 #include "net_stack.h"
 #include <string.h>
@@ -188,4 +191,14 @@ void arp_confirm(struct net_stack *st, uint32_t ip, const uint8_t mac[6])
 
 	if (e != NULL && e->state == ARP_VALID && memcmp(e->mac, mac, 6) == 0)
 		e->deadline = net_now(st) + ARP_TTL_NS;
+}
+
+void arp_suspect(struct net_stack *st, uint32_t ip)
+{
+	struct arp_entry *e = arp_find(st, ip);
+
+	if (e != NULL && e->state == ARP_VALID) {
+		e->state = ARP_FREE;
+		st->cnt.arp_reprobe++;
+	}
 }

@@ -134,6 +134,13 @@ void ipv4_input(struct net_stack *st, const uint8_t *smac, const uint8_t *p, siz
 	}
 }
 
+uint32_t ipv4_nexthop(const struct net_stack *st, uint32_t dst)
+{
+	if ((dst & st->mask) == (st->ip & st->mask))
+		return dst;
+	return st->gw;
+}
+
 int ipv4_output(struct net_stack *st, uint32_t dst, uint8_t proto, size_t plen)
 {
 	uint8_t *h = st->tx + ETH_HLEN;
@@ -154,13 +161,10 @@ int ipv4_output(struct net_stack *st, uint32_t dst, uint8_t proto, size_t plen)
 	st->cnt.ip_out++;
 	if (dst == IP_BROADCAST || ip_is_broadcast(st, dst))
 		return eth_output(st, eth_broadcast, ETH_TYPE_IPV4, IP_HLEN + plen);
-	uint32_t nh = dst;
-	if ((dst & st->mask) != (st->ip & st->mask)) {
-		if (st->gw == 0) {
-			st->cnt.ip_drop_noroute++;
-			return -ENETUNREACH;
-		}
-		nh = st->gw;
+	uint32_t nh = ipv4_nexthop(st, dst);
+	if (nh == 0) {
+		st->cnt.ip_drop_noroute++;
+		return -ENETUNREACH;
 	}
 	return arp_output(st, nh, IP_HLEN + plen);
 }

@@ -166,12 +166,20 @@ void arp_timers(struct net_stack *st, uint64_t now);
  * cache says, the entry is confirmed for another ARP_TTL_NS. */
 void arp_confirm(struct net_stack *st, uint32_t ip, const uint8_t mac[6]);
 uint64_t arp_deadline(struct net_stack *st);
+/* Our traffic to `ip` is not getting through (TCP retransmission timeouts):
+ * a valid entry is dropped, so that the next packet asks again. The peer
+ * may have come back with another MAC (its interface was re-created) and
+ * will not say so unless asked. */
+void arp_suspect(struct net_stack *st, uint32_t ip);
 
 /* ipv4.c */
 void ipv4_input(struct net_stack *st, const uint8_t *smac, const uint8_t *p, size_t len);
 /* Build the IPv4 header in front of `plen` bytes of payload already at
  * st->tx + ETH_HLEN + IP_HLEN and send. `dst` in host order. */
 int ipv4_output(struct net_stack *st, uint32_t dst, uint8_t proto, size_t plen);
+/* The next hop towards `dst` (host order): dst on the local network, else
+ * the gateway; 0 when there is no route. */
+uint32_t ipv4_nexthop(const struct net_stack *st, uint32_t dst);
 static inline uint8_t *ipv4_payload(struct net_stack *st)
 {
 	return st->tx + ETH_HLEN + IP_HLEN;

@@ -233,9 +233,9 @@ size_t net_counters_print(const struct net_stack *st, void (*out)(const char *s,
 	   U(c->eth_drop_type), U(c->tx_fail));
 	pr(&p,
 	   "net arp: in %llu out %llu req_in %llu reply_in %llu drop %llu evict %llu expired %llu "
-	   "unresolved %llu\n",
+	   "unresolved %llu reprobe %llu\n",
 	   U(c->arp_in), U(c->arp_out), U(c->arp_req_in), U(c->arp_reply_in), U(c->arp_drop),
-	   U(c->arp_evict), U(c->arp_expired), U(c->arp_unresolved));
+	   U(c->arp_evict), U(c->arp_expired), U(c->arp_unresolved), U(c->arp_reprobe));
 	pr(&p,
 	   "net ip: in %llu out %llu drop_hdr %llu drop_csum %llu drop_frag %llu drop_addr %llu "
 	   "drop_proto %llu drop_noroute %llu\n",

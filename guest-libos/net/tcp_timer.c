@@ -89,6 +89,10 @@ static void rexmt_timeout(struct net_stack *st, struct tcp_conn *c)
 	}
 	st->cnt.tcp_rto++;
 	backoff(c);
+	/* Twice in a row without an answer: perhaps the next hop has a new
+	 * MAC (a re-created host interface); ask for it again. */
+	if (c->nrexmt >= 2)
+		arp_suspect(st, ipv4_nexthop(st, c->rip));
 	c->rtt_on = false; /* Karn: no sample from a retransmitted segment */
 	if (syn) {
 		tcp_send_syn(st, c);

@@ -9,7 +9,8 @@
  * REQUEST_MS is how long a client may take to send a request (then 408);
  * idle keep-alive connections and clients that stop reading are closed
  * after 30 s. EXIT_AFTER > 0 makes the VM exit once that many connections
- * have been served and closed (for tests), printing its counters.
+ * have been served and closed (for tests), printing its counters and the
+ * stack's (net ...) at exit.
  *
  * One event loop: poll() over the listener and the connections, with the
  * nearest connection deadline as its timeout, so an idle VM with open
@@ -263,6 +264,8 @@ int main(int argc, char **argv)
 		printf("httpd: no network\n");
 		return 1;
 	}
+	if (exit_after)
+		dn_net_counters_at_exit(1); /* tests read retransmissions and drops */
 	int lfd = listener(port);
 	if (lfd < 0) {
 		printf("httpd: cannot listen on port %d (errno %d)\n", port, errno);

@@ -8,6 +8,12 @@
  * anything else on a read marks the uplink down. A short write (a tap
  * takes whole frames) is counted as an error, not resubmitted as a torn
  * frame.
+ *
+ * A tap whose link is set down keeps its fd: writes fail with EIO (counted
+ * in tx_errors, the frames are lost as on a cable pulled out) and reads
+ * wait, so nothing needs re-attaching when the link comes up again. A
+ * deleted tap fails reads with EBADFD: the uplink goes down and re-attaches
+ * on the tick once the name exists again (tests/integration/outage.sh).
  */
 #include "tap.h"
 

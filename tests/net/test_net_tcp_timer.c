@@ -3,7 +3,8 @@
  * segments from a scripted peer (peer.h), with the stack's output captured:
  * the timers: RTO from RTT samples (RFC 6298) with exponential backoff and
  * the abort, fast retransmit and NewReno partial ACKs, keep-alive, and the
- * orphan facing a zero window (a fuzz_net regression).
+ * orphan facing a zero window (a fuzz_net regression), and the ARP
+ * re-probe after repeated timeouts (a peer back with a new MAC).
  */
 #include "peer.h"
 #include <string.h>
@@ -180,12 +181,83 @@ static void test_orphan_zero_window(void **state)
 	wire_free(p.w);
 }
 
+/* An ARP reply from IP_B with MAC `mac` to the stack. */
+static void arp_reply_from(struct peer *p, const uint8_t *mac)
+{
+	uint8_t f[64];
+	memset(f, 0, sizeof(f));
+	memcpy(f, MAC_A, 6);
+	memcpy(f + 6, mac, 6);
+	wr16(f + 12, ETH_TYPE_ARP);
+	uint8_t *a = f + ETH_HLEN;
+	wr16(a, 1);
+	wr16(a + 2, ETH_TYPE_IPV4);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, 2);
+	memcpy(a + 8, mac, 6);
+	wr32(a + 14, IP_B);
+	memcpy(a + 18, MAC_A, 6);
+	wr32(a + 24, IP_A);
+	net_input(p->st, f, 60);
+}
+
+/* The peer's interface is re-created with a new MAC while data is in
+ * flight (issue 11 item 4): the first retransmission still goes to the old
+ * MAC, the second timeout in a row asks for the address again and the
+ * retransmission goes to the new MAC; an ACK ends it. */
+static void test_rto_reprobes_arp(void **state)
+{
+	(void)state;
+	static const uint8_t MAC_C[6] = {0x02, 0, 0, 0, 0, 0x0c};
+	struct peer p;
+	peer_init(&p, NULL);
+	int c = active_open(&p, 10 * TCP_MS);
+	struct tcp_conn *t = p.st->socks[c].conn;
+
+	assert_int_equal(net_sock_send(p.st, c, "hello", 5, 0), 5);
+	uint32_t seq = last(&p).seq;
+	p.e->ncap = 0;
+	/* First timeout: resent to the cached MAC, no ARP. */
+	p.w->now = t->t_rexmt;
+	net_timers(p.st);
+	assert_int_equal(p.e->ncap, 1);
+	assert_memory_equal(p.e->cap[0], MAC_B, 6);
+	assert_int_equal(last(&p).seq, seq);
+	assert_int_equal(p.st->cnt.arp_reprobe, 0);
+	/* Second: the entry is dropped and asked for (broadcast); the
+	 * retransmission waits for the answer. */
+	uint64_t arp_out = p.st->cnt.arp_out;
+	p.w->now = t->t_rexmt;
+	net_timers(p.st);
+	assert_int_equal(p.st->cnt.arp_reprobe, 1);
+	assert_int_equal(p.st->cnt.arp_out, arp_out + 1);
+	assert_int_equal(p.e->ncap, 2);
+	assert_int_equal(rd16(p.e->cap[1] + 12), ETH_TYPE_ARP);
+	assert_memory_equal(p.e->cap[1], "\xff\xff\xff\xff\xff\xff", 6);
+	assert_int_equal(rd32(p.e->cap[1] + ETH_HLEN + 24), IP_B);
+	/* The new interface answers: the held retransmission goes to it. */
+	arp_reply_from(&p, MAC_C);
+	assert_int_equal(p.e->ncap, 3);
+	assert_memory_equal(p.e->cap[2], MAC_C, 6);
+	assert_int_equal(last(&p).seq, seq);
+	assert_int_equal(last(&p).len, 5);
+	pack(&p, c, seq + 5, 65535);
+	assert_int_equal(t->nrexmt, 0);
+	assert_int_equal(net_next_deadline(p.st), UINT64_MAX);
+	/* Later traffic uses the new MAC without asking again. */
+	assert_int_equal(net_sock_send(p.st, c, "again", 5, 0), 5);
+	assert_memory_equal(p.e->cap[p.e->ncap - 1], MAC_C, 6);
+	assert_int_equal(p.st->cnt.arp_out, arp_out + 1);
+	wire_free(p.w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rto_backoff),	       cmocka_unit_test(test_rtt_estimator),
 	    cmocka_unit_test(test_fast_retransmit),    cmocka_unit_test(test_keepalive),
-	    cmocka_unit_test(test_orphan_zero_window),
+	    cmocka_unit_test(test_orphan_zero_window), cmocka_unit_test(test_rto_reprobes_arp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,7 +53,7 @@ struct net_config {
 struct net_counters {
 	uint64_t eth_in, eth_out, eth_drop_short, eth_drop_addr, eth_drop_type, tx_fail;
 	uint64_t arp_in, arp_out, arp_req_in, arp_reply_in, arp_drop, arp_evict, arp_expired,
-	    arp_unresolved;
+	    arp_unresolved, arp_reprobe;
 	uint64_t ip_in, ip_out, ip_drop_hdr, ip_drop_csum, ip_drop_frag, ip_drop_addr,
 	    ip_drop_proto, ip_drop_noroute;
 	uint64_t icmp_in, icmp_echo_out, icmp_drop;
