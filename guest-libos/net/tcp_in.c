@@ -2,9 +2,9 @@
  * TCP input: header and option parsing, then RFC 793's "SEGMENT ARRIVES"
  * for each state, with RFC 5961's challenge ACKs for RSTs and SYNs that are
  * in the window but not exact, RFC 5681/6582 duplicate-ACK handling (fast
- * retransmit on the third) and delayed ACKs (every second segment at once,
- * otherwise after TCP_DELACK; out-of-order and hole-filling segments are
- * ACKed at once).
+ * retransmit on the third, earlier with fewer than four segments out: RFC
+ * 5827; limited transmit on the first two: RFC 3042) and delayed ACKs (every second segment at
+ * once, otherwise after TCP_DELACK; out-of-order and hole-filling segments are ACKed at once).
  */
 #include "net_stack.h"
 
@@ -244,6 +244,54 @@ static void receive_data(struct net_stack *st, struct tcp_conn *c, const struct 
 	}
 }
 
+/* Bytes written by the application and never sent. */
+static uint32_t tcp_unsent(const struct tcp_conn *c)
+{
+	uint32_t sent = c->snd_max - c->snd_una;
+	return sent < c->snd.len ? c->snd.len - sent : 0;
+}
+
+/* Three duplicates (RFC 5681), fewer when fewer segments are out and
+ * nothing new can be sent to make more (early retransmit, RFC 5827). */
+static uint8_t dupack_threshold(const struct tcp_conn *c)
+{
+	uint32_t segs = (c->snd_max - c->snd_una + c->mss - 1) / c->mss;
+	if (segs >= 4 || tcp_unsent(c) > 0)
+		return 3;
+	return segs > 1 ? (uint8_t)(segs - 1) : 1;
+}
+
+static void fast_retransmit(struct net_stack *st, struct tcp_conn *c)
+{
+	uint32_t flight = c->snd_max - c->snd_una;
+	st->cnt.tcp_fast_retrans++;
+	c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
+	c->recover = c->snd_max;
+	c->in_recovery = true;
+	c->rtt_on = false;
+	uint32_t n = c->snd.len < c->mss ? c->snd.len : c->mss;
+	bool fin = c->fin_queued && c->snd_una + n == c->fin_seq;
+	tcp_xmit(st, c, c->snd_una, n, fin ? TH_FIN : 0);
+	c->cwnd = c->ssthresh + (uint32_t)c->dupacks * c->mss;
+	tcp_rexmt_arm(st, c);
+}
+
+/* RFC 3042: the first and second duplicates each send one new segment the
+ * receiver's window allows, beyond the congestion window, so that a small
+ * window still makes the duplicates fast retransmit needs. */
+static void limited_transmit(struct net_stack *st, struct tcp_conn *c, uint32_t wnd)
+{
+	uint32_t unsent = tcp_unsent(c);
+	uint32_t n = unsent < c->mss ? unsent : c->mss;
+	if (c->dupacks > 2 || n == 0 || c->snd_nxt != c->snd_max ||
+	    SEQ_GT(c->snd_nxt + n, c->snd_una + wnd))
+		return;
+	if (tcp_xmit(st, c, c->snd_nxt, n, n == unsent ? TH_PSH : 0) < 0)
+		return;
+	c->snd_nxt += n;
+	c->snd_max = c->snd_nxt;
+}
+
 /* ACK processing of a synchronized connection; false when c is gone. */
 static bool ack_input(struct net_stack *st, struct tcp_conn *c, const struct tcp_seg *s)
 {
@@ -293,30 +341,31 @@ static bool ack_input(struct net_stack *st, struct tcp_conn *c, const struct tcp
 		else
 			tcp_rexmt_arm(st, c);
 	} else if (s->ack == c->snd_una && s->len == 0 && !(s->flags & TH_FIN) &&
-		   c->snd_max != c->snd_una && wnd == c->snd_wnd && wnd != 0) {
-		if (++c->dupacks == 3 && !c->in_recovery) {
-			uint32_t flight = c->snd_max - c->snd_una;
-			st->cnt.tcp_fast_retrans++;
-			c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
-			c->recover = c->snd_max;
-			c->in_recovery = true;
-			c->rtt_on = false;
-			uint32_t n = c->snd.len < c->mss ? c->snd.len : c->mss;
-			bool fin = c->fin_queued && c->snd_una + n == c->fin_seq;
-			tcp_xmit(st, c, c->snd_una, n, fin ? TH_FIN : 0);
-			c->cwnd = c->ssthresh + 3u * c->mss;
-			tcp_rexmt_arm(st, c);
-		} else if (c->dupacks > 3 && c->in_recovery) {
-			c->cwnd += c->mss;
-		}
+		   c->snd_max != c->snd_una && wnd >= c->snd_wnd && wnd != 0) {
+		/* A duplicate: the same window, or a larger one (a receiver
+		 * that grows its buffer as segments beyond the hole arrive). */
+		if (c->dupacks < UINT8_MAX)
+			c->dupacks++;
+		if (c->in_recovery) {
+			if (c->cwnd < (1u << 30))
+				c->cwnd += c->mss;
+		} else if (c->dupacks >= dupack_threshold(c))
+			fast_retransmit(st, c);
+		else
+			limited_transmit(st, c, wnd);
 	}
 	if (SEQ_LT(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && SEQ_LEQ(c->snd_wl2, s->ack))) {
 		c->snd_wnd = wnd;
 		c->snd_wl1 = s->seq;
 		c->snd_wl2 = s->ack;
 		if (wnd > 0 && c->persist) {
+			/* The probe byte may still be out, unacknowledged: it is
+			 * retransmitted like any data (found by fuzz_net: a window
+			 * of one byte left it outstanding with no timer at all). */
 			c->persist = false;
 			c->t_rexmt = 0;
+			if (c->snd_una != c->snd_max)
+				tcp_rexmt_arm(st, c);
 		}
 	}
 	bool fin_acked = c->fin_queued && SEQ_GT(c->snd_una, c->fin_seq);

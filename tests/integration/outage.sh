@@ -83,12 +83,12 @@ expect_ge() { # NAME VALUE MIN
 # outage MODE: one VM, one download, one failure of the uplink
 outage() {
 	local m=$1
-	NX timeout 120 "$DENALID" run --net 198.18.80.0/24 --tap "$TAP" --disk-ro "$TMP/site.img" \
+	ip netns exec "$NS" timeout 120 "$DENALID" run --net 198.18.80.0/24 --tap "$TAP" --disk-ro "$TMP/site.img" \
 		"$GUESTS/httpd" -- 80 8 10000 1 >"$TMP/$m.out" 2>"$TMP/$m.err" &
 	DPID=$!
 	wait_for "$TMP/$m.out" "listening on port 80" || fail "$m: the httpd VM did not start"
 	# 2 MB/s: 12 MiB take about 6 s, the outage is 3 s of them
-	NX curl -s --max-time 90 --limit-rate 2M -o "$TMP/$m.bin" -w '%{http_code} %{num_connects}\n' \
+	ip netns exec "$NS" curl -s --max-time 90 --limit-rate 2M -o "$TMP/$m.bin" -w '%{http_code} %{num_connects}\n' \
 		"http://$ADDR/big.bin" >"$TMP/$m.curl" 2>&1 &
 	CPID=$!
 	size_at_least "$TMP/$m.bin" $((2 << 20)) || fail "$m: the download did not start"

@@ -252,12 +252,58 @@ static void test_rto_reprobes_arp(void **state)
 	wire_free(p.w);
 }
 
+/* Regression (fuzz_net): the zero-window probe byte is out when the peer
+ * opens its window to one byte without acknowledging it; the byte must stay
+ * under a retransmission timer (it had none: the connection stalled). */
+static void test_probe_byte_keeps_timer(void **state)
+{
+	(void)state;
+	struct peer p;
+	peer_init(&p, NULL);
+	int ls = listen_sock(p.st, 4);
+	int c = passive_open(&p, ls);
+	struct tcp_conn *t = p.st->socks[c].conn;
+	uint8_t d[3000];
+	memset(d, 'z', sizeof(d));
+
+	p.wnd = 0;
+	psend(&p, TH_ACK, NULL, 0, NULL, 0);
+	assert_int_equal(net_sock_send(p.st, c, d, sizeof(d), 0), sizeof(d));
+	assert_true(t->persist);
+	advance(&p, t->t_rexmt - p.w->now);
+	assert_int_equal(p.st->cnt.tcp_window_probes, 1);
+	uint32_t una = t->snd_una;
+	assert_int_equal(t->snd_max, una + 1); /* the probe byte */
+	/* A window of one (4 bytes at the peer's scale), the probe not
+	 * acknowledged: too small for a segment while the byte is out. */
+	p.wnd = 1;
+	psend(&p, TH_ACK, NULL, 0, NULL, 0);
+	assert_false(t->persist);
+	assert_true(t->t_rexmt != 0);
+	unsigned before = p.e->ncap;
+	advance(&p, t->t_rexmt - p.w->now);
+	assert_true(p.e->ncap > before);
+	assert_int_equal(last(&p).seq, una);
+	/* Acknowledged with the window open: the rest goes out. */
+	p.wnd = 65535;
+	pack(&p, c, una + 1, 65535);
+	assert_int_equal(t->snd_una, una + 1);
+	assert_true(t->t_rexmt != 0);
+	pack(&p, c, t->snd_nxt, 65535);
+	assert_true(t->snd_nxt - t->snd_una >= 1000);
+	wire_free(p.w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rto_backoff),	       cmocka_unit_test(test_rtt_estimator),
-	    cmocka_unit_test(test_fast_retransmit),    cmocka_unit_test(test_keepalive),
-	    cmocka_unit_test(test_orphan_zero_window), cmocka_unit_test(test_rto_reprobes_arp),
+	    cmocka_unit_test(test_rto_backoff),
+	    cmocka_unit_test(test_rtt_estimator),
+	    cmocka_unit_test(test_fast_retransmit),
+	    cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_orphan_zero_window),
+	    cmocka_unit_test(test_rto_reprobes_arp),
+	    cmocka_unit_test(test_probe_byte_keeps_timer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
