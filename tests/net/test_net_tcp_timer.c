@@ -4,7 +4,8 @@
  * the timers: RTO from RTT samples (RFC 6298) with exponential backoff and
  * the abort, fast retransmit and NewReno partial ACKs, keep-alive, and the
  * orphan facing a zero window (a fuzz_net regression), and the ARP
- * re-probe after repeated timeouts (a peer back with a new MAC).
+ * re-probe after repeated timeouts (a peer back with a new MAC), limited
+ * transmit, early retransmit and duplicates with a grown window.
  */
 #include "peer.h"
 #include <string.h>
@@ -294,6 +295,89 @@ static void test_probe_byte_keeps_timer(void **state)
 	wire_free(p.w);
 }
 
+/* Limited transmit (RFC 3042): the first two duplicates each send one new
+ * segment; the third retransmits. */
+static void test_limited_transmit(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct net_config cfg;
+	net_test_config(&cfg, 0);
+	cfg.tcp_sndbuf = 64u << 10;
+	peer_init(&p, &cfg);
+	int c = active_open(&p, 10 * TCP_MS);
+	struct tcp_conn *t = p.st->socks[c].conn;
+	static uint8_t d[20 * 1460];
+	memset(d, 'l', sizeof(d));
+
+	assert_int_equal(net_sock_send(p.st, c, d, sizeof(d), 0), sizeof(d));
+	assert_int_equal(p.e->ncap, 10); /* the initial window */
+	uint32_t first = t->snd_una;
+	pack(&p, c, first, 65535);
+	assert_int_equal(p.e->ncap, 11);
+	assert_int_equal(last(&p).seq, first + 10 * 1460);
+	pack(&p, c, first, 65535);
+	assert_int_equal(p.e->ncap, 12);
+	assert_int_equal(last(&p).seq, first + 11 * 1460);
+	assert_int_equal(p.st->cnt.tcp_retrans, 0);
+	pack(&p, c, first, 65535);
+	assert_int_equal(last(&p).seq, first);
+	assert_int_equal(p.st->cnt.tcp_fast_retrans, 1);
+	assert_true(t->in_recovery);
+	wire_free(p.w);
+}
+
+/* Early retransmit (RFC 5827): three segments out and nothing more to
+ * send can make only two duplicates; two are enough. */
+static void test_early_retransmit(void **state)
+{
+	(void)state;
+	struct peer p;
+	peer_init(&p, NULL);
+	int c = active_open(&p, 10 * TCP_MS);
+	struct tcp_conn *t = p.st->socks[c].conn;
+	static uint8_t d[3 * 1460];
+	memset(d, 'e', sizeof(d));
+
+	assert_int_equal(net_sock_send(p.st, c, d, sizeof(d), 0), sizeof(d));
+	assert_int_equal(p.e->ncap, 3);
+	uint32_t first = t->snd_una;
+	pack(&p, c, first, 65535);
+	assert_int_equal(p.e->ncap, 3); /* nothing new to send */
+	assert_int_equal(p.st->cnt.tcp_fast_retrans, 0);
+	pack(&p, c, first, 65535);
+	assert_int_equal(p.e->ncap, 4);
+	assert_int_equal(last(&p).seq, first);
+	assert_int_equal(p.st->cnt.tcp_fast_retrans, 1);
+	assert_int_equal(p.st->cnt.tcp_rto, 0);
+	wire_free(p.w);
+}
+
+/* A duplicate whose window grew counts (a receiver growing its buffer as
+ * segments beyond the hole arrive); one whose window shrank does not. */
+static void test_dupack_window_growth(void **state)
+{
+	(void)state;
+	struct peer p;
+	peer_init(&p, NULL);
+	int c = active_open(&p, 10 * TCP_MS);
+	struct tcp_conn *t = p.st->socks[c].conn;
+	static uint8_t d[10 * 1460];
+	memset(d, 'g', sizeof(d));
+
+	assert_int_equal(net_sock_send(p.st, c, d, sizeof(d), 0), sizeof(d));
+	uint32_t first = t->snd_una;
+	pack(&p, c, first, 30000);
+	assert_int_equal(t->dupacks, 0); /* the window shrank: an update */
+	pack(&p, c, first, 40000);
+	pack(&p, c, first, 50000);
+	assert_int_equal(t->dupacks, 2);
+	pack(&p, c, first, 60000);
+	assert_int_equal(p.st->cnt.tcp_fast_retrans, 1);
+	assert_int_equal(last(&p).seq, first);
+	wire_free(p.w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +388,9 @@ int main(void)
 	    cmocka_unit_test(test_orphan_zero_window),
 	    cmocka_unit_test(test_rto_reprobes_arp),
 	    cmocka_unit_test(test_probe_byte_keeps_timer),
+	    cmocka_unit_test(test_limited_transmit),
+	    cmocka_unit_test(test_early_retransmit),
+	    cmocka_unit_test(test_dupack_window_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
