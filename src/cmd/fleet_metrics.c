@@ -64,13 +64,15 @@ json_t *fleet_json_metrics_vms(void *ctx, unsigned max)
 	struct fleet *f = ctx;
 	struct fleet_vm **heap = NULL;
 	json_t *rows = json_array(), *out;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 
 	pthread_mutex_lock(&f->lock);
-	if (max && f->vms)
-		heap = calloc(max < f->nvms ? max : f->nvms, sizeof(*heap));
-	for (struct fleet_vm *v = f->vms; v && heap; v = v->next) {
-		if (n < max) {
+	if (max && f->vms) {
+		cap = max < f->nvms ? max : f->nvms;
+		heap = calloc(cap ? cap : 1, sizeof(*heap));
+	}
+	for (struct fleet_vm *v = f->vms; v && heap && cap; v = v->next) {
+		if (n < cap) {
 			/* Build up, keeping the heap property: sift up. */
 			size_t i = n++;
 
