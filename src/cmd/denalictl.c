@@ -35,6 +35,18 @@ void die_usage(const char *verb, const char *fmt, const char *arg)
 	exit(EXIT_USAGE);
 }
 
+void die_bad_arg(const char *verb, const char *arg)
+{
+	die_usage(verb, arg[0] == '-' && arg[1] ? "unknown option %s" : "unexpected argument %s",
+		  arg);
+}
+
+void check_name(const char *verb, const char *name)
+{
+	if (!ctl_name_valid(name))
+		die_usage(verb, "bad name %s: " CTL_NAME_RULE, name);
+}
+
 static int conn_open(struct conn *c)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -319,7 +331,7 @@ static int cmd_start(int n, char **args)
 	if (!name || !image)
 		die_usage("start", "%s", "NAME and IMAGE are required");
 	if (!ctl_name_valid(name))
-		die_usage("start", "bad name %s: 1-63 characters of A-Z a-z 0-9 . _ -", name);
+		die_usage("start", "bad name %s: " CTL_NAME_RULE, name);
 	if (mem && ctl_parse_size(mem, &bytes) < 0)
 		die_usage("start", "bad size %s (e.g. 16M, 64MiB, 1G)", mem);
 	if (mem && !denali_mem_size_ok(bytes))
@@ -329,7 +341,7 @@ static int cmd_start(int n, char **args)
 		char *end;
 		long c = strtol(count, &end, 10);
 		if (*count < '0' || *count > '9' || *end || c < 1 || c > (long)CTL_COUNT_MAX)
-			die_usage("start", "bad count %s", count);
+			die_usage("start", "bad count %s: 1 to 10000", count);
 		json_object_set_new(req, "count", json_integer(c));
 	}
 	/* The daemon needs an absolute path; resolve a relative one here, where it means
@@ -400,7 +412,7 @@ static int cmd_stop(int n, char **args)
 		if (args[i][0] == '-')
 			die_usage("stop", "unknown option %s", args[i]);
 		if (!ctl_name_valid(args[i]))
-			die_usage("stop", "bad name %s", args[i]);
+			die_usage("stop", "bad name %s: " CTL_NAME_RULE, args[i]);
 		json_array_append_new(names, json_string(args[i]));
 	}
 	if (all == (json_array_size(names) > 0))
@@ -509,7 +521,7 @@ static int cmd_list(int n, char **args)
 		if (strcmp(args[i], "--json") == 0)
 			json = true;
 		else
-			die_usage("list", "unexpected argument %s", args[i]);
+			die_bad_arg("list", args[i]);
 	}
 	st = call(json_pack("{s:s}", "op", "list"), &reply);
 	if (st != EXIT_OK) {
@@ -619,7 +631,7 @@ static int cmd_events(int n, char **args)
 		if (strcmp(args[i], "--follow") == 0 || strcmp(args[i], "-f") == 0)
 			follow = true;
 		else
-			die_usage("events", "unexpected argument %s", args[i]);
+			die_bad_arg("events", args[i]);
 	}
 	st = call(json_pack("{s:s, s:b}", "op", "events", "follow", follow), &reply);
 	json_decref(reply);
@@ -646,7 +658,7 @@ static int cmd_jobs(int n, char **args)
 		if (strcmp(args[i], "--json") == 0)
 			json = true;
 		else
-			die_usage("jobs", "unexpected argument %s", args[i]);
+			die_bad_arg("jobs", args[i]);
 	}
 	st = call(json_pack("{s:s}", "op", "jobs"), &reply);
 	if (st != EXIT_OK) {
@@ -709,7 +721,7 @@ static int cmd_console(int n, char **args)
 	if (!name)
 		die_usage("console", "%s", "NAME is required");
 	if (!ctl_name_valid(name))
-		die_usage("console", "bad name %s", name);
+		die_usage("console", "bad name %s: " CTL_NAME_RULE, name);
 	req = json_pack("{s:s, s:s, s:b}", "op", "console", "name", name, "follow", follow);
 	st = call(req, &reply);
 	json_decref(reply);

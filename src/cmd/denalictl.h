@@ -21,6 +21,16 @@ int call(json_t *req, json_t **reply);
 
 bool is_help(const char *a);
 
+/* The one wording of a bad VM name. */
+#define CTL_NAME_RULE "1-63 characters of A-Z a-z 0-9 . _ -"
+
+/* A word a verb does not take: "unknown option X" for -X, "unexpected argument X" else;
+ * exits EXIT_USAGE. */
+void die_bad_arg(const char *verb, const char *arg) __attribute__((noreturn));
+
+/* Exits EXIT_USAGE with "bad name X: <the rule>" unless name is a valid VM name. */
+void check_name(const char *verb, const char *name);
+
 /* "--opt VALUE" or "--opt=VALUE" at args[*i]; advances *i past it. */
 bool opt_value(const char *verb, char **args, int n, int *i, const char *opt, const char **val);
 

@@ -37,7 +37,7 @@ int cmd_metrics(int n, char **args)
 					  v);
 			continue;
 		}
-		die_usage("metrics", "unexpected argument %s", args[i]);
+		die_bad_arg("metrics", args[i]);
 	}
 	req = json_pack("{s:s}", "op", "metrics");
 	if (vms >= 0)

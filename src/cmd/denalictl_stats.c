@@ -147,10 +147,10 @@ int cmd_stats(int n, char **args)
 		}
 		if (strcmp(args[i], "--json") == 0)
 			json = true;
-		else if (args[i][0] != '-' && !name && ctl_name_valid(args[i]))
-			name = args[i];
+		else if (args[i][0] != '-' && !name)
+			check_name("stats", name = args[i]);
 		else
-			die_usage("stats", "unexpected argument %s", args[i]);
+			die_bad_arg("stats", args[i]);
 	}
 	if (name)
 		return vm_stats(name, json);

@@ -44,6 +44,24 @@ done
 "$denalid" serve --metrics-vms x >"$tmp/mv" 2>&1
 rc=$?
 [ $rc = 2 ] || fail "denalid serve --metrics-vms x: exit $rc, expected 2"
+# one wording: an unknown option, and a bad VM name with the rule, on every verb that takes one
+for verb in start stop list stats console jobs events metrics; do
+	"$ctl" --socket "$tmp/none.sock" "$verb" --bogus >"$tmp/bo.$verb" 2>&1
+	rc=$?
+	[ $rc = 2 ] || fail "denalictl $verb --bogus: exit $rc, expected 2"
+	grep -q "^denalictl $verb: unknown option --bogus" "$tmp/bo.$verb" ||
+		fail "denalictl $verb --bogus: $(cat "$tmp/bo.$verb")"
+done
+for verb in stop stats console; do
+	"$ctl" --socket "$tmp/none.sock" "$verb" 'b@d' >"$tmp/bn.$verb" 2>&1
+	rc=$?
+	[ $rc = 2 ] || fail "denalictl $verb b@d: exit $rc, expected 2"
+	grep -q "^denalictl $verb: bad name b@d: 1-63 characters of A-Z a-z 0-9 . _ -" "$tmp/bn.$verb" ||
+		fail "denalictl $verb b@d: $(cat "$tmp/bn.$verb")"
+done
+"$ctl" --socket "$tmp/none.sock" start 'b@d' /bin/true >"$tmp/bn.start" 2>&1
+grep -q "^denalictl start: bad name b@d: 1-63 characters" "$tmp/bn.start" ||
+	fail "denalictl start b@d: $(cat "$tmp/bn.start")"
 "$ctl" help nosuchverb >"$tmp/hbad" 2>&1
 rc=$?
 [ $rc = 2 ] || fail "denalictl help nosuchverb: exit $rc, expected 2"
