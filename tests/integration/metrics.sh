@@ -75,7 +75,9 @@ CHECKS=$((CHECKS + 1))
 
 # --- item 8: every field of list, stats and stats NAME is documented in PROTOCOL.md ----
 PROTO="$(dirname "$0")/../../src/ctl/PROTOCOL.md"
-python3 - "$PROTO" "$TMP/l.json" "$TMP/st.json" "$TMP/one.json" >"$TMP/undoc.out" 2>&1 <<'PY'
+# documented FILE...: every key of the JSON in FILE... appears as `key` in PROTOCOL.md
+documented() {
+	python3 - "$PROTO" "$@" >"$TMP/undoc.out" 2>&1 <<'PY'
 import json, sys
 doc = open(sys.argv[1]).read()
 keys = set()
@@ -93,6 +95,8 @@ missing = sorted(k for k in keys if "`%s`" % k not in doc)
 print("undocumented:", " ".join(missing))
 sys.exit(1 if missing else 0)
 PY
+}
+documented "$TMP/l.json" "$TMP/st.json" "$TMP/one.json"
 expect_status "every list/stats field in PROTOCOL.md ($(cat "$TMP/undoc.out"))" 0 "$?"
 
 # --- item 4: the exposition, from denalictl and over HTTP ------------------------------
@@ -150,4 +154,20 @@ expect_in huge-header "$TMP/hostile.out" "big: HTTP/1.1 431"
 "$LINT" "$TMP/s1" "$TMP/s2" >"$TMP/lint.out" 2>&1
 expect_status "monotonic after the hostile clients" 0 "$?"
 expect_in evicted "$TMP/s2" "denali_metrics_http_evicted_total"
+
+# --- with --swap: the swap families render, lint, and the swap fields are documented -----
+daemon_start w --workers 1 --swap "$TMP/swap" --swap-files 1 --swap-size 32M --swap-slot 4M \
+	--mem-budget 8M
+"$CTL" --socket "$TMP/w.sock" start ws "$GUESTS/sleeper" --count 2 --mem 4M -- 3 200 >/dev/null
+sleep 0.5
+"$CTL" --socket "$TMP/w.sock" metrics >"$TMP/w.txt"
+expect_status "metrics with --swap" 0 "$?"
+"$LINT" "$TMP/w.txt" >"$TMP/lint.out" 2>&1
+expect_status "lint with --swap ($(cat "$TMP/lint.out"))" 0 "$?"
+expect_in swap-family "$TMP/w.txt" "denali_swap_vms_resident "
+expect_in swap-slots "$TMP/w.txt" "denali_swap_slots "
+"$CTL" --socket "$TMP/w.sock" list --json >"$TMP/wl.json"
+"$CTL" --socket "$TMP/w.sock" stats --json >"$TMP/wst.json"
+documented "$TMP/wl.json" "$TMP/wst.json"
+expect_status "every --swap list/stats field in PROTOCOL.md ($(cat "$TMP/undoc.out"))" 0 "$?"
 finish
