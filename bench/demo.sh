@@ -23,7 +23,7 @@ RATE=1000
 DURATION=20s
 WARMUP=3s
 ALPHA=1.0
-BUDGET=128M # resident guest memory: ~1/3 of the fleet's, so the Zipf tail is swapped
+BUDGET=256M # resident guest memory: ~400 of the 1,000 VMs (~640 KiB each), the Zipf tail swapped
 MEM=4M      # guest memory of each VM (it touches ~300 KiB of it)
 OBJECT=2258
 WORKERS=
@@ -81,7 +81,10 @@ DAEMON=(--max-vms $((SERVICES + 16)))
 SWAP_NOTE=
 if [ "$SWAP" = 1 ] && fleet_swap_supported; then
 	mkdir -p "$FLEET_TMP/swap"
-	DAEMON+=(--swap "$FLEET_TMP/swap" --mem-budget "$BUDGET")
+	# a 2 MiB slot for each VM (an httpd VM touches well under 1 MiB; the default 4 MiB slots
+	# would preallocate twice the disk)
+	DAEMON+=(--swap "$FLEET_TMP/swap" --mem-budget "$BUDGET" --swap-slot 2M
+		--swap-size "$((2 * (SERVICES + 16)))M")
 	SWAP_NOTE="swap on: resident guest memory budget $BUDGET, idle VMs swapped to $FLEET_TMP/swap"
 elif [ "$SWAP" = 1 ]; then
 	SWAP_NOTE="swap NOT active: this denalid serve has no --swap yet (issue 10), so every VM stays resident and the $BUDGET budget is not applied"
@@ -131,9 +134,12 @@ printf '  errors          %s failed (%s timeout, %s refused, %s connect, %s i/o,
 	"$(jfield "$L" "d['conn_errors']")" "$(jfield "$L" "d['io_errors']")" "$(jfield "$L" "d['http_errors']")"
 printf '  services hit    %s of %s\n' "$(awk '!/^#/ && $3 > 0' "$OUT/hits.txt" | wc -l)" "$SERVICES"
 if [ "$SWAP" = 1 ]; then
-	printf '  VMs             %s resident, %s swapped at the end (peak resident %s MiB, budget %s)\n' \
+	printf '  VMs             %s resident, %s swapped, %s swapped and waiting for their swap-in at the end\n' \
 		"$(jfield "$L" "d['vms_resident']")" "$(jfield "$L" "d['vms_swapped']")" \
-		"$(jfield "$S" "d['swap']['peak_resident_bytes'] // 1048576")" "$BUDGET"
+		"$(jfield "$S" "d['swap']['vms_waiting']")"
+	printf '  memory          peak resident %s MiB of the %s budget (%s KiB per resident VM at the end)\n' \
+		"$(jfield "$S" "d['swap']['peak_resident_bytes'] // 1048576")" "$BUDGET" \
+		"$(jfield "$S" "d['swap']['resident_bytes'] // 1024 // max(1, d['swap']['vms_resident'])")"
 	printf '  swap-ins        %s during the run (%s in all), %s swap-outs; swap-in p50 %s us, p99 %s us\n' \
 		"$(jfield "$L" "d['swap_ins_run']")" "$(jfield "$S" "d['swap']['swap_ins']")" \
 		"$(jfield "$S" "d['swap']['swap_outs']")" "$(jfield "$S" "d['swap']['swap_in_p50_us']")" \

@@ -22,7 +22,7 @@ FLEET_NAME=series
 . "$HERE/fleet.sh"
 
 SERVICES="100 300 1000 3000"
-BUDGET=128M
+BUDGET=256M
 RATE=1000
 DURATION=10s
 SWEEP=250:16000
@@ -113,7 +113,8 @@ for n in $SERVICES; do
 	DAEMON=(--max-vms $((n + 16)) --workers "$WORKERS")
 	if [ $SWAP = 1 ]; then
 		mkdir -p "$FLEET_TMP/swap"
-		DAEMON+=(--swap "$FLEET_TMP/swap" --mem-budget "$BUDGET")
+		DAEMON+=(--swap "$FLEET_TMP/swap" --mem-budget "$BUDGET" --swap-slot 2M
+			--swap-size "$((2 * (n + 16)))M")
 	fi
 	fleet_daemon_start "${DAEMON[@]}" || exit 1
 	t0=$SECONDS
@@ -185,8 +186,8 @@ echo "series: in-core limit ${INCORE:-0} VMs (budget / mean resident bytes per V
 
 # --- ratios and plots -----------------------------------------------------------------------
 awk -F'\t' '!/^#/ { k = $1; if ($2 == "denali") { d[k] = $4; ds[k] = $10 } else { g[k] = $4; gs[k] = $10 } }
-	END { for (k in d) if (k in g) printf "series: %s services: denali/nginx throughput %.2f, sweep best %.2f\n",
-		k, d[k] / g[k], (gs[k] > 0 ? ds[k] / gs[k] : 0) }' "$OUT/series.tsv" | sort -t' ' -k2 -n
+	END { for (k in d) if (k in g) printf "series: %s services: denali/nginx throughput %.2f, sweep best %s\n",
+		k, d[k] / g[k], (gs[k] > 0 ? sprintf("%.2f", ds[k] / gs[k]) : "- (nginx met the SLO at no rate)") }' "$OUT/series.tsv" | sort -t' ' -k2 -n
 awk -F'\t' '$2 == "denali" || /^#/' "$OUT/series.tsv" >"$OUT/denali.tsv"
 awk -F'\t' '$2 == "nginx" || /^#/' "$OUT/series.tsv" >"$OUT/nginx.tsv"
 for p in throughput latency; do
