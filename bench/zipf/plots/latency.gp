@@ -5,16 +5,16 @@ if (!exists("ttl")) ttl = ''
 if (!exists("incore")) incore = 0
 set terminal pngcairo size 1000,600 font ",11" noenhanced
 set output out
-set title "Latency at the fixed offered rate vs number of services (".ttl.")"
+set title "Latency at the fixed offered rate vs number of services\n".ttl
 set xlabel "services (Zipf popularity)"
 set ylabel "latency from the intended send time (ms)"
 set logscale xy
 set grid
-set key outside right top
+set key below horizontal maxrows 2
 if (incore > 0) {
     set arrow 1 from incore, graph 0 to incore, graph 1 nohead lw 2 dt 3 lc rgb "gray40"
     set label 1 "in-core" at graph 0.02, graph 0.95 tc rgb "gray30"
-    set label 2 "disk-bound" at incore * 1.1, graph 0.95 tc rgb "gray30"
+    set label 2 "disk-bound" at incore * 1.05, graph 0.95 tc rgb "gray30"
 }
 plot den using 1:5 with linespoints lw 2 pt 7 title "denali p50", \
      den using 1:6 with linespoints lw 2 pt 5 title "denali p99", \

@@ -6,17 +6,17 @@ if (!exists("ttl")) ttl = ''
 if (!exists("incore")) incore = 0
 set terminal pngcairo size 1000,600 font ",11" noenhanced
 set output out
-set title "Aggregate throughput vs number of services (".ttl.")"
+set title "Aggregate throughput vs number of services\n".ttl
 set xlabel "services (Zipf popularity)"
 set ylabel "requests/s"
 set logscale x
 set grid
-set key outside right top
+set key below horizontal maxrows 2
 set yrange [0:*]
 if (incore > 0) {
     set arrow 1 from incore, graph 0 to incore, graph 1 nohead lw 2 dt 3 lc rgb "gray40"
     set label 1 "in-core" at graph 0.02, graph 0.95 tc rgb "gray30"
-    set label 2 sprintf("disk-bound (> %d VMs fit the budget)", incore) at incore * 1.1, graph 0.95 tc rgb "gray30"
+    set label 2 sprintf("disk-bound (budget holds %d VMs)", incore) at incore * 1.05, graph 0.95 tc rgb "gray30"
 }
 plot den using 1:4 with linespoints lw 2 pt 7 title "denali, fixed offered rate", \
      den using 1:10 with linespoints lw 2 pt 5 title "denali, best rate under the SLO", \
