@@ -18,12 +18,12 @@ FLEET_NAME=demo
 # shellcheck source=zipf/fleet.sh
 . "$ROOT/bench/zipf/fleet.sh"
 
-SERVICES=1000
-RATE=1000
+SERVICES=300
+RATE=500
 DURATION=20s
 WARMUP=3s
 ALPHA=1.0
-BUDGET=256M # resident guest memory: ~400 of the 1,000 VMs (~640 KiB each), the Zipf tail swapped
+BUDGET=128M # resident guest memory: ~250 of the 300 VMs (~520 KiB each); the Zipf tail is swapped
 MEM=4M      # guest memory of each VM (it touches ~300 KiB of it)
 OBJECT=2258
 WORKERS=
