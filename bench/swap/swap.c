@@ -29,15 +29,21 @@
 
 static struct bench_image img;
 static char dir[256];
+static int no_prefault;	   /* --no-prefault: the ablation of serve --swap-no-prefault */
+static uint64_t read_unit; /* --unit SIZE: the ablation of serve --swap-unit */
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: denali-bench-swap [--dir DIR] [--iters N] [--count N] [--image PATH]\n"
-		"  --dir DIR    where the swap files go (default /var/tmp: a disk, durable)\n"
-		"  --iters N    swap round trips per working set (default 50)\n"
-		"  --count N    VMs registered and swapped out for the per-VM cost and the\n"
-		"               fleet restore (default 10000; the issue's full count is 100000)\n");
+	fprintf(
+	    f,
+	    "usage: denali-bench-swap [--dir DIR] [--iters N] [--count N] [--image PATH]\n"
+	    "                         [--no-prefault] [--unit SIZE]\n"
+	    "  --dir DIR    where the swap files go (default /var/tmp: a disk, durable)\n"
+	    "  --iters N    swap round trips per working set (default 50)\n"
+	    "  --count N    VMs registered and swapped out for the per-VM cost and the\n"
+	    "               fleet restore (default 10000; the issue's full count is 100000)\n"
+	    "  --no-prefault  swap-in without populating the pages first (ablation)\n"
+	    "  --unit SIZE  swap-in reads of at most SIZE bytes, a multiple of 4096 (ablation)\n");
 }
 
 static struct vm *boot(uint64_t id, uint64_t mem, unsigned ws_kib)
@@ -95,7 +101,8 @@ static void swap_in(struct vm *vm, struct swap *sw, const struct swap_record *re
 
 static struct swap *open_swap(uint64_t slot_size, uint64_t nslots, int durable)
 {
-	struct swap_config cfg = {dir, 1, slot_size * nslots, slot_size, durable};
+	struct swap_config cfg = {dir,	   1,		slot_size * nslots, slot_size,
+				  durable, no_prefault, read_unit};
 	struct swap *sw;
 	char err[256];
 
@@ -266,6 +273,10 @@ int main(int argc, char **argv)
 			count = bench_arg_uint(argv[++i], 10, 1000000);
 		else if (!strcmp(argv[i], "--image") && i + 1 < argc)
 			image = argv[++i];
+		else if (!strcmp(argv[i], "--no-prefault"))
+			no_prefault = 1;
+		else if (!strcmp(argv[i], "--unit") && i + 1 < argc)
+			read_unit = (uint64_t)bench_arg_uint(argv[++i], 4096, 1u << 30);
 		else
 			bench_usage_exit(usage, strcmp(argv[i], "--help") ? 2 : 0);
 	}
@@ -349,7 +360,9 @@ int main(int argc, char **argv)
 	rm_swap(1);
 	rmdir(dir);
 
-	printf("{\"bench\":\"swap\",\"dir\":\"%s\",\"iters\":%u", d, iters);
+	printf(
+	    "{\"bench\":\"swap\",\"dir\":\"%s\",\"iters\":%u,\"no_prefault\":%d,\"read_unit\":%lu",
+	    d, iters, no_prefault, (unsigned long)read_unit);
 	for (unsigned i = 0; i < 3; i++)
 		printf(",\"ws_%ukib\":{\"pages_saved\":%u,\"swap_out_p50_us\":%.1f,"
 		       "\"swap_out_p99_us\":%.1f,\"swap_in_p50_us\":%.1f,\"swap_in_p99_us\":%.1f,"

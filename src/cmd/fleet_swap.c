@@ -33,9 +33,12 @@ static int on_idle(struct task *t, void *arg)
 int fleet_swap_open(struct fleet *f, const struct serve_config *cfg)
 {
 	const struct serve_swap_config *c = &cfg->swap;
-	struct swapper_config sc = {
-	    .swap = {.dir = c->dir, .nfiles = c->files ? c->files : 1, .durable = 1},
-	    .thread_create = privs_thread_create};
+	struct swapper_config sc = {.swap = {.dir = c->dir,
+					     .nfiles = c->files ? c->files : 1,
+					     .durable = 1,
+					     .no_prefault = c->no_prefault,
+					     .read_unit = c->unit},
+				    .thread_create = privs_thread_create};
 	char err[256] = "";
 	uint64_t slots;
 	int rc;

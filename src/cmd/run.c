@@ -84,6 +84,10 @@ static void usage(FILE *f)
 	    "      --live-max N     VMs in memory at once (default unlimited)\n"
 	    "      --boot-charge SIZE  budget charged to a VM until its first idle (1M)\n"
 	    "      --swap-every-idle  swap each VM out at every idle (tests)\n"
+	    "      --swap-no-prefault  swap-in does not populate the pages before reading\n"
+	    "                       them (ablation: the read's copy faults each page in)\n"
+	    "      --swap-unit SIZE  swap-in reads at most SIZE per request, a multiple of 4K\n"
+	    "                       (ablation; default: one request per run of pages)\n"
 	    "      --net PREFIX     give every VM a NIC on one switch, IPv4 from PREFIX\n"
 	    "                       (e.g. 198.18.0.0/24; the gateway is its first address)\n"
 	    "      --networks K     VM number i joins network i %% K (default 1; tests)\n"
@@ -328,6 +332,8 @@ int denalid_run(int argc, char **argv)
 	    {"live-max", required_argument, NULL, 'M'},
 	    {"swap-every-idle", no_argument, NULL, 'E'},
 	    {"boot-charge", required_argument, NULL, 'C'},
+	    {"swap-no-prefault", no_argument, NULL, 'P'},
+	    {"swap-unit", required_argument, NULL, 'U'},
 	    {"net", required_argument, NULL, 'N'},
 	    {"networks", required_argument, NULL, 'K'},
 	    {"tap", required_argument, NULL, 'T'},
@@ -349,7 +355,7 @@ int denalid_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:m:w:q:h", opts, NULL)) != -1) {
 		unsigned long v = 0;
 
-		if (c == 'Z' || c == 'L' || c == 'B' || c == 'C') {
+		if (c == 'Z' || c == 'L' || c == 'B' || c == 'C' || c == 'U') {
 			uint64_t sz;
 
 			if (ctl_parse_size(optarg, &sz) || !sz) {
@@ -362,6 +368,8 @@ int denalid_run(int argc, char **argv)
 				scfg.swap.slot_size = sz;
 			else if (c == 'C')
 				scfg.boot_charge = sz;
+			else if (c == 'U')
+				scfg.swap.read_unit = sz;
 			else
 				scfg.gk.mem_budget = sz;
 			continue;
@@ -379,9 +387,11 @@ int denalid_run(int argc, char **argv)
 				scfg.gk.live_max = (unsigned)v;
 			continue;
 		}
-		if (c == 'X' || c == 'E') {
+		if (c == 'X' || c == 'E' || c == 'P') {
 			if (c == 'X')
 				scfg.swap.dir = optarg;
+			else if (c == 'P')
+				scfg.swap.no_prefault = 1;
 			else
 				scfg.evict_every_idle = 1;
 			continue;

@@ -21,9 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 
 #define SLOT_MAGIC   "DNLSWAP1"
 #define SLOT_VERSION 1u
@@ -75,6 +80,8 @@ struct swap {
 	uint64_t generation;
 	int inject_err;
 	unsigned inject_n;
+	int no_prefault;
+	uint64_t read_unit;
 	struct swap_counters ctr;
 	/* scratch, grown as needed */
 	struct iovec *iov;
@@ -122,10 +129,11 @@ int swap_open(const struct swap_config *cfg, struct swap **out, char *err, size_
 	int rc;
 
 	if (!cfg->dir || !cfg->nfiles || cfg->nfiles > 4096 || !cfg->slot_size ||
-	    cfg->slot_size % SWAP_PAGE || cfg->size / cfg->slot_size < 1) {
+	    cfg->slot_size % SWAP_PAGE || cfg->size / cfg->slot_size < 1 ||
+	    cfg->read_unit % SWAP_PAGE) {
 		snprintf(err, errlen,
 			 "swap: need a directory, 1..4096 files and a size of at least one slot "
-			 "(slot size a multiple of 4 KiB)");
+			 "(slot size and read unit multiples of 4 KiB)");
 		return -EINVAL;
 	}
 	sw = calloc(1, sizeof(*sw));
@@ -134,6 +142,8 @@ int swap_open(const struct swap_config *cfg, struct swap **out, char *err, size_
 	pthread_mutex_init(&sw->lock, NULL);
 	sw->nfiles = cfg->nfiles;
 	sw->slot_size = cfg->slot_size;
+	sw->no_prefault = cfg->no_prefault;
+	sw->read_unit = cfg->read_unit;
 	sw->nslots = cfg->size / cfg->slot_size;
 	sw->durable = cfg->durable;
 	sw->generation = realtime_ns();
@@ -400,9 +410,10 @@ static int run_ops(struct swap *sw, struct op *ops, size_t nops)
 				break;
 			if (o->kind == OP_WRITEV)
 				io_uring_prep_writev(sqe, o->fd, o->iov, o->niov, o->off);
-			else if (o->kind == OP_READV)
+			else if (o->kind == OP_READV) {
 				io_uring_prep_readv(sqe, o->fd, o->iov, o->niov, o->off);
-			else {
+				sw->ctr.read_requests++;
+			} else {
 				io_uring_prep_fsync(sqe, o->fd, IORING_FSYNC_DATASYNC);
 				sqe->flags |= IOSQE_IO_DRAIN;
 			}
@@ -507,7 +518,9 @@ static uint32_t header_crc(const struct slot_header *h)
 static int data_ops(struct swap *sw, enum op_kind kind, int fd, uint64_t data_off, uint8_t *mem,
 		    const uint32_t *table, uint64_t npages, size_t *nops)
 {
-	size_t need = *nops + (size_t)(npages + IOV_CHUNK - 1) / IOV_CHUNK + 1, niov = 0;
+	/* A read unit (an ablation: --swap-unit) caps the bytes of each read. */
+	uint64_t unit = kind == OP_READV ? sw->read_unit : 0;
+	size_t need = *nops + (size_t)npages + 1, niov = 0;
 
 	if (grow((void **)&sw->iov, &sw->iov_cap, npages ? npages : 1, sizeof(*sw->iov)) ||
 	    grow((void **)&sw->ops, &sw->ops_cap, need, sizeof(*sw->ops)))
@@ -516,23 +529,44 @@ static int data_ops(struct swap *sw, enum op_kind kind, int fd, uint64_t data_of
 		uint8_t *p = mem + (uint64_t)table[i] * SWAP_PAGE;
 
 		if (niov &&
-		    (uint8_t *)sw->iov[niov - 1].iov_base + sw->iov[niov - 1].iov_len == p) {
+		    (uint8_t *)sw->iov[niov - 1].iov_base + sw->iov[niov - 1].iov_len == p &&
+		    (!unit || sw->iov[niov - 1].iov_len + SWAP_PAGE <= unit)) {
 			sw->iov[niov - 1].iov_len += SWAP_PAGE;
 			continue;
 		}
 		sw->iov[niov].iov_base = p;
 		sw->iov[niov++].iov_len = SWAP_PAGE;
 	}
-	for (size_t i = 0; i < niov; i += IOV_CHUNK) {
-		unsigned k = (unsigned)(niov - i < IOV_CHUNK ? niov - i : IOV_CHUNK);
+	for (size_t i = 0; i < niov;) {
+		unsigned k = 0;
 		uint64_t len = 0;
 
-		for (unsigned j = 0; j < k; j++)
-			len += sw->iov[i + j].iov_len;
+		while (i + k < niov && k < IOV_CHUNK &&
+		       (!unit || !k || len + sw->iov[i + k].iov_len <= unit))
+			len += sw->iov[i + k++].iov_len;
 		sw->ops[(*nops)++] = (struct op){kind, fd, sw->iov + i, k, data_off, len};
 		data_off += len;
+		i += k;
 	}
 	return 0;
+}
+
+/* Populates the pages the read will fill, one madvise per run, so that the
+ * reads copy into present pages and the VM's first touches find them (the
+ * default; --swap-no-prefault leaves the faults to the copy). Best effort. */
+static void prefault(const struct swap *sw, uint8_t *mem, const uint32_t *table, uint64_t npages)
+{
+	if (sw->no_prefault)
+		return;
+	for (uint64_t i = 0; i < npages;) {
+		uint64_t j = i + 1;
+
+		while (j < npages && table[j] == table[j - 1] + 1)
+			j++;
+		madvise(mem + (uint64_t)table[i] * SWAP_PAGE, (j - i) * SWAP_PAGE,
+			MADV_POPULATE_WRITE);
+		i = j;
+	}
 }
 
 /* The runs of consecutive page numbers in table, into rec if they fit. */
@@ -713,9 +747,11 @@ int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image 
 	meta_iov = (struct iovec){meta, meta_len};
 	sw->ops[nops++] = (struct op){OP_READV, fd, &meta_iov, 1, base, meta_len};
 	rtab = runs_table(rec, total);
-	if (rtab) /* where the pages go is known: one submission for all */
+	if (rtab) { /* where the pages go is known: one submission for all */
+		prefault(sw, img->mem, rtab, rec->npages);
 		rc =
 		    data_ops(sw, OP_READV, fd, base + meta_len, img->mem, rtab, rec->npages, &nops);
+	}
 	if (!rc)
 		rc = run_ops(sw, sw->ops, nops);
 	if (rc) {
@@ -752,8 +788,10 @@ int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image 
 		goto out;
 	}
 	nops = 0;
-	if (!rtab)
+	if (!rtab) {
+		prefault(sw, img->mem, table, h->npages);
 		rc = data_ops(sw, OP_READV, fd, base + meta_len, img->mem, table, h->npages, &nops);
+	}
 	if (!rtab && !rc)
 		rc = run_ops(sw, sw->ops, nops);
 	if (rc) {

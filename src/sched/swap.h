@@ -29,6 +29,9 @@ struct swap_config {
 	uint64_t size;	    /* total bytes over all files */
 	uint64_t slot_size; /* bytes per slot, a multiple of 4 KiB */
 	int durable;	    /* data-sync every slot before swap_write() returns */
+	/* Ablations of the swap-in path (issue 12): */
+	int no_prefault;    /* do not populate the pages before reading them back */
+	uint64_t read_unit; /* at most this many bytes per read (a multiple of 4 KiB); 0 = runs */
 };
 
 /* Slot layout: which file, and where in it. */
@@ -79,6 +82,7 @@ struct swap_record {
 struct swap_counters {
 	uint64_t writes, write_errors, write_bytes;
 	uint64_t reads, read_errors, read_bytes;
+	uint64_t read_requests; /* readv()s submitted (the read unit splits runs) */
 	uint64_t checksum_failures;
 	uint64_t too_big; /* a VM whose pages did not fit a slot */
 	uint64_t slots_total, slots_used;

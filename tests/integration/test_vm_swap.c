@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 	char path[4096], dir[] = "/dev/shm/denali-vmswap-XXXXXX", err[256], want[64];
 	unsigned rounds = argc > 2 ? (unsigned)atoi(argv[2]) : 300;
 	char rounds_s[16], *gargv[] = {"swapcount", "64", rounds_s, NULL};
-	struct swap_config cfg = {dir, 2, 0, 0, 1};
+	struct swap_config cfg = {dir, 2, 0, 0, 1, 0, 0};
 	struct vm *a, *b, *c, *d = NULL;
 	unsigned idle_c = 0;
 	char xpath[] = "/dev/shm/denali-export-XXXXXX";

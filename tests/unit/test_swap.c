@@ -58,7 +58,7 @@ static int teardown(void **state)
 
 static struct swap *open_swap(unsigned nfiles, uint64_t nslots, uint64_t slot_size)
 {
-	struct swap_config cfg = {dir, nfiles, nslots * slot_size, slot_size, 1};
+	struct swap_config cfg = {dir, nfiles, nslots * slot_size, slot_size, 1, 0, 0};
 	struct swap *sw = NULL;
 
 	assert_int_equal(swap_open(&cfg, &sw, err, sizeof(err)), 0);
@@ -306,6 +306,56 @@ static void test_runs(void **state)
 	swap_close(sw);
 }
 
+/* The swap-in ablations (--swap-unit, --swap-no-prefault) read back the same bytes: a read
+ * unit of one or two pages splits every run into several requests, on both read paths (runs
+ * known from the record, and the page table read first); a unit that is not a multiple of
+ * 4 KiB is refused. */
+static void test_ablations(void **state)
+{
+	uint64_t slot_size = swap_slot_size_for(MEM, 64, 0);
+	uint64_t units[] = {4096, 8192, 3 * 4096};
+	uint8_t *mem = region(), *ref = malloc(MEM), st[64] = {3};
+	struct swap_image img = {9, mem, MEM, st, sizeof(st), NULL, 0};
+	struct swap_config cfg = {dir, 1, 2 * slot_size, slot_size, 1, 1, 1000};
+	struct swap_record rec;
+	struct swap_counters c;
+	struct swap *sw = NULL;
+	uint64_t before;
+
+	(void)state;
+	assert_int_equal(swap_open(&cfg, &sw, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "read unit"));
+	for (unsigned u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+		for (int runs = 0; runs < 2; runs++) {
+			cfg.read_unit = units[u];
+			cfg.no_prefault = (int)(u & 1);
+			assert_int_equal(swap_open(&cfg, &sw, err, sizeof(err)), 0);
+			memset(mem, 0, MEM);
+			if (runs) { /* three runs: the record knows them */
+				memset(mem + 4096 * 2, 0x11, 4096 * 5);
+				memset(mem + 4096 * 500, 0x33, 4096 * 12);
+			} else { /* every 7th page: more runs than the record holds */
+				fill(mem, 3 + u);
+			}
+			memcpy(ref, mem, MEM);
+			assert_int_equal(swap_write(sw, 1, &img, &rec, err, sizeof(err)), 0);
+			assert_int_equal(rec.nruns != 0, runs);
+			assert_int_equal(madvise(mem, MEM, MADV_DONTNEED), 0);
+			swap_get_counters(sw, &c);
+			before = c.read_requests;
+			assert_int_equal(swap_read(sw, &rec, &img, err, sizeof(err)), 0);
+			assert_memory_equal(mem, ref, MEM);
+			swap_get_counters(sw, &c);
+			/* the metadata, then at most units[u] bytes of pages per request */
+			assert_true(c.read_requests - before >=
+				    1 + (rec.npages * 4096ull + units[u] - 1) / units[u]);
+			swap_close(sw);
+		}
+	}
+	munmap(mem, MEM);
+	free(ref);
+}
+
 /* Flips one byte of slot 1 at off (from the slot's start) and expects the
  * read to fail its checksum. */
 static void corrupt_and_read(uint64_t off, const char *why)
@@ -460,7 +510,7 @@ static void test_full_tmpfs(void **state)
 		rmdir(mnt);
 		skip(); /* needs root (CAP_SYS_ADMIN) */
 	}
-	cfg = (struct swap_config){mnt, 2, 8 * slot_size, slot_size, 1};
+	cfg = (struct swap_config){mnt, 2, 8 * slot_size, slot_size, 1, 0, 0};
 	assert_int_equal(swap_open(&cfg, &sw, err, sizeof(err)), -ENOSPC);
 	assert_non_null(strstr(err, "preallocating"));
 	cfg.size = 2 * slot_size;
@@ -509,6 +559,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_untouched, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ablations, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_header, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_data, setup, teardown),

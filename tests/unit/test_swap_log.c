@@ -171,7 +171,7 @@ static void test_corrupt_middle(void **state)
 static void test_slot_after_crash(void **state)
 {
 	const uint64_t mem_size = 2u << 20;
-	struct swap_config cfg = {dir, 1, 0, 0, 1};
+	struct swap_config cfg = {dir, 1, 0, 0, 1, 0, 0};
 	uint8_t *mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 			    0),
 		st[32] = {1}, dev[8] = {2};
