@@ -537,6 +537,7 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	    .vm_ended = fleet_vm_ended,
 	    .metrics_vms = fleet_json_metrics_vms,
 	    .swap = fleet_swap_cmd,
+	    .suspend = fleet_swap_suspend,
 	};
 	return 0;
 }

@@ -69,6 +69,8 @@ struct fleet {
 	struct swapper *swapper; /* --swap (fleet_swap.c); NULL = none */
 	uint64_t swap_slot_bytes;
 	unsigned swap_files;
+	struct fleet_restore *restore; /* the swap log replayed at start, by id */
+	size_t nrestore;
 };
 
 /* Under f->lock. */

@@ -10,14 +10,88 @@
 
 #include "fleet_impl.h"
 
+#include "ctl/log.h"
 #include "ctl/privs.h"
+#include "sched/swap_log.h"
 #include "sched/swapper.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#define SHUTDOWN_ROUNDS	   20 /* of swap-outs at SIGTERM, 100 ms apart for busy VMs */
+#define SHUTDOWN_SETTLE_MS 10000u
+
+/* One VM the swap log names: in its slot (swapped), or to boot afresh. */
+struct fleet_restore {
+	uint64_t id;
+	int swapped;
+	int used;
+	struct swap_record rec;
+};
+
+static void on_replay(uint64_t vm_id, const struct swap_record *rec, void *arg)
+{
+	struct fleet *f = arg;
+	struct fleet_restore *r = realloc(f->restore, (f->nrestore + 1) * sizeof(*r));
+
+	if (!r)
+		return; /* it boots afresh */
+	f->restore = r;
+	r[f->nrestore++] =
+	    (struct fleet_restore){vm_id, rec != NULL, 0, rec ? *rec : (struct swap_record){0}};
+}
+
+static struct fleet_restore *restore_find(struct fleet *f, uint64_t id)
+{
+	size_t lo = 0, hi = f->nrestore;
+
+	while (lo < hi) { /* replayed in id order */
+		size_t mid = (lo + hi) / 2;
+
+		if (f->restore[mid].id == id)
+			return &f->restore[mid];
+		if (f->restore[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The swap log of the previous daemon: which VMs are in their slots. Their slots are
+ * reserved before any VM starts. */
+static void restore_load(struct fleet *f, const char *path)
+{
+	char err[256] = "";
+	long n = swap_log_replay(path, on_replay, f, err, sizeof(err));
+	size_t kept = 0;
+
+	if (n < 0) {
+		log_err("swap log %s: %s: every VM boots afresh", path, err);
+		free(f->restore);
+		f->restore = NULL;
+		f->nrestore = 0;
+		return;
+	}
+	for (size_t i = 0; i < f->nrestore; i++) {
+		struct fleet_restore *r = &f->restore[i];
+
+		if (r->swapped && swapper_reserve(f->swapper, r->rec.slot) < 0) {
+			log_err("swap log: vm id %lu: slot %lu is not usable: it boots afresh",
+				(unsigned long)r->id, (unsigned long)r->rec.slot);
+			r->swapped = 0;
+		}
+		kept += (size_t)r->swapped;
+	}
+	if (n > 0)
+		log_info("swap log %s: %zu VM(s) in their swap slots, %zu to boot afresh", path,
+			 kept, f->nrestore - kept);
+}
 
 #define SWAP_CMD_TIMEOUT_MS 10000u
 /* Defaults: 256 slots of 4 MiB (1 GiB preallocated). A VM whose resident pages do not fit
@@ -39,12 +113,14 @@ int fleet_swap_open(struct fleet *f, const struct serve_config *cfg)
 					     .no_prefault = c->no_prefault,
 					     .read_unit = c->unit},
 				    .thread_create = privs_thread_create};
-	char err[256] = "";
+	char err[256] = "", log_path[4200];
 	uint64_t slots;
 	int rc;
 
 	if (!c->dir)
 		return 0;
+	snprintf(log_path, sizeof(log_path), "%s/swap.log", c->dir);
+	sc.log_path = log_path;
 	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
 		fprintf(stderr, "denalid: --swap %s: cannot create it: %s\n", c->dir,
@@ -70,6 +146,7 @@ int fleet_swap_open(struct fleet *f, const struct serve_config *cfg)
 		swapper_attach(f->swapper, &f->workers[i]);
 		worker_set_idle_hook(&f->workers[i], on_idle, f->swapper);
 	}
+	restore_load(f, log_path);
 	slots = sc.swap.size / sc.swap.slot_size;
 	f->swap_slot_bytes = sc.swap.slot_size;
 	f->swap_files = sc.swap.nfiles;
@@ -88,13 +165,86 @@ void fleet_swap_close(struct fleet *f)
 {
 	swapper_close(f->swapper);
 	f->swapper = NULL;
+	free(f->restore);
+	f->restore = NULL;
+	f->nrestore = 0;
 }
 
 int fleet_swap_add(struct fleet *f, struct fleet_vm *v, char *err, size_t errlen)
 {
+	struct vm *vm = v->task.vm;
+	struct fleet_restore *r;
+
 	if (!f->swapper)
 		return worker_send(v->task.w, WCMD_ADD, &v->task);
+	r = restore_find(f, vm->id);
+	if (r && !r->used) {
+		char why[256] = "";
+
+		r->used = 1;
+		if (r->swapped) {
+			if (swapper_adopt(f->swapper, &v->task, v->task.w, &r->rec, why,
+					  sizeof(why)) == 0) {
+				log_info("vm %s (id %lu): resumed from its swap slot %lu", vm->name,
+					 (unsigned long)vm->id, (unsigned long)r->rec.slot);
+				return 0;
+			}
+			if (!vm->mem) {
+				snprintf(err, errlen, "resuming from its swap slot: %s", why);
+				return -ENOMEM;
+			}
+			log_warn("vm %s (id %lu): its swap slot %lu cannot be used (%s): it boots "
+				 "afresh",
+				 vm->name, (unsigned long)vm->id, (unsigned long)r->rec.slot, why);
+		} else {
+			log_info("vm %s (id %lu): was in memory when the previous daemon ended: it "
+				 "boots afresh",
+				 vm->name, (unsigned long)vm->id);
+		}
+	}
 	return swapper_start(f->swapper, &v->task, v->task.w, err, errlen);
+}
+
+int fleet_swap_suspend(void *ctx)
+{
+	struct fleet *f = ctx;
+	unsigned out = 0, left = 0, n = 0;
+
+	if (!f->swapper)
+		return -ENOTSUP;
+	swapper_shutdown_begin(f->swapper);
+	for (int round = 0; round < SHUTDOWN_ROUNDS; round++) {
+		int busy = 0;
+
+		pthread_mutex_lock(&f->lock);
+		for (struct fleet_vm *v = f->vms; v; v = v->next)
+			if (!v->done && swapper_swap_out_begin(f->swapper, &v->task) == -EBUSY)
+				busy = 1;
+		pthread_mutex_unlock(&f->lock);
+		swapper_settle(f->swapper, SHUTDOWN_SETTLE_MS);
+		if (!busy)
+			break;
+		nanosleep(&(struct timespec){0, 100000000}, NULL);
+	}
+	pthread_mutex_lock(&f->lock);
+	for (struct fleet_vm *v = f->vms; v; v = v->next) {
+		struct swapper_vm_info in;
+
+		if (v->done)
+			continue;
+		n++;
+		swapper_vm_info(f->swapper, &v->task, &in);
+		if (!strcmp(in.residency, "swapped") || !strcmp(in.residency, "waiting"))
+			out++;
+		else if (left++ < 20)
+			log_warn("vm %s: still %s at shutdown: it boots afresh at the next start",
+				 v->task.vm->name, in.residency);
+	}
+	pthread_mutex_unlock(&f->lock);
+	log_info("shutdown: %u of %u VM(s) kept in their swap slots for the next start, %u boot "
+		 "afresh",
+		 out, n, left);
+	return 0;
 }
 
 void fleet_swap_done(struct fleet *f, struct task *t)

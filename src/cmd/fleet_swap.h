@@ -50,4 +50,8 @@ json_t *fleet_swap_stats_json(struct fleet *f);
  * in, or -errno with err. */
 int fleet_swap_cmd(void *ctx, const char *name, int in, char *err, size_t errlen);
 
+/* The backend's suspend op (SIGTERM): every VM swapped out and kept for the next start;
+ * -ENOTSUP without --swap (the VMs are stopped as usual). */
+int fleet_swap_suspend(void *ctx);
+
 #endif

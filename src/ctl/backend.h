@@ -68,6 +68,10 @@ struct ctl_backend {
 	 * once it is done: 0, or -errno with err (-EBUSY: running or I/O in flight, -EALREADY:
 	 * already there, -EINVAL: no swap on this daemon). */
 	int (*swap)(void *ctx, const char *name, int in, char *err, size_t errlen);
+	/* Optional. At shutdown, instead of stopping the VMs: keeps the fleet for the next start
+	 * (denalid serve --swap swaps every VM out; they resume from their slots). 0 if done
+	 * (backend_close then ends what is left), -errno to stop them as usual. */
+	int (*suspend)(void *ctx);
 };
 
 #endif

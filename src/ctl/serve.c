@@ -498,7 +498,8 @@ int ctl_serve_main(int argc, char **argv,
 	srv = NULL;
 	metrics_http_close(mh); /* before the VMs go: it reads the registry */
 	mh = NULL;
-	stop_all(&be);
+	if (!be.suspend || be.suspend(be.ctx) < 0)
+		stop_all(&be);
 	status = r < 0 ? 1 : 0;
 out_server:
 	metrics_http_close(mh);

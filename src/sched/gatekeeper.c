@@ -77,6 +77,16 @@ void gk_register(struct gk *g, struct gk_vm *v, void *owner)
 	g->registered++;
 }
 
+void gk_adopt_swapped(struct gk *g, struct gk_vm *v, void *owner, uint64_t charge)
+{
+	gk_register(g, v, owner);
+	g->registered--;
+	v->state = GK_SWAPPED;
+	v->has_image = 1;
+	v->charge = charge;
+	g->swapped++;
+}
+
 /* Idle, not running, no I/O: may be evicted. */
 static void relink(struct gk *g, struct gk_vm *v)
 {

@@ -97,6 +97,10 @@ void gk_fini(struct gk *g);
 /* A new VM, registered: it costs nothing until started. */
 void gk_register(struct gk *g, struct gk_vm *v, void *owner);
 
+/* A VM that is in its slot already (a fleet restored after a restart):
+ * registered straight as SWAPPED, with the charge it will cost resident. */
+void gk_adopt_swapped(struct gk *g, struct gk_vm *v, void *owner, uint64_t charge);
+
 /*
  * Asks for a VM to be in memory: a start (registered), or an event for a
  * swapped one (an operator command, its deadline). charge is what it will

@@ -820,6 +820,64 @@ out:
 	return rc;
 }
 
+int swap_read_meta(struct swap *sw, const struct swap_record *rec, uint64_t vm_id,
+		   uint64_t mem_size, void *dev, uint32_t dev_cap, char *err, size_t errlen)
+{
+	uint64_t meta_len, base;
+	struct iovec iov;
+	struct slot_header *h;
+	uint8_t *meta = NULL;
+	struct op op;
+	int rc;
+
+	if (rec->slot >= sw->nslots || rec->state_len > SWAP_STATE_MAX || rec->dev_len > dev_cap ||
+	    rec->npages > mem_size / SWAP_PAGE) {
+		snprintf(err, errlen, "swap: bad slot record");
+		return -EINVAL;
+	}
+	meta_len = swap_meta_bytes(rec->npages, rec->state_len, rec->dev_len);
+	if (meta_len + (uint64_t)rec->npages * SWAP_PAGE > sw->slot_size) {
+		snprintf(err, errlen, "swap: slot record larger than a slot");
+		return -EINVAL;
+	}
+	meta = aligned_alloc(SWAP_PAGE, meta_len);
+	if (!meta)
+		return -ENOMEM;
+	pthread_mutex_lock(&sw->lock);
+	base = swap_slot_offset(rec->slot, sw->nfiles, sw->slot_size);
+	iov = (struct iovec){meta, meta_len};
+	op = (struct op){OP_READV, sw->fds[swap_slot_file(rec->slot, sw->nfiles)], &iov, 1, base,
+			 meta_len};
+	rc = run_ops(sw, &op, 1);
+	if (rc) {
+		snprintf(err, errlen, "swap: reading slot %lu: %s", (unsigned long)rec->slot,
+			 strerror(-rc));
+		goto out;
+	}
+	h = (struct slot_header *)meta;
+	if (memcmp(h->magic, SLOT_MAGIC, 8) || h->version != SLOT_VERSION ||
+	    h->header_crc != header_crc(h)) {
+		rc = bad(sw, err, errlen, rec->slot, "header checksum mismatch");
+		goto out;
+	}
+	if (h->slot != rec->slot || h->generation != rec->generation ||
+	    h->header_crc != rec->header_crc || h->npages != rec->npages ||
+	    h->state_len != rec->state_len || h->dev_len != rec->dev_len ||
+	    h->mem_size != mem_size || h->vm_id != vm_id) {
+		rc = bad(sw, err, errlen, rec->slot, "holds another VM or an older image");
+		goto out;
+	}
+	if (h->meta_crc != crc32c(0, meta + sizeof(*h), meta_len - sizeof(*h))) {
+		rc = bad(sw, err, errlen, rec->slot, "metadata checksum mismatch");
+		goto out;
+	}
+	memcpy(dev, meta + sizeof(*h) + (uint64_t)h->npages * 4 + h->state_len, h->dev_len);
+out:
+	pthread_mutex_unlock(&sw->lock);
+	free(meta);
+	return rc;
+}
+
 int swap_probe(struct swap *sw, uint64_t slot, struct swap_record *rec, uint64_t *vm_id,
 	       uint64_t *mem_size)
 {

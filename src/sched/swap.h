@@ -140,6 +140,16 @@ int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image 
 	      size_t errlen);
 
 /*
+ * Reads and checks a slot's header and metadata block only (a fleet restored
+ * after a restart learns each VM's deadline from its device state without
+ * reading its pages): copies the device state (rec->dev_len <= dev_cap
+ * bytes) into dev. 0, -EBADMSG (checksum, or the slot holds another VM than
+ * vm_id of mem_size bytes), -EINVAL, -errno, with err.
+ */
+int swap_read_meta(struct swap *sw, const struct swap_record *rec, uint64_t vm_id,
+		   uint64_t mem_size, void *dev, uint32_t dev_cap, char *err, size_t errlen);
+
+/*
  * Reads and checks only the header of a slot (fleet restore after a
  * restart): fills *rec and *vm_id from it. -ENODATA for a slot never
  * written, -EBADMSG for a header that fails its checksum.

@@ -7,6 +7,7 @@
  */
 #include "swapper.h"
 
+#include "swap_log.h"
 #include "vm_swap.h"
 #include "worker.h"
 
@@ -59,7 +60,25 @@ struct swapper {
 	int quit;
 	struct lat lat_in, lat_out;
 	uint64_t frames_queued, frames_dropped; /* for VMs while they were out */
+	struct swap_log *log;			/* NULL = none */
+	uint64_t log_errors;
+	int closing; /* shutdown: nothing comes back in, ends keep their records */
 };
+
+static void log_append(struct swapper *s, enum swap_log_kind kind, const struct vm *vm,
+		       const struct swap_record *rec)
+{
+	int rc;
+
+	if (!s->log)
+		return;
+	rc = swap_log_append(s->log, kind, vm->id, rec);
+	if (rc) {
+		__atomic_fetch_add(&s->log_errors, 1, __ATOMIC_RELAXED);
+		fprintf(stderr, "denali: vm %s: swap log: %s (a restart boots it afresh)\n",
+			vm->name, strerror(-rc));
+	}
+}
 
 static struct swap_vm *sv_of(const struct task *t)
 {
@@ -156,6 +175,8 @@ static int do_swap_out(struct swapper *s, struct task *t)
 		if (sh)
 			shell_put(sh);
 		t->swapped = 1;
+		/* The slot is durable: from now on a restart resumes it from there. */
+		log_append(s, SWAP_LOG_SWAPPED, vm, &sv->rec);
 	}
 	pthread_mutex_lock(&s->lock);
 	sv->last_rc = rc;
@@ -206,6 +227,8 @@ static int swap_hook(struct worker *w, struct task *t, enum worker_cmd_op op, vo
 		rc = vm_swap_in(t->vm, s->sw, &sv->rec, err, sizeof(err));
 		if (rc)
 			vm_kill(t->vm, "%s", err); /* a bad slot never runs */
+		else /* durable before it runs: its slot is stale from here on */
+			log_append(s, SWAP_LOG_RESIDENT, t->vm, NULL);
 		pthread_mutex_lock(&s->lock);
 		gk_admitted(&s->gk, &sv->gk, rc);
 		count_frames(s, sv);
@@ -222,7 +245,8 @@ static int swap_hook(struct worker *w, struct task *t, enum worker_cmd_op op, vo
 		return rc;
 	case WCMD_WAKE:
 		pthread_mutex_lock(&s->lock);
-		gk_request(&s->gk, &sv->gk, sv->gk.charge);
+		if (!s->closing)
+			gk_request(&s->gk, &sv->gk, sv->gk.charge);
 		pump(s);
 		pthread_mutex_unlock(&s->lock);
 		return 0;
@@ -289,7 +313,8 @@ static void *deadline_main(void *arg)
 	while (!s->quit) {
 		uint64_t next;
 
-		gk_expire(&s->gk, vm_now_ns());
+		if (!s->closing)
+			gk_expire(&s->gk, vm_now_ns());
 		pump(s);
 		next = gk_next_deadline(&s->gk);
 		if (next == SCHED_NO_DEADLINE) {
@@ -316,6 +341,11 @@ int swapper_open(const struct swapper_config *cfg, struct swapper **out, char *e
 	rc = swap_open(&cfg->swap, &s->sw, err, errlen);
 	if (rc)
 		goto out_free;
+	if (cfg->log_path) {
+		rc = swap_log_open(cfg->log_path, &s->log, err, errlen);
+		if (rc)
+			goto out_swap;
+	}
 	rc = gk_init(&s->gk, &cfg->gk);
 	if (rc)
 		goto out_swap;
@@ -337,6 +367,7 @@ int swapper_open(const struct swapper_config *cfg, struct swapper **out, char *e
 	*out = s;
 	return 0;
 out_swap:
+	swap_log_close(s->log);
 	swap_close(s->sw);
 out_free:
 	free(s);
@@ -353,6 +384,7 @@ void swapper_close(struct swapper *s)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
 	gk_fini(&s->gk);
+	swap_log_close(s->log);
 	swap_close(s->sw);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
@@ -516,6 +548,10 @@ void swapper_done(struct swapper *s, struct task *t)
 
 	if (!sv)
 		return;
+	/* Ended for good (exit, kill, stop): a restart must not resume it. At
+	 * shutdown the records stay: the swapped VMs resume, the rest reboot. */
+	if (!__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
+		log_append(s, SWAP_LOG_GONE, t->vm, NULL);
 	pthread_mutex_lock(&s->lock);
 	if (sv->gk.state == GK_SWAPPED || sv->gk.state == GK_WAITING ||
 	    sv->gk.state == GK_ADMITTING)
@@ -596,4 +632,107 @@ void swapper_get_stats(struct swapper *s, struct swapper_stats *out)
 	out->frames_dropped = s->frames_dropped;
 	pthread_mutex_unlock(&s->lock);
 	swap_get_counters(s->sw, &out->swap);
+}
+
+void swapper_shutdown_begin(struct swapper *s)
+{
+	pthread_mutex_lock(&s->lock);
+	__atomic_store_n(&s->closing, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int swapper_swap_out_begin(struct swapper *s, struct task *t)
+{
+	struct swap_vm *sv;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	sv = sv_of(t);
+	if (!sv) {
+		rc = -ESRCH;
+	} else if (sv->gk.state == GK_RESIDENT) {
+		rc = gk_swap_out(&s->gk, &sv->gk);
+		if (!rc) {
+			sv->last_rc = 0;
+			if (worker_send(sv->w, WCMD_SWAP_OUT, t))
+				gk_evicted(&s->gk, &sv->gk, rc = -ENOMEM);
+		}
+	} else if (sv->gk.state == GK_ADMITTING) {
+		rc = -EBUSY; /* being read in: try again once it is */
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void swapper_settle(struct swapper *s, unsigned timeout_ms)
+{
+	struct timespec ts;
+	uint64_t until = vm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	ts.tv_sec = (time_t)(until / 1000000000ull);
+	ts.tv_nsec = (long)(until % 1000000000ull);
+	pthread_mutex_lock(&s->lock);
+	while (s->gk.live_releasing &&
+	       pthread_cond_timedwait(&s->changed, &s->lock, &ts) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int swapper_adopt(struct swapper *s, struct task *t, struct worker *w,
+		  const struct swap_record *rec, char *err, size_t errlen)
+{
+	struct swap_vm *sv = calloc(1, sizeof(*sv));
+	uint64_t deadline = 0, bytes;
+	int rc;
+
+	if (!sv)
+		return -ENOMEM;
+	rc = vm_swap_peek(t->vm, s->sw, rec, &deadline, err, errlen);
+	if (rc) {
+		swap_slot_free(s->sw, rec->slot);
+		free(sv);
+		return rc;
+	}
+	vm_swap_release(t->vm);
+	sv->slot = rec->slot;
+	sv->rec = *rec;
+	sv->task = t;
+	sv->w = w;
+	sv->measured = 1;
+	t->vm->owner = sv;
+	t->swapped = 1; /* the worker adds it as swapped out */
+	bytes = (uint64_t)rec->npages * SWAP_PAGE;
+	pthread_mutex_lock(&s->lock);
+	gk_adopt_swapped(&s->gk, &sv->gk, sv,
+			 bytes + (bytes / 4 > GROWTH_ALLOWANCE ? bytes / 4 : GROWTH_ALLOWANCE));
+	rx_totals(t->vm, &sv->rxq0, &sv->drop0);
+	if (worker_send(w, WCMD_ADD, t)) {
+		gk_remove(&s->gk, &sv->gk);
+		pthread_mutex_unlock(&s->lock);
+		t->vm->owner = NULL;
+		t->swapped = 0;
+		swap_slot_free(s->sw, rec->slot);
+		free(sv);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* Its saved deadline (the monotonic clock goes on across a daemon
+	 * restart); a VM saved runnable comes back at once. */
+	if (deadline == 0 || deadline <= vm_now_ns())
+		gk_request(&s->gk, &sv->gk, sv->gk.charge);
+	else if (deadline != DENALI_NO_DEADLINE)
+		gk_set_deadline(&s->gk, &sv->gk, deadline);
+	pump(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int swapper_reserve(struct swapper *s, uint64_t slot)
+{
+	return swap_slot_reserve(s->sw, slot);
+}
+
+void swapper_release(struct swapper *s, uint64_t slot)
+{
+	swap_slot_free(s->sw, slot);
 }

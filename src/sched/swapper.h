@@ -32,6 +32,10 @@ struct swapper_config {
 	/* Creates the deadline thread (NULL: pthread_create); the daemon passes
 	 * one that drops every capability in the new thread first. */
 	int (*thread_create)(pthread_t *t, void *(*fn)(void *), void *arg);
+	/* The swap log (swap_log.h) at this path: every swap-out, swap-in and
+	 * end recorded durably, so that a restarted daemon resumes the VMs that
+	 * were in their slots. NULL = none. */
+	const char *log_path;
 };
 
 struct swapper_stats {
@@ -92,6 +96,35 @@ int swapper_swap_in(struct swapper *s, struct task *t, unsigned timeout_ms, char
 
 /* From the done callback: t exited or was killed; frees its slot. */
 void swapper_done(struct swapper *s, struct task *t);
+
+/*
+ * A VM restored after a restart, created afresh with its old id and devices,
+ * whose image is in slot rec->slot (the swap log says so): its memory is
+ * released, it takes that (reserved) slot, joins worker w as swapped, and comes back on
+ * its first event, its saved idle deadline included (read from the slot's
+ * metadata, which must belong to it). 0, or -errno with err (the slot is
+ * taken or fails its checks: boot the VM afresh instead).
+ */
+int swapper_adopt(struct swapper *s, struct task *t, struct worker *w,
+		  const struct swap_record *rec, char *err, size_t errlen);
+
+/* Restoring: the slots the swap log names are reserved before any VM starts
+ * (swapper_adopt() takes a reserved one; on failure it gives it back), so
+ * that no new VM takes one. -EBUSY, -ERANGE. */
+int swapper_reserve(struct swapper *s, uint64_t slot);
+void swapper_release(struct swapper *s, uint64_t slot);
+
+/*
+ * Shutdown: from now on no swapped VM is brought back (deadlines, frames)
+ * and a VM that ends keeps its slot and its swap-log record; then
+ * swapper_swap_out_begin() for every VM and swapper_settle() to wait for the
+ * writes. A VM still resident afterwards boots afresh at the next start.
+ */
+void swapper_shutdown_begin(struct swapper *s);
+/* 0 once the swap-out is under way (or the VM is out), -EBUSY, -ESRCH. */
+int swapper_swap_out_begin(struct swapper *s, struct task *t);
+/* Waits (at most timeout_ms) until no swap-out is under way. */
+void swapper_settle(struct swapper *s, unsigned timeout_ms);
 
 /* "resident", "swapped", ... and the bytes charged for it. */
 const char *swapper_vm_state(struct swapper *s, const struct task *t, uint64_t *charge);

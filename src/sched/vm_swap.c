@@ -203,6 +203,12 @@ int vm_swap_out(struct vm *vm, struct swap *sw, uint64_t slot, struct swap_recor
 		return rc;
 	/* Durable in the slot: nothing of it stays in host memory. */
 	vm->shell = NULL;
+	vm_swap_release(vm);
+	return 0;
+}
+
+void vm_swap_release(struct vm *vm)
+{
 	guest_mem_free(vm->mem, vm->mem_size);
 	vm->mem = NULL;
 	vm->vregs = NULL;
@@ -212,7 +218,30 @@ int vm_swap_out(struct vm *vm, struct swap *sw, uint64_t slot, struct swap_recor
 	/* The ring goes (its history is in the slot); a short tail stays for the
 	 * console log and readers that had not caught up. */
 	console_shrink(&vm->console, VM_SWAP_CONSOLE_KEEP);
-	return 0;
+}
+
+int vm_swap_peek(struct vm *vm, struct swap *sw, const struct swap_record *rec, uint64_t *deadline,
+		 char *err, size_t errlen)
+{
+	uint8_t *blob = malloc(rec->dev_len ? rec->dev_len : 1);
+	struct blob_hdr h;
+	int rc;
+
+	if (!blob)
+		return -ENOMEM;
+	rc = swap_read_meta(sw, rec, vm->id, vm->mem_size, blob, SWAP_DEV_MAX, err, errlen);
+	if (!rc && (rec->dev_len < sizeof(h) || memcmp(blob, BLOB_MAGIC, 4)))
+		rc = blob_fail(err, errlen, vm->name, "device state of another kind");
+	if (!rc) {
+		memcpy(&h, blob, sizeof(h));
+		if (h.version != BLOB_VERSION || h.ndev != vm->ndev)
+			rc = blob_fail(err, errlen, vm->name,
+				       "device state of another version or device count");
+		else
+			*deadline = h.status == VM_IDLE ? h.deadline_ns : 0;
+	}
+	free(blob);
+	return rc;
 }
 
 int vm_swap_in(struct vm *vm, struct swap *sw, const struct swap_record *rec, char *err,

@@ -38,6 +38,17 @@ int vm_swap_out(struct vm *vm, struct swap *sw, uint64_t slot, struct swap_recor
 int vm_swap_in(struct vm *vm, struct swap *sw, const struct swap_record *rec, char *err,
 	       size_t errlen);
 
+/* Releases the VM's memory, vCPU state and console ring as a swap-out does
+ * (the slot holds them): for a VM created afresh and then restored from its
+ * slot after a restart. */
+void vm_swap_release(struct vm *vm);
+
+/* Reads the slot's metadata only and checks it belongs to vm (id, memory
+ * size, device count): *deadline is the idle deadline it was saved with (0:
+ * it was runnable). 0 or -errno with err. */
+int vm_swap_peek(struct vm *vm, struct swap *sw, const struct swap_record *rec, uint64_t *deadline,
+		 char *err, size_t errlen);
+
 /* The device blob alone (export/import use it too): built into a malloc'd
  * buffer (0 or -errno), or checked field by field against the VM and then
  * applied (0 or -EINVAL with err; nothing applied on error). */

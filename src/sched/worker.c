@@ -296,7 +296,12 @@ static void handle_cmd(struct worker *w, struct worker_cmd *c)
 					 .poll = dev_poll};
 		if (vm_attach_devices(t->vm, &host)) {
 			vm_kill(t->vm, "devices: cannot attach to worker %d", w->id);
+			t->swapped = 0;
 			finish(w, t);
+			break;
+		}
+		if (t->swapped) { /* restored in its slot: it comes in on its first event */
+			w->stats.swapped++;
 			break;
 		}
 		sched_enqueue(&w->sched, &t->se, 0);
