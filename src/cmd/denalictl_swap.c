@@ -62,3 +62,72 @@ int cmd_swap(int n, char **args)
 	json_decref(reply);
 	return st;
 }
+
+/* export NAME FILE / import FILE [NAME] */
+static int export_import(const char *verb, int n, char **args)
+{
+	const char *a[2] = {NULL, NULL};
+	int na = 0, st;
+	json_t *req, *reply;
+
+	for (int i = 0; i < n; i++) {
+		if (is_help(args[i])) {
+			if (!strcmp(verb, "export"))
+				printf(
+				    "usage: denalictl export NAME FILE\n"
+				    "Write VM NAME as one portable, versioned, checksummed file,\n"
+				    "STATE/exports/FILE on the daemon's side (FILE is a plain "
+				    "name:\n"
+				    "1-63 characters of A-Z a-z 0-9 . _ -). The VM is swapped out\n"
+				    "first and goes on as before (denalid serve --swap).\n");
+			else
+				printf(
+				    "usage: denalictl import FILE [NAME]\n"
+				    "Start the VM in STATE/exports/FILE (written by export here or "
+				    "on\n"
+				    "another daemon: copy it there) under NAME, or the name it "
+				    "was\n"
+				    "exported with. Every field is checked and a tampered or "
+				    "truncated\n"
+				    "file is refused. It gets a new id here (and so a new MAC and\n"
+				    "address); VMs with a disk or a NIC cannot be imported yet, "
+				    "and an\n"
+				    "imported VM is not kept across a daemon restart.\n");
+			return EXIT_OK;
+		}
+		if (args[i][0] == '-')
+			die_usage(verb, "unknown option %s", args[i]);
+		if (na == 2)
+			die_usage(verb, "unexpected argument %s", args[i]);
+		if (!ctl_name_valid(args[i]))
+			die_usage(verb, "bad name %s: 1-63 characters of A-Z a-z 0-9 . _ -",
+				  args[i]);
+		a[na++] = args[i];
+	}
+	if (!strcmp(verb, "export")) {
+		if (na != 2)
+			die_usage(verb, "%s", "give NAME and FILE");
+		req = json_pack("{s:s, s:s, s:s}", "op", "export", "name", a[0], "file", a[1]);
+	} else {
+		if (na < 1)
+			die_usage(verb, "%s", "give FILE");
+		req = na == 2
+			  ? json_pack("{s:s, s:s, s:s}", "op", "import", "file", a[0], "name", a[1])
+			  : json_pack("{s:s, s:s}", "op", "import", "file", a[0]);
+	}
+	st = call(req, &reply);
+	if (st == EXIT_OK)
+		printf("%s %s\n", !strcmp(verb, "export") ? "exported" : "imported", a[0]);
+	json_decref(reply);
+	return st;
+}
+
+int cmd_export(int n, char **args)
+{
+	return export_import("export", n, args);
+}
+
+int cmd_import(int n, char **args)
+{
+	return export_import("import", n, args);
+}

@@ -538,6 +538,8 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	    .metrics_vms = fleet_json_metrics_vms,
 	    .swap = fleet_swap_cmd,
 	    .suspend = fleet_swap_suspend,
+	    .export_vm = fleet_swap_export,
+	    .import_vm = fleet_swap_import,
 	};
 	return 0;
 }

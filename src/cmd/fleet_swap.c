@@ -10,8 +10,12 @@
 
 #include "fleet_impl.h"
 
+#include "console_log.h"
+
 #include "ctl/log.h"
 #include "ctl/privs.h"
+#include "ctl/proto.h"
+#include "sched/export.h"
 #include "sched/swap_log.h"
 #include "sched/swapper.h"
 
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SHUTDOWN_ROUNDS	   20 /* of swap-outs at SIGTERM, 100 ms apart for busy VMs */
 #define SHUTDOWN_SETTLE_MS 10000u
@@ -332,4 +337,118 @@ int fleet_swap_cmd(void *ctx, const char *name, int in, char *err, size_t errlen
 	pthread_cond_broadcast(&f->done_cond);
 	pthread_mutex_unlock(&f->lock);
 	return rc;
+}
+
+/* STATE/exports/FILE (made on first use). */
+static int export_path(struct fleet *f, const char *file, char *path, size_t len)
+{
+	snprintf(path, len, "%s/exports", f->state_dir ? f->state_dir : ".");
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(path, len, "%s/exports/%s", f->state_dir ? f->state_dir : ".", file);
+	return 0;
+}
+
+int fleet_swap_export(void *ctx, const char *name, const char *file, char *err, size_t errlen)
+{
+	struct fleet *f = ctx;
+	struct fleet_vm *v;
+	char path[4200];
+	int rc;
+
+	if (!f->swapper) {
+		snprintf(err, errlen, "export needs swap: start denalid serve with --swap DIR");
+		return -EINVAL;
+	}
+	rc = export_path(f, file, path, sizeof(path));
+	if (rc) {
+		snprintf(err, errlen, "%s/exports: %s", f->state_dir, strerror(-rc));
+		return rc;
+	}
+	pthread_mutex_lock(&f->lock);
+	v = fleet_find(f, name);
+	if (!v || v->done || v->stopping) {
+		pthread_mutex_unlock(&f->lock);
+		snprintf(err, errlen, v ? "vm %s has ended" : "no VM named %s", name);
+		return v ? -ESRCH : -ENOENT;
+	}
+	v->pins++;
+	pthread_mutex_unlock(&f->lock);
+	/* Out first (a no-op if it is); an event may bring it back before its slot is read:
+	 * then once more. */
+	for (int tries = 0; tries < 3; tries++) {
+		rc = swapper_swap_out(f->swapper, &v->task, SWAP_CMD_TIMEOUT_MS, err, errlen);
+		if (rc && rc != -EALREADY)
+			break;
+		rc = swapper_export(f->swapper, &v->task, path, err, errlen);
+		if (rc != -EAGAIN && rc != -EBADMSG)
+			break;
+	}
+	pthread_mutex_lock(&f->lock);
+	v->pins--;
+	pthread_cond_broadcast(&f->done_cond);
+	pthread_mutex_unlock(&f->lock);
+	if (!rc)
+		log_info("vm %s: exported to %s", name, path);
+	return rc;
+}
+
+int fleet_swap_import(void *ctx, const char *file, const char *name, char *err, size_t errlen)
+{
+	struct fleet *f = ctx;
+	struct fleet_vm *v = calloc(1, sizeof(*v));
+	struct vm *vm = NULL;
+	char path[4200];
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	rc = export_path(f, file, path, sizeof(path));
+	if (rc) {
+		snprintf(err, errlen, "%s/exports: %s", f->state_dir, strerror(-rc));
+		free(v);
+		return rc;
+	}
+	pthread_mutex_lock(&f->lock);
+	/* A new id on this daemon (its MAC and address follow from it). */
+	rc = vm_import(path, ++f->next_id, &vm, err, errlen);
+	if (!rc && name[0])
+		snprintf(vm->name, sizeof(vm->name), "%s", name);
+	if (!rc && (!ctl_name_valid(vm->name) || fleet_find(f, vm->name))) {
+		snprintf(err, errlen, "import: a VM named %s exists already (or the name is bad)",
+			 vm->name);
+		rc = -EEXIST;
+	}
+	if (!rc)
+		rc = admission_take(&f->adm, 1, vm->mem_size, err, errlen);
+	if (rc) {
+		pthread_mutex_unlock(&f->lock);
+		if (vm)
+			vm_destroy(vm);
+		free(v);
+		return rc;
+	}
+	v->task.vm = vm;
+	sched_entity_init(&v->task.se, &v->task);
+	v->task.w = &f->workers[f->next_worker++ % f->nworkers];
+	if (f->state_dir)
+		console_log_begin(f->state_dir, vm->name);
+	rc = fleet_swap_add(f, v, err, errlen);
+	if (rc) {
+		admission_vm_ended(&f->adm, vm->mem_size);
+		admission_vm_removed(&f->adm);
+		pthread_mutex_unlock(&f->lock);
+		vm_destroy(vm);
+		free(v);
+		return rc;
+	}
+	v->next = f->vms;
+	f->vms = v;
+	f->nvms++;
+	v->started_ms = fleet_real_ms();
+	f->gone.started++;
+	event_log_add(&f->ev, "start", vm->name, vm->id, 0, "imported");
+	pthread_mutex_unlock(&f->lock);
+	log_info("vm %s (id %lu): imported from %s", vm->name, (unsigned long)vm->id, path);
+	return 0;
 }

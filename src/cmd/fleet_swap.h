@@ -54,4 +54,10 @@ int fleet_swap_cmd(void *ctx, const char *name, int in, char *err, size_t errlen
  * -ENOTSUP without --swap (the VMs are stopped as usual). */
 int fleet_swap_suspend(void *ctx);
 
+/* The backend's export and import ops (denalictl export NAME FILE, import FILE [NAME]):
+ * the file is STATE/exports/FILE. An imported VM gets a new id on this daemon; it is not
+ * among the stored definitions (it does not come back after a restart). */
+int fleet_swap_export(void *ctx, const char *name, const char *file, char *err, size_t errlen);
+int fleet_swap_import(void *ctx, const char *file, const char *name, char *err, size_t errlen);
+
 #endif

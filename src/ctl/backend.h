@@ -72,6 +72,11 @@ struct ctl_backend {
 	 * (denalid serve --swap swaps every VM out; they resume from their slots). 0 if done
 	 * (backend_close then ends what is left), -errno to stop them as usual. */
 	int (*suspend)(void *ctx);
+	/* Optional. Writes NAME (swapped out first) as one export file STATE/exports/FILE / starts
+	 * the VM in STATE/exports/FILE (named NAME, or as the file says when NAME is ""): 0 or
+	 * -errno with err. FILE is a plain file name. */
+	int (*export_vm)(void *ctx, const char *name, const char *file, char *err, size_t errlen);
+	int (*import_vm)(void *ctx, const char *file, const char *name, char *err, size_t errlen);
 };
 
 #endif

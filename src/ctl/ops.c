@@ -69,6 +69,21 @@ json_t *ops_handle(struct ops_ctx *ctx, const struct ctl_request *req, const cha
 	}
 	case CTL_OP_SWAP:
 		return do_swap(ctx, req);
+	case CTL_OP_EXPORT:
+	case CTL_OP_IMPORT: {
+		char err[320] = "";
+		int r;
+
+		if (!(req->op == CTL_OP_EXPORT ? ctx->be.export_vm : ctx->be.import_vm))
+			return ctl_reply_error(req->id, "this daemon cannot %s VMs",
+					       ctl_op_name(req->op));
+		r = req->op == CTL_OP_EXPORT
+			? ctx->be.export_vm(ctx->be.ctx, req->name, req->file, err, sizeof(err))
+			: ctx->be.import_vm(ctx->be.ctx, req->file, req->name, err, sizeof(err));
+		if (r < 0)
+			return ctl_reply_error(req->id, "%s", err[0] ? err : strerror(-r));
+		return ctl_reply_ok(req->id);
+	}
 	case CTL_OP_LIST:
 		v = ctx->be.list(ctx->be.ctx);
 		if (!json_is_array(v)) {

@@ -9,8 +9,8 @@
 static const char *const op_names[] = {
     [CTL_OP_START] = "start",	[CTL_OP_STOP] = "stop",	      [CTL_OP_LIST] = "list",
     [CTL_OP_STATS] = "stats",	[CTL_OP_CONSOLE] = "console", [CTL_OP_JOBS] = "jobs",
-    [CTL_OP_EVENTS] = "events", [CTL_OP_METRICS] = "metrics",
-    [CTL_OP_SWAP] = "swap",
+    [CTL_OP_EVENTS] = "events", [CTL_OP_METRICS] = "metrics", [CTL_OP_SWAP] = "swap",
+    [CTL_OP_EXPORT] = "export", [CTL_OP_IMPORT] = "import",
 };
 
 /* Fields each op accepts besides "id" and "op"; anything else is refused so a typo is caught. */
@@ -25,6 +25,8 @@ static const char *const op_fields[][10] = {
     [CTL_OP_EVENTS] = {"since", "follow", NULL},
     [CTL_OP_METRICS] = {"vms", NULL},
     [CTL_OP_SWAP] = {"name", "names", "dir", NULL},
+    [CTL_OP_EXPORT] = {"name", "file", NULL},
+    [CTL_OP_IMPORT] = {"file", "name", NULL},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -412,7 +414,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 	if (i == sizeof(op_names) / sizeof(op_names[0])) {
 		fail(err, errlen,
 		     "unknown op \"%.32s\" (start, stop, list, stats, console, jobs, events, "
-		     "metrics, swap)",
+		     "metrics, swap, export, import)",
 		     op);
 		goto out;
 	}
@@ -442,6 +444,14 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 		break;
 	case CTL_OP_SWAP:
 		r = parse_swap(o, req, err, errlen);
+		break;
+	case CTL_OP_EXPORT:
+	case CTL_OP_IMPORT:
+		/* A plain file name (as a VM name): the daemon reads and writes only in
+		 * STATE/exports, never where a client points it. */
+		r = get_name(json_object_get(o, "file"), "file", req->file, err, errlen);
+		if (!r && (req->op == CTL_OP_EXPORT || json_object_get(o, "name")))
+			r = get_name(json_object_get(o, "name"), "name", req->name, err, errlen);
 		break;
 	case CTL_OP_LIST:
 	case CTL_OP_JOBS:

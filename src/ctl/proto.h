@@ -32,6 +32,8 @@ enum ctl_op {
 	CTL_OP_EVENTS,
 	CTL_OP_METRICS,
 	CTL_OP_SWAP,
+	CTL_OP_EXPORT,
+	CTL_OP_IMPORT,
 };
 
 struct ctl_request {
@@ -45,9 +47,10 @@ struct ctl_request {
 	char disk[CTL_IMAGE_MAX + 1]; /* start: disk image, "" = none */
 	bool disk_ro;
 	int argc;
-	char **argv;  /* argc strings then NULL; owned */
-	bool all;     /* stop */
-	bool swap_in; /* swap: "dir" is "in" (else "out") */
+	char **argv;		     /* argc strings then NULL; owned */
+	bool all;		     /* stop */
+	bool swap_in;		     /* swap: "dir" is "in" (else "out") */
+	char file[CTL_NAME_MAX + 1]; /* export, import: a file in STATE/exports */
 	unsigned nnames;
 	char (*names)[CTL_NAME_MAX + 1]; /* stop; owned */
 	bool follow;			 /* console, events */

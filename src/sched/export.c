@@ -31,14 +31,9 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, const char *w
 
 int vm_export(struct vm *vm, const char *path, char *err, size_t errlen)
 {
-	uint64_t total = vm->mem_size / SWAP_PAGE;
-	struct export_header h = {0};
-	uint32_t *table = NULL, n = 0, crc;
 	uint8_t *blob = NULL;
 	uint32_t blob_len = 0;
-	char tmp[4096];
-	off_t off;
-	int fd = -1, rc;
+	int rc;
 
 	if (!vm->mem || !vm->state) {
 		snprintf(err, errlen, "vm %s: export: not resident", vm->name);
@@ -49,27 +44,51 @@ int vm_export(struct vm *vm, const char *path, char *err, size_t errlen)
 			 strerror(-rc));
 		return rc;
 	}
+	rc = vm_swap_blob_build(vm, &blob, &blob_len);
+	if (rc) {
+		snprintf(err, errlen, "vm %s: export to %s: %s", vm->name, path, strerror(-rc));
+		free(blob);
+		return rc;
+	}
+	rc = export_write(path, vm->name, vm->id, vm->mem, vm->mem_size, vm->state, blob, blob_len,
+			  err, errlen);
+	free(blob);
+	return rc;
+}
+
+int export_write(const char *path, const char *name, uint64_t vm_id, const uint8_t *mem,
+		 uint64_t mem_size, const struct vcpu_state *state, const uint8_t *blob,
+		 uint32_t blob_len, char *err, size_t errlen)
+{
+	uint64_t total = mem_size / SWAP_PAGE;
+	struct export_header h = {0};
+	uint32_t *table = NULL, n = 0, crc;
+	char tmp[4096];
+	off_t off;
+	int fd = -1, rc = 0;
+
 	table = malloc(total * sizeof(*table));
-	rc = table ? vm_swap_blob_build(vm, &blob, &blob_len) : -ENOMEM;
-	if (rc)
+	if (!table) {
+		rc = -ENOMEM;
 		goto out;
+	}
 	for (uint32_t i = 1; i < total; i++)
-		if (!guest_page_is_zero(vm->mem + (uint64_t)i * SWAP_PAGE))
+		if (!guest_page_is_zero(mem + (uint64_t)i * SWAP_PAGE))
 			table[n++] = i;
 	memcpy(h.magic, EXPORT_MAGIC, 8);
 	h.version = EXPORT_VERSION;
 	h.abi_version = DENALI_ABI_VERSION;
 	h.npages = n;
-	h.mem_size = vm->mem_size;
-	h.vm_id = vm->id;
-	h.state_len = sizeof(*vm->state);
+	h.mem_size = mem_size;
+	h.vm_id = vm_id;
+	h.state_len = sizeof(*state);
 	h.dev_len = blob_len;
-	memcpy(h.name, vm->name, sizeof(h.name));
+	snprintf(h.name, sizeof(h.name), "%s", name);
 	crc = crc32c(0, table, (size_t)n * 4);
-	crc = crc32c(crc, vm->state, sizeof(*vm->state));
+	crc = crc32c(crc, state, sizeof(*state));
 	crc = crc32c(crc, blob, blob_len);
 	for (uint32_t i = 0; i < n; i++)
-		crc = crc32c(crc, vm->mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE);
+		crc = crc32c(crc, mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE);
 	h.body_crc = crc;
 	h.header_crc = crc32c(0, &h, sizeof(h));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -85,13 +104,13 @@ int vm_export(struct vm *vm, const char *path, char *err, size_t errlen)
 		rc = fdio_write(fd, table, (size_t)n * 4, off);
 	off += (off_t)n * 4;
 	if (!rc)
-		rc = fdio_write(fd, vm->state, sizeof(*vm->state), off);
-	off += sizeof(*vm->state);
+		rc = fdio_write(fd, state, sizeof(*state), off);
+	off += sizeof(*state);
 	if (!rc)
 		rc = fdio_write(fd, blob, blob_len, off);
 	off += blob_len;
 	for (uint32_t i = 0; !rc && i < n; i++, off += SWAP_PAGE)
-		rc = fdio_write(fd, vm->mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE, off);
+		rc = fdio_write(fd, mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE, off);
 	if (!rc && fdatasync(fd) < 0)
 		rc = -errno;
 	if (!rc && rename(tmp, path) < 0)
@@ -100,11 +119,10 @@ int vm_export(struct vm *vm, const char *path, char *err, size_t errlen)
 		unlink(tmp);
 out:
 	if (rc)
-		snprintf(err, errlen, "vm %s: export to %s: %s", vm->name, path, strerror(-rc));
+		snprintf(err, errlen, "vm %s: export to %s: %s", name, path, strerror(-rc));
 	if (fd >= 0)
 		close(fd);
 	free(table);
-	free(blob);
 	return rc;
 }
 

@@ -41,11 +41,18 @@ struct export_header {
 };
 
 struct vm;
+struct vcpu_state;
 
 /* Writes a stopped, resident VM (not running; memory present) to path.
  * 0 or -errno with err set; the file is complete and synced on success and
  * absent on failure. */
 int vm_export(struct vm *vm, const char *path, char *err, size_t errlen);
+
+/* The same from an image held elsewhere (a swapped VM's slot read into
+ * scratch memory): its non-zero pages, its vCPU state and device blob. */
+int export_write(const char *path, const char *name, uint64_t vm_id, const uint8_t *mem,
+		 uint64_t mem_size, const struct vcpu_state *state, const uint8_t *blob,
+		 uint32_t blob_len, char *err, size_t errlen);
 
 /*
  * Reads an exported VM from path into a new, unbound VM (*out; its state

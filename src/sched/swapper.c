@@ -7,11 +7,13 @@
  */
 #include "swapper.h"
 
+#include "export.h"
 #include "swap_log.h"
 #include "vm_swap.h"
 #include "worker.h"
 
 #include "../devices/net.h"
+#include "../vmm/guest_mem.h"
 #include "../vmm/shell.h"
 #include "../vmm/vm.h"
 
@@ -735,4 +737,47 @@ int swapper_reserve(struct swapper *s, uint64_t slot)
 void swapper_release(struct swapper *s, uint64_t slot)
 {
 	swap_slot_free(s->sw, slot);
+}
+
+int swapper_export(struct swapper *s, struct task *t, const char *path, char *err, size_t errlen)
+{
+	struct vm *vm = t->vm;
+	struct swap_record rec;
+	struct swap_image img;
+	struct swap_vm *sv;
+	struct vcpu_state *st = NULL;
+	uint8_t *mem = NULL, *blob = NULL;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	sv = sv_of(t);
+	rc = !sv ? -ESRCH : sv->gk.state == GK_SWAPPED || sv->gk.state == GK_WAITING ? 0 : -EAGAIN;
+	if (!rc)
+		rec = sv->rec;
+	pthread_mutex_unlock(&s->lock);
+	if (rc) {
+		snprintf(err, errlen, "vm %s: export: %s", vm->name,
+			 rc == -ESRCH ? "it has ended" : "it is not swapped out");
+		return rc;
+	}
+	/* Its slot, read into scratch memory here: the VM itself is not touched
+	 * (a swap-out that rewrites the slot meanwhile fails the read's checks). */
+	rc = guest_mem_alloc(vm->mem_size, &mem);
+	st = malloc(sizeof(*st));
+	blob = malloc(rec.dev_len ? rec.dev_len : 1);
+	if (rc || !st || !blob) {
+		snprintf(err, errlen, "vm %s: export: out of memory", vm->name);
+		rc = -ENOMEM;
+		goto out;
+	}
+	img = (struct swap_image){vm->id, mem, vm->mem_size, st, rec.state_len, blob, rec.dev_len};
+	rc = rec.state_len == sizeof(*st) ? swap_read(s->sw, &rec, &img, err, errlen) : -EINVAL;
+	if (!rc)
+		rc = export_write(path, vm->name, vm->id, mem, vm->mem_size, st, blob, img.dev_len,
+				  err, errlen);
+out:
+	guest_mem_free(mem, vm->mem_size);
+	free(st);
+	free(blob);
+	return rc;
 }

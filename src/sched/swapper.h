@@ -126,6 +126,11 @@ int swapper_swap_out_begin(struct swapper *s, struct task *t);
 /* Waits (at most timeout_ms) until no swap-out is under way. */
 void swapper_settle(struct swapper *s, unsigned timeout_ms);
 
+/* Writes a swapped-out VM, read from its slot, to path as an export file
+ * (export.h); any thread, the VM stays as it is. -EAGAIN if it is not
+ * swapped out, -EBADMSG if its slot changed meanwhile; err says why. */
+int swapper_export(struct swapper *s, struct task *t, const char *path, char *err, size_t errlen);
+
 /* "resident", "swapped", ... and the bytes charged for it. */
 const char *swapper_vm_state(struct swapper *s, const struct task *t, uint64_t *charge);
 

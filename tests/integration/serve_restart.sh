@@ -48,7 +48,8 @@ for i in $(seq 0 $((N - 1))); do
 		$((id >> 8 & 255)) $((id & 255)))
 	ip -n "$NS" neigh replace "${ADDR[$i]}" lladdr "$mac" dev "$TAP" nud permanent
 done
-hits() { in_ns curl -s -m 10 --retry 2 "http://${ADDR[$1]}/hits" 2>/dev/null; }
+# No retries: a retried request would count twice (a slow answer under load is waited for).
+hits() { in_ns curl -s -m 60 "http://${ADDR[$1]}/hits" 2>/dev/null; }
 # expect_hits I N: VM I answers /hits with N
 expect_hits() {
 	local h

@@ -66,8 +66,8 @@ done
 CHECKS=$((CHECKS + 1))
 [ "$(swapped_count)" -ge $((N - 4)) ] || fail "only $(swapped_count) of $N VMs swapped out"
 
-get() { # ADDR PATH: the body, or nothing
-	in_ns curl -s -m 10 --retry 2 "http://$1$2" 2>/dev/null
+get() { # ADDR PATH: the body, or nothing. No retries: a retried /hits would count twice
+	in_ns curl -s -m 60 "http://$1$2" 2>/dev/null
 }
 # Round 1: every VM answers its page and its counter; round 2 (after each was swapped
 # out again by the others' admissions, or by command) the counter goes on.
@@ -134,7 +134,7 @@ nf=$(json "$TMP/s2.json" "d['swap']['swap_files']")
 off=$(((slot / nf) * sb + 4096 + 10))
 printf '\xde\xad\xbe\xef' | dd of="$TMP/swap/swap.$((slot % nf))" bs=1 seek=$off conv=notrunc \
 	status=none
-h2=$(in_ns curl -s -m 3 "http://${ADDR[2]}/hits" 2>/dev/null)
+h2=$(in_ns curl -s -m 5 "http://${ADDR[2]}/hits" 2>/dev/null)
 CHECKS=$((CHECKS + 1))
 [ -z "$h2" ] || fail "h2 answered '$h2' from a corrupted slot"
 for _ in $(seq 50); do
