@@ -346,17 +346,40 @@ static const struct device_ops blk_ops = {
     .free = op_free,
 };
 
+int blk_dev_open(const char *path, int ro, char *err, size_t errlen)
+{
+	/* O_NONBLOCK: a FIFO opened read-only would wait for a writer (and hold the control
+	 * loop); it is refused by blk_dev_create_fd. io_uring gives -EAGAIN on O_NONBLOCK
+	 * files, so the flag is taken off again. */
+	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
+		return r;
+	}
+	if ((r = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, r & ~O_NONBLOCK) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 int blk_dev_create(const char *path, int ro, struct device **out, char *err, size_t errlen)
+{
+	int fd = blk_dev_open(path, ro, err, errlen);
+
+	return fd < 0 ? fd : blk_dev_create_fd(fd, path, ro, out, err, errlen);
+}
+
+int blk_dev_create_fd(int fd, const char *path, int ro, struct device **out, char *err,
+		      size_t errlen)
 {
 	struct blk_dev *b;
 	struct stat st;
-	int fd;
 
-	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
-		return -errno;
-	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < DENALI_BLK_SECTOR) {
 		snprintf(err, errlen, "disk %s: not a regular file of at least one sector", path);
 		close(fd);

@@ -18,6 +18,14 @@
 /* Opens path (read-only if ro). 0 or -errno with err set. */
 int blk_dev_create(const char *path, int ro, struct device **out, char *err, size_t errlen);
 
+/* Opens path for a disk without ever blocking (a FIFO is not waited for): an fd, or -errno
+ * with err set. */
+int blk_dev_open(const char *path, int ro, char *err, size_t errlen);
+
+/* Like blk_dev_create with fd from blk_dev_open, which it takes (closed on failure). */
+int blk_dev_create_fd(int fd, const char *path, int ro, struct device **out, char *err,
+		      size_t errlen);
+
 /* Capacity in sectors. */
 uint64_t blk_dev_sectors(const struct device *d);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7 hole 4: an image path that is a FIFO must be refused at once, without hanging the
+# Issue 7 hole 4: an image (or disk) path that is a FIFO must be refused at once, without hanging the
 # control plane, and leave no definition behind; a daemon whose state directory holds a
 # definition naming a FIFO must still become ready, start its other VMs and stop on SIGTERM.
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +21,13 @@ CHECKS=$((CHECKS + 1))
 timeout 10 "$CTL" $S start d "$TMP" >"$TMP/dir.out" 2>&1
 expect_status dir-start 1 "$?"
 expect_in dir-start "$TMP/dir.out" "not a regular file (a directory)"
+# The same for a disk: a read-only open of a FIFO waits for a writer.
+timeout 10 "$CTL" $S start fd "$(cd "$GUESTS" && pwd)/blkcheck" --disk "$TMP/fifo" --disk-ro \
+	>"$TMP/fdisk.out" 2>&1
+expect_status fifo-disk 1 "$?"
+expect_in fifo-disk "$TMP/fdisk.out" "not a regular file"
+timeout 10 "$CTL" $S list >"$TMP/list2.out" 2>&1
+expect_status list-after-fifo-disk 0 "$?"
 daemon_stop "$DPID"
 expect_status a-sigterm 0 "$?"
 
