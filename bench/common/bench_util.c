@@ -112,7 +112,7 @@ void bench_load_image(const char *path, const char *guest, const char *fallback,
 		if (n <= 0 || access(p, R_OK))
 			snprintf(p, sizeof(p), "%s", fallback);
 	}
-	if (image_read(p, &img->elf, &img->size, err, sizeof(err)))
+	if (image_read(p, NULL, &img->elf, &img->size, err, sizeof(err)))
 		bench_fail("%s", err);
 }
 

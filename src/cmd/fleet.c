@@ -57,7 +57,7 @@ static int add_devices(struct fleet *f, struct vm *vm, const struct vm_spec *spe
 			return rc;
 	}
 	if (spec->disk[0])
-		return vmdev_add_disk(vm, spec->disk, spec->disk_ro, err, errlen);
+		return vmdev_add_disk(vm, spec->disk, spec->disk_ro, &spec->owner, err, errlen);
 	return 0;
 }
 
@@ -153,7 +153,7 @@ static int fleet_batch_open(void *ctx, const struct vm_spec *spec, unsigned coun
 	if (!b)
 		return -ENOMEM;
 	b->mem_size = spec_mem(spec);
-	rc = image_read(spec->image, &b->elf, &b->size, err, errlen);
+	rc = image_read(spec->image, &spec->owner, &b->elf, &b->size, err, errlen);
 	if (rc) {
 		free(b);
 		return rc;
@@ -202,7 +202,7 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 	if (b) {
 		size = b->size;
 	} else {
-		rc = image_read(spec->image, &elf, &size, err, errlen);
+		rc = image_read(spec->image, &spec->owner, &elf, &size, err, errlen);
 		if (rc)
 			return rc;
 	}

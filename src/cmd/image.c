@@ -1,5 +1,7 @@
 #include "image.h"
 
+#include "owner.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,7 +44,8 @@ static const char *hidden_by_unit(const char *path)
 	return NULL;
 }
 
-int image_read(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen)
+int image_read(const char *path, const struct ctl_owner *owner, uint8_t **data, size_t *size,
+	       char *err, size_t errlen)
 {
 	struct stat st;
 	uint8_t *buf;
@@ -77,6 +80,11 @@ int image_read(const char *path, uint8_t **data, size_t *size, char *err, size_t
 			 file_kind(st.st_mode));
 		close(fd);
 		return -EINVAL;
+	}
+	rc = ctl_owner_check_fd(owner, fd, 0, "image", path, err, errlen);
+	if (rc) {
+		close(fd);
+		return rc;
 	}
 	if ((uint64_t)st.st_size > IMAGE_MAX_SIZE) {
 		snprintf(err, errlen, "image %s is %lld bytes, more than %u", path,

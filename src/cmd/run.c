@@ -306,7 +306,7 @@ static void print_summary(struct run_vm *vms, unsigned n, struct worker *w, unsi
 static int load(const char *path, uint8_t **elf, size_t *size)
 {
 	char err[256];
-	int rc = image_read(path, elf, size, err, sizeof(err));
+	int rc = image_read(path, NULL, elf, size, err, sizeof(err));
 
 	if (rc)
 		fprintf(stderr, "denalid: %s\n", err);
@@ -583,8 +583,8 @@ int denalid_run(int argc, char **argv)
 					   (uint16_t)(ctx.networks ? i % ctx.networks : 0), err,
 					   sizeof(err));
 		if (!rc && ctx.disk && i == 0)
-			rc =
-			    vmdev_add_disk(vms[i].task.vm, ctx.disk, ctx.disk_ro, err, sizeof(err));
+			rc = vmdev_add_disk(vms[i].task.vm, ctx.disk, ctx.disk_ro, NULL, err,
+					    sizeof(err));
 		if (rc) {
 			fprintf(stderr, "denalid: %s\n", err);
 			return 1;

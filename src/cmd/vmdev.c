@@ -1,5 +1,7 @@
 #include "vmdev.h"
 
+#include "owner.h"
+
 #include "../devices/blk.h"
 #include "../devices/net.h"
 #include "../vmm/vm.h"
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int net_prefix_parse(const char *s, struct net_prefix *out)
 {
@@ -82,11 +85,22 @@ int vmdev_add_net(struct vm *vm, struct netsw *sw, const struct net_prefix *pfx,
 	return 0;
 }
 
-int vmdev_add_disk(struct vm *vm, const char *path, int ro, char *err, size_t errlen)
+int vmdev_add_disk(struct vm *vm, const char *path, int ro, const struct ctl_owner *owner,
+		   char *err, size_t errlen)
 {
 	struct device *d;
-	int rc = blk_dev_create(path, ro, &d, err, errlen);
+	int fd = blk_dev_open(path, ro, err, errlen), rc;
 
+	if (fd < 0)
+		return fd;
+	/* The opened file, not the path, is checked: a symlink swapped in meanwhile gains
+	 * nothing. */
+	rc = ctl_owner_check_fd(owner, fd, !ro, "disk", path, err, errlen);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	rc = blk_dev_create_fd(fd, path, ro, &d, err, errlen);
 	if (rc)
 		return rc;
 	rc = vm_add_device(vm, d);

@@ -3,6 +3,8 @@
 #ifndef DENALI_CTL_BACKEND_H
 #define DENALI_CTL_BACKEND_H
 
+#include "owner.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +24,8 @@ struct vm_spec {
 	int net;	 /* a NIC on the daemon's switch */
 	char disk[4096]; /* raw disk image path, "" = none */
 	int disk_ro;
+	/* who asked: the image and disk are opened only if this user may (owner.h) */
+	struct ctl_owner owner;
 };
 
 struct ctl_backend {

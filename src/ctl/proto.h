@@ -4,6 +4,8 @@
 #ifndef DENALI_CTL_PROTO_H
 #define DENALI_CTL_PROTO_H
 
+#include "owner.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,6 +59,7 @@ struct ctl_request {
 	bool progress;			 /* start, stop: send progress lines while it runs */
 	uint64_t offset;		 /* console: first byte wanted; events: seq after which */
 	unsigned metrics_vms;		 /* metrics: per-VM series for at most this many VMs */
+	struct ctl_owner owner;		 /* the client, set by the server, not parsed */
 };
 
 /* Parses and validates one request line (len bytes, no newline needed, NUL not required).

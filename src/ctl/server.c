@@ -201,6 +201,9 @@ static void accept_clients(struct ctl_server *srv)
 		}
 		c->fd = fd;
 		c->serial = srv->serial;
+		if (ctl_owner_from_socket(fd, &c->owner) < 0)
+			c->owner =
+			    (struct ctl_owner){.set = 1, .uid = UINT32_MAX, .gid = UINT32_MAX};
 		c->last_ms = srv_now_ms();
 		snprintf(c->peer, sizeof(c->peer), "client %lu (pid %d uid %u)", c->serial,
 			 (int)cred.pid, (unsigned)cred.uid);

@@ -108,6 +108,7 @@ static void handle_line(struct ctl_server *srv, struct client *c, const char *li
 		ctl_request_free(&req);
 		return;
 	}
+	req.owner = c->owner;
 	log_debug("%s: %s", c->peer, ctl_op_name(req.op));
 	if (req.op == CTL_OP_CONSOLE)
 		srv_console_request(srv, c, &req);

@@ -29,7 +29,8 @@
 struct client {
 	int fd;
 	unsigned long serial;
-	char peer[96]; /* "client N (pid P uid U)" for log lines */
+	char peer[96];		/* "client N (pid P uid U)" for log lines */
+	struct ctl_owner owner; /* its credentials, for the paths it names */
 	char *in;
 	size_t inlen, incap;
 	char *out;

@@ -234,10 +234,11 @@ int store_put(struct ctl_store *st, const struct vm_spec *spec)
 			json_decref(args);
 			args = NULL;
 		}
-	def = json_pack("{s:s, s:I, s:s, s:I, s:o?, s:b, s:s, s:b}", "name", spec->name, "id",
+	def = json_pack("{s:s, s:I, s:s, s:I, s:o?, s:b, s:s, s:b, s:o?}", "name", spec->name, "id",
 			(json_int_t)spec->id, "image", spec->image, "mem",
 			(json_int_t)spec->mem_bytes, "args", args, "net", spec->net, "disk",
-			spec->disk, "disk_ro", spec->disk_ro);
+			spec->disk, "disk_ro", spec->disk_ro, "owner",
+			ctl_owner_to_json(&spec->owner));
 	if (!def)
 		return -ENOMEM;
 	text = json_dumps(def, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -393,6 +394,11 @@ int store_get(struct ctl_store *st, const char *name, struct vm_spec *spec)
 		goto out;
 	}
 	snprintf(spec->disk, sizeof(spec->disk), "%s", v ? json_string_value(v) : "");
+	/* Who asked for it (absent before owners: started by a trusted client). */
+	if (ctl_owner_from_json(json_object_get(def, "owner"), &spec->owner) < 0) {
+		log_err("vm %s: %s: bad \"owner\"", name, path);
+		goto out;
+	}
 	v = json_object_get(def, "args");
 	if (v && (!json_is_array(v) || json_array_size(v) > CTL_ARGS_MAX)) {
 		log_err("vm %s: %s: bad \"args\"", name, path);
