@@ -131,6 +131,11 @@ static void on_cmd(void *arg)
 }
 
 /* A start request's image, read once, and the room admission gave it. */
+/* Every open batch holds its image (up to IMAGE_MAX_SIZE) until its job ends, and jobs run
+ * side by side: without a bound, a thousand clients each starting one VM from a 64 MiB image
+ * would make the daemon hold 64 GiB. Past this much, a start is refused until others end. */
+#define FLEET_IMAGE_BYTES_MAX (256ull << 20)
+
 struct fleet_batch {
 	uint8_t *elf;
 	size_t size;
@@ -159,7 +164,18 @@ static int fleet_batch_open(void *ctx, const struct vm_spec *spec, unsigned coun
 		return rc;
 	}
 	pthread_mutex_lock(&f->lock);
-	rc = admission_take(&f->adm, count, b->mem_size, err, errlen);
+	if (f->image_bytes + b->size > FLEET_IMAGE_BYTES_MAX) {
+		snprintf(err, errlen,
+			 "busy: start requests in progress hold %llu MiB of images, and this one "
+			 "(%zu KiB) would pass the %llu MiB bound; retry once they finish",
+			 (unsigned long long)(f->image_bytes >> 20), b->size >> 10,
+			 FLEET_IMAGE_BYTES_MAX >> 20);
+		rc = -EBUSY;
+	} else {
+		rc = admission_take(&f->adm, count, b->mem_size, err, errlen);
+	}
+	if (!rc)
+		f->image_bytes += b->size;
 	pthread_mutex_unlock(&f->lock);
 	if (rc) {
 		free(b->elf);
@@ -181,6 +197,7 @@ static void fleet_batch_close(void *ctx, void *batch)
 		admission_vm_ended(&f->adm, b->mem_size);
 		admission_vm_removed(&f->adm);
 	}
+	f->image_bytes -= b->size;
 	pthread_mutex_unlock(&f->lock);
 	free(b->elf);
 	free(b);

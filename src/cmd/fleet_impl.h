@@ -50,6 +50,7 @@ struct fleet {
 	struct fleet_vm *vms;
 	unsigned nvms;
 	struct admission adm;
+	uint64_t image_bytes; /* images held by open batches, at most FLEET_IMAGE_BYTES_MAX */
 	struct worker *workers;
 	unsigned nworkers, next_worker;
 	uint64_t next_id;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A hostile local client of the control socket.
+#  - Start requests that arrive together each hold their image until their job ends: 30
+#    clients each starting one VM from a 60 MiB image made the daemon hold 1.8 GB (a thousand
+#    would hold 60 GB). The images held are bounded: the daemon's peak RSS stays under
+#    600 MiB, every refusal says why, and the daemon goes on serving.
+. "$(dirname "$0")/lib.sh"
+require_kvm
+trap daemons_cleanup EXIT
+
+daemon_start a --workers 1
+S="--socket $TMP/a.sock"
+cp "$GUESTS/sleeper" "$TMP/big.elf" && truncate -s 60M "$TMP/big.elf" # sparse: no disk used
+python3 - "$TMP/a.sock" "$TMP/big.elf" 30 >"$TMP/big.out" 2>&1 <<'PY'
+import json, socket, sys
+path, img, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+conns = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    conns.append(s)
+for i, s in enumerate(conns):
+    req = {"op": "start", "name": "big%d" % i, "image": img, "mem": "2M", "args": ["1", "1"]}
+    s.sendall((json.dumps(req) + "\n").encode())
+for s in conns:
+    s.settimeout(120)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        d = s.recv(4096)
+        if not d:
+            break
+        buf += d
+    r = json.loads(buf)
+    print("ok" if r["ok"] else "refused: " + r["error"])
+PY
+CHECKS=$((CHECKS + 1))
+[ "$(grep -c . "$TMP/big.out")" = 30 ] || { fail "not every client got a reply"; cat "$TMP/big.out"; }
+CHECKS=$((CHECKS + 1))
+grep -q '^ok$' "$TMP/big.out" || { fail "no start succeeded"; cat "$TMP/big.out"; }
+CHECKS=$((CHECKS + 1))
+if grep -v '^ok$' "$TMP/big.out" | grep -qv "hold .* MiB of images"; then
+	fail "a refusal without the reason:"
+	grep -v '^ok$' "$TMP/big.out" | head -3
+fi
+HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$DPID/status")
+CHECKS=$((CHECKS + 1))
+[ "$HWM" -lt $((600 * 1024)) ] || fail "daemon peak RSS $HWM KiB for 30 starts of a 60 MiB image"
+echo "peak RSS $HWM KiB; $(grep -c '^ok$' "$TMP/big.out") of 30 started"
+timeout 10 "$CTL" $S list >/dev/null
+expect_status list-after 0 "$?"
+daemon_stop "$DPID"
+expect_status a-sigterm 0 "$?"
+finish
