@@ -6,6 +6,17 @@
  * monitor-private pages can differ; the rest is mapped with 2 MiB pages.
  * Only non-zero bytes are written: guest memory starts zero-filled and every
  * page the monitor touches is a page the VM pays for.
+ *
+ * ELF segment permissions are deliberately not applied: everything from
+ * DENALI_RESERVED_END up is user, writable and executable, so a guest can
+ * write its own text and run its data. That only ever reaches the guest's own
+ * memory, which it may write anyway; what isolates it from the monitor and its
+ * neighbours is the rest of this table (page 0 and the reserved pages absent,
+ * vregs read-only and NX, GDT/TSS/tables supervisor-only) and the ring-3 entry.
+ * W^X inside the guest would be defence in depth for the guest's own bugs; it
+ * needs 4 KiB pages over the image (more table pages than the private area
+ * holds for images past the first 2 MiB) and the flags carried in snapshots,
+ * swap slots and exports, which rebuild these tables on load.
  */
 #include "x86.h"
 
