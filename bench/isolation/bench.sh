@@ -9,8 +9,9 @@
 # flood to the uplink, broadcast flood, memory), RUNS rounds in that order, so every "alone"
 # figure is a baseline from the same invocation. Printed per hog: medians of throughput and
 # p99 and their ratios to alone (targets: >= 0.8x throughput, p99 <= 2x), the hog's own work
-# rate, and the load average. With SWAP=1 and a serve that takes --swap, the daemon runs
-# with a memory budget that the memory hog does not fit beside the victim (eviction).
+# rate, and the load average. With SWAP=1 the daemon runs with swap and a memory budget
+# (BUDGET, 40M) that the memory hog, the victim and COLD (16) idle services do not fit: the
+# swap-outs of the victim and of the others are printed (the hot victim should keep its pages).
 # Env: RATE (300), DURATION (8s), RUNS (3), HOGS ("cpu exits disk net bcast mem"),
 #      WORKERS (2), SERVE_OPTS (extra denalid serve options).
 set -euo pipefail
@@ -30,15 +31,22 @@ fleet_init
 trap fleet_cleanup EXIT
 
 opts=(--workers "$WORKERS")
-if [ "${SWAP:-0}" = 1 ] && fleet_swap_supported; then
+NSVC=1
+if [ "${SWAP:-0}" = 1 ]; then
+	fleet_swap_supported || { echo "isolation: SWAP=1 but serve has no --swap" >&2; exit 1; }
+	# The victim, COLD idle services and the memory hog (~32 MiB touched) do not all fit:
+	# the budget must evict, and should take the cold services, never the hot victim.
 	mkdir -p "$FLEET_TMP/swap"
-	opts+=(--swap "$FLEET_TMP/swap" --mem-budget 96M)
+	NSVC=$((1 + ${COLD:-16}))
+	opts+=(--swap "$FLEET_TMP/swap" --mem-budget "${BUDGET:-40M}" --swap-slot 16M)
 fi
 # shellcheck disable=SC2086
 fleet_daemon_start "${opts[@]}" ${SERVE_OPTS:-}
 fleet_site "$FLEET_TMP/site" 2258
-fleet_disks 1 "$FLEET_TMP/site"
-fleet_start 1 16M 64
+fleet_disks "$NSVC" "$FLEET_TMP/site"
+fleet_start "$NSVC" 16M 64
+head -n 1 "$FLEET_TMP/targets" >"$FLEET_TMP/victim" # only svc-0 gets the load
+cp "$FLEET_TMP/victim" "$FLEET_TMP/targets"
 truncate -s 256M "$FLEET_TMP/hog.img"
 HOG_CTL=fleet_ctl
 HOG_DISK=$FLEET_TMP/hog.img
@@ -52,13 +60,28 @@ print(next((v.get("worker") for v in json.load(sys.stdin) if v["name"] == sys.ar
 }
 VICTIM_WORKER=$(worker_of svc-0)
 
-# measure LABEL: one denali-load run at RATE; appends "LABEL tput p99 p50 failures" to results
+# swap_outs NAME: how often the VM was swapped out so far (0 without swap)
+swap_outs() {
+	fleet_ctl list --json | python3 -c 'import json, sys
+print(next((v.get("swap_outs", 0) for v in json.load(sys.stdin) if v["name"] == sys.argv[1]), 0))' "$1"
+}
+
+# measure LABEL: one denali-load run at RATE; appends "LABEL tput p99 p50 failures
+# victim-swap-outs cold-swap-outs" to results
 measure() {
+	local v0 c0 v1 c1
+	v0=$(swap_outs svc-0)
+	c0=$(fleet_ctl stats --json | python3 -c 'import json, sys
+print((json.load(sys.stdin).get("swap") or {}).get("swap_outs", 0))')
 	fleet_load -r "$RATE" -d "$DURATION" -w 1s --timeout 2s -q >"$FLEET_TMP/load.json"
-	python3 - "$FLEET_TMP/load.json" "$1" >>"$FLEET_TMP/results" <<'PY'
+	v1=$(swap_outs svc-0)
+	c1=$(fleet_ctl stats --json | python3 -c 'import json, sys
+print((json.load(sys.stdin).get("swap") or {}).get("swap_outs", 0))')
+	python3 - "$FLEET_TMP/load.json" "$1" $((v1 - v0)) $((c1 - c0 - (v1 - v0))) \
+		>>"$FLEET_TMP/results" <<'PY'
 import json, sys
 d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-print(sys.argv[2], d["throughput"], d["p99_ms"], d["p50_ms"], d["failures"])
+print(sys.argv[2], d["throughput"], d["p99_ms"], d["p50_ms"], d["failures"], sys.argv[3], sys.argv[4])
 PY
 }
 
@@ -109,7 +132,11 @@ for h in hogs:
           tot(h, 4), hr, sw, ok))
     out[h] = {"rps": t, "p99_ms": p, "tput_ratio": round(rt, 3), "p99_ratio": round(rp, 3),
               "failures": tot(h, 4), "hog_rate": hr, "same_worker": same.get(h),
+              "victim_swap_outs": tot(h, 5), "other_swap_outs": tot(h, 6),
               "target_met": ok == "ok"}
+    if tot(h, 5) or tot(h, 6):
+        print("%-8s swap-outs during the runs: victim %d, the cold services %d" % ("", tot(h, 5),
+              tot(h, 6)))
 print("targets: throughput >= 0.8x alone, p99 <= 2x alone (medians of the rounds)")
 print(json.dumps(out))
 PY

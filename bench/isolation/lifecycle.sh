@@ -130,20 +130,23 @@ before = [d["throughput"] for s, e, d in wins if e <= t_stop]
 after = [d["throughput"] for s, e, d in wins if s >= t_live + 4]
 pb = statistics.median(before) if before else 0
 pa = statistics.median(after) if after else 0
-phase = lambda a, b: sum(d["failures"] for s, e, d in wins if s < b and e > a)
+# a window belongs to the phase it ended in (its failures come from what happened before)
+phase = lambda a, b: sum(d["failures"] for s, e, d in wins if a < e <= b)
 rec = next((s - t_term for s, e, d in wins if s >= t_term and pb and d["throughput"] >= 0.9 * pb
             and d["failures"] == 0), None)
 print("plateau before: %.1f req/s (median of %d windows); after the restart: %.1f req/s (%d); "
       "after/before %.2f" % (pb, len(before), pa, len(after), pa / pb if pb else 0))
 print("failures: plateau %d, stop/start %d, restart %d, after %d (of %d requests due)" % (
-      phase(0, t_stop), phase(t_stop, t_term), phase(t_term, t_live + 4), phase(t_live + 4, t_end),
+      phase(-1, t_stop), phase(t_stop, t_term), phase(t_term, t_live + 4),
+      phase(t_live + 4, t_end + 60),
       sum(d["scheduled"] for s, e, d in wins)))
 print("back within 10%% of the plateau, without failures, %s after the SIGTERM" %
       ("%.1f s" % rec if rec is not None else "never"))
 print(json.dumps({"bench": "lifecycle", "rate": float(sys.argv[3]), "plateau_before": pb,
                   "plateau_after": pa, "ratio": round(pa / pb, 3) if pb else 0,
-                  "failures_plateau": phase(0, t_stop), "failures_stopstart": phase(t_stop, t_term),
-                  "failures_restart": phase(t_term, t_live + 4), "failures_after": phase(t_live + 4, t_end),
+                  "failures_plateau": phase(-1, t_stop), "failures_stopstart": phase(t_stop, t_term),
+                  "failures_restart": phase(t_term, t_live + 4),
+                  "failures_after": phase(t_live + 4, t_end + 60),
                   "recovery_s": rec, "events": evs}))
 PY
 echo "lifecycle: load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
