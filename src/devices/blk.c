@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define BLK_RETRIES 8 /* -EAGAIN/-EINTR in a row before a request fails */
+
 struct blk_dev;
 
 struct blk_req {
@@ -31,7 +33,8 @@ struct blk_req {
 	uint64_t off;  /* file offset */
 	uint32_t len, done;
 	uint32_t op;
-	uint16_t id; /* the guest's descriptor id */
+	uint16_t id;	 /* the guest's descriptor id */
+	uint8_t retries; /* -EAGAIN/-EINTR answers so far */
 	int busy;
 };
 
@@ -39,7 +42,7 @@ struct blk_stats {
 	uint64_t reads, writes, flushes;
 	uint64_t read_bytes, write_bytes;
 	uint64_t err_range, err_rdonly, err_bad, err_io;
-	uint64_t resubmits;
+	uint64_t resubmits; /* short transfers continued, EAGAIN/EINTR retried */
 	uint64_t inflight_peak;
 };
 
@@ -116,6 +119,12 @@ static void on_done(struct dev_io *io, int res)
 	struct blk_req *q = (struct blk_req *)io;
 	struct blk_dev *b = q->b;
 
+	if ((res == -EAGAIN || res == -EINTR) && q->retries < BLK_RETRIES) {
+		q->retries++; /* nothing was done: the same request again */
+		b->st.resubmits++;
+		if (submit(q) == 0)
+			return;
+	}
 	if (res < 0 || (res == 0 && q->op != DENALI_BLK_FLUSH)) {
 		b->st.err_io++; /* EIO, ENOSPC, or the file shrank under us */
 		finish_req(q, DENALI_BLK_S_IOERR);

@@ -18,6 +18,7 @@
 #include "tap.h"
 
 #include "netsw.h"
+#include "uring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,10 @@ struct tap_uplink {
 	uint32_t tx_len[TAP_WRITES];
 	struct tap_stats st;
 };
+
+/* The uplink ring reads and writes the tap and its eventfd, and ticks. */
+static const uint8_t tap_ops[] = {IORING_OP_READ, IORING_OP_WRITE, IORING_OP_TIMEOUT};
+static const struct uring_allow tap_allow = {tap_ops, sizeof(tap_ops) / sizeof(tap_ops[0]), 0};
 
 static uint64_t ud(int op, unsigned slot)
 {
@@ -307,7 +312,7 @@ int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out,
 		    size_t errlen)
 {
 	struct tap_uplink *u;
-	int rc, fd;
+	int rc, fd, restricted;
 
 	if (!name[0] || strlen(name) >= IFNAMSIZ) {
 		snprintf(err, errlen, "tap name '%s' is not 1..%d characters", name, IFNAMSIZ - 1);
@@ -329,7 +334,7 @@ int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out,
 		rc = -errno;
 		goto fail_q;
 	}
-	rc = io_uring_queue_init(128, &u->ring, 0);
+	rc = uring_init_restricted(&u->ring, 128, &tap_allow, &restricted);
 	if (rc)
 		goto fail_efd;
 	fd = tap_open_fd(name, err, errlen);

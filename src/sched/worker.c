@@ -9,6 +9,7 @@
  */
 #include "worker.h"
 
+#include "../devices/uring.h"
 #include "../vmm/shell.h"
 #include "../vmm/vm.h"
 #include "worker_seccomp.h"
@@ -585,6 +586,28 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * What a worker's ring may do: read (its eventfd, block reads), write
+ * (block writes, console logs), fsync (block flush) and a timeout (liburing's
+ * timed wait on a kernel without extended arguments). Nothing else: no open,
+ * no socket, no splice, no register operation once running.
+ */
+static const uint8_t worker_ring_ops[] = {IORING_OP_READ, IORING_OP_WRITE, IORING_OP_FSYNC,
+					  IORING_OP_TIMEOUT};
+
+int worker_ring_init(struct io_uring *ring)
+{
+	static int warned;
+	const struct uring_allow allow = {worker_ring_ops,
+					  sizeof(worker_ring_ops) / sizeof(worker_ring_ops[0]), 0};
+	int restricted = 0, rc = uring_init_restricted(ring, RING_ENTRIES, &allow, &restricted);
+
+	if (rc == 0 && !restricted && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		fprintf(stderr, "denali: this kernel cannot restrict io_uring opcodes; worker "
+				"rings run unrestricted\n");
+	return rc;
+}
+
 int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn done, void *arg)
 {
 	int rc;
@@ -599,7 +622,7 @@ int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn d
 	w->efd = eventfd(0, EFD_CLOEXEC);
 	if (w->efd < 0)
 		return -errno;
-	rc = io_uring_queue_init(RING_ENTRIES, &w->ring, 0);
+	rc = worker_ring_init(&w->ring);
 	if (rc < 0) {
 		close(w->efd);
 		return rc;

@@ -116,6 +116,10 @@ struct worker {
  * 0 or -errno. */
 int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn done, void *arg);
 
+/* Sets up a worker's io_uring, restricted to the opcodes its devices use
+ * (uring.h); worker_start() uses it, tests check its allowlist. 0 or -errno. */
+int worker_ring_init(struct io_uring *ring);
+
 /* Sets the idle hook; call before the first task is sent. */
 void worker_set_idle_hook(struct worker *w, worker_idle_fn fn, void *arg);
 

@@ -1,0 +1,30 @@
+/*
+ * io_uring rings restricted to the operations their owner submits
+ * (IORING_REGISTER_RESTRICTIONS): io_uring requests are not system calls,
+ * so the worker seccomp allowlist does not see them, and without this a
+ * hijacked thread could open, connect or splice through its ring. A ring
+ * starts disabled (IORING_SETUP_R_DISABLED), gets its allowlist of opcodes
+ * and SQE flags, and no io_uring_register() operation at all afterwards,
+ * then is enabled. A refused request completes with -EACCES.
+ */
+#ifndef DENALI_DEVICES_URING_H
+#define DENALI_DEVICES_URING_H
+
+#include <liburing.h>
+#include <stdint.h>
+
+struct uring_allow {
+	const uint8_t *ops; /* IORING_OP_* */
+	unsigned nops;
+	uint8_t sqe_flags; /* IOSQE_* the owner may set (0: none) */
+};
+
+/*
+ * io_uring_queue_init() of entries, restricted to allow. On a kernel
+ * without ring restrictions (before 5.10) the ring is set up unrestricted
+ * and *restricted is 0 (callers log it once); otherwise 1. 0 or -errno.
+ */
+int uring_init_restricted(struct io_uring *ring, unsigned entries, const struct uring_allow *allow,
+			  int *restricted);
+
+#endif
