@@ -149,6 +149,10 @@ static uint32_t check(struct blk_dev *b, const struct denali_blk_req *h, uint64_
 {
 	uint64_t end;
 
+	if (h->op == DENALI_BLK_FLUSH && b->ro) {
+		b->st.err_rdonly++; /* abi.h: a write or flush to a read-only disk */
+		return DENALI_BLK_S_RDONLY;
+	}
 	if (h->op == DENALI_BLK_FLUSH)
 		return DENALI_BLK_S_OK;
 	if (h->op != DENALI_BLK_READ && h->op != DENALI_BLK_WRITE) {
@@ -215,8 +219,7 @@ static int take(struct blk_dev *b, const struct dev_guest *g, char *why, size_t 
 			    d.addr, d.len);
 		b->cons++;
 		status = check(b, &h, d.len - sizeof(h));
-		if (status != DENALI_BLK_S_OK || (h.op == DENALI_BLK_FLUSH && b->ro) ||
-		    (h.op != DENALI_BLK_FLUSH && h.nsectors == 0)) {
+		if (status != DENALI_BLK_S_OK || (h.op != DENALI_BLK_FLUSH && h.nsectors == 0)) {
 			complete(b, d.id, status); /* answered without I/O */
 			continue;
 		}

@@ -277,6 +277,34 @@ static void test_endless_again_fails(void **state)
 	assert_used(f, 0, 18, DENALI_BLK_S_IOERR);
 }
 
+/* abi.h: a write or a flush to a read-only disk is answered DENALI_BLK_S_RDONLY, without I/O. */
+static void test_readonly_refuses_write_and_flush(void **state)
+{
+	struct fixture *f = *state;
+	struct dev_host h = {.ring = &f->ring, .wake = on_wake, .wake_arg = f};
+	char err[256] = "";
+	int res;
+
+	f->d->ops->free(f->d);
+	assert_int_equal(blk_dev_create(f->path, 1, &f->d, err, sizeof(err)), 0);
+	assert_int_equal(f->d->ops->attach(f->d, &h), 0);
+	post(f, DENALI_BLK_FLUSH, 0, 20);
+	assert_used(f, 0, 20, DENALI_BLK_S_RDONLY);
+	post(f, DENALI_BLK_WRITE, 1, 21);
+	assert_used(f, 1, 21, DENALI_BLK_S_RDONLY);
+	assert_int_equal(counter(f, "blk_err_rdonly"), 2);
+	/* A read still works. */
+	post(f, DENALI_BLK_READ, 3, 22);
+	{
+		struct dev_io *io = next_io(f, &res);
+
+		io->done(io, res);
+	}
+	assert_used(f, 2, 22, DENALI_BLK_S_OK);
+	for (unsigned i = 0; i < DATA_LEN; i++)
+		assert_int_equal(data(f)[i], pattern(3 * DENALI_BLK_SECTOR + i));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +313,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_again_retried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_error_is_a_status, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_endless_again_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly_refuses_write_and_flush, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
