@@ -69,6 +69,7 @@ static json_t *known_names(const struct ctl_backend *be, struct ctl_store *store
 	return set;
 }
 
+/* A job of no kind yet; req may be NULL (a job of the daemon's own, e.g. the restore). */
 static struct ctl_job *job_alloc(const struct ctl_backend *be, struct ctl_store *store,
 				 const struct ctl_request *req, unsigned long serial,
 				 const char *peer)
@@ -81,8 +82,8 @@ static struct ctl_job *job_alloc(const struct ctl_backend *be, struct ctl_store 
 	j->client = serial;
 	j->be = *be;
 	j->store = store;
-	j->progress = req->progress;
-	j->req_id = req->id ? json_incref(req->id) : NULL;
+	j->progress = req && req->progress;
+	j->req_id = req && req->id ? json_incref(req->id) : NULL;
 	j->names = json_array();
 	j->ok = json_array();
 	j->errors = json_array();
@@ -509,19 +510,13 @@ static bool step_restore(struct ctl_job *j, int64_t end)
 struct ctl_job *ctl_job_restore(const struct ctl_backend *be, struct ctl_store *store,
 				const char *from)
 {
-	struct ctl_job *j = calloc(1, sizeof(*j));
+	struct ctl_job *j = job_alloc(be, store, NULL, 0, "daemon");
 
 	if (!j)
 		return NULL;
-	j->id = ++job_serial;
 	j->kind = JOB_RESTORE;
-	j->be = *be;
-	j->store = store;
+	json_decref(j->names);
 	j->names = store_names(store);
-	j->ok = json_array();
-	j->errors = json_array();
-	j->started_ms = real_ms();
-	snprintf(j->peer, sizeof(j->peer), "daemon");
 	if (!j->names || !j->ok || !j->errors) {
 		ctl_job_free(j);
 		return NULL;
