@@ -134,7 +134,7 @@ static int get_string(json_t *v, const char *field, size_t max, const char **out
 
 static int get_name(json_t *v, const char *field, char *dst, char *err, size_t errlen)
 {
-	const char *s;
+	const char *s = NULL;
 
 	if (!v)
 		return fail(err, errlen, "missing \"%s\"", field);

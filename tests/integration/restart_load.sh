@@ -104,7 +104,11 @@ CHECKS=$((CHECKS + 1))
 cmp -s "$TMP/before.restart" "$TMP/after" ||
 	{ fail "addresses changed across the restart"; diff "$TMP/before.restart" "$TMP/after"; }
 echo after >"$TMP/phase"
-sleep 3
+# until the client has been round the fleet once after the restart (hang guard 120 s)
+for _ in $(seq 600); do
+	[ "$(grep -c ' after$' "$TMP/client.log")" -ge 8 ] && break
+	sleep 0.2
+done
 touch "$TMP/stop"
 wait "$CLIENT"
 CLIENT=
