@@ -10,6 +10,8 @@
 #include "bench_util.h"
 
 #include "sched/swap.h"
+#include "sched/swap_commit.h"
+#include "sched/swap_log.h"
 #include "sched/vm_swap.h"
 #include "vmm/guest_mem.h"
 #include "vmm/shell.h"
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LAT_MEM (32u << 20)
@@ -32,18 +35,27 @@ static char dir[256];
 static int no_prefault;	   /* --no-prefault: the ablation of serve --swap-no-prefault */
 static uint64_t read_unit; /* --unit SIZE: the ablation of serve --swap-unit */
 
+static unsigned evict_n = 200;	  /* --evict N: VMs per eviction round */
+static unsigned evict_rounds = 3; /* --evict-rounds R: of each commit mode, alternating */
+static int only_evict;		  /* --only-evict: the eviction part alone */
+
 static void usage(FILE *f)
 {
 	fprintf(
-	    f,
-	    "usage: denali-bench-swap [--dir DIR] [--iters N] [--count N] [--image PATH]\n"
-	    "                         [--no-prefault] [--unit SIZE]\n"
-	    "  --dir DIR    where the swap files go (default /var/tmp: a disk, durable)\n"
-	    "  --iters N    swap round trips per working set (default 50)\n"
-	    "  --count N    VMs registered and swapped out for the per-VM cost and the\n"
-	    "               fleet restore (default 10000; the issue's full count is 100000)\n"
-	    "  --no-prefault  swap-in without populating the pages first (ablation)\n"
-	    "  --unit SIZE  swap-in reads of at most SIZE bytes, a multiple of 4096 (ablation)\n");
+	    f, "usage: denali-bench-swap [--dir DIR] [--iters N] [--count N] [--image PATH]\n"
+	       "                         [--no-prefault] [--unit SIZE] [--evict N]\n"
+	       "                         [--evict-rounds R] [--only-evict]\n"
+	       "  --dir DIR    where the swap files go (default /var/tmp: a disk, durable)\n"
+	       "  --iters N    swap round trips per working set (default 50)\n"
+	       "  --count N    VMs registered and swapped out for the per-VM cost and the\n"
+	       "               fleet restore (default 10000; the issue's full count is 100000)\n"
+	       "  --no-prefault  swap-in without populating the pages first (ablation)\n"
+	       "  --unit SIZE  swap-in reads of at most SIZE bytes, a multiple of 4096 (ablation)\n"
+	       "  --evict N    VMs swapped out per eviction round, durable and recorded in a\n"
+	       "               swap log: the old path (a data sync and a log sync each) beside\n"
+	       "               group commit (default 200)\n"
+	       "  --evict-rounds R  rounds of each, alternating; the median is reported (default "
+	       "3)\n");
 }
 
 static struct vm *boot(uint64_t id, uint64_t mem, unsigned ws_kib)
@@ -219,6 +231,131 @@ static void latency(unsigned ws_kib, unsigned iters, struct lat_result *r)
 	free(bind);
 }
 
+/*
+ * Eviction throughput, durable and recorded: k VMs swapped out one after
+ * another as a worker does, each one's swap-log record either appended and
+ * synced on its own after a synced slot write (commit == NULL: the path
+ * before group commit, swap opened durable) or handed to the group commit
+ * (slot written unsynced; the round ends when the last record is durable).
+ * Then every VM is brought back (its RESIDENT record through the same path)
+ * and run to its next idle, untimed. Swap-outs per second.
+ */
+static double evict_round(struct vm **vms, unsigned k, struct swap *sw, struct swap_log *lg,
+			  struct swap_commit *commit, struct swap_record *recs)
+{
+	uint64_t t0 = vm_now_ns(), seq = 0;
+	double s;
+
+	for (unsigned i = 0; i < k; i++) {
+		swap_out(vms[i], sw, i, &recs[i]);
+		if (commit)
+			seq = swap_commit_enqueue(commit, SWAP_LOG_SWAPPED, vms[i]->id, &recs[i],
+						  SWAP_NO_SLOT);
+		else if (swap_log_append(lg, SWAP_LOG_SWAPPED, vms[i]->id, &recs[i]))
+			bench_fail("swap log append");
+	}
+	if (commit && (!seq || swap_commit_wait(commit, seq, 600000)))
+		bench_fail("group commit did not finish");
+	s = (vm_now_ns() - t0) / 1e9;
+	for (unsigned i = 0; i < k; i++) {
+		swap_in(vms[i], sw, &recs[i]);
+		if (commit)
+			seq = swap_commit_enqueue(commit, SWAP_LOG_RESIDENT, vms[i]->id, NULL,
+						  SWAP_NO_SLOT);
+		else if (swap_log_append(lg, SWAP_LOG_RESIDENT, vms[i]->id, NULL))
+			bench_fail("swap log append");
+		run_to_idle(vms[i]);
+	}
+	if (commit && (!seq || swap_commit_wait(commit, seq, 600000)))
+		bench_fail("group commit did not finish");
+	return k / s;
+}
+
+struct evict_result {
+	double each_p50, group_p50;
+	struct swap_commit_stats st;
+	uint64_t data_syncs_each, data_syncs_group;
+};
+
+static void eviction(unsigned k, unsigned rounds, struct evict_result *r)
+{
+	uint64_t slot = 256u << 10, mem = 2u << 20;
+	struct swap *sw_each = open_swap(slot, k, 1), *sw_group;
+	struct vm **vms = calloc(k, sizeof(*vms));
+	struct swap_record *recs = calloc(k, sizeof(*recs));
+	double *each = calloc(rounds, sizeof(double)), *group = calloc(rounds, sizeof(double));
+	char sub[300], path[600], err[256];
+	struct swap_log *lg_each, *lg_group;
+	struct swap_commit *commit;
+	struct swap_config cfg;
+	struct swap_counters sc;
+
+	if (!vms || !recs || !each || !group)
+		bench_fail("out of memory");
+	/* The group side in a directory of its own: swap.0 and swap.log each. */
+	snprintf(sub, sizeof(sub), "%s/group", dir);
+	if (mkdir(sub, 0700))
+		bench_fail("mkdir %s: %s", sub, strerror(errno));
+	cfg = (struct swap_config){sub, 1, slot * k, slot, 0, no_prefault, read_unit};
+	if (swap_open(&cfg, &sw_group, err, sizeof(err)))
+		bench_fail("%s", err);
+	snprintf(path, sizeof(path), "%s/swap.log", dir);
+	if (swap_log_open(path, &lg_each, err, sizeof(err)))
+		bench_fail("%s", err);
+	snprintf(path, sizeof(path), "%s/swap.log", sub);
+	if (swap_log_open(path, &lg_group, err, sizeof(err)))
+		bench_fail("%s", err);
+	{
+		struct swap_commit_config cc = {.sw = sw_group, .log = lg_group};
+
+		if (swap_commit_open(&cc, &commit, err, sizeof(err)))
+			bench_fail("%s", err);
+	}
+	for (unsigned i = 0; i < k; i++) {
+		vms[i] = boot(1000000 + i, mem, 64);
+		run_to_idle(vms[i]);
+		run_to_idle(vms[i]);
+	}
+	for (unsigned rd = 0; rd < rounds; rd++) {
+		each[rd] = evict_round(vms, k, sw_each, lg_each, NULL, recs);
+		group[rd] = evict_round(vms, k, sw_group, lg_group, commit, recs);
+		fprintf(stderr,
+			"eviction round %u: %u swap-outs, old path %.0f/s, group commit %.0f/s\n",
+			rd, k, each[rd], group[rd]);
+	}
+	r->each_p50 = bench_pct(each, rounds, 50);
+	r->group_p50 = bench_pct(group, rounds, 50);
+	swap_commit_get_stats(commit, &r->st);
+	swap_get_counters(sw_group, &sc);
+	r->data_syncs_group = sc.syncs;
+	r->data_syncs_each = (uint64_t)k * rounds; /* one per slot write: durable */
+	for (unsigned i = 0; i < k; i++) {
+		struct shell *sh = vms[i]->shell;
+
+		vm_unbind(vms[i]);
+		if (sh)
+			shell_put(sh);
+		vm_destroy(vms[i]);
+	}
+	swap_commit_close(commit);
+	swap_log_close(lg_each);
+	swap_log_close(lg_group);
+	swap_close(sw_each);
+	swap_close(sw_group);
+	rm_swap(1);
+	snprintf(path, sizeof(path), "%s/swap.log", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/swap.log", sub);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/swap.0", sub);
+	unlink(path);
+	rmdir(sub);
+	free(vms);
+	free(recs);
+	free(each);
+	free(group);
+}
+
 static long count_dir(const char *path)
 {
 	char cmd[128];
@@ -277,6 +414,12 @@ int main(int argc, char **argv)
 			no_prefault = 1;
 		else if (!strcmp(argv[i], "--unit") && i + 1 < argc)
 			read_unit = (uint64_t)bench_arg_uint(argv[++i], 4096, 1u << 30);
+		else if (!strcmp(argv[i], "--evict") && i + 1 < argc)
+			evict_n = bench_arg_uint(argv[++i], 1, 100000);
+		else if (!strcmp(argv[i], "--evict-rounds") && i + 1 < argc)
+			evict_rounds = bench_arg_uint(argv[++i], 1, 1000);
+		else if (!strcmp(argv[i], "--only-evict"))
+			only_evict = 1;
 		else
 			bench_usage_exit(usage, strcmp(argv[i], "--help") ? 2 : 0);
 	}
@@ -289,6 +432,31 @@ int main(int argc, char **argv)
 		bench_fail("mkdtemp %s: %s", dir, strerror(errno));
 	bench_load_image(image, "swapcount", BENCH_SWAPCOUNT, &img);
 	bench_nofile_raise();
+	struct evict_result ev;
+
+	eviction(evict_n, evict_rounds, &ev);
+	fprintf(stderr,
+		"eviction, %u VMs x %u rounds: old path %.0f swap-outs/s, group commit %.0f/s "
+		"(%.2fx); group: %lu log appends for %lu records (largest batch %lu), %lu data "
+		"syncs (old path: %lu)\n",
+		evict_n, evict_rounds, ev.each_p50, ev.group_p50,
+		ev.each_p50 > 0 ? ev.group_p50 / ev.each_p50 : 0, (unsigned long)ev.st.batches,
+		(unsigned long)ev.st.records, (unsigned long)ev.st.largest_batch,
+		(unsigned long)ev.data_syncs_group, (unsigned long)ev.data_syncs_each);
+	if (only_evict) {
+		rmdir(dir);
+		printf("{\"bench\":\"swap\",\"dir\":\"%s\",\"evict_vms\":%u,\"evict_rounds\":%u,"
+		       "\"evict_old_per_s\":%.1f,\"evict_group_per_s\":%.1f,"
+		       "\"evict_group_over_old\":%.2f,\"evict_group_log_appends\":%lu,"
+		       "\"evict_group_records\":%lu,\"evict_group_data_syncs\":%lu,"
+		       "\"evict_old_data_syncs\":%lu}\n",
+		       d, evict_n, evict_rounds, ev.each_p50, ev.group_p50,
+		       ev.each_p50 > 0 ? ev.group_p50 / ev.each_p50 : 0,
+		       (unsigned long)ev.st.batches, (unsigned long)ev.st.records,
+		       (unsigned long)ev.data_syncs_group, (unsigned long)ev.data_syncs_each);
+		free(img.elf);
+		return 0;
+	}
 	for (unsigned i = 0; i < 3; i++)
 		latency(ws[i], iters, &lat[i]);
 
@@ -374,10 +542,15 @@ int main(int argc, char **argv)
 	printf(",\"swapped_vms\":%u,\"heap_bytes_per_swapped_vm\":%.0f,"
 	       "\"rss_bytes_per_swapped_vm\":%.0f,\"fds_delta\":%ld,\"mappings_delta\":%ld,"
 	       "\"registered_per_s\":%.0f,\"restore_probe_s\":%.3f,\"restore_resume_all_s\":%.2f,"
-	       "\"registration_durable\":false,\"latency_durable\":true}\n",
+	       "\"registration_durable\":false,\"latency_durable\":true,"
+	       "\"evict_vms\":%u,\"evict_old_per_s\":%.1f,\"evict_group_per_s\":%.1f,"
+	       "\"evict_group_over_old\":%.2f,\"evict_group_log_appends\":%lu,"
+	       "\"evict_group_data_syncs\":%lu}\n",
 	       count, (double)(m1.uordblks - m0.uordblks) / count,
 	       (double)(rss1 - rss0) * 1024 / count, fds1 - fds0, maps1 - maps0,
-	       count / (reg_ns / 1e9), probe_ns / 1e9, resume_ns / 1e9);
+	       count / (reg_ns / 1e9), probe_ns / 1e9, resume_ns / 1e9, evict_n, ev.each_p50,
+	       ev.group_p50, ev.each_p50 > 0 ? ev.group_p50 / ev.each_p50 : 0,
+	       (unsigned long)ev.st.batches, (unsigned long)ev.data_syncs_group);
 	free(vms);
 	free(recs);
 	free(img.elf);

@@ -117,7 +117,8 @@ int fleet_swap_open(struct fleet *f, const struct serve_config *cfg)
 					     .durable = 1,
 					     .no_prefault = c->no_prefault,
 					     .read_unit = c->unit},
-				    .thread_create = privs_thread_create};
+				    .thread_create = privs_thread_create,
+				    .commit_each = c->commit_each};
 	char err[256] = "", log_path[4200];
 	uint64_t slots;
 	int rc;
@@ -283,7 +284,7 @@ json_t *fleet_swap_stats_json(struct fleet *f)
 	swapper_get_stats(f->swapper, &st);
 	return json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "vms_resident", (json_int_t)st.live, "vms_swapped", (json_int_t)st.swapped,
 	    "vms_waiting", (json_int_t)st.waiting, "swap_ins", (json_int_t)st.gk.swap_ins,
 	    "swap_outs", (json_int_t)st.gk.evictions, "resident_bytes", (json_int_t)st.resident,
@@ -299,7 +300,12 @@ json_t *fleet_swap_stats_json(struct fleet *f)
 	    (json_int_t)st.swap.checksum_failures, "overruns", (json_int_t)st.overruns,
 	    "overrun_evictions", (json_int_t)st.overrun_evictions, "slots_total",
 	    (json_int_t)st.swap.slots_total, "slots_used", (json_int_t)st.swap.slots_used,
-	    "slot_bytes", (json_int_t)f->swap_slot_bytes, "swap_files", (json_int_t)f->swap_files);
+	    "slot_bytes", (json_int_t)f->swap_slot_bytes, "swap_files", (json_int_t)f->swap_files,
+	    "commit_batches", (json_int_t)st.commit.batches, "commit_records",
+	    (json_int_t)st.commit.records, "commit_largest_batch",
+	    (json_int_t)st.commit.largest_batch, "commit_cancelled",
+	    (json_int_t)st.commit.cancelled, "commit_dropped", (json_int_t)st.commit.dropped,
+	    "swap_log_errors", (json_int_t)st.log_errors);
 }
 
 int fleet_swap_cmd(void *ctx, const char *name, int in, char *err, size_t errlen)

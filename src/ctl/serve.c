@@ -76,6 +76,10 @@ static void usage(FILE *f)
 	    "                     then takes one page fault per page)\n"
 	    "  --swap-unit SIZE   swap-in reads at most SIZE per request, a multiple of 4K\n"
 	    "                     (ablation; default: one request per run of pages)\n"
+	    "  --swap-commit-each ablation: sync every slot write and append and sync every\n"
+	    "                     swap-log record on its own, on the worker (default: group\n"
+	    "                     commit, one data sync per swap file and one log sync for\n"
+	    "                     every swap-out queued meanwhile)\n"
 	    "  --events-unbatched  ablation: deliver at most one pending event per guest\n"
 	    "                     entry instead of the whole batch\n"
 	    "  --help             this text\n");
@@ -91,6 +95,7 @@ enum {
 	OPT_BOOT_CHARGE,
 	OPT_SWAP_NO_PREFAULT,
 	OPT_SWAP_UNIT,
+	OPT_SWAP_COMMIT_EACH,
 };
 
 /* The gatekeeper's options: 1 = taken, 0 = not one of them, -1 = bad value (printed). */
@@ -106,6 +111,9 @@ static int parse_swap_opt(int c, const char *name, const char *arg, struct serve
 		return 1;
 	case OPT_SWAP_NO_PREFAULT:
 		sw->no_prefault = 1;
+		return 1;
+	case OPT_SWAP_COMMIT_EACH:
+		sw->commit_each = 1;
 		return 1;
 	case OPT_SWAP_FILES:
 	case OPT_LIVE_MAX:
@@ -189,6 +197,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 	    {"boot-charge", required_argument, NULL, OPT_BOOT_CHARGE},
 	    {"swap-no-prefault", no_argument, NULL, OPT_SWAP_NO_PREFAULT},
 	    {"swap-unit", required_argument, NULL, OPT_SWAP_UNIT},
+	    {"swap-commit-each", no_argument, NULL, OPT_SWAP_COMMIT_EACH},
 	    {"events-unbatched", no_argument, NULL, 'U'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -290,9 +299,10 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 			return -1;
 		}
 	}
-	if (!cfg->swap.dir && (cfg->swap.files || cfg->swap.size || cfg->swap.slot ||
-			       cfg->swap.mem_budget || cfg->swap.live_max ||
-			       cfg->swap.boot_charge || cfg->swap.no_prefault || cfg->swap.unit)) {
+	if (!cfg->swap.dir &&
+	    (cfg->swap.files || cfg->swap.size || cfg->swap.slot || cfg->swap.mem_budget ||
+	     cfg->swap.live_max || cfg->swap.boot_charge || cfg->swap.no_prefault ||
+	     cfg->swap.unit || cfg->swap.commit_each)) {
 		fprintf(stderr, "denalid serve: the swap options need --swap DIR\n");
 		return -1;
 	}

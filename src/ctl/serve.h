@@ -33,6 +33,7 @@ struct serve_config {
 		uint64_t boot_charge; /* --boot-charge: a VM's charge until its first idle */
 		int no_prefault;      /* --swap-no-prefault */
 		uint64_t unit;	      /* --swap-unit: swap-in read unit; 0 = whole runs */
+		int commit_each;      /* --swap-commit-each: no group commit (ablation) */
 	} swap;
 	int events_unbatched; /* --events-unbatched: one event per entry (ablation) */
 };

@@ -75,6 +75,14 @@ struct swap {
 	uint64_t slot_size, nslots;
 	int durable;
 	int pagemap_fd;
+	/* Data syncs of whole files (group commit, swap_sync_files): their own
+	 * ring and lock, so that slot I/O goes on during a sync. */
+	pthread_mutex_t sync_lock;
+	struct io_uring sync_ring;
+	int sync_ring_ok;
+	uint64_t syncs, sync_errors;
+	int inject_sync_err;
+	unsigned inject_sync_n;
 	uint64_t *used; /* bitmap */
 	uint64_t hint;
 	uint64_t generation;
@@ -179,6 +187,8 @@ int swap_open(const struct swap_config *cfg, struct swap **out, char *err, size_
 			goto out_ring;
 		}
 	}
+	pthread_mutex_init(&sw->sync_lock, NULL);
+	sw->sync_ring_ok = io_uring_queue_init(RING_DEPTH, &sw->sync_ring, 0) == 0;
 	/* Present and host-swapped pages both show here (mincore misses the
 	 * latter); without it every page is looked at. */
 	sw->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -206,6 +216,9 @@ void swap_close(struct swap *sw)
 	if (sw->pagemap_fd >= 0)
 		close(sw->pagemap_fd);
 	io_uring_queue_exit(&sw->ring);
+	if (sw->sync_ring_ok)
+		io_uring_queue_exit(&sw->sync_ring);
+	pthread_mutex_destroy(&sw->sync_lock);
 	pthread_mutex_destroy(&sw->lock);
 	free(sw->fds);
 	free(sw->used);
@@ -235,6 +248,11 @@ uint64_t swap_resident_bytes(const struct swap *sw, const uint8_t *mem, uint64_t
 uint64_t swap_slot_size(const struct swap *sw)
 {
 	return sw->slot_size;
+}
+
+unsigned swap_files(const struct swap *sw)
+{
+	return sw->nfiles;
 }
 
 uint64_t swap_slots(const struct swap *sw)
@@ -905,11 +923,85 @@ int swap_probe(struct swap *sw, uint64_t slot, struct swap_record *rec, uint64_t
 	return 0;
 }
 
+/* One window of data syncs on the sync ring; the first error. */
+static int sync_window(struct swap *sw, const unsigned *files, unsigned n)
+{
+	struct io_uring_cqe *cqe;
+	unsigned queued = 0;
+	int first = 0, rc;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&sw->sync_ring);
+
+		if (!sqe)
+			break;
+		io_uring_prep_fsync(sqe, sw->fds[files[i]], IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data64(sqe, i);
+		queued++;
+	}
+	rc = io_uring_submit_and_wait(&sw->sync_ring, queued);
+	if (rc < 0 && rc != -EINTR)
+		first = rc;
+	while (queued) {
+		rc = io_uring_wait_cqe(&sw->sync_ring, &cqe);
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0)
+			return first ? first : rc;
+		if (cqe->res < 0 && !first)
+			first = cqe->res;
+		io_uring_cqe_seen(&sw->sync_ring, cqe);
+		queued--;
+	}
+	return first;
+}
+
+int swap_sync_files(struct swap *sw, const unsigned *files, unsigned n)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (files[i] >= sw->nfiles)
+			return -EINVAL;
+	pthread_mutex_lock(&sw->sync_lock);
+	for (unsigned i = 0; i < n && !rc; i += RING_DEPTH) {
+		unsigned k = n - i < RING_DEPTH ? n - i : RING_DEPTH;
+
+		if (sw->sync_ring_ok) {
+			rc = sync_window(sw, files + i, k);
+		} else {
+			for (unsigned j = 0; j < k && !rc; j++)
+				rc = fdatasync(sw->fds[files[i + j]]) < 0 ? -errno : 0;
+		}
+	}
+	sw->syncs += n;
+	if (!rc && sw->inject_sync_n) {
+		sw->inject_sync_n--;
+		rc = -sw->inject_sync_err;
+	}
+	if (rc)
+		sw->sync_errors++;
+	pthread_mutex_unlock(&sw->sync_lock);
+	return rc;
+}
+
 void swap_get_counters(struct swap *sw, struct swap_counters *out)
 {
 	pthread_mutex_lock(&sw->lock);
 	*out = sw->ctr;
 	pthread_mutex_unlock(&sw->lock);
+	pthread_mutex_lock(&sw->sync_lock);
+	out->syncs = sw->syncs;
+	out->sync_errors = sw->sync_errors;
+	pthread_mutex_unlock(&sw->sync_lock);
+}
+
+void swap_inject_sync_error(struct swap *sw, int err, unsigned n)
+{
+	pthread_mutex_lock(&sw->sync_lock);
+	sw->inject_sync_err = err;
+	sw->inject_sync_n = n;
+	pthread_mutex_unlock(&sw->sync_lock);
 }
 
 void swap_inject_error(struct swap *sw, int err, unsigned n)

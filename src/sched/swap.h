@@ -28,7 +28,8 @@ struct swap_config {
 	unsigned nfiles;    /* F, >= 1 */
 	uint64_t size;	    /* total bytes over all files */
 	uint64_t slot_size; /* bytes per slot, a multiple of 4 KiB */
-	int durable;	    /* data-sync every slot before swap_write() returns */
+	int durable;	    /* data-sync every slot before swap_write() returns (else the
+			     * caller group-commits: swap_sync_files()) */
 	/* Ablations of the swap-in path (issue 12): */
 	int no_prefault;    /* do not populate the pages before reading them back */
 	uint64_t read_unit; /* at most this many bytes per read (a multiple of 4 KiB); 0 = runs */
@@ -86,6 +87,7 @@ struct swap_counters {
 	uint64_t checksum_failures;
 	uint64_t too_big; /* a VM whose pages did not fit a slot */
 	uint64_t slots_total, slots_used;
+	uint64_t syncs, sync_errors; /* whole-file data syncs (swap_sync_files) */
 };
 
 struct swap;
@@ -106,6 +108,7 @@ uint64_t swap_slot_size(const struct swap *sw);
  * descriptor opened at swap_open() (workers may open no files). */
 uint64_t swap_resident_bytes(const struct swap *sw, const uint8_t *mem, uint64_t size);
 uint64_t swap_slots(const struct swap *sw);
+unsigned swap_files(const struct swap *sw); /* F */
 
 /* Allocates a free slot into *slot; -ENOSPC when every slot is taken. */
 int swap_slot_alloc(struct swap *sw, uint64_t *slot);
@@ -120,7 +123,8 @@ void swap_slot_free(struct swap *sw, uint64_t slot);
  * Writes img into slot: its resident (present or host-swapped, by
  * /proc/self/pagemap) non-zero pages, its state and its device state, then
  * (if durable) syncs the data. Only when this returns 0 is *rec valid and the
- * slot's content durable; the caller may then release the VM's memory.
+ * slot's content written (durable if durable, else once swap_sync_files()
+ * of its file returns); the caller may then release the VM's memory.
  * Guest memory is only read. -EFBIG if the pages do not fit the slot,
  * -EIO/-ENOSPC/... from the file; every failure is counted and leaves the
  * VM's memory untouched.
@@ -157,6 +161,14 @@ int swap_read_meta(struct swap *sw, const struct swap_record *rec, uint64_t vm_i
 int swap_probe(struct swap *sw, uint64_t slot, struct swap_record *rec, uint64_t *vm_id,
 	       uint64_t *mem_size);
 
+/*
+ * Group commit: one data sync (fdatasync through io_uring, all at once) of
+ * each of the n files named (indexes < F). Every slot write that returned
+ * before this call is durable once it returns 0. Slot I/O goes on meanwhile
+ * (its own ring and lock). -EINVAL for a bad index, or the first sync error.
+ */
+int swap_sync_files(struct swap *sw, const unsigned *files, unsigned n);
+
 void swap_get_counters(struct swap *sw, struct swap_counters *out);
 
 /*
@@ -164,5 +176,8 @@ void swap_get_counters(struct swap *sw, struct swap_counters *out);
  * returning EIO would), through the same error paths as a real failure.
  */
 void swap_inject_error(struct swap *sw, int err, unsigned n);
+
+/* Test hook: the next n swap_sync_files() calls fail with -err. */
+void swap_inject_sync_error(struct swap *sw, int err, unsigned n);
 
 #endif

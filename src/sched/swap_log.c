@@ -1,6 +1,7 @@
 /*
  * Swap log: 64-byte entries appended with IORING_OP_WRITE linked to a data
- * sync (IOSQE_IO_LINK), so that an append returns once it is durable.
+ * sync (IOSQE_IO_LINK), so that an append returns once it is durable; a
+ * batch of entries is one write and one sync.
  */
 #include "swap_log.h"
 
@@ -40,6 +41,8 @@ struct swap_log {
 	struct io_uring ring;
 	int fd;
 	uint64_t off, seq;
+	uint64_t appends, entries; /* durable appends (each one sync), entries in them */
+	int broken;		   /* a failed batch could not be cut off: no more appends */
 };
 
 static uint32_t entry_crc(const struct log_entry *e)
@@ -102,36 +105,59 @@ void swap_log_close(struct swap_log *l)
 	free(l);
 }
 
-int swap_log_append(struct swap_log *l, enum swap_log_kind kind, uint64_t vm_id,
-		    const struct swap_record *rec)
+int swap_log_append_batch(struct swap_log *l, const struct swap_log_item *items, size_t n)
 {
-	struct log_entry e = {.magic = LOG_MAGIC, .kind = kind, .vm_id = vm_id};
+	struct log_entry *e;
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
 	int rc = 0, res[2] = {0, 0};
+	size_t bytes = n * sizeof(*e);
 
-	if (kind == SWAP_LOG_SWAPPED) {
-		if (!rec)
+	if (!n)
+		return 0;
+	if (n > SWAP_LOG_BATCH_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++)
+		if (items[i].kind < SWAP_LOG_SWAPPED || items[i].kind > SWAP_LOG_GONE)
 			return -EINVAL;
-		e.slot = rec->slot;
-		e.generation = rec->generation;
-		e.npages = rec->npages;
-		e.state_len = rec->state_len;
-		e.dev_len = rec->dev_len;
-		e.header_crc = rec->header_crc;
-	}
+	e = calloc(n, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
 	pthread_mutex_lock(&l->lock);
-	e.seq = l->seq;
-	e.crc = entry_crc(&e);
+	if (l->broken) {
+		pthread_mutex_unlock(&l->lock);
+		free(e);
+		return -EIO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct swap_log_item *it = &items[i];
+
+		e[i] = (struct log_entry){
+		    .magic = LOG_MAGIC, .kind = it->kind, .vm_id = it->vm_id, .seq = l->seq + i};
+		if (it->kind == SWAP_LOG_SWAPPED) {
+			e[i].slot = it->rec.slot;
+			e[i].generation = it->rec.generation;
+			e[i].npages = it->rec.npages;
+			e[i].state_len = it->rec.state_len;
+			e[i].dev_len = it->rec.dev_len;
+			e[i].header_crc = it->rec.header_crc;
+		}
+		e[i].crc = entry_crc(&e[i]);
+	}
+	/* One write of every entry linked to one data sync: the whole batch is
+	 * durable when both complete. A short or failed write may leave some
+	 * whole entries behind; each one is true (a SWAPPED entry is only ever
+	 * written once its slot is durable), and the next append overwrites
+	 * them. */
 	sqe = io_uring_get_sqe(&l->ring);
-	io_uring_prep_write(sqe, l->fd, &e, sizeof(e), l->off);
+	io_uring_prep_write(sqe, l->fd, e, (unsigned)bytes, l->off);
 	sqe->flags |= IOSQE_IO_LINK;
 	io_uring_sqe_set_data64(sqe, 0);
 	sqe = io_uring_get_sqe(&l->ring);
 	io_uring_prep_fsync(sqe, l->fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data64(sqe, 1);
 	rc = io_uring_submit_and_wait(&l->ring, 2);
-	for (int n = 0; n < 2 && rc >= 0; n++) {
+	for (int k = 0; k < 2 && rc >= 0; k++) {
 		do
 			rc = io_uring_wait_cqe(&l->ring, &cqe);
 		while (rc == -EINTR);
@@ -141,16 +167,42 @@ int swap_log_append(struct swap_log *l, enum swap_log_kind kind, uint64_t vm_id,
 		io_uring_cqe_seen(&l->ring, cqe);
 	}
 	if (rc >= 0)
-		rc = res[0] < 0			? res[0]
-		     : res[0] != (int)sizeof(e) ? -EIO
-		     : res[1] < 0		? res[1]
-						: 0;
+		rc = res[0] < 0 ? res[0] : res[0] != (int)bytes ? -EIO : res[1] < 0 ? res[1] : 0;
 	if (rc == 0) {
-		l->off += sizeof(e);
-		l->seq++;
+		l->off += bytes;
+		l->seq += n;
+		l->appends++;
+		l->entries += n;
+	} else if (n > 1 && ftruncate(l->fd, (off_t)l->off) < 0) {
+		/* Whole entries of this batch may lie beyond the next append's
+		 * end, where it would not overwrite them: cut them off, or
+		 * append nothing more (a later entry could be shadowed). */
+		l->broken = 1;
 	}
 	pthread_mutex_unlock(&l->lock);
+	free(e);
 	return rc;
+}
+
+int swap_log_append(struct swap_log *l, enum swap_log_kind kind, uint64_t vm_id,
+		    const struct swap_record *rec)
+{
+	struct swap_log_item it = {.kind = kind, .vm_id = vm_id};
+
+	if (kind == SWAP_LOG_SWAPPED) {
+		if (!rec)
+			return -EINVAL;
+		it.rec = *rec;
+	}
+	return swap_log_append_batch(l, &it, 1);
+}
+
+void swap_log_get_counters(struct swap_log *l, uint64_t *appends, uint64_t *entries)
+{
+	pthread_mutex_lock(&l->lock);
+	*appends = l->appends;
+	*entries = l->entries;
+	pthread_mutex_unlock(&l->lock);
 }
 
 static int cmp_id_seq(const void *a, const void *b)

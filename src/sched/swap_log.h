@@ -33,6 +33,24 @@ void swap_log_close(struct swap_log *l);
 int swap_log_append(struct swap_log *l, enum swap_log_kind kind, uint64_t vm_id,
 		    const struct swap_record *rec);
 
+/* One entry of a batch (rec only read for SWAPPED). */
+struct swap_log_item {
+	enum swap_log_kind kind;
+	uint64_t vm_id;
+	struct swap_record rec;
+};
+
+#define SWAP_LOG_BATCH_MAX 4096u /* entries in one append (256 KiB) */
+
+/* Appends n entries, in order, with one write and one data sync (group
+ * commit): 0 once all are durable, -errno otherwise (then none counts as
+ * appended; whole entries of a failed write may remain, each of them true,
+ * and are overwritten by the next append). -E2BIG above SWAP_LOG_BATCH_MAX. */
+int swap_log_append_batch(struct swap_log *l, const struct swap_log_item *items, size_t n);
+
+/* Durable appends so far, and the entries they held. */
+void swap_log_get_counters(struct swap_log *l, uint64_t *appends, uint64_t *entries);
+
 /* Calls fn once per VM the log names (in id order) with its last entry:
  * rec non-NULL if it is in its slot, NULL if it must boot afresh (RESIDENT).
  * GONE VMs are not reported. Returns the number of entries read, or

@@ -8,6 +8,7 @@
 #include "swapper.h"
 
 #include "export.h"
+#include "swap_commit.h"
 #include "swap_log.h"
 #include "vm_swap.h"
 #include "worker.h"
@@ -41,6 +42,16 @@ struct swap_vm {
 	/* its port's totals when it went out: frames queued and dropped meanwhile */
 	uint32_t rxq0;
 	uint64_t drop0;
+	/* The swap log (group commit): its latest record queued (0: none), and
+	 * whether the log says (or will say, once that is committed) that it is
+	 * in its slot. A VM read back in while it does is held (not run) until
+	 * its RESIDENT record is durable. All under s->lock. */
+	uint64_t log_seq;
+	uint8_t log_swapped;
+	uint8_t logged; /* the log names it (a GONE record is due when it ends) */
+	uint8_t held, held_ready;
+	uint64_t in_t0; /* when its swap-in began */
+	struct swap_vm *held_next;
 };
 
 struct lat {
@@ -63,8 +74,11 @@ struct swapper {
 	struct lat lat_in, lat_out;
 	uint64_t frames_queued, frames_dropped; /* for VMs while they were out */
 	struct swap_log *log;			/* NULL = none */
+	struct swap_commit *commit;		/* group commit; NULL: each record on its own */
+	struct swap_vm *held;			/* read back in, waiting for their records */
 	uint64_t log_errors;
-	int closing; /* shutdown: nothing comes back in, ends keep their records */
+	uint64_t cancelled_records; /* swap-outs never logged: back in before their commit */
+	int closing;		    /* shutdown: nothing comes back in, ends keep their records */
 };
 
 static void log_append(struct swapper *s, enum swap_log_kind kind, const struct vm *vm,
@@ -161,6 +175,105 @@ static void pump(struct swapper *s)
 	pthread_cond_signal(&s->cond); /* the nearest deadline may have moved */
 }
 
+/* Group commit, s->lock held: sv is written to its slot (not yet synced);
+ * its SWAPPED record goes to the committer, which syncs the slot's file and
+ * then logs it. Until then a crash boots it afresh. */
+static void queue_swapped(struct swapper *s, struct swap_vm *sv)
+{
+	uint64_t seq = swap_commit_enqueue(s->commit, SWAP_LOG_SWAPPED, sv->task->vm->id, &sv->rec,
+					   SWAP_NO_SLOT);
+
+	if (!seq) { /* out of memory: not recorded, a restart boots it afresh */
+		__atomic_fetch_add(&s->log_errors, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	sv->log_seq = seq;
+	sv->log_swapped = 1;
+	sv->logged = 1;
+}
+
+/*
+ * Group commit, s->lock held: sv is read back in; the log must not say it is
+ * in its slot once it runs (its slot is stale from then on). 0: it may run
+ * now (the log never said so, or its SWAPPED record was still queued and is
+ * taken back); 1: its RESIDENT record is queued and it is held until that is
+ * durable (on_committed() releases it).
+ */
+static int hold_for_record(struct swapper *s, struct swap_vm *sv)
+{
+	uint64_t seq;
+
+	if (!sv->log_swapped)
+		return 0;
+	if (sv->log_seq && swap_commit_cancel(s->commit, sv->log_seq) == 0) {
+		sv->log_swapped = 0;
+		s->cancelled_records++;
+		return 0;
+	}
+	seq =
+	    swap_commit_enqueue(s->commit, SWAP_LOG_RESIDENT, sv->task->vm->id, NULL, SWAP_NO_SLOT);
+	sv->log_swapped = 0;
+	if (!seq) { /* out of memory: recorded here, synchronously */
+		log_append(s, SWAP_LOG_RESIDENT, sv->task->vm, NULL);
+		return 0;
+	}
+	sv->log_seq = seq;
+	sv->held = 1;
+	sv->held_ready = 0;
+	sv->held_next = s->held;
+	s->held = sv;
+	return 1;
+}
+
+/* The committer processed every record up to seq: the VMs held for theirs
+ * are handed back to their workers (a second WCMD_SWAP_IN). */
+static void on_committed(void *arg, uint64_t seq)
+{
+	struct swapper *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct swap_vm **pp = &s->held; *pp;) {
+		struct swap_vm *sv = *pp;
+
+		if (sv->log_seq <= seq && worker_send(sv->w, WCMD_SWAP_IN, sv->task) == 0) {
+			sv->held_ready = 1;
+			*pp = sv->held_next;
+			sv->held_next = NULL;
+			continue;
+		}
+		pp = &sv->held_next; /* not yet (or out of memory: the next batch retries) */
+	}
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void held_unlink(struct swapper *s, struct swap_vm *sv)
+{
+	for (struct swap_vm **pp = &s->held; *pp; pp = &(*pp)->held_next) {
+		if (*pp == sv) {
+			*pp = sv->held_next;
+			break;
+		}
+	}
+	sv->held_next = NULL;
+}
+
+/* A swap-in is over (rc: its result); s->lock held. */
+static void swapped_in(struct swapper *s, struct task *t, struct swap_vm *sv, int rc, uint64_t t0)
+{
+	gk_admitted(&s->gk, &sv->gk, rc);
+	count_frames(s, sv);
+	if (!rc) {
+		sv->swap_ins++;
+		lat_add(&s->lat_in, vm_now_ns() - t0);
+		/* Back parked (an operator's swap-in, no event yet): evictable
+		 * again, or it would hold its share of the budget for good. */
+		if (t->vm->status == VM_IDLE && !t->woken)
+			gk_idle(&s->gk, &sv->gk, vm_now_ns());
+	}
+	pump(s);
+}
+
 /* Swaps t out on its worker (VM stopped). 0 or -errno; s->lock not held. */
 static int do_swap_out(struct swapper *s, struct task *t)
 {
@@ -178,9 +291,12 @@ static int do_swap_out(struct swapper *s, struct task *t)
 			shell_put(sh);
 		t->swapped = 1;
 		/* The slot is durable: from now on a restart resumes it from there. */
-		log_append(s, SWAP_LOG_SWAPPED, vm, &sv->rec);
+		if (!s->commit)
+			log_append(s, SWAP_LOG_SWAPPED, vm, &sv->rec);
 	}
 	pthread_mutex_lock(&s->lock);
+	if (!rc && s->commit)
+		queue_swapped(s, sv);
 	sv->last_rc = rc;
 	gk_evicted(&s->gk, &sv->gk, rc);
 	if (!rc) {
@@ -225,24 +341,30 @@ static int swap_hook(struct worker *w, struct task *t, enum worker_cmd_op op, vo
 		worker_unpark(w, t);
 		return 1;
 	case WCMD_SWAP_IN:
+		pthread_mutex_lock(&s->lock);
+		if (sv->held) { /* in memory, waiting for its record */
+			rc = sv->held_ready ? 0 : 1;
+			if (!rc) {
+				sv->held = sv->held_ready = 0;
+				swapped_in(s, t, sv, 0, sv->in_t0);
+			}
+			pthread_mutex_unlock(&s->lock);
+			return rc;
+		}
+		pthread_mutex_unlock(&s->lock);
 		t0 = vm_now_ns();
 		rc = vm_swap_in(t->vm, s->sw, &sv->rec, err, sizeof(err));
 		if (rc)
 			vm_kill(t->vm, "%s", err); /* a bad slot never runs */
-		else /* durable before it runs: its slot is stale from here on */
+		else if (!s->commit) /* durable before it runs: its slot is stale from here on */
 			log_append(s, SWAP_LOG_RESIDENT, t->vm, NULL);
 		pthread_mutex_lock(&s->lock);
-		gk_admitted(&s->gk, &sv->gk, rc);
-		count_frames(s, sv);
-		if (!rc) {
-			sv->swap_ins++;
-			lat_add(&s->lat_in, vm_now_ns() - t0);
-			/* Back parked (an operator's swap-in, no event yet): evictable
-			 * again, or it would hold its share of the budget for good. */
-			if (t->vm->status == VM_IDLE && !t->woken)
-				gk_idle(&s->gk, &sv->gk, vm_now_ns());
+		if (!rc && s->commit && hold_for_record(s, sv)) {
+			sv->in_t0 = t0;
+			pthread_mutex_unlock(&s->lock);
+			return 1; /* held: the worker keeps it out until then */
 		}
-		pump(s);
+		swapped_in(s, t, sv, rc, t0);
 		pthread_mutex_unlock(&s->lock);
 		return rc;
 	case WCMD_WAKE:
@@ -338,13 +460,29 @@ int swapper_open(const struct swapper_config *cfg, struct swapper **out, char *e
 	struct swapper *s = calloc(1, sizeof(*s));
 	int rc;
 
+	struct swap_config swc = cfg->swap;
+
 	if (!s)
 		return -ENOMEM;
-	rc = swap_open(&cfg->swap, &s->sw, err, errlen);
+	/* Group commit: the committer syncs the files, a slot write does not. */
+	if (cfg->log_path && !cfg->commit_each)
+		swc.durable = 0;
+	rc = swap_open(&swc, &s->sw, err, errlen);
 	if (rc)
 		goto out_free;
 	if (cfg->log_path) {
 		rc = swap_log_open(cfg->log_path, &s->log, err, errlen);
+		if (rc)
+			goto out_swap;
+	}
+	if (s->log && !cfg->commit_each) {
+		struct swap_commit_config cc = {.sw = s->sw,
+						.log = s->log,
+						.thread_create = cfg->thread_create,
+						.committed = on_committed,
+						.arg = s};
+
+		rc = swap_commit_open(&cc, &s->commit, err, errlen);
 		if (rc)
 			goto out_swap;
 	}
@@ -369,6 +507,7 @@ int swapper_open(const struct swapper_config *cfg, struct swapper **out, char *e
 	*out = s;
 	return 0;
 out_swap:
+	swap_commit_close(s->commit);
 	swap_log_close(s->log);
 	swap_close(s->sw);
 out_free:
@@ -385,6 +524,7 @@ void swapper_close(struct swapper *s)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
+	swap_commit_close(s->commit); /* what is queued is committed first */
 	gk_fini(&s->gk);
 	swap_log_close(s->log);
 	swap_close(s->sw);
@@ -503,6 +643,15 @@ int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, cha
 		nanosleep(&(struct timespec){0, 10000000}, NULL);
 		pthread_mutex_lock(&s->lock);
 	}
+	/* Out once its record is durable too (a kill -9 from here on resumes it
+	 * from its slot). */
+	if (rc == 0 && s->commit && (sv = sv_of(t)) != NULL && sv->log_swapped) {
+		uint64_t seq = sv->log_seq;
+
+		pthread_mutex_unlock(&s->lock);
+		rc = swap_commit_wait(s->commit, seq, timeout_ms);
+		pthread_mutex_lock(&s->lock);
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (rc == -ESRCH)
 		snprintf(err, errlen, "vm %s has ended", t->vm->name);
@@ -550,11 +699,20 @@ void swapper_done(struct swapper *s, struct task *t)
 
 	if (!sv)
 		return;
+	int slot_later = 0;
+
 	/* Ended for good (exit, kill, stop): a restart must not resume it. At
 	 * shutdown the records stay: the swapped VMs resume, the rest reboot. */
-	if (!__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE) && !s->commit)
 		log_append(s, SWAP_LOG_GONE, t->vm, NULL);
 	pthread_mutex_lock(&s->lock);
+	/* Group commit: a VM the log names gets its GONE record queued, and its
+	 * slot is reused only once that is committed. */
+	if (!s->closing && s->commit && sv->logged)
+		slot_later =
+		    swap_commit_enqueue(s->commit, SWAP_LOG_GONE, t->vm->id, NULL, sv->slot) != 0;
+	if (sv->held)
+		held_unlink(s, sv);
 	if (sv->gk.state == GK_SWAPPED || sv->gk.state == GK_WAITING ||
 	    sv->gk.state == GK_ADMITTING)
 		count_frames(s, sv);
@@ -563,7 +721,8 @@ void swapper_done(struct swapper *s, struct task *t)
 	t->vm->owner = NULL;		     /* under the lock: readers on other threads take it */
 	pthread_cond_broadcast(&s->changed); /* an operator waiting on it sees it gone */
 	pthread_mutex_unlock(&s->lock);
-	swap_slot_free(s->sw, sv->slot);
+	if (!slot_later)
+		swap_slot_free(s->sw, sv->slot);
 	free(sv);
 }
 
@@ -632,8 +791,11 @@ void swapper_get_stats(struct swapper *s, struct swapper_stats *out)
 	out->samples_out = s->lat_out.n;
 	out->frames_queued = s->frames_queued;
 	out->frames_dropped = s->frames_dropped;
+	out->log_errors = __atomic_load_n(&s->log_errors, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->lock);
 	swap_get_counters(s->sw, &out->swap);
+	if (s->commit)
+		swap_commit_get_stats(s->commit, &out->commit);
 }
 
 void swapper_shutdown_begin(struct swapper *s)
@@ -678,6 +840,12 @@ void swapper_settle(struct swapper *s, unsigned timeout_ms)
 	       pthread_cond_timedwait(&s->changed, &s->lock, &ts) != ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&s->lock);
+	if (s->commit) { /* and every record of them durable */
+		uint64_t now = vm_now_ns();
+
+		swap_commit_flush(s->commit,
+				  now < until ? (unsigned)((until - now) / 1000000ull) : 0);
+	}
 }
 
 int swapper_adopt(struct swapper *s, struct task *t, struct worker *w,
@@ -701,6 +869,8 @@ int swapper_adopt(struct swapper *s, struct task *t, struct worker *w,
 	sv->task = t;
 	sv->w = w;
 	sv->measured = 1;
+	sv->log_swapped = 1; /* what the log of the previous daemon says */
+	sv->logged = 1;
 	t->vm->owner = sv;
 	t->swapped = 1; /* the worker adds it as swapped out */
 	bytes = (uint64_t)rec->npages * SWAP_PAGE;

@@ -8,12 +8,20 @@
  *
  * A VM gets its swap slot when it starts (no free slot: the start is
  * refused), so that eviction never fails for lack of space.
+ *
+ * With a swap log, swap-outs are group-committed (swap_commit.h): the VM's
+ * memory is released once its slot is written, and its record is logged by
+ * the committer after the slot's data sync. A VM read back in while the log
+ * says it is in its slot is held (in memory, not run) until its RESIDENT
+ * record is durable; if its SWAPPED record was not committed yet, that is
+ * taken back instead and it runs at once.
  */
 #ifndef DENALI_SCHED_SWAPPER_H
 #define DENALI_SCHED_SWAPPER_H
 
 #include "gatekeeper.h"
 #include "swap.h"
+#include "swap_commit.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -36,6 +44,11 @@ struct swapper_config {
 	 * end recorded durably, so that a restarted daemon resumes the VMs that
 	 * were in their slots. NULL = none. */
 	const char *log_path;
+	/* Ablation (the old path): every slot write synced and every record
+	 * appended and synced on its own, on the worker. Default: group commit
+	 * (swap_commit.h): a slot write is not synced; a committer thread syncs
+	 * each swap file once per batch, then logs the batch with one sync. */
+	int commit_each;
 };
 
 struct swapper_stats {
@@ -52,6 +65,8 @@ struct swapper_stats {
 	 * bounded queue), and those dropped because that queue was full; counted
 	 * when the VM comes back or ends */
 	uint64_t frames_queued, frames_dropped;
+	uint64_t log_errors;		 /* records the log could not take */
+	struct swap_commit_stats commit; /* zero without group commit */
 };
 
 /* One VM as the operator sees it. */
@@ -85,8 +100,9 @@ int swapper_start(struct swapper *s, struct task *t, struct worker *w, char *err
 int swapper_idle(struct swapper *s, struct task *t);
 
 /*
- * Operator commands. swap out: 0 once t is swapped out (waits up to
- * timeout_ms), -EBUSY (running, I/O in flight), -EALREADY (not resident),
+ * Operator commands. swap out: 0 once t is swapped out and (with a log) its
+ * record is durable (waits up to timeout_ms), -EBUSY (running, I/O in
+ * flight), -EALREADY (not resident),
  * -ETIMEDOUT, or the write's error. swap in: 0 once resident.
  */
 int swapper_swap_out(struct swapper *s, struct task *t, unsigned timeout_ms, char *err,

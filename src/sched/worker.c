@@ -171,13 +171,15 @@ static void handle_swap(struct worker *w, struct task *t, enum worker_cmd_op op)
 		if (!t->swapped && w->swap_hook(w, t, op, w->swap_arg) > 0)
 			w->stats.swapped++;
 	} else if (t->swapped) {
-		if (w->swap_hook(w, t, op, w->swap_arg) == 0) {
+		int r = w->swap_hook(w, t, op, w->swap_arg);
+
+		if (r == 0) {
 			readmit(w, t);
-		} else {
+		} else if (r < 0) {
 			t->swapped = 0;
 			w->stats.swapped--;
 			finish(w, t);
-		}
+		} /* > 0: read in, held until a later WCMD_SWAP_IN (its swap-log record) */
 	}
 }
 

@@ -67,7 +67,9 @@ typedef int (*worker_idle_fn)(struct task *t, void *arg);
  *  WCMD_SWAP_OUT: swap t out if it is parked (sched entity asleep): return 1
  *    and set t->swapped once it is out, 0 if it was not (busy, or failed);
  *  WCMD_SWAP_IN: bring t back: 0 and it is runnable or parked again by the
- *    worker, or negative after vm_kill() (it finishes);
+ *    worker, negative after vm_kill() (it finishes), or positive: its memory
+ *    is back but it must not run yet (t stays swapped for the worker; the
+ *    hook sends WCMD_SWAP_IN again when it may, and returns 0 then);
  *  WCMD_WAKE / WCMD_STOP for a swapped t: an event for it (queue it for
  *    admission) / it is being stopped (release its slot); return ignored.
  */
