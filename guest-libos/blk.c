@@ -5,6 +5,11 @@
  * slot number as the descriptor id; the completion's used.len is the
  * status. Waiting is dn_idle(): the request is picked up at that exit, the
  * VM sleeps while the host does the I/O, and DENALI_EV_BLK wakes it.
+ *
+ * Zero-copy requests (dn_blk_submit_zc) post the caller's own buffer from
+ * dn_blk_alloc(): its data is page-aligned (what an O_DIRECT disk needs) and
+ * the request header lives in the 16 bytes before it, so the host reads and
+ * writes straight into the caller's memory and nothing is copied here.
  */
 #include "libos_private.h"
 #include "ring.h"
@@ -19,7 +24,7 @@ struct slot {
 	uint8_t *buf; /* header, then data */
 	void *user;   /* read destination */
 	uint32_t op, nsectors;
-	int busy, done, res;
+	int busy, done, res, zc;
 };
 
 static struct slot slots[DN_BLK_QUEUE];
@@ -62,7 +67,7 @@ static void reap(void)
 			dn_panic("blkdev: completion for a request not in flight");
 		s = &slots[u.id];
 		s->res = status_to_errno(u.len);
-		if (s->res == 0 && s->op == DENALI_BLK_READ)
+		if (s->res == 0 && s->op == DENALI_BLK_READ && !s->zc)
 			memcpy(s->user, s->buf + sizeof(struct denali_blk_req),
 			       (size_t)s->nsectors * DENALI_BLK_SECTOR);
 		s->done = 1;
@@ -94,6 +99,54 @@ int dn_blk_submit(uint32_t op, uint64_t sector, void *buf, uint32_t nsectors)
 	    .buf = slots[id].buf, .user = buf, .op = op, .nsectors = req.nsectors, .busy = 1};
 	in_flight++;
 	ring_post(&ring, (uintptr_t)slots[id].buf, (uint32_t)(sizeof(req) + data), (uint16_t)id);
+	return (int)id;
+}
+
+void *dn_blk_alloc(uint32_t nsectors)
+{
+	size_t data = (size_t)nsectors * DENALI_BLK_SECTOR;
+	uint8_t *raw;
+	uintptr_t p;
+
+	if (nsectors == 0 || nsectors > DN_BLK_ZC_MAX)
+		return NULL;
+	/* One page in front: the header sits in its last 16 bytes, the pointer kept
+	 * for dn_blk_free just before it. */
+	raw = malloc(data + 2 * 4096u);
+	if (!raw)
+		return NULL;
+	p = ((uintptr_t)raw + 2 * 4096u - 1) & ~(uintptr_t)4095;
+	((uint8_t **)(p - sizeof(struct denali_blk_req)))[-1] = raw;
+	return (void *)p;
+}
+
+void dn_blk_free(void *data)
+{
+	if (data)
+		free(((uint8_t **)((uintptr_t)data - sizeof(struct denali_blk_req)))[-1]);
+}
+
+int dn_blk_submit_zc(uint32_t op, uint64_t sector, void *data, uint32_t nsectors)
+{
+	struct denali_blk_req *h = (struct denali_blk_req *)((uintptr_t)data - sizeof(*h));
+	unsigned id;
+
+	if (dn_blk_sectors() == 0 || nsectors == 0 || nsectors > DN_BLK_ZC_MAX || !data ||
+	    (op != DENALI_BLK_READ && op != DENALI_BLK_WRITE))
+		return -RING_EINVAL;
+	ring_start(&ring, DENALI_BLK_RING_GPA);
+	if (in_flight == DN_BLK_QUEUE || ring_space(&ring) == 0)
+		return -RING_EAGAIN;
+	for (id = 0; id < DN_BLK_QUEUE && slots[id].busy; id++)
+		;
+	h->op = op;
+	h->nsectors = nsectors;
+	h->sector = sector;
+	slots[id] = (struct slot){
+	    .buf = slots[id].buf, .user = data, .op = op, .nsectors = nsectors, .busy = 1, .zc = 1};
+	in_flight++;
+	ring_post(&ring, (uintptr_t)h,
+		  (uint32_t)(sizeof(*h) + (size_t)nsectors * DENALI_BLK_SECTOR), (uint16_t)id);
 	return (int)id;
 }
 

@@ -8,6 +8,7 @@
 
 #include "ctl/proto.h"
 
+#include "../devices/blk.h"
 #include "../devices/netsw.h"
 #include "../devices/tap.h"
 #include "../sched/swapper.h"
@@ -53,7 +54,7 @@ struct run_ctx {
 	struct net_prefix pfx;
 	unsigned networks;
 	const char *disk;
-	int disk_ro;
+	int disk_ro, disk_direct;
 	struct netsw *sw;
 	const char *tap;
 	struct tap_uplink *up;
@@ -93,6 +94,7 @@ static void usage(FILE *f)
 	    "      --networks K     VM number i joins network i %% K (default 1; tests)\n"
 	    "      --tap NAME       uplink the switch to tap NAME (attached, or created)\n"
 	    "      --disk FILE      a raw disk image for the first VM (--disk-ro: read-only)\n"
+	    "      --disk-direct    aligned disk requests bypass the page cache (O_DIRECT)\n"
 	    "      --events-unbatched  ablation: deliver at most one pending event per\n"
 	    "                       guest entry instead of the whole batch\n"
 	    "  -h, --help           this help\n"
@@ -339,6 +341,7 @@ int denalid_run(int argc, char **argv)
 	    {"tap", required_argument, NULL, 'T'},
 	    {"disk", required_argument, NULL, 'd'},
 	    {"disk-ro", required_argument, NULL, 'r'},
+	    {"disk-direct", no_argument, NULL, 'j'},
 	    {"events-unbatched", no_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -448,6 +451,9 @@ int denalid_run(int argc, char **argv)
 		case 'r':
 			ctx.disk = optarg;
 			ctx.disk_ro = c == 'r';
+			break;
+		case 'j':
+			ctx.disk_direct = 1;
 			break;
 		case 'm':
 			if (ctl_parse_size(optarg, &mem) || !denali_mem_size_ok(mem)) {
@@ -583,8 +589,10 @@ int denalid_run(int argc, char **argv)
 					   (uint16_t)(ctx.networks ? i % ctx.networks : 0), err,
 					   sizeof(err));
 		if (!rc && ctx.disk && i == 0)
-			rc = vmdev_add_disk(vms[i].task.vm, ctx.disk, ctx.disk_ro, NULL, err,
-					    sizeof(err));
+			rc = vmdev_add_disk(vms[i].task.vm, ctx.disk,
+					    (ctx.disk_ro ? BLK_F_RO : 0) |
+						(ctx.disk_direct ? BLK_F_DIRECT : 0),
+					    NULL, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "denalid: %s\n", err);
 			return 1;

@@ -85,11 +85,11 @@ int vmdev_add_net(struct vm *vm, struct netsw *sw, const struct net_prefix *pfx,
 	return 0;
 }
 
-int vmdev_add_disk(struct vm *vm, const char *path, int ro, const struct ctl_owner *owner,
+int vmdev_add_disk(struct vm *vm, const char *path, int flags, const struct ctl_owner *owner,
 		   char *err, size_t errlen)
 {
+	int ro = flags & BLK_F_RO, fd = blk_dev_open(path, ro, err, errlen), rc;
 	struct device *d;
-	int fd = blk_dev_open(path, ro, err, errlen), rc;
 
 	if (fd < 0)
 		return fd;
@@ -100,7 +100,7 @@ int vmdev_add_disk(struct vm *vm, const char *path, int ro, const struct ctl_own
 		close(fd);
 		return rc;
 	}
-	rc = blk_dev_create_fd(fd, path, ro, &d, err, errlen);
+	rc = blk_dev_create_fd(fd, path, flags, &d, err, errlen);
 	if (rc)
 		return rc;
 	rc = vm_add_device(vm, d);

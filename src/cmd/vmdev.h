@@ -34,8 +34,9 @@ uint32_t net_prefix_gateway(const struct net_prefix *p);
 int vmdev_add_net(struct vm *vm, struct netsw *sw, const struct net_prefix *pfx, uint16_t net,
 		  char *err, size_t errlen);
 
-/* Adds the disk, if owner (NULL: anyone) may open it so. 0 or -errno + err. */
-int vmdev_add_disk(struct vm *vm, const char *path, int ro, const struct ctl_owner *owner,
+/* Adds the disk with BLK_F_* flags (devices/blk.h; 1 = read-only), if owner (NULL: anyone)
+ * may open it so. 0 or -errno + err. */
+int vmdev_add_disk(struct vm *vm, const char *path, int flags, const struct ctl_owner *owner,
 		   char *err, size_t errlen);
 
 /* One line "k=v k=v" of every counter of every device but the console. */

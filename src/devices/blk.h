@@ -15,15 +15,20 @@
 
 #define BLK_INFLIGHT_MAX 32u /* per VM */
 
-/* Opens path (read-only if ro). 0 or -errno with err set. */
-int blk_dev_create(const char *path, int ro, struct device **out, char *err, size_t errlen);
+/* Flags of a disk. */
+#define BLK_F_RO     1 /* refuses writes and flushes */
+#define BLK_F_DIRECT 2 /* aligned requests bypass the page cache (O_DIRECT) */
+
+/* Opens path with BLK_F_* flags. 0 or -errno with err set. */
+int blk_dev_create(const char *path, int flags, struct device **out, char *err, size_t errlen);
 
 /* Opens path for a disk without ever blocking (a FIFO is not waited for): an fd, or -errno
  * with err set. */
 int blk_dev_open(const char *path, int ro, char *err, size_t errlen);
 
-/* Like blk_dev_create with fd from blk_dev_open, which it takes (closed on failure). */
-int blk_dev_create_fd(int fd, const char *path, int ro, struct device **out, char *err,
+/* Like blk_dev_create with fd from blk_dev_open (opened read-only if flags has BLK_F_RO),
+ * which it takes (closed on failure). */
+int blk_dev_create_fd(int fd, const char *path, int flags, struct device **out, char *err,
 		      size_t errlen);
 
 /* Capacity in sectors. */

@@ -1,11 +1,13 @@
 /*
  * denali-blkbench: the host-direct baseline of bench/blk, the same patterns
  * as `blkcheck bench` issued by a host process through io_uring on the same
- * file (buffered, like the VM's disk).
- *   denali-blkbench FILE randread QD N   N random 4 KiB reads, QD in flight
- *   denali-blkbench FILE seqread 16 N    N MiB in 64 KiB reads, 16 in flight
+ * file: buffered like the VM's disk, or O_DIRECT (--direct, beside a VM run
+ * with --disk-direct). Buffers are page-aligned.
+ *   denali-blkbench [--direct] FILE randread QD N   N random 4 KiB reads, QD in flight
+ *   denali-blkbench [--direct] FILE seqread QD N    N MiB in 1 MiB reads, QD in flight
  * Prints: blkbench: MODE qd QD ops N bytes B ns T iops I mbps M
  */
+
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdint.h>
@@ -26,30 +28,38 @@ static uint64_t now_ns(void)
 
 int main(int argc, char **argv)
 {
-	static uint8_t bufs[32][64 * 1024];
+	static uint8_t *bufs[32];
 	uint64_t rng = 88172645463325252ull, t0, el, bytes = 0, off = 0, cap;
 	long qd, n, total, issued = 0, done = 0;
 	struct io_uring ring;
 	struct stat st;
-	int fd, seq;
+	int fd, seq, direct = argc > 1 && !strcmp(argv[1], "--direct");
 	size_t bs;
 
+	argc -= direct;
+	argv += direct;
 	if (argc != 5) {
-		fprintf(stderr, "usage: denali-blkbench FILE randread|seqread QD N\n");
+		fprintf(stderr, "usage: denali-blkbench [--direct] FILE randread|seqread QD N\n");
 		return 2;
 	}
 	seq = !strcmp(argv[2], "seqread");
 	qd = atol(argv[3]);
 	n = atol(argv[4]);
-	if (seq)
-		qd = 16;
-	total = seq ? n * 16 : n;
-	bs = seq ? 65536 : 4096;
-	fd = open(argv[1], O_RDONLY);
+	total = n;
+	bs = seq ? 1u << 20 : 4096;
+	fd = open(argv[1], O_RDONLY | (direct ? O_DIRECT : 0));
 	if (fd < 0 || fstat(fd, &st) < 0 || qd < 1 || qd > 32 ||
 	    io_uring_queue_init(64, &ring, 0)) {
 		perror("denali-blkbench");
 		return 2;
+	}
+	for (long i = 0; i < qd; i++) {
+		bufs[i] = aligned_alloc(4096, bs);
+		if (!bufs[i]) {
+			perror("denali-blkbench");
+			return 2;
+		}
+		memset(bufs[i], 0, bs);
 	}
 	cap = (uint64_t)st.st_size;
 	t0 = now_ns();

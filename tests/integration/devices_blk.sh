@@ -25,6 +25,30 @@ expect_counter rw blkcheck blk_err_io 0
 CHECKS=$((CHECKS + 1))
 [ "$(head -c 4096 "$TMP/disk.img" | tr -d '\0' | wc -c)" -gt 0 ] || fail "rw: file still zero"
 
+# Zero-copy buffers (page-aligned, 1 MiB requests) on a direct disk: O_DIRECT, and the same
+# data as the bounced requests above wrote. The bounced requests (data 16 bytes into a
+# buffer) cannot be direct and go through the page cache of the same file.
+run_denalid zc run --disk-direct --disk "$TMP/disk.img" "$C" -- zc 6000
+if grep -q "no direct I/O" "$TMP/zc.err"; then
+	echo "note: $TMP has no O_DIRECT, the direct-disk cases are not run"
+else
+	expect_status zc 0 "$STATUS"
+	expect_in zc "$TMP/zc.out" "blkcheck: zc 6000 sectors: written crc"
+	expect_in zc "$TMP/zc.out" "match"
+	expect_counter zc blkcheck blk_direct 6
+	expect_counter zc blkcheck blk_buffered 0
+	run_denalid drw run --disk-direct --disk "$TMP/disk.img" "$C" -- rw 6000
+	expect_status drw 0 "$STATUS"
+	expect_in drw "$TMP/drw.out" "match"
+	expect_counter drw blkcheck blk_direct 0
+	CHECKS=$((CHECKS + 1))
+	[ "$(counter drw blkcheck blk_buffered)" -gt 0 ] || fail "drw: no buffered fallback"
+	CHECKS=$((CHECKS + 1))
+	[ "$(sed -n 's/.*written crc \([0-9a-f]*\).*/\1/p' "$TMP/zc.out")" = \
+		"$(sed -n 's/.*written crc \([0-9a-f]*\).*/\1/p' "$TMP/rw.out")" ] ||
+		fail "zc: not the data rw wrote"
+fi
+
 # A second VM reads what the first wrote and gets the same checksum.
 run_denalid ro run --disk-ro "$TMP/disk.img" "$C" -- ro
 expect_status ro 0 "$STATUS"

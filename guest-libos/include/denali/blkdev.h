@@ -36,4 +36,17 @@ int dn_blk_flush(void);
 int dn_blk_submit(uint32_t op, uint64_t sector, void *buf, uint32_t nsectors);
 int dn_blk_complete(int *res);
 
+/*
+ * Zero-copy asynchronous I/O: dn_blk_alloc() gives a buffer of nsectors
+ * (at most DN_BLK_ZC_MAX; NULL if none), page-aligned, with room for the
+ * request header in front of it; dn_blk_submit_zc() posts a READ or WRITE
+ * of that buffer itself (tags and dn_blk_complete() as above). The host
+ * reads into and writes from the buffer directly: it must not be touched
+ * until the request completes. dn_blk_free() releases it.
+ */
+#define DN_BLK_ZC_MAX 8192u /* sectors: 4 MiB */
+void *dn_blk_alloc(uint32_t nsectors);
+void dn_blk_free(void *data);
+int dn_blk_submit_zc(uint32_t op, uint64_t sector, void *data, uint32_t nsectors);
+
 #endif /* DENALI_BLKDEV_H */
