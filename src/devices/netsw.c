@@ -158,11 +158,21 @@ out:
 	return rc;
 }
 
+void (*netsw_remove_test_seam)(struct netsw_port *p);
+
+/*
+ * The port stops receiving before its senders are waited out: in_use goes
+ * to 0 first, then the senders inside a delivery (users) leave, and only
+ * then is the slot free. A sender increments users before it looks at
+ * in_use (deliver(), arp_steer()), so one that comes after the wait sees 0
+ * and queues nothing: a frame meant for this port's owner can never wait in
+ * the queue its next tenant gets. (Clearing in_use after the wait let a
+ * sender arriving in between queue a frame after the queue was emptied.)
+ */
 void netsw_port_remove(struct netsw *sw, struct netsw_port *p)
 {
 	uint64_t m = mac_u64(p->mac);
 
-	netsw_port_detach(p);
 	pthread_mutex_lock(&sw->lock);
 	for (uint32_t i = mac_hash(m);; i++) {
 		uint64_t *e = &sw->table[i & sw->table_mask];
@@ -174,8 +184,14 @@ void netsw_port_remove(struct netsw *sw, struct netsw_port *p)
 			break;
 		}
 	}
-	__atomic_store_n(&p->ipv4, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&p->in_use, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->ipv4, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->in_use, 0, __ATOMIC_SEQ_CST);
+	netsw_port_detach(p); /* and waits out the senders in flight */
+	if (netsw_remove_test_seam)
+		netsw_remove_test_seam(p);
+	/* What they queued is the old owner's: gone before the slot is free. */
+	while (netq_peek(&p->rxq))
+		netq_pop(&p->rxq);
 	pthread_mutex_unlock(&sw->lock);
 }
 

@@ -95,8 +95,13 @@ int netsw_port_add(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct 
 /* Control thread: the IPv4 address (network order) the port's VM was given;
  * ARP requests for it go to this port only. 0 clears it. */
 void netsw_port_set_ipv4(struct netsw_port *p, uint32_t addr);
-/* Control thread: detaches and frees the port for reuse. */
+/* Control thread: detaches and frees the port for reuse. Once it returns,
+ * no frame sent to the port, before or after, is delivered to it (nor to the
+ * slot's next tenant). */
 void netsw_port_remove(struct netsw *sw, struct netsw_port *p);
+/* Tests only (NULL otherwise): called inside netsw_port_remove() once the
+ * senders in flight have been waited out, before the slot is free. */
+extern void (*netsw_remove_test_seam)(struct netsw_port *p);
 
 /* Starts deliveries; wake(arg, 0) is called when frames arrive. */
 void netsw_port_attach(struct netsw_port *p, void (*wake)(void *, uint64_t), void *arg);

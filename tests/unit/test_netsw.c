@@ -232,6 +232,47 @@ static void test_reused_port_forgets_the_address(void **state)
 	assert_int_equal(drain(&r->c->rxq), 0);
 }
 
+/* A sender arriving while its destination is being removed (after the
+ * senders in flight were waited out) queues nothing there: with in_use
+ * cleared only after that wait, these three frames waited in the queue the
+ * slot's next tenant gets. */
+static struct rig *seam_rig;
+static unsigned seam_queued;
+
+static void seam_send(struct netsw_port *p)
+{
+	struct rig *r = seam_rig;
+	uint8_t f[60];
+	uint32_t len;
+
+	len = frame(f, MAC_A, MAC_B, 0, "198.18.0.2", "198.18.0.3");
+	netsw_send(r->sw, r->a, f, len); /* unicast to the old owner */
+	len = frame(f, MAC_A, BCAST, 1, "198.18.0.2", "198.18.0.3");
+	netsw_send(r->sw, r->a, f, len); /* ARP for its address */
+	len = frame(f, MAC_A, BCAST, 0, "198.18.0.2", "198.18.0.255");
+	netsw_send(r->sw, r->a, f, len); /* a broadcast */
+	seam_queued = drain(&p->rxq);
+	drain(&r->c->rxq);
+}
+
+static void test_removed_port_gets_nothing(void **state)
+{
+	struct rig *r = *state;
+	static const uint8_t mac_e[6] = {2, 0xde, 0, 0, 0, 5};
+	struct netsw_port *e;
+
+	seam_rig = r;
+	seam_queued = 99;
+	netsw_remove_test_seam = seam_send;
+	netsw_port_remove(r->sw, r->b);
+	netsw_remove_test_seam = NULL;
+	assert_int_equal(seam_queued, 0);
+	assert_int_equal(netsw_port_add(r->sw, mac_e, 0, &e), 0);
+	assert_ptr_equal(e, r->b);
+	netsw_port_attach(e, wake, NULL);
+	assert_null(netq_peek(&e->rxq)); /* the new tenant starts empty */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +284,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_other_broadcast_floods, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_from_the_uplink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reused_port_forgets_the_address, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_removed_port_gets_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
