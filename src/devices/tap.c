@@ -20,17 +20,20 @@
 #include "netsw.h"
 #include "uring.h"
 
+#include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #define TAP_READS  16
@@ -54,6 +57,9 @@ struct tap_uplink {
 	struct io_uring ring;
 	struct netq txq;
 	pthread_t thread;
+	sem_t ready; /* the thread has dropped its capabilities (start_rc) */
+	int start_rc;
+	int attach_logged; /* a failed re-attach was logged (once until one works) */
 	struct __kernel_timespec tick;
 	uint8_t rx[TAP_READS][TAP_BUF];
 	uint8_t tx[TAP_WRITES][TAP_BUF];
@@ -176,8 +182,13 @@ static void try_reattach(struct tap_uplink *u)
 			return; /* not there yet: only attach, never create, here */
 	}
 	fd = tap_open_fd(u->name, err, sizeof(err));
-	if (fd < 0)
+	if (fd < 0) {
+		if (!u->attach_logged)
+			fprintf(stderr, "denalid: uplink: %s; retrying\n", err);
+		u->attach_logged = 1;
 		return;
+	}
+	u->attach_logged = 0;
 	fprintf(stderr, "denalid: uplink %s attached again\n", u->name);
 	u->st.reattaches++;
 	go_up(u, fd);
@@ -273,10 +284,34 @@ static void on_cqe(struct tap_uplink *u, uint64_t data, int res)
 	}
 }
 
+/*
+ * The thread holds no capability: the tap is opened (or created) by the
+ * caller of tap_uplink_open(), and re-attaching only opens a tap that
+ * exists, which the kernel allows without CAP_NET_ADMIN when the tap has no
+ * owner or group (`ip tuntap add` without `user`/`group`) or they are ours
+ * (tun_not_capable()); /dev/net/tun is root's and we run as root. A tap
+ * owned by another user cannot be re-attached: the attempt is logged and
+ * retried on the tick.
+ */
+static int uplink_confine(void)
+{
+	prctl(PR_SET_NAME, "denali-uplink");
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && geteuid() == 0)
+		return -EPERM;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static void *uplink_main(void *arg)
 {
 	struct tap_uplink *u = arg;
 
+	u->start_rc = uplink_confine();
+	sem_post(&u->ready);
+	if (u->start_rc)
+		return NULL;
 	post_kick(u);
 	post_tick(u);
 	io_uring_submit(&u->ring);
@@ -344,7 +379,17 @@ int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out,
 	}
 	go_up(u, fd);
 	netsw_set_uplink(sw, &u->txq, kick, u);
+	sem_init(&u->ready, 0, 0);
 	rc = -pthread_create(&u->thread, NULL, uplink_main, u);
+	if (rc == 0) {
+		/* Counted by privs_threads_with_caps() as soon as we return. */
+		while (sem_wait(&u->ready) < 0 && errno == EINTR)
+			;
+		rc = u->start_rc;
+		if (rc)
+			pthread_join(u->thread, NULL);
+	}
+	sem_destroy(&u->ready);
 	if (rc) {
 		snprintf(err, errlen, "uplink thread: %s", strerror(-rc));
 		netsw_set_uplink(sw, NULL, NULL, NULL);

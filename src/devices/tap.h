@@ -24,8 +24,10 @@ struct tap_stats {
 	int up;
 };
 
-/* Opens (or creates, with CAP_NET_ADMIN) the tap NAME, starts the uplink
- * thread and plugs it into sw. 0 or -errno with err set. */
+/* Opens (or creates, with CAP_NET_ADMIN) the tap NAME on the calling
+ * thread, starts the uplink thread, which drops every capability before
+ * this returns (re-attaching needs none, tap.c), and plugs it into sw.
+ * 0 or -errno with err set. */
 int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out, char *err,
 		    size_t errlen);
 

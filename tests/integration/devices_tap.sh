@@ -80,6 +80,25 @@ wait_for "$TMP/del.err" "uplink $TAP is down" || fail "del: the uplink was not m
 sleep 0.5
 make_tap
 wait_for "$TMP/del.err" "uplink $TAP attached again" || fail "del: the tap was not re-attached"
+# ...by the uplink thread, which holds no capability (denalid is a descendant
+# of DPID: the subshell, ip netns exec/timeout, denalid)
+UPST= KIDS=$DPID ALL=
+for _ in 1 2 3 4; do
+	KIDS=$(for k in $KIDS; do pgrep -P "$k"; done)
+	ALL="$ALL $KIDS"
+done
+for p in $ALL; do
+	for st in /proc/$p/task/*/status; do
+		[ "$(awk '$1 == "Name:" {print $2}' "$st" 2>/dev/null)" = denali-uplink ] && UPST=$st
+	done
+done
+CHECKS=$((CHECKS + 1))
+[ -n "$UPST" ] || fail "del: no denali-uplink thread found"
+[ -n "$UPST" ] && for k in CapEff CapPrm; do
+	CHECKS=$((CHECKS + 1))
+	[ "$(awk -v k="$k:" '$1 == k {print $2}' "$UPST")" = 0000000000000000 ] ||
+		fail "del: the uplink thread holds capabilities ($k)"
+done
 NX "$PING" "$TAP" "$(mac 1)" 20 >"$TMP/ping2.out" 2>&1
 expect_in ping-after "$TMP/ping2.out" "pktping: sent 20 received 20"
 wait "$DPID"
