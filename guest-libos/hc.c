@@ -37,8 +37,10 @@ uint64_t dn_idle(uint64_t deadline_ns)
 {
 	volatile struct denali_hc_idle arg = {.deadline_ns = deadline_ns, .events = 0};
 
-	if (deferred)
-		return dn_events_take(); /* level-triggered: pending means now */
+	/* Level-triggered: pending means now, and the monitor would only
+	 * answer at once; an exit costs more than this look. */
+	if (deferred || SHARED->events)
+		return dn_events_take();
 	hc_out(DENALI_HC_IDLE, gpa_of(&arg));
 	/* Events are level-triggered: idle() returns at once while any bit is
 	 * set, so take them here; the caller gets what woke it. */

@@ -4,11 +4,14 @@
 # (198.18.10.0/24), removed at the end. Prints figures, then one JSON line.
 #   bench/net/bench.sh [BUILD_DIR]   (root; default BUILD_DIR=build)
 # Frames: EtherType 0x88b5 from denali-pktping (AF_PACKET, a window of 32
-# frames in flight for rates, 1 for round trips).
+# frames in flight for rates, 1 for round trips). ROUNDS rounds (default 3),
+# host and VM interleaved in each; every figure is the median of the rounds.
+# VM <-> VM: a flood VM and a sink VM on one worker (one core: both VMs and
+# the switch share it) and on two workers.
 set -u
 B=${1:-build}
 BIN=$B/bin G=$B/guests
-N64=${N64:-20000} N1514=${N1514:-10000} NRTT=${NRTT:-2000} NVV=${NVV:-200000}
+N64=${N64:-20000} N1514=${N1514:-10000} NRTT=${NRTT:-2000} NVV=${NVV:-200000} ROUNDS=${ROUNDS:-3}
 [ "$(id -u)" -eq 0 ] || { echo "bench/net: needs root (netns, tap)" >&2; exit 2; }
 NS=denali-bnet-$$
 ip netns add "$NS" || exit 2
@@ -31,49 +34,71 @@ tap() {
 field() { sed -n "s/.* $2 \([0-9.]*\).*/\1/p" "$1" | head -1; }
 wait_for() { for _ in $(seq 200); do grep -qF -- "$2" "$1" && return 0; sleep 0.1; done; return 1; }
 
-# --- baseline: a host process echoing on a tap ---------------------------------
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 tap bh0 198.18.10.1/25
+tap bv0 198.18.10.129/25
 # Not through NX: $! must be the echo process itself, for the cleanup.
 ip netns exec "$NS" "$BIN/denali-tapecho" bh0 >/dev/null 2>&1 &
 PIDS="$PIDS $!"
 sleep 0.3
-NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$N64" 64 32 >"$TMP/h64"
-NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$N1514" 1514 32 >"$TMP/h1514"
-NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$NRTT" 64 1 >"$TMP/hrtt"
+kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+devline() { grep "^vm $2 devices:" "$1"; }
+for r in $(seq "$ROUNDS"); do
+	# --- baseline: a host process echoing on a tap ---------------------------------
+	NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$N64" 64 32 >"$TMP/h64.$r"
+	NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$N1514" 1514 32 >"$TMP/h1514.$r"
+	NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$NRTT" 64 1 >"$TMP/hrtt.$r"
+	# --- a VM echoing through denalid's switch and tap uplink ------------------------
+	ip netns exec "$NS" "$BIN/denalid" run --net 198.18.10.128/25 --tap bv0 "$G/netpeer" -- \
+		echo $((N64 + N1514 + NRTT)) >"$TMP/vm.out.$r" 2>"$TMP/vm.err.$r" &
+	VPID=$!
+	PIDS="$PIDS $VPID"
+	wait_for "$TMP/vm.out.$r" "echo ready" || { echo "bench/net: VM did not start" >&2; exit 1; }
+	NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$N64" 64 32 >"$TMP/v64.$r"
+	NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$N1514" 1514 32 >"$TMP/v1514.$r"
+	NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$NRTT" 64 1 >"$TMP/vrtt.$r"
+	wait "$VPID"
+	d=$(devline "$TMP/vm.err.$r" netpeer)
+	exits=$(kv "$d" exits) rx=$(kv "$d" rx_frames) tx=$(kv "$d" tx_frames)
+	runs=$(kv "$d" runs) events=$(kv "$d" events)
+	awk -v e="$exits" -v rx="$rx" -v tx="$tx" -v n="$runs" -v ev="$events" 'BEGIN {
+		printf "%.4f %.3f %.3f\n", (rx > 0 ? e / rx : 0), (n > 0 ? (rx + tx) / n : 0),
+			(n > 0 ? ev / n : 0) }' >"$TMP/vcnt.$r"
+	# --- VM <-> VM through the switch: one worker (one core), then two ---------------
+	for w in 1 2; do
+		"$BIN/denalid" run --workers "$w" --net 198.18.10.0/25 "$G/netpeer" \
+			--with "$G/netpeer flood 02:de:00:00:00:01 $NVV" -- sink "$NVV" \
+			>"$TMP/vv$w.out.$r" 2>"$TMP/vv$w.err.$r"
+		sed -n 's/.*sink received \([0-9]*\) frames in [0-9]* us fps \([0-9]*\).*/\1 \2/p' \
+			"$TMP/vv$w.out.$r" >"$TMP/vv$w.$r"
+		ds=$(devline "$TMP/vv$w.err.$r" netpeer-0) df=$(devline "$TMP/vv$w.err.$r" netpeer-1)
+		awk -v a="$(kv "$ds" exits)" -v b="$(kv "$df" exits)" -v f="$(kv "$ds" rx_frames)" \
+			'BEGIN { printf "%.4f\n", (f > 0 ? (a + b) / f : 0) }' >>"$TMP/vv$w.$r"
+	done
+done
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# --- a VM echoing through denalid's switch and tap uplink ------------------------
-tap bv0 198.18.10.129/25
-ip netns exec "$NS" "$BIN/denalid" run --net 198.18.10.128/25 --tap bv0 "$G/netpeer" -- echo \
-	$((N64 + N1514 + NRTT)) >"$TMP/vm.out" 2>"$TMP/vm.err" &
-VPID=$!
-PIDS="$PIDS $VPID"
-wait_for "$TMP/vm.out" "echo ready" || { echo "bench/net: VM did not start" >&2; exit 1; }
-NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$N64" 64 32 >"$TMP/v64"
-NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$N1514" 1514 32 >"$TMP/v1514"
-NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$NRTT" 64 1 >"$TMP/vrtt"
-wait "$VPID"
-devline=$(grep "^vm netpeer devices:" "$TMP/vm.err")
-kv() { echo "$devline" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-exits=$(kv exits) rx=$(kv rx_frames) tx=$(kv tx_frames)
-
-# --- VM <-> VM through the switch, two workers -------------------------------------
-"$BIN/denalid" run --workers 2 --net 198.18.10.0/25 "$G/netpeer" \
-	--with "$G/netpeer flood 02:de:00:00:00:01 $NVV" -- sink "$NVV" >"$TMP/vv.out" 2>"$TMP/vv.err"
-vvfps=$(sed -n 's/.*sink received [0-9]* frames in [0-9]* us fps \([0-9]*\).*/\1/p' "$TMP/vv.out")
-vvgot=$(sed -n 's/.*sink received \([0-9]*\) frames.*/\1/p' "$TMP/vv.out")
-
-h64=$(field "$TMP/h64" fps) v64=$(field "$TMP/v64" fps)
-h1514=$(field "$TMP/h1514" fps) v1514=$(field "$TMP/v1514" fps)
-hp50=$(field "$TMP/hrtt" p50_us) hp99=$(field "$TMP/hrtt" p99_us)
-vp50=$(field "$TMP/vrtt" p50_us) vp99=$(field "$TMP/vrtt" p99_us)
+# median of the figure FIELD in files PREFIX.1..ROUNDS (pktping lines)
+med() { for r in $(seq "$ROUNDS"); do field "$TMP/$1.$r" "$2"; done | sort -g |
+	awk '{ v[NR] = $1 } END { printf "%s", (NR ? v[int((NR + 1) / 2)] : 0) }'; }
+# median of column COL of line LINE in files PREFIX.1..ROUNDS
+medc() { for r in $(seq "$ROUNDS"); do sed -n "$2p" "$TMP/$1.$r" | cut -d' ' -f"$3"; done |
+	sort -g | awk '{ v[NR] = $1 } END { printf "%s", (NR ? v[int((NR + 1) / 2)] : 0) }'; }
+h64=$(med h64 fps) v64=$(med v64 fps) h1514=$(med h1514 fps) v1514=$(med v1514 fps)
+hp50=$(med hrtt p50_us) hp99=$(med hrtt p99_us) vp50=$(med vrtt p50_us) vp99=$(med vrtt p99_us)
+epf=$(medc vcnt 1 1) fpe=$(medc vcnt 1 2) epe=$(medc vcnt 1 3)
+vv1=$(medc vv1 1 2) vv1got=$(medc vv1 1 1) vv1epf=$(medc vv1 2 1)
+vv2=$(medc vv2 1 2) vv2got=$(medc vv2 1 1) vv2epf=$(medc vv2 2 1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
-epf=$(awk -v e="$exits" -v f="$rx" 'BEGIN { printf "%.3f", (f > 0 ? e / f : 0) }')
+echo "rounds    : $ROUNDS (medians); load average $LOAD0 at the start, $LOAD1 at the end"
 echo "host echo : 64B $h64 fps, 1514B $h1514 fps, rtt p50 $hp50 us p99 $hp99 us"
 echo "VM echo   : 64B $v64 fps, 1514B $v1514 fps, rtt p50 $vp50 us p99 $vp99 us"
-echo "VM echo   : $rx frames in, $tx out, $exits exits: $epf exits per frame"
-echo "VM <-> VM : $vvgot of $NVV frames, $vvfps fps (64 B, two workers)"
-echo "lost      : $(cat "$TMP"/v64 "$TMP"/v1514 "$TMP"/vrtt | sed -n 's/.* lost \([0-9]*\).*/\1/p' | paste -sd+ | bc) VM, $(cat "$TMP"/h64 "$TMP"/h1514 "$TMP"/hrtt | sed -n 's/.* lost \([0-9]*\).*/\1/p' | paste -sd+ | bc) host"
-printf '{"bench":"net","vm_echo_fps_64":%s,"host_echo_fps_64":%s,"ratio_64":%s,"vm_echo_fps_1514":%s,"host_echo_fps_1514":%s,"ratio_1514":%s,"vm_rtt_p50_us":%s,"vm_rtt_p99_us":%s,"host_rtt_p50_us":%s,"host_rtt_p99_us":%s,"exits_per_frame":%s,"vm_vm_fps_64":%s}\n' \
-	"${v64:-0}" "${h64:-0}" "$(ratio "${v64:-0}" "${h64:-0}")" "${v1514:-0}" "${h1514:-0}" \
-	"$(ratio "${v1514:-0}" "${h1514:-0}")" "${vp50:-0}" "${vp99:-0}" "${hp50:-0}" "${hp99:-0}" \
-	"$epf" "${vvfps:-0}"
+echo "ratio     : 64B $(ratio "$v64" "$h64"), 1514B $(ratio "$v1514" "$h1514") (VM / host)"
+echo "VM echo   : $epf exits per frame, $fpe frames per entry, $epe events per entry"
+echo "VM <-> VM : one worker $vv1 fps ($vv1got of $NVV frames, $vv1epf exits per frame)"
+echo "VM <-> VM : two workers $vv2 fps ($vv2got of $NVV frames, $vv2epf exits per frame)"
+echo "lost      : $(cat "$TMP"/v64.* "$TMP"/v1514.* "$TMP"/vrtt.* | sed -n 's/.* lost \([0-9]*\).*/\1/p' | paste -sd+ | bc) VM, $(cat "$TMP"/h64.* "$TMP"/h1514.* "$TMP"/hrtt.* | sed -n 's/.* lost \([0-9]*\).*/\1/p' | paste -sd+ | bc) host"
+printf '{"bench":"net","rounds":%s,"load_start":"%s","load_end":"%s","vm_echo_fps_64":%s,"host_echo_fps_64":%s,"ratio_64":%s,"vm_echo_fps_1514":%s,"host_echo_fps_1514":%s,"ratio_1514":%s,"vm_rtt_p50_us":%s,"vm_rtt_p99_us":%s,"host_rtt_p50_us":%s,"host_rtt_p99_us":%s,"exits_per_frame":%s,"frames_per_entry":%s,"events_per_entry":%s,"vm_vm_fps_64_one_worker":%s,"vm_vm_exits_per_frame_one_worker":%s,"vm_vm_fps_64_two_workers":%s,"vm_vm_exits_per_frame_two_workers":%s}\n' \
+	"$ROUNDS" "$LOAD0" "$LOAD1" "$v64" "$h64" "$(ratio "$v64" "$h64")" "$v1514" "$h1514" \
+	"$(ratio "$v1514" "$h1514")" "$vp50" "$vp99" "$hp50" "$hp99" "$epf" "$fpe" "$epe" \
+	"$vv1" "$vv1epf" "$vv2" "$vv2epf"

@@ -112,10 +112,14 @@ struct denali_hc_panic {
 #define DENALI_RING_BLK	    (1u << 2)
 
 /* ---- events: bits of denali_shared.events ---------------------------------- */
+/* NET_TX is raised only when the monitor consumed descriptors from a full tx
+ * ring (a sender may be waiting for space); raising it on every drain made
+ * every idle() of a sender return at once and cost a second exit. Not a
+ * layout change, and no guest used it otherwise: the version stays. */
 
 #define DENALI_EV_TIMER	  (1ull << 0) /* an IDLE deadline passed */
 #define DENALI_EV_NET_RX  (1ull << 1) /* frames waiting in the net rx ring */
-#define DENALI_EV_NET_TX  (1ull << 2) /* net tx descriptors were consumed */
+#define DENALI_EV_NET_TX  (1ull << 2) /* net tx descriptors were consumed from a full ring */
 #define DENALI_EV_BLK	  (1ull << 3) /* block completions in the blk ring */
 #define DENALI_EV_CONSOLE (1ull << 4) /* console descriptors were consumed */
 

@@ -12,6 +12,7 @@ void counters_add(struct vm_counters *to, const struct vm_counters *c)
 	to->wakeups += c->wakeups;
 	to->event_entries += c->event_entries;
 	to->events += c->events;
+	to->idle_fast += c->idle_fast;
 	lateness_merge(&to->late, &c->late);
 }
 

@@ -55,6 +55,23 @@ static void print_counters(json_t *c)
 			 json_object_get(c, "wakeup_lateness"), 20);
 }
 
+static double num(json_t *o, const char *k)
+{
+	return (double)json_integer_value(json_object_get(o, k));
+}
+
+/* Issue 9 item 5, from the device counters: event bits and frames (both
+ * ways) per guest entry, and VM exits per frame. */
+static void print_ratios(json_t *d)
+{
+	double runs = num(d, "runs"), frames = num(d, "rx_frames") + num(d, "tx_frames");
+
+	printf("%-20s events %.3f, frames %.3f\n", "per entry",
+	       runs ? num(d, "events") / runs : 0.0, runs ? frames / runs : 0.0);
+	if (json_object_get(d, "rx_frames"))
+		printf("%-20s %.3f\n", "exits per frame", frames ? num(d, "exits") / frames : 0.0);
+}
+
 /* The list entry of NAME (new reference) for its address and devices, or NULL. */
 static json_t *list_entry(const char *name)
 {
@@ -119,6 +136,8 @@ static int vm_stats(const char *name, bool json)
 	    printf("%-20s %lld\n", key, (long long)json_integer_value(v));
 	if (!json_is_object(d))
 		printf("no devices\n");
+	else
+		print_ratios(d);
 	json_decref(reply);
 	return EXIT_OK;
 }

@@ -160,9 +160,12 @@ static void on_done(struct task *t, void *arg)
 
 		vmdev_format_counters(vm, line, sizeof(line));
 		fprintf(stderr,
-			"vm %s devices: runs=%lu exits=%lu event_entries=%lu events=%lu %s\n",
+			"vm %s devices: runs=%lu exits=%lu event_entries=%lu events=%lu idles=%lu "
+			"idle_fast=%lu kicks=%lu intr_exits=%lu %s\n",
 			vm->name, vm->ctr.runs, vm->ctr.exits, vm->ctr.event_entries,
-			vm->ctr.events, line);
+			vm->ctr.events, vm->ctr.hypercalls[DENALI_HC_IDLE - DENALI_HC_BASE],
+			vm->ctr.idle_fast, vm->ctr.hypercalls[DENALI_HC_KICK - DENALI_HC_BASE],
+			vm->ctr.exit_kinds[VM_EXIT_INTR], line);
 	}
 	ctx.done++;
 	pthread_cond_broadcast(&ctx.cond);

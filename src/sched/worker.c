@@ -229,8 +229,16 @@ void worker_wake(struct task *t, uint64_t events)
 		vm_post_events(t->vm, events);
 	if (self == w && !t->swapped) { /* the owner itself: no queue, no syscall */
 		w->stats.wakes++;
-		if (sched_wake(&w->sched, &t->se))
+		if (sched_wake(&w->sched, &t->se)) {
 			wake(t, 0);
+			/* Woken by the exit of another VM of ours (a frame it sent):
+			 * that one leaves the CPU after this exit, as a wake-up from
+			 * another thread preempts it. Without this a sender whose idle()
+			 * returns at once (its ring was full) kept the CPU for its whole
+			 * slice and the receiver's queue overflowed meanwhile. */
+			if (w->cur && w->cur != t)
+				w->cur->vm->yield = 1;
+		}
 		return;
 	}
 	if (__atomic_exchange_n(&t->wake_queued, 1, __ATOMIC_SEQ_CST))
@@ -466,7 +474,9 @@ static void dispatch(struct worker *w, struct task *t)
 	if (__atomic_load_n(&w->inbox, __ATOMIC_SEQ_CST) ||
 	    __atomic_load_n(&w->wake_head, __ATOMIC_SEQ_CST))
 		vm->shell->run->immediate_exit = 1;
+	w->cur = t;
 	stop = vm_run(vm);
+	w->cur = NULL;
 	__atomic_store_n(&w->in_guest, 0, __ATOMIC_SEQ_CST);
 	running = NULL;
 	if (w->timer_armed)

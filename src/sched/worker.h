@@ -100,7 +100,8 @@ struct worker {
 	struct sched sched;
 	timer_t timer;
 	int timer_armed;
-	int in_guest; /* a VM of this worker is in vm_run(): commands must kick it */
+	int in_guest;	  /* a VM of this worker is in vm_run(): commands must kick it */
+	struct task *cur; /* the task in vm_run(), the worker's own thread only */
 	uint64_t quantum_ns;
 	pthread_mutex_t lock;
 	struct worker_cmd *inbox;

@@ -159,6 +159,7 @@ enum vm_stop vm_run(struct vm *vm)
 	int rc;
 
 	vm->status = VM_RUNNING;
+	vm->yield = 0;
 	for (;;) {
 		if (walk_devices(vm, &g, DEV_FILL))
 			return VM_STOP_KILLED;
@@ -186,6 +187,8 @@ enum vm_stop vm_run(struct vm *vm)
 		    !exit_table[run->exit_reason])
 			return vm_kill(vm, "unexpected exit reason %u", run->exit_reason);
 		rc = exit_table[run->exit_reason](vm, run);
+		if (rc == EXIT_CONTINUE && vm->yield)
+			rc = VM_STOP_PREEMPT;
 		if (rc == EXIT_CONTINUE)
 			continue;
 		if (rc == VM_STOP_PREEMPT)

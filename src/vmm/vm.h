@@ -54,7 +54,8 @@ struct vm_counters {
 	uint64_t wakeups;
 	uint64_t event_entries; /* entries that delivered device events */
 	uint64_t events;	/* device event bits delivered, summed */
-	struct lateness late;	/* deadline wake-ups: how late the VM ran again */
+	uint64_t idle_fast;   /* idle() answered at once (an event pending or its deadline past) */
+	struct lateness late; /* deadline wake-ups: how late the VM ran again */
 };
 
 struct vm_config {
@@ -91,6 +92,8 @@ struct vm {
 				       when it next runs (0 = not a deadline wake-up) */
 	uint64_t pending;	    /* events posted while not running (atomic) */
 	int ev_delivered;	    /* unbatched delivery: this entry has its event */
+	int yield;		    /* another VM of its worker was woken by this exit: vm_run()
+				       returns VM_STOP_PREEMPT after it (the worker's thread) */
 	struct console_dev console; /* also dev[0] */
 	struct device *dev[VM_DEV_MAX];
 	unsigned ndev;
