@@ -745,6 +745,7 @@ static void usage(FILE *f)
 		   "  swap out|in NAME...\n"
 		   "  export NAME FILE\n"
 		   "  import FILE [NAME]\n"
+		   "  net attach TAP\n"
 		   "  help [VERB]\n"
 		   "\n"
 		   "  --version  the version of denalictl and of the guest ABI it was built with\n"
@@ -763,7 +764,7 @@ int main(int argc, char **argv)
 	    {"start", cmd_start},   {"stop", cmd_stop},	      {"list", cmd_list},
 	    {"stats", cmd_stats},   {"console", cmd_console}, {"jobs", cmd_jobs},
 	    {"events", cmd_events}, {"metrics", cmd_metrics}, {"swap", cmd_swap},
-	    {"export", cmd_export}, {"import", cmd_import},
+	    {"export", cmd_export}, {"import", cmd_import},   {"net", cmd_net},
 	};
 	int i = 1;
 

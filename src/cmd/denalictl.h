@@ -40,6 +40,7 @@ void print_json(json_t *v);
 int cmd_metrics(int n, char **args);
 int cmd_stats(int n, char **args);
 int cmd_swap(int n, char **args); /* denalictl_swap.c */
+int cmd_net(int n, char **args);  /* denalictl_net.c */
 int cmd_export(int n, char **args);
 int cmd_import(int n, char **args);
 

@@ -20,6 +20,7 @@
 #include "devices/netsw.h"
 #include "devices/tap.h"
 #include "events.h"
+#include "fleet_net.h"
 #include "fleet_swap.h"
 #include "image.h"
 #include "privs.h"
@@ -557,6 +558,7 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	    .suspend = fleet_swap_suspend,
 	    .export_vm = fleet_swap_export,
 	    .import_vm = fleet_swap_import,
+	    .net_attach = f->sw ? fleet_net_attach : NULL,
 	};
 	return 0;
 }

@@ -28,18 +28,20 @@ static json_t *net_json(struct fleet *f)
 	    "up_drop_spoof", (json_int_t)s->up_drop_spoof, "up_drop_unknown",
 	    (json_int_t)s->up_drop_unknown, "arp_steered", (json_int_t)s->arp_steered);
 
-	if (f->up) {
+	struct tap_uplink *up = __atomic_load_n(&f->up, __ATOMIC_ACQUIRE); /* fleet_net.c */
+
+	if (up) {
 		struct tap_stats t;
 
-		tap_uplink_stats(f->up, &t);
+		tap_uplink_stats(up, &t);
 		json_object_set_new(
 		    o, "uplink",
 		    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "tap",
-			      tap_uplink_name(f->up), "up", t.up, "rx_frames",
-			      (json_int_t)t.rx_frames, "tx_frames", (json_int_t)t.tx_frames,
-			      "tx_submits", (json_int_t)t.tx_submits, "rx_errors",
-			      (json_int_t)t.rx_errors, "down_events", (json_int_t)t.down_events,
-			      "reattaches", (json_int_t)t.reattaches));
+			      tap_uplink_name(up), "up", t.up, "rx_frames", (json_int_t)t.rx_frames,
+			      "tx_frames", (json_int_t)t.tx_frames, "tx_submits",
+			      (json_int_t)t.tx_submits, "rx_errors", (json_int_t)t.rx_errors,
+			      "down_events", (json_int_t)t.down_events, "reattaches",
+			      (json_int_t)t.reattaches));
 	}
 	return o;
 }

@@ -81,6 +81,10 @@ struct ctl_backend {
 	 * -errno with err. FILE is a plain file name. */
 	int (*export_vm)(void *ctx, const char *name, const char *file, char *err, size_t errlen);
 	int (*import_vm)(void *ctx, const char *file, const char *name, char *err, size_t errlen);
+	/* Optional (denalid serve --net). Attaches the switch's uplink to the existing tap TAP
+	 * (instead of the one it has, or as its first), no VM restarted, and returns once the
+	 * uplink is up on it: 0, or -errno with err (-EINVAL: no switch here). */
+	int (*net_attach)(void *ctx, const char *tap, char *err, size_t errlen);
 };
 
 #endif

@@ -84,6 +84,24 @@ json_t *ops_handle(struct ops_ctx *ctx, const struct ctl_request *req, const cha
 			return ctl_reply_error(req->id, "%s", err[0] ? err : strerror(-r));
 		return ctl_reply_ok(req->id);
 	}
+	case CTL_OP_NET_ATTACH: {
+		char err[320] = "";
+		int r;
+
+		/* Where the VMs' traffic leaves the host: the daemon's own user only. */
+		if (!ctl_owner_is_trusted(&req->owner))
+			return ctl_reply_error(req->id,
+					       "net_attach: only root or the daemon's user may "
+					       "move the uplink");
+		if (!ctx->be.net_attach)
+			return ctl_reply_error(req->id, "this daemon has no switch (--net)");
+		r = ctx->be.net_attach(ctx->be.ctx, req->tap, err, sizeof(err));
+		if (r < 0)
+			return ctl_reply_error(req->id, "%s", err[0] ? err : strerror(-r));
+		reply = ctl_reply_ok(req->id);
+		json_object_set_new(reply, "tap", json_string(req->tap));
+		return reply;
+	}
 	case CTL_OP_LIST:
 		v = ctx->be.list(ctx->be.ctx);
 		if (!json_is_array(v)) {

@@ -10,7 +10,7 @@ static const char *const op_names[] = {
     [CTL_OP_START] = "start",	[CTL_OP_STOP] = "stop",	      [CTL_OP_LIST] = "list",
     [CTL_OP_STATS] = "stats",	[CTL_OP_CONSOLE] = "console", [CTL_OP_JOBS] = "jobs",
     [CTL_OP_EVENTS] = "events", [CTL_OP_METRICS] = "metrics", [CTL_OP_SWAP] = "swap",
-    [CTL_OP_EXPORT] = "export", [CTL_OP_IMPORT] = "import",
+    [CTL_OP_EXPORT] = "export", [CTL_OP_IMPORT] = "import",   [CTL_OP_NET_ATTACH] = "net_attach",
 };
 
 /* Fields each op accepts besides "id" and "op"; anything else is refused so a typo is caught. */
@@ -27,6 +27,7 @@ static const char *const op_fields[][10] = {
     [CTL_OP_SWAP] = {"name", "names", "dir", NULL},
     [CTL_OP_EXPORT] = {"name", "file", NULL},
     [CTL_OP_IMPORT] = {"file", "name", NULL},
+    [CTL_OP_NET_ATTACH] = {"tap", NULL},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -296,6 +297,22 @@ static int parse_swap(json_t *o, struct ctl_request *req, char *err, size_t errl
 	return parse_stop(o, req, err, errlen);
 }
 
+/* An interface name as the kernel takes it, narrowed to the characters a VM
+ * name may have (no '/', no ':', no white space, not "." or ".."). */
+static int parse_net_attach(json_t *o, struct ctl_request *req, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, "tap");
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+
+	if (!s || strlen(s) > CTL_TAP_MAX || !ctl_name_valid(s))
+		return fail(err, errlen,
+			    "net_attach needs \"tap\": an interface name of 1-%u characters of "
+			    "A-Z a-z 0-9 . _ -",
+			    CTL_TAP_MAX);
+	snprintf(req->tap, sizeof(req->tap), "%s", s);
+	return 0;
+}
+
 static int parse_console(json_t *o, struct ctl_request *req, char *err, size_t errlen)
 {
 	json_t *v;
@@ -452,6 +469,9 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 		r = get_name(json_object_get(o, "file"), "file", req->file, err, errlen);
 		if (!r && (req->op == CTL_OP_EXPORT || json_object_get(o, "name")))
 			r = get_name(json_object_get(o, "name"), "name", req->name, err, errlen);
+		break;
+	case CTL_OP_NET_ATTACH:
+		r = parse_net_attach(o, req, err, errlen);
 		break;
 	case CTL_OP_LIST:
 	case CTL_OP_JOBS:

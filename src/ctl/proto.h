@@ -36,7 +36,11 @@ enum ctl_op {
 	CTL_OP_SWAP,
 	CTL_OP_EXPORT,
 	CTL_OP_IMPORT,
+	CTL_OP_NET_ATTACH,
 };
+
+/* net_attach: an interface name (IFNAMSIZ - 1 at most, A-Z a-z 0-9 . _ -). */
+#define CTL_TAP_MAX 15u
 
 struct ctl_request {
 	json_t *id; /* the request's id (integer or string), echoed back; NULL if absent */
@@ -53,6 +57,7 @@ struct ctl_request {
 	bool all;		     /* stop */
 	bool swap_in;		     /* swap: "dir" is "in" (else "out") */
 	char file[CTL_NAME_MAX + 1]; /* export, import: a file in STATE/exports */
+	char tap[CTL_TAP_MAX + 1];   /* net_attach: the tap to attach the uplink to */
 	unsigned nnames;
 	char (*names)[CTL_NAME_MAX + 1]; /* stop; owned */
 	bool follow;			 /* console, events */

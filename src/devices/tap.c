@@ -4,6 +4,10 @@
  *   WRITE  tx buffer `slot` written
  *   KICK   the eventfd the switch writes when frames wait for the uplink
  *   TICK   the half-second timeout that retries a lost tap
+ *   CANCEL the cancellation of a read left on a tap the uplink leaves
+ * A read also carries the generation of the fd it was posted on (bumped at
+ * every attach): one that comes back from an older fd is dropped and its
+ * buffer posted again on the current one.
  * Every cqe->res < 0 is handled for its operation: EAGAIN/EINTR repost,
  * anything else on a read marks the uplink down. A short write (a tap
  * takes whole frames) is counted as an error, not resubmitted as a torn
@@ -34,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TAP_READS  16
@@ -41,18 +46,26 @@
 #define TAP_BUF	   2048
 #define TAP_TXQ	   1024
 
-enum { OP_READ = 1, OP_WRITE, OP_KICK, OP_TICK, OP_QUIT };
+enum { OP_READ = 1, OP_WRITE, OP_KICK, OP_TICK, OP_QUIT, OP_CANCEL };
 
 struct tap_uplink {
 	struct netsw *sw;
 	char name[IFNAMSIZ];
-	char want[IFNAMSIZ]; /* a name asked for by tap_uplink_attach() */
-	int fd;		     /* -1 while down */
+	/* tap_uplink_attach() <-> the uplink thread, under lock: the name asked
+	 * for, and the outcome of each attempt (attach_seq counts them). */
+	pthread_mutex_t lock;
+	pthread_cond_t attached;
+	char want[IFNAMSIZ];
+	unsigned attach_seq;
+	int attach_rc;
+	char attach_err[160];
+	int fd; /* -1 while down */
 	int efd;
 	uint64_t efd_buf;
 	int quit;
 	int reads_out, writes_out;
 	uint8_t rx_busy[TAP_READS]; /* a read into this buffer is posted */
+	uint32_t gen;		    /* bumped at every go_up(): reads carry it */
 	int write_free[TAP_WRITES], nfree;
 	struct io_uring ring;
 	struct netq txq;
@@ -67,13 +80,21 @@ struct tap_uplink {
 	struct tap_stats st;
 };
 
-/* The uplink ring reads and writes the tap and its eventfd, and ticks. */
-static const uint8_t tap_ops[] = {IORING_OP_READ, IORING_OP_WRITE, IORING_OP_TIMEOUT};
+/* The uplink ring reads and writes the tap and its eventfd, ticks, and
+ * cancels the reads left on a tap it leaves for another (net attach). */
+static const uint8_t tap_ops[] = {IORING_OP_READ, IORING_OP_WRITE, IORING_OP_TIMEOUT,
+				  IORING_OP_ASYNC_CANCEL};
 static const struct uring_allow tap_allow = {tap_ops, sizeof(tap_ops) / sizeof(tap_ops[0]), 0};
 
+/* Bits 24..55 of a read's user_data: the fd generation it was posted on. */
 static uint64_t ud(int op, unsigned slot)
 {
 	return (uint64_t)op << 56 | slot;
+}
+
+static uint64_t ud_read(const struct tap_uplink *u, unsigned slot)
+{
+	return ud(OP_READ, slot) | (uint64_t)u->gen << 24;
 }
 
 static struct io_uring_sqe *sqe_get(struct tap_uplink *u)
@@ -116,7 +137,7 @@ static void post_read(struct tap_uplink *u, unsigned slot)
 	if (!sqe)
 		return;
 	io_uring_prep_read(sqe, u->fd, u->rx[slot], TAP_BUF, 0);
-	io_uring_sqe_set_data64(sqe, ud(OP_READ, slot));
+	io_uring_sqe_set_data64(sqe, ud_read(u, slot));
 	u->reads_out++;
 	u->rx_busy[slot] = 1;
 }
@@ -146,6 +167,7 @@ static void post_tick(struct tap_uplink *u)
 static void go_up(struct tap_uplink *u, int fd)
 {
 	u->fd = fd;
+	u->gen++;
 	/* Buffers whose read on an old fd has not come back stay out. */
 	for (unsigned i = 0; i < TAP_READS; i++)
 		if (!u->rx_busy[i])
@@ -168,30 +190,88 @@ static void go_down(struct tap_uplink *u, int err)
 	u->fd = -1;
 }
 
+/* The uplink leaves its tap for another (net attach): like going down, but
+ * not counted as a failure. */
+static void leave_tap(struct tap_uplink *u)
+{
+	/* Its reads would wait for a frame on that tap, holding their buffers:
+	 * cancelled, they come back (stale, by their generation) and are posted
+	 * again on the new tap. */
+	for (unsigned i = 0; i < TAP_READS; i++) {
+		struct io_uring_sqe *sqe;
+
+		if (!u->rx_busy[i] || !(sqe = sqe_get(u)))
+			continue;
+		io_uring_prep_cancel64(sqe, ud_read(u, i), 0);
+		io_uring_sqe_set_data64(sqe, ud(OP_CANCEL, 0));
+	}
+	netsw_uplink_set_up(u->sw, 0);
+	__atomic_store_n(&u->st.up, 0, __ATOMIC_RELEASE);
+	close(u->fd);
+	u->fd = -1;
+}
+
 static void try_reattach(struct tap_uplink *u)
 {
-	char path[64], err[128];
-	int fd;
+	char path[64], err[160] = "", want[IFNAMSIZ];
+	int fd, asked;
 
-	if (u->want[0]) {
-		snprintf(u->name, sizeof(u->name), "%s", u->want);
-		u->want[0] = 0;
-	} else {
+	pthread_mutex_lock(&u->lock);
+	snprintf(want, sizeof(want), "%s", u->want);
+	u->want[0] = 0;
+	pthread_mutex_unlock(&u->lock);
+	asked = want[0] != 0;
+	if (asked && u->fd >= 0 && !strcmp(want, u->name)) {
+		fd = 0; /* up on it already */
+		goto done;
+	}
+	if (!asked) {
 		snprintf(path, sizeof(path), "/sys/class/net/%s", u->name);
 		if (access(path, F_OK) != 0)
 			return; /* not there yet: only attach, never create, here */
 	}
-	fd = tap_open_fd(u->name, err, sizeof(err));
+	fd = tap_open_fd(asked ? want : u->name, err, sizeof(err));
+	/* Up on a tap and the new one fails: it stays where it is. Down: it
+	 * waits for the tap asked for from now on. */
+	if (asked && (fd >= 0 || u->fd < 0)) {
+		if (u->fd >= 0) {
+			fprintf(stderr, "denalid: uplink leaves %s for %s\n", u->name, want);
+			leave_tap(u);
+		}
+		snprintf(u->name, sizeof(u->name), "%s", want);
+	}
 	if (fd < 0) {
-		if (!u->attach_logged)
+		if (!u->attach_logged || asked)
 			fprintf(stderr, "denalid: uplink: %s; retrying\n", err);
 		u->attach_logged = 1;
-		return;
+		goto done;
 	}
 	u->attach_logged = 0;
 	fprintf(stderr, "denalid: uplink %s attached again\n", u->name);
 	u->st.reattaches++;
 	go_up(u, fd);
+	fd = 0;
+done:
+	if (!asked)
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->attach_rc = fd;
+	snprintf(u->attach_err, sizeof(u->attach_err), "%s", err);
+	u->attach_seq++;
+	pthread_cond_broadcast(&u->attached);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* Only if tap_uplink_attach() asked. */
+static void try_reattach_asked(struct tap_uplink *u)
+{
+	int asked;
+
+	pthread_mutex_lock(&u->lock);
+	asked = u->want[0] != 0;
+	pthread_mutex_unlock(&u->lock);
+	if (asked)
+		try_reattach(u);
 }
 
 /* Moves queued frames into free tx buffers: one submission for all. */
@@ -234,12 +314,15 @@ static void push_tx(struct tap_uplink *u)
 static void on_cqe(struct tap_uplink *u, uint64_t data, int res)
 {
 	unsigned slot = (unsigned)(data & 0xffffffu);
+	int stale = (uint32_t)(data >> 24) != u->gen; /* a read on a tap left behind */
 
 	switch ((int)(data >> 56)) {
 	case OP_READ:
 		u->reads_out--;
 		u->rx_busy[slot] = 0;
-		if (res > 0) {
+		if (stale) {
+			/* Cancelled, failed with its tap, or a last frame from it: dropped. */
+		} else if (res > 0) {
 			u->st.rx_frames++;
 			u->st.rx_bytes += (uint64_t)res;
 			netsw_input(u->sw, u->rx[slot], (uint32_t)res);
@@ -268,8 +351,7 @@ static void on_cqe(struct tap_uplink *u, uint64_t data, int res)
 			fprintf(stderr, "denalid: uplink eventfd: %s\n", strerror(-res));
 		if (!u->quit) {
 			post_kick(u);
-			if (u->want[0])
-				try_reattach(u);
+			try_reattach_asked(u);
 			push_tx(u);
 		}
 		break;
@@ -277,8 +359,10 @@ static void on_cqe(struct tap_uplink *u, uint64_t data, int res)
 		/* -ETIME is the timeout expiring, the normal case. */
 		if (u->quit)
 			break;
-		if (u->fd < 0 || u->want[0])
+		if (u->fd < 0)
 			try_reattach(u);
+		else
+			try_reattach_asked(u);
 		post_tick(u);
 		break;
 	}
@@ -358,6 +442,8 @@ int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out,
 		return -ENOMEM;
 	u->sw = sw;
 	u->fd = -1;
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->attached, NULL);
 	snprintf(u->name, sizeof(u->name), "%s", name);
 	for (int i = 0; i < TAP_WRITES; i++)
 		u->write_free[u->nfree++] = i;
@@ -407,6 +493,8 @@ fail_q:
 fail_free:
 	if (rc != -EINVAL && !err[0])
 		snprintf(err, errlen, "uplink %s: %s", name, strerror(-rc));
+	pthread_cond_destroy(&u->attached);
+	pthread_mutex_destroy(&u->lock);
 	free(u);
 	return rc;
 }
@@ -414,18 +502,34 @@ fail_free:
 int tap_uplink_attach(struct tap_uplink *u, const char *name, char *err, size_t errlen)
 {
 	const char *n = name ? name : u->name;
+	struct timespec until;
+	unsigned seq;
+	int rc = 0;
 
 	if (!n[0] || strlen(n) >= IFNAMSIZ) {
 		snprintf(err, errlen, "tap name '%s' is not 1..%d characters", n, IFNAMSIZ - 1);
 		return -EINVAL;
 	}
-	if (__atomic_load_n(&u->st.up, __ATOMIC_ACQUIRE) && !strcmp(n, u->name))
-		return 0;
-	/* The uplink thread owns the fd: it picks the name up at its next
-	 * wake-up (the kick below, or the tick). */
+	/* The uplink thread owns the fd: it takes the name at its next wake-up
+	 * (the kick below) and says how it went. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 3;
+	pthread_mutex_lock(&u->lock);
 	snprintf(u->want, sizeof(u->want), "%s", n);
+	seq = u->attach_seq;
 	kick(u);
-	return 0;
+	while (u->attach_seq == seq && rc == 0)
+		rc = pthread_cond_timedwait(&u->attached, &u->lock, &until);
+	if (u->attach_seq != seq) {
+		rc = u->attach_rc;
+		if (rc)
+			snprintf(err, errlen, "%s", u->attach_err);
+	} else {
+		rc = -ETIMEDOUT;
+		snprintf(err, errlen, "uplink: no answer from the uplink thread");
+	}
+	pthread_mutex_unlock(&u->lock);
+	return rc;
 }
 
 void tap_uplink_stats(const struct tap_uplink *u, struct tap_stats *out)
@@ -452,5 +556,7 @@ void tap_uplink_close(struct tap_uplink *u)
 		close(u->fd);
 	close(u->efd);
 	netq_free(&u->txq);
+	pthread_cond_destroy(&u->attached);
+	pthread_mutex_destroy(&u->lock);
 	free(u);
 }

@@ -31,8 +31,10 @@ struct tap_stats {
 int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out, char *err,
 		    size_t errlen);
 
-/* Re-attaches now, to NAME (or the same name if NULL). Any thread. 0 or
- * -errno with err set. */
+/* Attaches the uplink to the existing tap NAME now (or again to its own if
+ * NULL), leaving the one it has if it is another; returns once the uplink
+ * thread has tried (at most 3 s): 0 (up on NAME), or -errno with err set.
+ * Any thread but the uplink's. */
 int tap_uplink_attach(struct tap_uplink *u, const char *name, char *err, size_t errlen);
 
 /* Counters (plain loads). */

@@ -414,6 +414,27 @@ static void test_id_kept_on_error(void **state)
 	json_decref(reply);
 }
 
+/* net_attach: one interface name, 1-15 characters a VM name may have. */
+static void test_net_attach_request(void **state)
+{
+	struct ctl_request req;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(parse("{\"op\": \"net_attach\", \"tap\": \"tap-0.a_b\"}", &req, err), 0);
+	assert_int_equal(req.op, CTL_OP_NET_ATTACH);
+	assert_string_equal(req.tap, "tap-0.a_b");
+	ctl_request_free(&req);
+	refused("{\"op\": \"net_attach\"}", "net_attach needs");
+	refused("{\"op\": \"net_attach\", \"tap\": 3}", "net_attach needs");
+	refused("{\"op\": \"net_attach\", \"tap\": \"\"}", "net_attach needs");
+	refused("{\"op\": \"net_attach\", \"tap\": \"a/b\"}", "net_attach needs");
+	refused("{\"op\": \"net_attach\", \"tap\": \"..\"}", "net_attach needs");
+	refused("{\"op\": \"net_attach\", \"tap\": \"eth0 up\"}", "net_attach needs");
+	refused("{\"op\": \"net_attach\", \"tap\": \"sixteen-chars-00\"}", "net_attach needs");
+	refused("{\"op\": \"net_attach\", \"tap\": \"t\", \"name\": \"x\"}", "name");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +451,7 @@ int main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_metrics_request),
 	    cmocka_unit_test(test_id_kept_on_error),
+	    cmocka_unit_test(test_net_attach_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
