@@ -163,9 +163,11 @@ static void pump(struct http_conn *c, uint64_t now)
 			uint64_t want = c->file_end - c->file_off;
 			if (want > room)
 				want = room;
-			int64_t n = c->site->fs ? rofs_pread(c->site->fs, &c->file, c->file_off,
-							     c->out + c->out_len, (size_t)want)
-						: -1;
+			int64_t n =
+			    c->site->fs
+				? http_cache_pread(c->site->cache, c->site->fs, &c->file,
+						   c->file_off, c->out + c->out_len, (size_t)want)
+				: -1;
 			if (n <= 0) {
 				/* The head is out: a short body and a close is all we can do. */
 				c->file_end = c->file_off;

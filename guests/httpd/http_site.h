@@ -7,6 +7,7 @@
 #ifndef DENALI_HTTP_SITE_H
 #define DENALI_HTTP_SITE_H
 
+#include "http_cache.h"
 #include "http_parse.h"
 
 #include <denali/rofs.h>
@@ -18,8 +19,9 @@
 #define HTTP_NAME_MAX  64u /* bytes of ?name= kept (after decoding) */
 
 struct http_site {
-	struct rofs *fs; /* NULL: no disk, every static path is 404 */
-	uint64_t hits;	 /* requests answered by the site (not parse errors) */
+	struct rofs *fs;	  /* NULL: no disk, every static path is 404 */
+	struct http_cache *cache; /* NULL: file bodies are read from the disk each time */
+	uint64_t hits;		  /* requests answered by the site (not parse errors) */
 };
 
 enum http_body_kind {
