@@ -34,9 +34,18 @@ void net_mac_of_id(uint64_t id, uint8_t mac[6])
 	mac[5] = (uint8_t)id;
 }
 
-/* Copies queued frames into the buffers the guest posted. */
+/*
+ * Copies queued frames into the buffers the guest posted. `entry`: this is
+ * the fill before the VM enters. Then the wake hook is left disarmed (armed
+ * = 1, "a wake is already on its way") even when the queue empties: frames
+ * that arrive while the VM runs only queue, and are delivered at its next
+ * exit, instead of each burst's first frame pulling the VM out of the guest
+ * with a signal (one extra exit per entry at saturation). Every exit's fill
+ * (entry = 0) re-arms and looks once more, as before, so a VM that goes to
+ * sleep at an idle exit is woken by the next frame.
+ */
 static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, char *why,
-		size_t whylen)
+		size_t whylen, int entry)
 {
 	struct denali_ring *r = (struct denali_ring *)(g->mem + DENALI_NET_RX_RING_GPA);
 	struct netsw_port *p = n->port;
@@ -44,6 +53,11 @@ static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, 
 	int avail;
 
 	if (!netq_peek(&p->rxq)) {
+		if (entry) {
+			__atomic_store_n(&p->armed, 1, __ATOMIC_SEQ_CST);
+			/* A frame queued before the store woke us already. */
+			return 0;
+		}
 		/* Empty: make sure the next frame wakes us (a burst that ended
 		 * exactly as the buffers ran out left the hook disarmed). */
 		if (!__atomic_load_n(&p->armed, __ATOMIC_RELAXED) || !netsw_port_rearm(p))
@@ -90,8 +104,9 @@ static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, 
 			delivered++;
 		}
 		/* Out of buffers with frames left: stay armed, the next exit or
-		 * entry fills again. Emptied: re-arm, and look once more. */
-		if (netq_peek(&p->rxq) || !netsw_port_rearm(p))
+		 * entry fills again. Emptied before an entry: stay armed (see
+		 * above). Emptied at an exit: re-arm, and look once more. */
+		if (netq_peek(&p->rxq) || entry || !netsw_port_rearm(p))
 			break;
 	}
 	if (delivered) {
@@ -149,7 +164,7 @@ static int drain_tx(struct net_dev *n, const struct dev_guest *g, uint64_t *even
 static int op_fill(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
 		   size_t whylen)
 {
-	return fill((struct net_dev *)d, g, events, why, whylen);
+	return fill((struct net_dev *)d, g, events, why, whylen, 1);
 }
 
 static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
@@ -158,7 +173,7 @@ static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *event
 	struct net_dev *n = (struct net_dev *)d;
 	int rc = drain_tx(n, g, events, why, whylen);
 
-	return rc ? rc : fill(n, g, events, why, whylen);
+	return rc ? rc : fill(n, g, events, why, whylen, 0);
 }
 
 static int op_attach(struct device *d, const struct dev_host *h)
