@@ -56,6 +56,13 @@ static const char *insn_name(const uint8_t *p)
 	case 0xcc:
 	case 0xcd:
 		return "software interrupt (int)";
+	case 0xca:
+	case 0xcb:
+		return "far return to a more privileged or bad selector";
+	case 0xcf:
+		return "iret to a more privileged or bad selector";
+	case 0x8e:
+		return "load of a kernel or bad segment selector";
 	case 0x0f:
 		switch (p[i + 1]) {
 		case 0x0b:
@@ -80,6 +87,8 @@ static const char *insn_name(const uint8_t *p)
 		case 0x08:
 		case 0x09:
 			return "privileged instruction (clts/invd/wbinvd)";
+		case 0x33:
+			return "privileged instruction (rdpmc)";
 		}
 		break;
 	}
@@ -96,11 +105,27 @@ enum vm_stop exit_diagnose_shutdown(struct vm *vm)
 	if (ioctl(vm->shell->vcpu_fd, KVM_GET_SREGS, &s) < 0 ||
 	    ioctl(vm->shell->vcpu_fd, KVM_GET_REGS, &r) < 0)
 		return vm_kill(vm, "triple fault (vCPU state unreadable)");
+	/* A syscall that the CPU took (kvm_pvm does, EFER.SCE or not) enters the
+	 * guest's supervisor mode at LSTAR, which is 0: the fetch at 0 faults,
+	 * and rcx holds the address after the instruction. */
+	if (s.cr2 == 0 && r.rip == 0 && r.rcx >= 2) {
+		code = gpa_to_hva(vm->mem, vm->mem_size, r.rcx - 2, 2, GPA_READ);
+		if (code && code[0] == 0x0f && code[1] == 0x05)
+			return vm_kill(vm, "triple fault: system call instruction at rip 0x%llx",
+				       r.rcx - 2);
+	}
 	if (s.cr2 != X86_CR2_SENTINEL)
 		return vm_kill(vm, "triple fault: %s at 0x%llx (rip 0x%llx)",
 			       fault_area(vm, s.cr2, r.rip), s.cr2, r.rip);
 	code = gpa_to_hva(vm->mem, vm->mem_size, r.rip, 16, GPA_READ);
 	what = code ? insn_name(code) : NULL;
+	/* Traps (int3, icebp) leave rip after the instruction. */
+	if (!what && r.rip >= 1 &&
+	    (code = gpa_to_hva(vm->mem, vm->mem_size, r.rip - 1, 1, GPA_READ)) != NULL &&
+	    (code[0] == 0xcc || code[0] == 0xf1))
+		return vm_kill(vm, "triple fault: %s at rip 0x%llx",
+			       code[0] == 0xcc ? "breakpoint (int3)" : "debug trap (icebp)",
+			       r.rip - 1);
 	if (what)
 		return vm_kill(vm, "triple fault: %s at rip 0x%llx", what, r.rip);
 	return vm_kill(vm, "triple fault: exception at rip 0x%llx (rsp 0x%llx)", r.rip, r.rsp);

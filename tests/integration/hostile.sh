@@ -47,6 +47,51 @@ check monpage "idle: argument block at 0x7000 is outside guest memory" gdt
 check monpage "panic: message [0xb000, +0x40) is outside guest memory or on a monitor page" panic
 check monpage "console ring: descriptor 1 [0xb000, +64) is outside guest memory or on a monitor" console
 
+# Every instruction ring 3 may not run, and every monitor-private page, ends the VM with
+# the instruction named (a syscall kvm_pvm takes enters supervisor mode at LSTAR 0).
+check insn "triple fault: system call instruction at rip" syscall
+check insn "triple fault: system call instruction at rip" sysenter
+check insn "triple fault: breakpoint (int3) at rip" int3
+check insn "triple fault: software interrupt (int) at rip" int80
+check insn "triple fault: debug trap (icebp) at rip" icebp
+check insn "triple fault: privileged instruction (cli/sti) at rip" cli
+check insn "triple fault: privileged instruction (cli/sti) at rip" sti
+check insn "triple fault: privileged instruction (wrmsr/rdmsr) at rip" rdmsr
+check insn "triple fault: privileged instruction (wrmsr/rdmsr) at rip" wrmsr
+check insn "triple fault: privileged instruction (mov to/from control register) at rip" movcr3
+check insn "triple fault: privileged instruction (descriptor table / system) at rip" lgdt
+check insn "triple fault: privileged instruction (descriptor table / system) at rip" invlpg
+check insn "triple fault: privileged instruction (clts/invd/wbinvd) at rip" wbinvd
+check insn "triple fault: privileged instruction (descriptor table / system) at rip" xsetbv
+check insn "triple fault: privileged instruction (rdpmc) at rip" rdpmc
+check insn "triple fault: privileged instruction (descriptor table / system) at rip" swapgs
+check insn "triple fault: privileged instruction (ldt/tr) at rip" ltr
+check insn "triple fault: iret to a more privileged or bad selector at rip" iretq
+check insn "triple fault: far return to a more privileged or bad selector at rip" lret0
+check insn "triple fault: load of a kernel or bad segment selector at rip" movss
+check insn "triple fault: exception at rip" tf
+check insn "triple fault: access to monitor-reserved page at 0xb000" ptwrite
+check insn "triple fault: access to monitor-reserved page at 0x7000" gdtread
+check insn "triple fault: access to monitor-reserved page at 0x8000" tssread
+check insn "triple fault: access to monitor-reserved page at 0x12000" lowpage
+check insn "triple fault: exception at rip" noncanon
+# Hypercall argument blocks at the edges: the end of memory, the top of the 32-bit value,
+# page 0, straddling a ring page and the private pages, or vregs and the shared page.
+check hcarg "idle: argument block at 0xfffff8 is outside guest memory" idleend
+check hcarg "idle: argument block at 0xfffffff8 is outside guest memory" idletop
+check hcarg "idle: argument block at 0x0 is outside guest memory" idle0
+check hcarg "idle: argument block at 0x6ff8 is outside guest memory" idlering
+check hcarg "idle: argument block at 0x1ff8 is outside guest memory" idlevregs
+check hcarg "idle: argument block at 0x12000 is outside guest memory" idleres
+check hcarg "panic: message [0xfffffc, +0x8) is outside guest memory" panicend
+check hcarg "panic: message [0xfffc, +0x8) is outside guest memory" panicres
+check hcarg "panic: " panicempty
+# Deadlines 0, 1 and in the past return at once with the timer event; KICK with every bit
+# set is no fault.
+run_denalid hcarg-deadlines run "$GUESTS/hostile-hcarg" -- deadlines
+expect_status hcarg-deadlines 7 "$STATUS"
+expect_in hcarg-deadlines "$TMP/hcarg-deadlines.out" "hostile hcarg: deadlines ok"
+
 # The shell a faulting VM leaves behind serves the next VM as new: one
 # worker, so the neighbour binds the shell the hostile guest died in.
 for g in triple page0 vregs; do
@@ -56,6 +101,13 @@ for g in triple page0 vregs; do
 done
 # Issue 7, hole 1: a VM killed in an `in` leaves KVM with the instruction
 # half done; the next tenant of the shell must start as new, not finish it.
+# A syscall left the vCPU in supervisor mode, a trap flag set, a far return half done.
+for m in syscall tf lret0; do
+	run_denalid "reuse-insn-$m" run --workers 1 "$GUESTS/hostile-insn" \
+		--with "$GUESTS/entrystate" -- "$m"
+	expect_status "reuse-insn-$m" 125 "$STATUS"
+	expect_in "reuse-insn-$m" "$TMP/reuse-insn-$m.out" "entrystate-1: entry: clean"
+done
 for a in one rep; do
 	run_denalid "reuse-in-$a" run --workers 1 "$GUESTS/hostile-inport" \
 		--with "$GUESTS/entrystate" --with "$GUESTS/entrystate" -- "$a"
