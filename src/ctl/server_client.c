@@ -127,6 +127,7 @@ static void handle_line(struct ctl_server *srv, struct client *c, const char *li
 void srv_client_lines(struct ctl_server *srv, struct client *c, bool eof)
 {
 	size_t start = 0;
+	bool complete;
 
 	while (!c->closing && !c->job && start < c->inlen) {
 		char *nl = memchr(c->in + start, '\n', c->inlen - start);
@@ -153,11 +154,14 @@ void srv_client_lines(struct ctl_server *srv, struct client *c, bool eof)
 		c->inlen -= start;
 		c->line_since = 0; /* what is left, if anything, is a new line */
 	}
-	if (c->inlen == 0)
+	/* Only an unfinished line is timed: whole lines held back behind this client's job
+	 * are requests that wait for its reply (PROTOCOL.md), not a trickle. */
+	complete = c->inlen && memchr(c->in, '\n', c->inlen) != NULL;
+	if (c->inlen == 0 || complete)
 		c->line_since = 0;
 	else if (!c->line_since)
 		c->line_since = srv_now_ms();
-	if (!c->closing && c->inlen > CTL_LINE_MAX) {
+	if (!c->closing && !complete && c->inlen > CTL_LINE_MAX) {
 		/* No newline within the cap: the line cannot be valid; say so and hang up
 		 * instead of buffering the rest of it. */
 		srv_client_reply(
@@ -169,7 +173,9 @@ void srv_client_lines(struct ctl_server *srv, struct client *c, bool eof)
 /* Returns -1 if the client is to be closed now. */
 int srv_client_read(struct ctl_server *srv, struct client *c)
 {
-	for (int i = 0; i < READS_PER_WAKE && !c->closing; i++) {
+	/* Not while its job runs: what it sent meanwhile waits in the buffer, unread beyond it
+	 * (the poll loop does not ask for its input then either). */
+	for (int i = 0; i < READS_PER_WAKE && !c->closing && !c->job; i++) {
 		ssize_t n;
 		if (c->inlen == c->incap) {
 			size_t cap = c->incap ? c->incap * 2 : IN_INITIAL;

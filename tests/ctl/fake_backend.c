@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define FAKE_MAX 20000
 
@@ -54,6 +55,11 @@ static int fake_start(void *ctx, const struct vm_spec *spec, char *err, size_t e
 	char line[300];
 	int r = 0;
 
+	if (strstr(spec->image, "slow")) {
+		struct timespec ts = {.tv_nsec = 100 * 1000000}; /* a job that takes its time */
+
+		nanosleep(&ts, NULL);
+	}
 	pthread_mutex_lock(&f->lock);
 	if (strstr(spec->image, "fail")) {
 		snprintf(err, errlen, "cannot load image %s", spec->image);

@@ -12,7 +12,7 @@ struct fake_stats {
 };
 
 /* Fills be with the fake's operations on a fresh fake. Images whose path contains "fail"
- * are refused (-EIO); a VM whose image contains "killed" lists as killed ("triple fault").
+ * are refused (-EIO); one whose path contains "slow" takes 100 ms to start; a VM whose image contains "killed" lists as killed ("triple fault").
  * A started VM's console holds "booted NAME\n" followed by one line per argument. */
 void fake_backend_init(struct ctl_backend *be);
 void fake_backend_fini(struct ctl_backend *be);
