@@ -4,6 +4,7 @@
 #    clients each starting one VM from a 60 MiB image made the daemon hold 1.8 GB (a thousand
 #    would hold 60 GB). The images held are bounded: the daemon's peak RSS stays under
 #    600 MiB, every refusal says why, and the daemon goes on serving.
+#  - A guest's idle deadline at the far end of the clock neither wakes it nor stops its stop.
 . "$(dirname "$0")/lib.sh"
 require_kvm
 trap daemons_cleanup EXIT
@@ -48,6 +49,27 @@ CHECKS=$((CHECKS + 1))
 echo "peak RSS $HWM KiB; $(grep -c '^ok$' "$TMP/big.out") of 30 started"
 timeout 10 "$CTL" $S list >/dev/null
 expect_status list-after 0 "$?"
+
+# A guest idling until DENALI_NO_DEADLINE - 1 (584 years): it sleeps without waking (its two
+# exits, the console kick and the idle, stay two), and stop still ends it.
+"$CTL" $S start far "$GUESTS/hostile-hcarg" --mem 2M -- far >/dev/null
+expect_status far-start 0 "$?"
+far=
+for _ in $(seq 300); do # hang guard 30 s
+	"$CTL" $S list --json >"$TMP/far.json" 2>/dev/null &&
+		far=$(json "$TMP/far.json" "[(v['state'], v['exits']) for v in d if v['name'] == 'far']")
+	[ "$far" = "[('idle', 2)]" ] && break
+	sleep 0.1
+done
+CHECKS=$((CHECKS + 1))
+[ "$far" = "[('idle', 2)]" ] || fail "far deadline: $far, not idle after 2 exits"
+sleep 1
+"$CTL" $S list --json >"$TMP/far.json"
+CHECKS=$((CHECKS + 1))
+far=$(json "$TMP/far.json" "[(v['state'], v['exits']) for v in d if v['name'] == 'far']")
+[ "$far" = "[('idle', 2)]" ] || fail "far deadline: woke or ran again: $far"
+timeout 30 "$CTL" $S stop far >/dev/null
+expect_status far-stop 0 "$?"
 daemon_stop "$DPID"
 expect_status a-sigterm 0 "$?"
 finish
