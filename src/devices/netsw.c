@@ -238,16 +238,22 @@ static void push(struct netsw_port *p, const uint8_t *frame, uint32_t len)
 		p->wake(p->wake_arg, 0);
 }
 
+void (*netsw_test_flood_hook)(struct netsw_port *p);
+
 /*
  * Queues a frame for port p; drops and counts it when p is full. A port
  * that is detached (its VM suspended) still queues, up to its bound; one
  * that was removed, or reused for another MAC since the caller looked it
- * up (unicast: dst_check), gets nothing.
+ * up (unicast: dst_check), gets nothing. The network the caller looked at
+ * is checked again under p->users too: the port may have been removed and
+ * given to a VM of another network in between (netsw_port_add sets net
+ * before in_use), and that tenant must not get this network's broadcast.
  */
-static void deliver(struct netsw_port *p, const uint8_t *frame, uint32_t len, int dst_check)
+static void deliver(struct netsw_port *p, uint16_t net, const uint8_t *frame, uint32_t len,
+		    int dst_check)
 {
 	__atomic_fetch_add(&p->users, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&p->in_use, __ATOMIC_SEQ_CST) &&
+	if (__atomic_load_n(&p->in_use, __ATOMIC_SEQ_CST) && p->net == net &&
 	    (!dst_check || !memcmp(p->mac, frame, 6)))
 		push(p, frame, len);
 	__atomic_fetch_sub(&p->users, 1, __ATOMIC_SEQ_CST);
@@ -309,7 +315,7 @@ static int arp_steer(struct netsw *sw, uint16_t net, struct netsw_port *from, co
 		    __atomic_load_n(&p->ipv4, __ATOMIC_ACQUIRE) != tpa)
 			continue;
 		__atomic_fetch_add(&p->users, 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&p->in_use, __ATOMIC_SEQ_CST) &&
+		if (__atomic_load_n(&p->in_use, __ATOMIC_SEQ_CST) && p->net == net &&
 		    __atomic_load_n(&p->ipv4, __ATOMIC_SEQ_CST) == tpa)
 			push(p, frame, len);
 		__atomic_fetch_sub(&p->users, 1, __ATOMIC_SEQ_CST);
@@ -334,8 +340,11 @@ static void flood(struct netsw *sw, uint16_t net, const struct netsw_port *skip,
 		struct netsw_port *p = __atomic_load_n(&sw->ports[i], __ATOMIC_ACQUIRE);
 
 		if (p && p != skip && __atomic_load_n(&p->in_use, __ATOMIC_ACQUIRE) &&
-		    p->net == net)
-			deliver(p, frame, len, 0);
+		    p->net == net) {
+			if (netsw_test_flood_hook)
+				netsw_test_flood_hook(p);
+			deliver(p, net, frame, len, 0);
+		}
 	}
 }
 
@@ -391,7 +400,7 @@ void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
 		struct netsw_port *p = sw->ports[idx];
 
 		if (p->net == from->net)
-			deliver(p, frame, len, 1);
+			deliver(p, from->net, frame, len, 1);
 		else
 			from->st.drop_unknown++; /* another network: nobody here */
 		return;
@@ -459,7 +468,7 @@ void netsw_input(struct netsw *sw, const uint8_t *frame, uint32_t len)
 	}
 	idx = lookup(sw, mac_u64(frame));
 	if (idx >= 0 && sw->ports[idx]->net == NETSW_NET_UPLINK)
-		deliver(sw->ports[idx], frame, len, 1);
+		deliver(sw->ports[idx], NETSW_NET_UPLINK, frame, len, 1);
 	else
 		sw->st.up_drop_unknown++;
 }

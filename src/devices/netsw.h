@@ -103,6 +103,10 @@ void netsw_port_remove(struct netsw *sw, struct netsw_port *p);
  * senders in flight have been waited out, before the slot is free. */
 extern void (*netsw_remove_test_seam)(struct netsw_port *p);
 
+/* Tests only: called by a flood between its look at port p and the delivery, the window in
+ * which p may be removed and reused. NULL (the default) in the daemon. */
+extern void (*netsw_test_flood_hook)(struct netsw_port *p);
+
 /* Starts deliveries; wake(arg, 0) is called when frames arrive. */
 void netsw_port_attach(struct netsw_port *p, void (*wake)(void *, uint64_t), void *arg);
 /* Stops deliveries and waits out senders in flight; frames queued stay

@@ -273,6 +273,43 @@ static void test_removed_port_gets_nothing(void **state)
 	assert_null(netq_peek(&e->rxq)); /* the new tenant starts empty */
 }
 
+/* Issue 7's "left alone" gap: a broadcast that looked at port b just before b was removed
+ * and given to a VM of network 1 must not reach that new tenant. The hook runs in exactly
+ * that window (after flood's look, before the delivery). */
+static struct rig *race_rig;
+static struct netsw_port *race_new;
+static const uint8_t MAC_F[6] = {2, 0xde, 0, 0, 0, 6};
+
+static void reuse_in_window(struct netsw_port *p)
+{
+	struct rig *r = race_rig;
+
+	if (p != r->b || race_new)
+		return;
+	netsw_port_remove(r->sw, r->b);
+	assert_int_equal(netsw_port_add(r->sw, MAC_F, 1, &race_new), 0);
+	netsw_port_attach(race_new, wake, NULL);
+}
+
+static void test_broadcast_never_reaches_the_next_tenant(void **state)
+{
+	struct rig *r = *state;
+	uint8_t f[60];
+	uint32_t len = frame(f, MAC_A, BCAST, 0, "198.18.0.2", "198.18.0.3");
+
+	f[21] = 2; /* a reply: flooded, not steered */
+	race_rig = r;
+	race_new = NULL;
+	netsw_test_flood_hook = reuse_in_window;
+	netsw_send(r->sw, r->a, f, len);
+	netsw_test_flood_hook = NULL;
+	assert_non_null(race_new);
+	assert_ptr_equal(race_new, r->b); /* the same slot, now on network 1 */
+	assert_int_equal(drain(&race_new->rxq), 0);
+	assert_int_equal(drain(&r->c->rxq), 1); /* the rest of network 0 still got it */
+	assert_int_equal(drain(&r->d->rxq), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +322,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_from_the_uplink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reused_port_forgets_the_address, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_removed_port_gets_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broadcast_never_reaches_the_next_tenant, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
