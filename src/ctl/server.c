@@ -283,7 +283,7 @@ int ctl_server_run(struct ctl_server *srv)
 		    .fd = srv->lfd, .events = now >= srv->accept_paused_until ? POLLIN : 0};
 		for (i = 0; i < srv->nclients; i++) {
 			struct client *c = srv->clients[i];
-			short ev = c->closing || c->job ? 0 : POLLIN;
+			short ev = c->closing || c->job || srv_client_paused(c) ? 0 : POLLIN;
 			if (c->outoff < c->outlen)
 				ev |= POLLOUT;
 			srv->pfds[n++] = (struct pollfd){.fd = c->fd, .events = ev};
@@ -311,15 +311,21 @@ int ctl_server_run(struct ctl_server *srv)
 				gone = true; /* its job goes on without it */
 			else if (rev & (POLLIN | POLLHUP | POLLERR))
 				gone = srv_client_read(srv, c) < 0;
-			if (!gone && !c->job && c->inlen && !c->closing)
-				srv_client_lines(srv, c,
-						 false); /* lines held back while a job ran */
+			if (!gone && !c->job && c->inlen && !c->closing && !srv_client_paused(c))
+				srv_client_lines(srv, c, false); /* lines held back (a job, unread
+								    replies) */
 			if (!gone && c->following)
 				srv_console_pump(srv, c);
 			if (!gone && c->following_events)
 				srv_events_pump(srv, c);
 			if (!gone)
 				gone = srv_client_flush(c) < 0;
+			/* Replies it read may have unpaused it, with its next requests already in
+			 * the buffer and nothing new to poll for: answer them now. */
+			if (!gone && !c->job && c->inlen && !c->closing && !srv_client_paused(c)) {
+				srv_client_lines(srv, c, false);
+				gone = srv_client_flush(c) < 0;
+			}
 			if (!gone && c->closing && c->outoff == c->outlen)
 				gone = true;
 			if (!gone && !c->following && !c->following_events && !c->job &&

@@ -129,7 +129,7 @@ void srv_client_lines(struct ctl_server *srv, struct client *c, bool eof)
 	size_t start = 0;
 	bool complete;
 
-	while (!c->closing && !c->job && start < c->inlen) {
+	while (!c->closing && !c->job && !srv_client_paused(c) && start < c->inlen) {
 		char *nl = memchr(c->in + start, '\n', c->inlen - start);
 		size_t len;
 		if (!nl) {
@@ -173,9 +173,10 @@ void srv_client_lines(struct ctl_server *srv, struct client *c, bool eof)
 /* Returns -1 if the client is to be closed now. */
 int srv_client_read(struct ctl_server *srv, struct client *c)
 {
-	/* Not while its job runs: what it sent meanwhile waits in the buffer, unread beyond it
-	 * (the poll loop does not ask for its input then either). */
-	for (int i = 0; i < READS_PER_WAKE && !c->closing && !c->job; i++) {
+	/* Not while its job runs or its replies back up: what it sent meanwhile waits in the
+	 * buffer, unread beyond it (the poll loop does not ask for its input then either). */
+	for (int i = 0; i < READS_PER_WAKE && !c->closing && !c->job && !srv_client_paused(c);
+	     i++) {
 		ssize_t n;
 		if (c->inlen == c->incap) {
 			size_t cap = c->incap ? c->incap * 2 : IN_INITIAL;

@@ -18,13 +18,14 @@
 #define IN_INITIAL	 4096
 #define ACCEPT_BATCH	 64
 #define READS_PER_WAKE	 4
-#define ACCEPT_PAUSE_MS	 100	     /* out of descriptors: how long new connections wait */
-#define FOLLOW_POLL_MS	 50	     /* console --follow: how often new output is looked for */
-#define FOLLOW_OUT_LOW	 (64u << 10) /* follow reads more only below this much queued output */
-#define CONSOLE_DUMP_MAX (8u << 20)  /* non-follow console: most bytes sent for one request */
-#define JOB_STEP_MS	 20	     /* the longest the loop works on jobs between polls */
-#define JOB_PROGRESS_MS	 250	     /* progress lines to the requesting client */
-#define JOBS_KEPT	 64	     /* finished jobs still listed */
+#define ACCEPT_PAUSE_MS	 100	      /* out of descriptors: how long new connections wait */
+#define FOLLOW_POLL_MS	 50	      /* console --follow: how often new output is looked for */
+#define FOLLOW_OUT_LOW	 (64u << 10)  /* follow reads more only below this much queued output */
+#define CLIENT_OUT_PAUSE (256u << 10) /* replies unread: the client's requests wait */
+#define CONSOLE_DUMP_MAX (8u << 20)   /* non-follow console: most bytes sent for one request */
+#define JOB_STEP_MS	 20	      /* the longest the loop works on jobs between polls */
+#define JOB_PROGRESS_MS	 250	      /* progress lines to the requesting client */
+#define JOBS_KEPT	 64	      /* finished jobs still listed */
 
 struct client {
 	int fd;
@@ -72,6 +73,14 @@ struct ctl_server {
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t srv_now_ms(void);
+
+/* Back-pressure: a client with CLIENT_OUT_PAUSE of replies unread is neither read nor
+ * answered further until it reads them, so that a thousand clients that never read cannot make
+ * the daemon hold CTL_OUT_MAX each. */
+static inline bool srv_client_paused(const struct client *c)
+{
+	return c->outlen - c->outoff >= CLIENT_OUT_PAUSE;
+}
 
 /* server_client.c: closes c's socket and frees it. */
 void srv_client_free(struct client *c);

@@ -431,6 +431,71 @@ static void test_slow_clients(void **state)
 	still_serving();
 }
 
+/* Clients that pipeline requests and never read the replies: the daemon must not hold up
+ * to 32 MiB of replies for each of 1,024 of them (32 GiB). It stops reading such a client
+ * once its replies back up, so most of its requests wait unread in the socket; when it reads
+ * at last, every reply comes, in order. */
+#define GREEDY_REQS 20000
+
+struct greedy {
+	struct cli c;
+	size_t sent;
+};
+
+static void *greedy_send(void *arg)
+{
+	struct greedy *g = arg;
+	static const char req[] = "{\"op\":\"stats\"}\n";
+
+	for (g->sent = 0; g->sent < GREEDY_REQS; g->sent++)
+		if (send(g->c.fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1)
+			break;
+	return NULL;
+}
+
+static unsigned stats_calls(void)
+{
+	struct fake_stats st;
+
+	fake_backend_counts(&be, &st);
+	return st.stats;
+}
+
+static void test_unread_replies_pause_the_client(void **state)
+{
+	struct greedy g;
+	pthread_t t;
+	unsigned before = stats_calls(), seen = 0, stable = 0, last = 0;
+
+	(void)state;
+	cli_open(&g.c);
+	assert_int_equal(pthread_create(&t, NULL, greedy_send, &g), 0);
+	/* Wait until the server stops answering it (the count stays put for 2 s), at most 60 s:
+	 * on a server without back-pressure it answers all of them meanwhile. */
+	for (int i = 0; i < 600 && stable < 20; i++) {
+		struct timespec ts = {.tv_nsec = 100000000};
+		unsigned n = stats_calls() - before;
+
+		stable = n == last ? stable + 1 : 0;
+		last = n;
+		if (n >= GREEDY_REQS)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (last >= GREEDY_REQS)
+		fail_msg("all %u requests of a client that reads nothing were answered and held",
+			 last);
+	still_serving(); /* the others are served meanwhile */
+	for (json_t *o; seen < GREEDY_REQS && (o = cli_recv(&g.c)) != NULL; seen++) {
+		assert_true(json_is_true(json_object_get(o, "ok")));
+		json_decref(o);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(g.sent, GREEDY_REQS);
+	assert_int_equal(seen, GREEDY_REQS);
+	close(g.c.fd);
+}
+
 /* Issue 7 hole 8: a client that sends a byte at a time and never a newline is told and
  * closed once the line time-out passes, however steadily it trickles. */
 static void test_trickle_closed(void **state)
@@ -666,6 +731,7 @@ int main(void)
 	    cmocka_unit_test(test_rapid_connections),
 	    cmocka_unit_test_setup_teardown(test_slow_clients, setup_patient, teardown_patient),
 	    cmocka_unit_test(test_trickle_closed),
+	    cmocka_unit_test(test_unread_replies_pause_the_client),
 	    cmocka_unit_test(test_pipelined),
 	    cmocka_unit_test(test_pipelined_behind_job),
 	    cmocka_unit_test(test_console),
