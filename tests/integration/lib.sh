@@ -78,9 +78,10 @@ daemon_launch() {
 	DAEMON_PIDS+=("$DPID")
 }
 
-# daemon_wait NAME: 0 once the daemon on $TMP/NAME.sock answers list (15 s at most).
+# daemon_wait NAME: 0 once the daemon on $TMP/NAME.sock answers list (a hang guard of 60 s:
+# a loaded host may take long to start one).
 daemon_wait() {
-	local end=$((SECONDS + 15))
+	local end=$((SECONDS + 60))
 	while [ $SECONDS -lt $end ]; do
 		timeout 2 "$CTL" --socket "$TMP/$1.sock" list >/dev/null 2>&1 && return 0
 		sleep 0.1
