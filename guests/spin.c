@@ -2,10 +2,13 @@
  * spin: burns CPU for argv[1] ms (default 100) by the vregs clock, then prints how much of
  * that time it was on the CPU by its own clock and the longest time it was off it: a jump of
  * the clock between two reads longer than GAP_NS is time another VM (or the host) had the CPU.
+ * With "cpu" as argv[2] it burns argv[1] ms of its own time on the CPU instead, so that how
+ * long it runs does not depend on how loaded the host is.
  */
 #include <denali/libos.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define GAP_NS 200000u
 
@@ -16,6 +19,7 @@ int main(int argc, char **argv)
 		ms = 0;
 	uint64_t start = dn_now_ns(), last = start, on_cpu = 0, longest_gap = 0;
 	uint64_t end = start + (uint64_t)ms * 1000000u;
+	int by_cpu = argc > 2 && !strcmp(argv[2], "cpu");
 	volatile uint64_t sink = 0;
 
 	for (;;) {
@@ -26,7 +30,7 @@ int main(int argc, char **argv)
 		else if (now - last > longest_gap)
 			longest_gap = now - last;
 		last = now;
-		if (now >= end)
+		if (by_cpu ? on_cpu >= (uint64_t)ms * 1000000u : now >= end)
 			break;
 		for (int i = 0; i < 1000; i++)
 			sink += (uint64_t)i;
