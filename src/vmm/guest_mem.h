@@ -1,5 +1,8 @@
 /*
- * Guest memory regions. A released region is zeroed (MADV_DONTNEED) and kept
+ * Guest memory regions: shared anonymous (shmem) memory, so that no page is
+ * ever the zero page and no first write breaks a copy-on-write (each break
+ * is an MMU-notifier invalidation heard by every live VM on this host).
+ * A released region is zeroed (MADV_REMOVE frees its pages) and kept
  * at its address for the next VM, so that a pooled shell whose memory slot
  * still maps that address can run the next VM without a memory-slot update
  * (two KVM_SET_USER_MEMORY_REGION calls, ~30-60 us here, per reuse).
