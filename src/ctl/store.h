@@ -6,6 +6,8 @@
 
 #include "backend.h"
 
+#include <stdbool.h>
+
 struct ctl_store;
 
 /* Opens (creating STATE/vms if needed) the store under state_dir. 0 or -errno. */
@@ -32,8 +34,14 @@ int store_sync(const struct ctl_store *st);
 int store_put(struct ctl_store *st, const struct vm_spec *spec);
 
 /* Removes the definition of name; other files in its directory (console.log) are left alone,
- * and the directory goes only when it is empty. 0, -ENOENT if there was none, or -errno. */
+ * and the directory goes only when it is empty. 0, -ENOENT if there was none, or -errno.
+ * Removed means renamed into STATE/trash (one rename; an unlink may wait for the disk), which
+ * store_trash_empty() empties later. */
 int store_del(struct ctl_store *st, const char *name);
+
+/* Deletes what store_del() put in the trash, until stop(arg) says to stop (NULL: all of it).
+ * Returns the number of entries removed. */
+int store_trash_empty(struct ctl_store *st, bool (*stop)(void *), void *arg);
 
 /* 1 if a definition of name is stored, 0 if not. */
 int store_has(struct ctl_store *st, const char *name);

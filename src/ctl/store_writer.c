@@ -60,9 +60,22 @@ static void run_op(struct store_writer *w, struct op *o)
 	}
 }
 
+/* The trash is emptied between requests only: it stops at the next one (or at the close). */
+static bool has_work(void *arg)
+{
+	struct store_writer *w = arg;
+	bool r;
+
+	pthread_mutex_lock(&w->lock);
+	r = w->head || w->quit;
+	pthread_mutex_unlock(&w->lock);
+	return r;
+}
+
 static void *writer_main(void *arg)
 {
 	struct store_writer *w = arg;
+	bool trash = false; /* a sync ran since the trash was last emptied */
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -71,6 +84,15 @@ static void *writer_main(void *arg)
 		if (!o) {
 			if (w->quit)
 				break;
+			if (trash) {
+				/* After the sync the job waited for, not on its critical path:
+				 * idle meanwhile (store_writer_idle()). */
+				trash = false;
+				pthread_mutex_unlock(&w->lock);
+				store_trash_empty(w->st, has_work, w);
+				pthread_mutex_lock(&w->lock);
+				continue;
+			}
 			pthread_cond_wait(&w->cond, &w->lock);
 			continue;
 		}
@@ -78,6 +100,7 @@ static void *writer_main(void *arg)
 		if (!w->head)
 			w->tail = &w->head;
 		w->busy = true;
+		trash = trash || o->kind == OP_SYNC;
 		pthread_mutex_unlock(&w->lock);
 		run_op(w, o);
 		free(o);

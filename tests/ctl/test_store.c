@@ -1,9 +1,11 @@
 /* VM definitions in the state directory: atomic writes, listing, removal. */
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,29 @@
 #include <cmocka.h>
 
 static char dir[64];
+
+/* Entries in STATE/trash. */
+static int trash_entries(void)
+{
+	char path[128];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/trash", dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static bool stop_now(void *arg)
+{
+	(void)arg;
+	return true;
+}
 
 static int setup(void **state)
 {
@@ -103,6 +128,14 @@ static void test_roundtrip(void **state)
 	assert_int_equal(store_del(st, "db"), 0);
 	snprintf(path, sizeof(path), "%s/vms/db", dir);
 	assert_int_equal(access(path, F_OK), -1); /* empty directory removed */
+	/* Removed into the trash (web's definition, db's directory), which empties later. */
+	assert_int_equal(trash_entries(), 2);
+	assert_int_equal(store_trash_empty(st, stop_now, NULL), 0);
+	assert_int_equal(trash_entries(), 2);
+	assert_int_equal(store_trash_empty(st, NULL, NULL), 2);
+	assert_int_equal(trash_entries(), 0);
+	snprintf(path, sizeof(path), "%s/vms/web/console.log", dir);
+	assert_int_equal(access(path, F_OK), 0); /* the log is never in the trash */
 	names[0] = '\0';
 	assert_int_equal(store_foreach(st, collect, names), 0);
 
