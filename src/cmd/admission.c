@@ -85,6 +85,13 @@ int admission_take(struct admission *a, unsigned count, uint64_t mem_size, char 
 		    ADMISSION_FDS_RESERVED + a->fds_for_clients);
 		return -ENOSPC;
 	}
+	if ((uint64_t)a->live + a->reclaiming + count > a->max_live) {
+		snprintf(err, errlen,
+			 "busy: %u VMs live and the shells of %u that ended still being destroyed; "
+			 "%u more would pass the limit of %u live shells: retry in a moment",
+			 a->live, a->reclaiming, count, a->max_live);
+		return -EBUSY;
+	}
 	if (need / count != admission_vm_cost(mem_size) || a->mem_used + need > a->mem_budget ||
 	    a->mem_used + need < a->mem_used) {
 		snprintf(err, errlen,

@@ -33,6 +33,7 @@ struct admission {
 	uint64_t mem_budget;	  /* bytes */
 	const char *budget_from;  /* "--max-mem" or "MemAvailable" */
 	unsigned vms, live;	  /* taken */
+	unsigned reclaiming;	  /* shells of ended VMs not destroyed yet: they hold descriptors */
 	uint64_t mem_used;	  /* bytes charged to live VMs */
 	unsigned fds_for_clients; /* descriptors kept for control connections */
 	int swap;		  /* the gatekeeper decides live and memory: count VMs only */

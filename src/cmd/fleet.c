@@ -21,6 +21,7 @@
 #include "devices/tap.h"
 #include "events.h"
 #include "fleet_net.h"
+#include "fleet_reap.h"
 #include "fleet_swap.h"
 #include "image.h"
 #include "privs.h"
@@ -118,7 +119,7 @@ static void on_done(struct task *t, void *arg)
 	admission_vm_ended(&f->adm, vm->mem_size);
 	pthread_cond_broadcast(&f->done_cond);
 	pthread_mutex_unlock(&f->lock);
-	guest_mem_free(mem, vm->mem_size);
+	fleet_reaper_put(&f->reap, mem, vm->mem_size); /* freed off this worker */
 }
 
 /* A command has been handled: a stop waiting for its task to be free may go on. */
@@ -173,6 +174,7 @@ static int fleet_batch_open(void *ctx, const struct vm_spec *spec, unsigned coun
 			 FLEET_IMAGE_BYTES_MAX >> 20);
 		rc = -EBUSY;
 	} else {
+		f->adm.reclaiming = shell_reclaimer_pending();
 		rc = admission_take(&f->adm, count, b->mem_size, err, errlen);
 	}
 	if (!rc)
@@ -243,6 +245,7 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 		b->reserved--; /* the room was taken for the whole request */
 		rc = 0;
 	} else {
+		f->adm.reclaiming = shell_reclaimer_pending();
 		rc = admission_take(&f->adm, 1, mem_size, err, errlen); /* err says which limit */
 	}
 	if (rc == 0) {
@@ -496,8 +499,11 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 			return rc;
 		}
 	}
-	/* Shells are reset or destroyed off the workers (shell_pool.c). */
+	/* Shells are reset or destroyed off the workers (shell_pool.c), and the memory of the
+	 * VMs that end is freed off them too (fleet_reap.c). */
 	rc = shell_reclaimer_start(worker_helper_confine);
+	if (rc == 0)
+		rc = fleet_reaper_start(&f->reap);
 	if (rc) {
 		out->ctx = f;
 		fleet_close(out);
@@ -583,6 +589,7 @@ void fleet_close(struct ctl_backend *be)
 	free(f->state_dir);
 	for (unsigned i = 0; i < f->nworkers; i++)
 		worker_stop(&f->workers[i]);
+	fleet_reaper_stop(&f->reap); /* no worker hands it memory any more */
 	fleet_swap_close(f);
 	tap_uplink_close(f->up);
 	netsw_destroy(f->sw);

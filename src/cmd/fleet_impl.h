@@ -7,6 +7,7 @@
 
 #include "admission.h"
 #include "events.h"
+#include "fleet_reap.h"
 #include "vmdev.h"
 
 #include "sched/worker.h"
@@ -53,6 +54,7 @@ struct fleet {
 	uint64_t image_bytes; /* images held by open batches, at most FLEET_IMAGE_BYTES_MAX */
 	struct worker *workers;
 	unsigned nworkers, next_worker;
+	struct fleet_reaper reap; /* frees the guest memory of VMs that ended */
 	uint64_t next_id;
 	uint64_t *last_busy; /* rates.busy0 */
 	struct fleet_totals gone;

@@ -231,6 +231,9 @@ json_t *fleet_json_stats(void *ctx)
 	/* shells the reclaimer still has to destroy or reset: 0 once the daemon is at rest */
 	json_object_set_new(out, "shells_reclaiming",
 			    json_integer((json_int_t)shell_reclaimer_pending()));
+	/* guest memory of VMs that ended, not yet given back: 0 once the daemon is at rest */
+	json_object_set_new(out, "guest_mem_reaping",
+			    json_integer((json_int_t)fleet_reaper_pending(&f->reap)));
 	if (f->sw)
 		json_object_set_new(out, "net", net_json(f));
 	if (f->swapper)

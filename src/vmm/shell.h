@@ -113,11 +113,11 @@ unsigned shell_pool_size(void);
 void shell_pool_set_max(unsigned max);
 
 /*
- * Starts the reclaimer: one thread that keeps a few
- * pooled shells reset and destroys the ones the pool cannot keep, so that a
- * worker seldom waits for a memory-slot update's SRCU grace periods and never
- * for a VM teardown.
- * confine, if not NULL, runs first on the new thread (drop capabilities,
+ * Starts the reclaimer: a few threads (RECLAIM_THREADS, side by side because a
+ * teardown mostly waits) that keep a few pooled shells reset and destroy the
+ * ones the pool cannot keep, so that a worker seldom waits for a memory-slot
+ * update's SRCU grace periods and never for a VM teardown.
+ * confine, if not NULL, runs first on each new thread (drop capabilities,
  * install a seccomp allowlist) and this returns only after it did; its
  * non-zero return fails the start. Without a reclaimer shell_put() does the
  * work itself. 0 or -errno.
@@ -128,7 +128,7 @@ int shell_reclaimer_start(int (*confine)(void));
 void shell_reclaimer_wait(void);
 /* Shells the reclaimer still has to destroy or reset (0: it is idle). */
 unsigned shell_reclaimer_pending(void);
-/* Finishes the queue and ends the thread; shell_put() works alone again. */
+/* Finishes the queue and ends the threads; shell_put() works alone again. */
 void shell_reclaimer_stop(void);
 
 #endif

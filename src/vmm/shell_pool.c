@@ -31,9 +31,19 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#define POOL_SCAN	  64 /* how far shell_get_for() looks for its slot's owner */
-#define RECLAIM_QUEUE_MAX 64 /* shells waiting to be destroyed; beyond, shell_put() does it */
-#define RECLAIM_CLEAN	  8  /* pooled shells the reclaimer keeps reset ahead of time */
+#define POOL_SCAN 64 /* how far shell_get_for() looks for its slot's owner */
+/* Shells waiting to be destroyed; beyond, shell_put() destroys on its caller's thread. A
+ * `stop --all` hands the reclaimer a shell per VM: at 64, a worker stopping 1,000 VMs destroyed
+ * most of them itself (a KVM VM's teardown, ~0.5 ms here) while the stop waited for it. Queued
+ * shells still hold their descriptors: serve's admission counts them (shell_reclaimer_pending()).
+ */
+#define RECLAIM_QUEUE_MAX 1024
+#define RECLAIM_CLEAN	  8 /* pooled shells the reclaimer keeps reset ahead of time */
+/* Threads of the reclaimer. A shell's destruction mostly waits: for an SRCU grace period
+ * (mmu_notifier_unregister) and for KVM's NX-recovery task to end (vhost_task_stop), 2-3 ms
+ * in all here against ~0.3 ms of CPU; one thread took 2.6-6 s to destroy the 1,000 shells of
+ * a `stop --all`. Side by side their waits overlap (grace periods are shared). */
+#define RECLAIM_THREADS 8
 
 static struct {
 	pthread_mutex_t lock;
@@ -43,9 +53,10 @@ static struct {
 	unsigned clean;	     /* pooled shells with mmu_dirty == 0 */
 	struct shell *queue; /* to be destroyed by the reclaimer */
 	unsigned queued;
-	int busy; /* the reclaimer holds one shell outside the lock */
+	int busy; /* shells the reclaimer threads hold outside the lock */
 	int running, quit;
-	pthread_t thread;
+	pthread_t threads[RECLAIM_THREADS];
+	unsigned nthreads;
 	int (*confine)(void);
 	int start_rc;
 	sem_t started;
@@ -168,7 +179,7 @@ static void *reclaimer_main(void *arg)
 			pthread_cond_wait(&pool.cond, &pool.lock);
 			continue;
 		}
-		pool.busy = 1;
+		pool.busy++;
 		pthread_mutex_unlock(&pool.lock);
 		if (!destroy && shell_reset_mmu(sh))
 			destroy = 1; /* no slot any more: not fit for the pool */
@@ -180,7 +191,7 @@ static void *reclaimer_main(void *arg)
 			shell_destroy(sh); /* the pool filled up meanwhile */
 			pthread_mutex_lock(&pool.lock);
 		}
-		pool.busy = 0;
+		pool.busy--;
 		pthread_cond_broadcast(&pool.cond);
 	}
 	pthread_mutex_unlock(&pool.lock);
@@ -189,24 +200,34 @@ static void *reclaimer_main(void *arg)
 
 int shell_reclaimer_start(int (*confine)(void))
 {
-	int rc;
+	int rc = 0;
 
 	if (pool.running)
 		return 0;
 	pool.confine = confine;
 	pool.quit = 0;
 	sem_init(&pool.started, 0, 0);
-	rc = -pthread_create(&pool.thread, NULL, reclaimer_main, NULL);
-	if (rc == 0) {
+	for (pool.nthreads = 0; pool.nthreads < RECLAIM_THREADS; pool.nthreads++) {
+		rc = -pthread_create(&pool.threads[pool.nthreads], NULL, reclaimer_main, NULL);
+		if (rc)
+			break;
 		/* Confined (no capabilities) before the caller goes on. */
 		while (sem_wait(&pool.started) < 0 && errno == EINTR)
 			;
 		rc = pool.start_rc;
-		if (rc)
-			pthread_join(pool.thread, NULL);
+		if (rc) {
+			pthread_join(pool.threads[pool.nthreads], NULL);
+			break;
+		}
 	}
 	sem_destroy(&pool.started);
 	if (rc) {
+		pthread_mutex_lock(&pool.lock);
+		pool.quit = 1;
+		pthread_cond_broadcast(&pool.cond);
+		pthread_mutex_unlock(&pool.lock);
+		while (pool.nthreads)
+			pthread_join(pool.threads[--pool.nthreads], NULL);
 		fprintf(stderr, "denali: shell reclaimer: %s\n", strerror(-rc));
 		return rc;
 	}
@@ -226,7 +247,8 @@ void shell_reclaimer_stop(void)
 	pool.quit = 1;
 	pthread_cond_broadcast(&pool.cond);
 	pthread_mutex_unlock(&pool.lock);
-	pthread_join(pool.thread, NULL); /* it empties the queue first */
+	while (pool.nthreads) /* they empty the queue first */
+		pthread_join(pool.threads[--pool.nthreads], NULL);
 	pthread_mutex_lock(&pool.lock);
 	pool.running = 0;
 	pthread_mutex_unlock(&pool.lock);
