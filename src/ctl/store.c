@@ -204,6 +204,11 @@ void store_batch_begin(struct ctl_store *st)
 	__atomic_add_fetch(&st->batch, 1, __ATOMIC_RELAXED);
 }
 
+bool store_batch_active(const struct ctl_store *st)
+{
+	return batch_open(st);
+}
+
 void store_batch_end(struct ctl_store *st)
 {
 	if (__atomic_load_n(&st->batch, __ATOMIC_RELAXED) > 0)

@@ -28,6 +28,8 @@ int store_ids_take(struct ctl_store *st, unsigned n, uint64_t *first);
  * which may run on another thread, since it only reads the store's path. */
 void store_batch_begin(struct ctl_store *st);
 void store_batch_end(struct ctl_store *st);
+/* True while any batch is open. */
+bool store_batch_active(const struct ctl_store *st);
 int store_sync(const struct ctl_store *st);
 
 /* Writes the definition of spec->name atomically, replacing any older one. 0 or -errno. */

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define TRASH_RETRY_NS 100000000L /* how often a paused emptying looks again */
 
 enum op_kind { OP_PUT, OP_DEL, OP_SYNC };
 
@@ -23,6 +26,7 @@ struct store_writer {
 	pthread_cond_t cond;
 	struct op *head, **tail;
 	bool busy, quit;
+	bool trash_cut; /* store_trash_empty() was told to stop before the trash was empty */
 	int error;
 	char msg[320];
 };
@@ -60,14 +64,17 @@ static void run_op(struct store_writer *w, struct op *o)
 	}
 }
 
-/* The trash is emptied between requests only: it stops at the next one (or at the close). */
+/* The trash is emptied when nothing else is asked of the store: it stops at this writer's
+ * next request, at its close, and while any job has a batch open (its writes would wait
+ * behind the unlinks on the same directories and disk); it goes on later. */
 static bool has_work(void *arg)
 {
 	struct store_writer *w = arg;
 	bool r;
 
 	pthread_mutex_lock(&w->lock);
-	r = w->head || w->quit;
+	r = w->head || w->quit || store_batch_active(w->st);
+	w->trash_cut = w->trash_cut || r;
 	pthread_mutex_unlock(&w->lock);
 	return r;
 }
@@ -84,13 +91,27 @@ static void *writer_main(void *arg)
 		if (!o) {
 			if (w->quit)
 				break;
+			if (trash && store_batch_active(w->st)) {
+				struct timespec ts;
+
+				/* Another job (or this one, until it concludes) is at work. */
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_nsec += TRASH_RETRY_NS;
+				if (ts.tv_nsec >= 1000000000L) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000L;
+				}
+				pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+				continue;
+			}
 			if (trash) {
 				/* After the sync the job waited for, not on its critical path:
 				 * idle meanwhile (store_writer_idle()). */
-				trash = false;
+				w->trash_cut = false;
 				pthread_mutex_unlock(&w->lock);
 				store_trash_empty(w->st, has_work, w);
 				pthread_mutex_lock(&w->lock);
+				trash = w->trash_cut; /* cut short: the rest later */
 				continue;
 			}
 			pthread_cond_wait(&w->cond, &w->lock);
