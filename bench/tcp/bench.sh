@@ -29,7 +29,7 @@ GUESTS=$BUILD/guests
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, a tap)" >&2; exit 1; }
 [ -x "$BULK" ] && [ -e "$GUESTS/tcpbulk" ] || { echo "bench: build denali-tcpbulk and the tcpbulk guest" >&2; exit 1; }
-"$DENALID" run --help 2>&1 | grep -q -- '--tap NAME' ||
+grep -q -- '--tap NAME' <<<"$("$DENALID" run --help 2>&1)" ||
 	{ echo "bench: denalid run has no --tap (the host devices are not built)" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/denali-tcp-bench.XXXXXX)
