@@ -15,7 +15,8 @@
 # Addresses 198.18.82.0/24 (tap) and 198.18.83.0/24 (veth). Human figures,
 # then one JSON line.
 # Env: RUNS (3), MIB (32), BUF_KIB (the guest stack's send and receive buffers, 256;
-# 0 = the stack's default of 16 KiB, which costs about six times the exits per MiB).
+# 0 = the stack's default: tcpbulk's pool is 4 connections, which get 64 KiB each way,
+# net_default_tcp_buf; 16 KiB before, which cost about six times the exits per MiB).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build}

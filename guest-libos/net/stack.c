@@ -11,11 +11,33 @@
 const uint8_t eth_broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 #define DEF_CONNS  128
-#define DEF_SNDBUF (16u << 10)
-#define DEF_RCVBUF (16u << 10)
 #define DEF_SOCKS  160
 #define DEF_UDPBUF (16u << 10)
 #define DEF_TW_NS  (1000 * TCP_MS)
+
+/*
+ * Default TCP buffers (tcp_sndbuf/tcp_rcvbuf 0): the budget the default pool
+ * always took (128 connections of 16 KiB each way) shared by the pool's
+ * connections, each direction clamped to 16..64 KiB. A stack made for many
+ * connections keeps 16 KiB; one made for a few gets windows a bulk transfer
+ * can fill: the receive window is all a sender may have in flight, and in a
+ * VM one window costs a whole exit round trip, so 16 KiB per round trip
+ * bounded host -> VM bulk TCP (bench/tcp).
+ */
+#define DEF_BUF_BUDGET (DEF_CONNS * 2u * (16u << 10))
+#define DEF_BUF_MIN    (16u << 10)
+#define DEF_BUF_MAX    (64u << 10)
+
+uint32_t net_default_tcp_buf(uint32_t conns)
+{
+	uint32_t b = conns ? DEF_BUF_BUDGET / 2u / conns : DEF_BUF_MAX;
+
+	if (b > DEF_BUF_MAX)
+		b = DEF_BUF_MAX;
+	if (b < DEF_BUF_MIN)
+		b = DEF_BUF_MIN;
+	return b & ~4095u;
+}
 
 static void *zalloc(struct net_stack *st, size_t n)
 {
@@ -39,9 +61,9 @@ struct net_stack *net_stack_create(const struct net_config *cfg, const struct ne
 	if (c->tcp_max_conns == 0)
 		c->tcp_max_conns = DEF_CONNS;
 	if (c->tcp_sndbuf < 2048)
-		c->tcp_sndbuf = c->tcp_sndbuf ? 2048 : DEF_SNDBUF;
+		c->tcp_sndbuf = c->tcp_sndbuf ? 2048 : net_default_tcp_buf(c->tcp_max_conns);
 	if (c->tcp_rcvbuf < 2048)
-		c->tcp_rcvbuf = c->tcp_rcvbuf ? 2048 : DEF_RCVBUF;
+		c->tcp_rcvbuf = c->tcp_rcvbuf ? 2048 : net_default_tcp_buf(c->tcp_max_conns);
 	if (c->tcp_rcvbuf > (1u << 30) || c->tcp_sndbuf > (1u << 30))
 		goto fail;
 	if (c->sockets == 0)

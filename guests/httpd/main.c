@@ -228,6 +228,10 @@ static int net_start(int max)
 		return dn_net_start();
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.tcp_max_conns = (uint32_t)(2 * max + 4); /* room for TIME_WAIT and the listener */
+	/* 16 KiB each way, as at 128: a few connections would get up to 64 KiB
+	 * by default (net_default_tcp_buf), 4 MiB in all, too much for the small
+	 * VMs this is for; an answer here is a few KiB. */
+	cfg.tcp_sndbuf = cfg.tcp_rcvbuf = 16u << 10;
 	cfg.sockets = (uint32_t)(max + 8);
 	cfg.udp_rcvbuf = 2048; /* httpd uses no UDP */
 	return dn_net_start_cfg(&cfg);

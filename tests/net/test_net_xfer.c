@@ -159,6 +159,53 @@ static void close_and_drain(struct wire *w, int cs, int ss, int ls)
 	assert_int_equal(net_next_deadline(b), UINT64_MAX);
 }
 
+/* The default buffers follow the pool: 16 KiB at 128 connections and more,
+ * up to 64 KiB for a few (net_default_tcp_buf); a receiver with the default
+ * buffers of a small pool takes a 64 KiB window (scaled: 65536 does not fit
+ * the 16-bit field), where before every default receiver stopped a sender at
+ * 16 KiB in flight. */
+static void test_default_buffers_follow_the_pool(void **state)
+{
+	(void)state;
+	assert_int_equal(net_default_tcp_buf(128), 16u << 10);
+	assert_int_equal(net_default_tcp_buf(1000), 16u << 10);
+	assert_int_equal(net_default_tcp_buf(64), 32u << 10);
+	assert_int_equal(net_default_tcp_buf(32), 64u << 10);
+	assert_int_equal(net_default_tcp_buf(4), 64u << 10);
+	assert_int_equal(net_default_tcp_buf(0), 64u << 10);
+
+	struct net_config ca, cb;
+	net_test_config(&ca, 0);
+	net_test_config(&cb, 1);
+	ca.tcp_sndbuf = ca.tcp_rcvbuf = cb.tcp_sndbuf = cb.tcp_rcvbuf = 0;
+	ca.tcp_max_conns = cb.tcp_max_conns = 4;
+	struct wire *w = wire_new(&ca, &cb);
+	struct net_stack *a = w->end[0].st, *b = w->end[1].st;
+	assert_int_equal(a->cfg.tcp_sndbuf, 64u << 10);
+	assert_int_equal(b->cfg.tcp_rcvbuf, 64u << 10);
+	int ls = listen_on(b, PORT, 1), cs, ss;
+	pair(w, ls, &cs, &ss);
+	struct tcp_conn *rc = b->socks[ss].conn, *sc = a->socks[cs].conn;
+	assert_int_equal(rc->rcv.size, 64u << 10);
+	assert_int_equal(rc->rcv_ws, 1);
+	assert_int_equal(sc->snd_ws, 1);
+	/* Nobody reads on B: A may put a whole 64 KiB window on the wire. */
+	static uint8_t data[96u << 10];
+	memset(data, 'd', sizeof(data));
+	assert_int_equal(net_sock_setflags(a, cs, NET_O_NONBLOCK), 0);
+	assert_true(net_sock_send(a, cs, data, sizeof(data), 0) > (long)(16u << 10));
+	wire_run(w, 200 * TCP_MS);
+	assert_int_equal(rc->rcv.len, 64u << 10);
+	assert_int_equal(sc->snd_wnd, 0);
+	wire_free(w);
+
+	/* A pool of 128: 16 KiB, as before. */
+	ca.tcp_max_conns = cb.tcp_max_conns = 128;
+	w = wire_new(&ca, &cb);
+	assert_int_equal(w->end[1].st->cfg.tcp_rcvbuf, 16u << 10);
+	wire_free(w);
+}
+
 static void lossy(struct wire *w)
 {
 	w->loss = 20;	  /* 2% */
@@ -557,6 +604,7 @@ int main(void)
 	    cmocka_unit_test(test_refused_and_timeout),
 	    cmocka_unit_test(test_simultaneous_close_and_abort),
 	    cmocka_unit_test(test_many_connections_no_leak),
+	    cmocka_unit_test(test_default_buffers_follow_the_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

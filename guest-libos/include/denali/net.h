@@ -39,7 +39,8 @@ struct net_config {
 	uint32_t ip, netmask, gateway;
 	uint8_t secret[32]; /* keys the TCP initial sequence numbers */
 	/* Pool sizes, 0 = default. */
-	uint32_t tcp_max_conns; /* connections of every state, listeners too */
+	uint32_t tcp_max_conns; /* connections of every state, listeners too (128) */
+	/* Per connection and direction; default net_default_tcp_buf(tcp_max_conns). */
 	uint32_t tcp_sndbuf, tcp_rcvbuf;
 	uint32_t sockets; /* socket table entries */
 	uint32_t udp_rcvbuf;
@@ -65,6 +66,11 @@ struct net_counters {
 	    tcp_window_probes;
 	uint32_t tcp_state[NET_TCP_NSTATES];
 };
+
+/* The default TCP buffer of a pool of `conns` connections: 16 KiB at the
+ * default 128 connections and more, up to 64 KiB for 32 or fewer (the same
+ * total, 4 MiB, shared by fewer connections). */
+uint32_t net_default_tcp_buf(uint32_t conns);
 
 /* Create a stack (pools allocated once through plat->alloc); NULL when out
  * of memory or on a bad config. */
