@@ -21,13 +21,15 @@
 # its worker (schedstat) are measured, beside nginx's CPU over the same
 # idle window with the same connections; afterwards every connection must
 # still answer. Human figures, then one JSON line.
-# Env: RUNS (3), DURATION (5s), CONNS (10), IDLE_CONNS (100), IDLE_S (10; 0 skips it).
+# Env: RUNS (3), DURATION (5s), CONNS (connection counts, each measured as above:
+# "10 50"; the JSON's b612/b2258 are the first, b612_cN/b2258_cN every one),
+# IDLE_CONNS (100), IDLE_S (10; 0 skips it).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
-CONNS=${CONNS:-10}
+CONNS_LIST=${CONNS:-10 50}
 IDLE_CONNS=${IDLE_CONNS:-100}
 IDLE_S=${IDLE_S:-10}
 DENALID=$BUILD/bin/denalid
@@ -126,8 +128,11 @@ vm_run() {
 }
 
 load0=$(cut -d' ' -f1 /proc/loadavg)
-echo "bench/http: $RUNS runs of $DURATION per side and object, $CONNS connections; $(uptime)"
-json="{\"bench\":\"http\",\"conns\":$CONNS,\"duration\":\"$DURATION\",\"runs\":$RUNS,\"load_start\":$load0"
+echo "bench/http: $RUNS runs of $DURATION per side and object, connections: $CONNS_LIST; $(uptime)"
+first=${CONNS_LIST%% *}
+json="{\"bench\":\"http\",\"conns\":$first,\"conns_list\":\"$CONNS_LIST\",\"duration\":\"$DURATION\",\"runs\":$RUNS,\"load_start\":$load0"
+for CONNS in $CONNS_LIST; do
+echo "--- $CONNS connections; $(uptime)"
 for obj in small.html page.html; do
 	size=$(stat -c %s "$TMP/site/$obj")
 	: >"$TMP/vm.rps"; : >"$TMP/ng.rps"; : >"$TMP/vm.p50"; : >"$TMP/vm.p99"; : >"$TMP/ng.p50"
@@ -155,7 +160,10 @@ for obj in small.html page.html; do
 		"$size" "$vr" "$v50" "$v99" "$nr" "$n50" "$n99" "$ratio"
 	printf '         VM exits per request %.3f (KVM_RUN calls per request %.3f: signals too), frames per exit %.2f (medians of %d runs)\n' \
 		"$epr" "$rpr" "$fpe" "$RUNS"
-	json+=",\"b$size\":{\"vm_rps\":$vr,\"vm_p50_us\":$v50,\"vm_p99_us\":$v99,\"nginx_rps\":$nr,\"nginx_p50_us\":$n50,\"nginx_p99_us\":$n99,\"ratio\":$ratio,\"exits_per_req\":$epr,\"runs_per_req\":$rpr,\"frames_per_exit\":$fpe}"
+	fig="{\"conns\":$CONNS,\"vm_rps\":$vr,\"vm_p50_us\":$v50,\"vm_p99_us\":$v99,\"nginx_rps\":$nr,\"nginx_p50_us\":$n50,\"nginx_p99_us\":$n99,\"ratio\":$ratio,\"exits_per_req\":$epr,\"runs_per_req\":$rpr,\"frames_per_exit\":$fpe,\"load\":$(cut -d' ' -f1 /proc/loadavg)}"
+	[ "$CONNS" = "$first" ] && json+=",\"b$size\":$fig"
+	json+=",\"b${size}_c$CONNS\":$fig"
+done
 done
 # ---- idle phase --------------------------------------------------------------
 # cpu_ns PID: CPU time of every thread of PID so far (schedstat), ns
