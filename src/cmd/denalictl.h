@@ -15,6 +15,9 @@
 /* Prints "denalictl VERB: message" and a hint, exits EXIT_USAGE. */
 void die_usage(const char *verb, const char *fmt, const char *arg) __attribute__((noreturn));
 
+/* The control socket's path (denalictl.c sets it from --socket or $DENALI_SOCKET). */
+extern const char *denalictl_socket;
+
 /* Sends req (reference stolen), waits for the final reply; returns an exit status and, with
  * an answer, the reply in *reply (the caller frees it). */
 int call(json_t *req, json_t **reply);
@@ -37,6 +40,9 @@ bool opt_value(const char *verb, char **args, int n, int *i, const char *opt, co
 void print_json(json_t *v);
 
 /* The verbs that live in their own files. */
+int cmd_start(int n, char **args); /* denalictl_start_stop.c */
+int cmd_stop(int n, char **args);
+int cmd_list(int n, char **args); /* denalictl_list.c */
 int cmd_metrics(int n, char **args);
 int cmd_stats(int n, char **args);
 int cmd_swap(int n, char **args); /* denalictl_swap.c */
