@@ -63,7 +63,7 @@ int denalid_run(int argc, char **argv)
 	    {"disk", required_argument, NULL, 'd'},
 	    {"disk-ro", required_argument, NULL, 'r'},
 	    {"disk-direct", no_argument, NULL, 'j'},
-	    {"events-unbatched", no_argument, NULL, 'U'},
+	    {"events-unbatched", no_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -152,7 +152,7 @@ int denalid_run(int argc, char **argv)
 		case 's':
 			run_ctx.summary = 1;
 			break;
-		case 'U':
+		case 'u':
 			vm_set_events_unbatched(1);
 			break;
 		case 'N':

@@ -74,4 +74,9 @@ CHECKS=$((CHECKS + 1))
 	fail "secret: the two VMs got the same secret"
 CHECKS=$((CHECKS + 1))
 grep -q 'nonzero \(0\|1\|2\|3\)$' "$TMP/secret.out" && fail "secret: mostly zero bytes"
+# Every documented ablation flag of run is taken (--events-unbatched shared its option code
+# with --swap-unit and was refused as a size).
+run_denalid unbatched run --events-unbatched "$GUESTS/hello" unbatched
+expect_status unbatched 0 "$STATUS"
+expect_in unbatched "$TMP/unbatched.out" "argv[1] = unbatched"
 finish
