@@ -14,13 +14,7 @@
 # (198.18.81.0/24).
 . "$(dirname "$0")/lib.sh"
 require_kvm
-if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
-	echo "SKIP: needs root and /dev/net/tun for a namespace and taps of its own"
-	exit 77
-fi
-for p in ip curl sha256sum; do
-	command -v $p >/dev/null || { echo "SKIP: $p is missing"; exit 77; }
-done
+require_netns curl sha256sum
 if ! "$DENALID" run --help 2>&1 | grep -q -- '--tap NAME'; then
 	echo "SKIP: denalid run has no --tap"
 	exit 77
@@ -35,14 +29,12 @@ cleanup() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
 	[ -n "$RPID" ] && kill "$RPID" 2>/dev/null
 	wait 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	netns_cleanup
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-ip netns add "$NS" || { echo "SKIP: cannot create a network namespace"; exit 77; }
-NX() { ip netns exec "$NS" "$@"; }
-NX ip link set lo up
-NX sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+netns_add "$NS"
+NX() { in_ns "$@"; }
 NX ip tuntap add dev "$VTAP" mode tap
 NX ip link set "$VTAP" arp off up
 

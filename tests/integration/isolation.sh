@@ -9,26 +9,15 @@
 # work done), so the test cannot pass with a hog that did nothing.
 . "$(dirname "$0")/lib.sh"
 require_kvm
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! command -v curl >/dev/null ||
-	[ ! -c /dev/net/tun ]; then
-	echo "SKIP: needs root, ip(8), curl and /dev/net/tun for a namespace and a tap of its own"
-	exit 77
-fi
+require_netns curl
 if [ ! -x "$GUESTS/httpd" ] || [ ! -x "$GUESTS/hog-cpu" ]; then
 	echo "SKIP: the httpd or hog guests are not built"
 	exit 77
 fi
 NS=denali-iso-$$
 TAP=isot$$
-ip netns add "$NS" || { echo "SKIP: cannot create a network namespace"; exit 77; }
-trap 'daemons_cleanup; ip netns del "$NS" 2>/dev/null' EXIT
-ip -n "$NS" link set lo up
-ip -n "$NS" tuntap add dev "$TAP" mode tap
-ip -n "$NS" addr add 198.18.30.1/24 dev "$TAP"
-ip -n "$NS" link set "$TAP" up
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$BIN/denalid" >"$TMP/denalid-ns"
-chmod +x "$TMP/denalid-ns"
-DENALID=$TMP/denalid-ns
+trap 'daemons_cleanup; netns_cleanup' EXIT
+netns_up "$NS" "$TAP" 198.18.30.1/24
 
 mkdir -p "$TMP/site"
 head -c 2258 /dev/urandom | base64 -w 76 | head -c 2258 >"$TMP/site/page.html"

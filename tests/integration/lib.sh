@@ -118,3 +118,64 @@ daemon_stop() {
 
 # json FILE EXPR: evaluates a Python expression on the JSON in FILE as d
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# --- a network namespace and a tap of the test's own ----------------------------------
+# require_netns [PROGRAM...]: SKIP (77) unless this runs as root with /dev/net/tun, ip(8) and
+# every PROGRAM named.
+require_netns() {
+	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
+		echo "SKIP: needs root and /dev/net/tun for a namespace and a tap of its own"
+		exit 77
+	fi
+	for p in ip "$@"; do
+		command -v "$p" >/dev/null || { echo "SKIP: $p is missing"; exit 77; }
+	done
+}
+
+NETNS=
+# netns_add NS: creates namespace NS (SKIP if that fails) with lo up and IPv6 off; in_ns
+# CMD... runs a command there. netns_cleanup deletes it: call it from the test's EXIT trap.
+netns_add() {
+	NETNS=$1
+	ip netns add "$NETNS" || { NETNS=; echo "SKIP: cannot create a network namespace"; exit 77; }
+	ip -n "$NETNS" link set lo up
+	in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
+
+# netns_up NS TAP ADDR/LEN: netns_add NS, and in it tap TAP carrying the host's address
+# ADDR/LEN, up. DENALID becomes a wrapper that runs denalid inside NS.
+netns_up() {
+	netns_add "$1"
+	ip -n "$NETNS" tuntap add dev "$2" mode tap
+	ip -n "$NETNS" addr add "$3" dev "$2"
+	ip -n "$NETNS" link set "$2" up
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NETNS" "$BIN/denalid" >"$TMP/denalid-ns"
+	chmod +x "$TMP/denalid-ns"
+	DENALID=$TMP/denalid-ns
+}
+
+in_ns() { ip netns exec "$NETNS" "$@"; }
+
+netns_cleanup() {
+	[ -n "$NETNS" ] && ip netns del "$NETNS" 2>/dev/null
+	return 0
+}
+
+# httpd_fleet N SITE_IMG TAP: starts httpd VMs h0..h(N-1) on the daemon at $S, each with a NIC
+# and SITE_IMG as its read-only disk, serving port 80; ADDR[i] is h<i>'s address. Their
+# neighbour entries on TAP are fixed, so that no ARP broadcast from Linux wakes every VM.
+httpd_fleet() {
+	local n=$1 img=$2 tap=$3 i id mac
+	for i in $(seq 0 $((n - 1))); do
+		"$CTL" $S start "h$i" "$GUESTS/httpd" --net --disk "$img" --disk-ro -- 80 \
+			>/dev/null || fail "start h$i"
+	done
+	"$CTL" $S list --json >"$TMP/fleet.json"
+	for i in $(seq 0 $((n - 1))); do
+		id=$(json "$TMP/fleet.json" "[v['id'] for v in d if v['name'] == 'h$i'][0]")
+		ADDR[$i]=$(json "$TMP/fleet.json" "[v['ipv4'] for v in d if v['name'] == 'h$i'][0]")
+		mac=$(printf '02:de:%02x:%02x:%02x:%02x' $((id >> 24 & 255)) $((id >> 16 & 255)) \
+			$((id >> 8 & 255)) $((id & 255)))
+		ip -n "$NETNS" neigh replace "${ADDR[$i]}" lladdr "$mac" dev "$tap" nud permanent
+	done
+}

@@ -8,24 +8,13 @@
 # client saw answers after the restart. No timing is asserted (hang guards only).
 . "$(dirname "$0")/lib.sh"
 require_kvm
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! command -v curl >/dev/null ||
-	[ ! -c /dev/net/tun ]; then
-	echo "SKIP: needs root, ip(8), curl and /dev/net/tun for a namespace and a tap of its own"
-	exit 77
-fi
+require_netns curl
 [ -x "$GUESTS/httpd" ] || { echo "SKIP: the httpd guest is not built"; exit 77; }
 NS=denali-rsl-$$
 TAP=rslt$$
 CLIENT=
-ip netns add "$NS" || { echo "SKIP: cannot create a network namespace"; exit 77; }
-trap '[ -n "$CLIENT" ] && kill "$CLIENT" 2>/dev/null; daemons_cleanup; ip netns del "$NS" 2>/dev/null' EXIT
-ip -n "$NS" link set lo up
-ip -n "$NS" tuntap add dev "$TAP" mode tap
-ip -n "$NS" addr add 198.18.31.1/24 dev "$TAP"
-ip -n "$NS" link set "$TAP" up
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$BIN/denalid" >"$TMP/denalid-ns"
-chmod +x "$TMP/denalid-ns"
-DENALID=$TMP/denalid-ns
+trap '[ -n "$CLIENT" ] && kill "$CLIENT" 2>/dev/null; daemons_cleanup; netns_cleanup' EXIT
+netns_up "$NS" "$TAP" 198.18.31.1/24
 S="--socket $TMP/d.sock"
 
 mkdir -p "$TMP/site"

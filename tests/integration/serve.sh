@@ -5,34 +5,10 @@
 # is asserted (bench/sched/share.sh has the figures).
 . "$(dirname "$0")/lib.sh"
 require_kvm
-CTL="$BIN/denalictl"
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# start_daemon NAME ARGS...: a daemon on $TMP/NAME.sock; its pid in $DPID
-start_daemon() {
-	local name=$1
-	shift
-	"$BIN/denalid" serve --socket "$TMP/$name.sock" --state-dir "$TMP/$name.state" "$@" \
-		>"$TMP/$name.log" 2>&1 &
-	DPID=$!
-	PIDS+=("$DPID")
-	for _ in $(seq 600); do # hang guard: 60 s
-		"$CTL" --socket "$TMP/$name.sock" list >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "$name: daemon not answering"; cat "$TMP/$name.log"; finish
-}
-
-# json FILE EXPR: evaluates a Python expression on the JSON in FILE as d
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+trap daemons_cleanup EXIT
 
 # --- 1,000 VMs ---------------------------------------------------------------
-start_daemon fleet --workers 2
+daemon_start fleet --workers 2
 S="--socket $TMP/fleet.sock"
 # open descriptors at rest: the fewest of a few looks, so that a client connection the daemon
 # has not yet seen closing, or a log file being appended, is not counted
@@ -95,7 +71,7 @@ expect_in sigterm "$TMP/fleet.log" "shutting down"
 
 # --- a VM started after another is gone reuses its memory region and shell
 # (no memory-slot update): it must find that memory zeroed ----------------------
-start_daemon reuse --workers 1
+daemon_start reuse --workers 1
 S="--socket $TMP/reuse.sock"
 wait_exited() {
 	for _ in $(seq 600); do # hang guard: 60 s
@@ -130,7 +106,7 @@ wait "$DPID"
 # loaded the host (a host that stalls the worker for 500 ms inside one spinner's slice only
 # makes that window longer). How evenly they share is a figure of the machine's load: the share rule is
 # asserted exactly in unit-sched (test_fairness), and bench/sched/share.sh prints the split.
-start_daemon fair --workers 1 --quantum-ms 5
+daemon_start fair --workers 1 --quantum-ms 5
 S="--socket $TMP/fair.sock"
 "$CTL" $S start spin "$GUESTS/spin" --count 2 -- 60000 >/dev/null
 # cpu2 FILE: "spin-0's cpu_ms spin-1's cpu_ms"

@@ -8,24 +8,11 @@
 # says which were which.
 . "$(dirname "$0")/lib.sh"
 require_kvm
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! command -v curl >/dev/null ||
-	[ ! -c /dev/net/tun ]; then
-	echo "SKIP: needs root, ip(8), curl and /dev/net/tun for a namespace and a tap of its own"
-	exit 77
-fi
+require_netns curl
 NS=denali-swaprst-$$
 TAP=srtap$$
-ip netns add "$NS" || { echo "SKIP: cannot create a network namespace"; exit 77; }
-trap 'daemons_cleanup; ip netns del "$NS" 2>/dev/null' EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
-ip -n "$NS" link set lo up
-in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$NS" tuntap add dev "$TAP" mode tap
-ip -n "$NS" addr add 198.18.14.1/24 dev "$TAP"
-ip -n "$NS" link set "$TAP" up
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$BIN/denalid" >"$TMP/denalid-ns"
-chmod +x "$TMP/denalid-ns"
-DENALID=$TMP/denalid-ns
+trap 'daemons_cleanup; netns_cleanup' EXIT
+netns_up "$NS" "$TAP" 198.18.14.1/24
 
 mkdir -p "$TMP/site"
 echo "restart test page" >"$TMP/site/index.html"
@@ -36,18 +23,7 @@ OPTS=(--workers 2 --net 198.18.14.0/24 --tap "$TAP" --swap "$TMP/swap" --swap-si
 	--swap-slot 4M --mem-budget 64M)
 S="--socket $TMP/d.sock"
 daemon_start d "${OPTS[@]}"
-for i in $(seq 0 $((N - 1))); do
-	"$CTL" $S start "h$i" "$GUESTS/httpd" --net --disk "$TMP/site.img" --disk-ro -- 80 \
-		>/dev/null || fail "start h$i"
-done
-"$CTL" $S list --json >"$TMP/l0.json"
-for i in $(seq 0 $((N - 1))); do
-	id=$(json "$TMP/l0.json" "[v['id'] for v in d if v['name'] == 'h$i'][0]")
-	ADDR[$i]=$(json "$TMP/l0.json" "[v['ipv4'] for v in d if v['name'] == 'h$i'][0]")
-	mac=$(printf '02:de:%02x:%02x:%02x:%02x' $((id >> 24 & 255)) $((id >> 16 & 255)) \
-		$((id >> 8 & 255)) $((id & 255)))
-	ip -n "$NS" neigh replace "${ADDR[$i]}" lladdr "$mac" dev "$TAP" nud permanent
-done
+httpd_fleet "$N" "$TMP/site.img" "$TAP"
 # No retries: a retried request would count twice (a slow answer under load is waited for).
 hits() { in_ns curl -s -m 60 "http://${ADDR[$1]}/hits" 2>/dev/null; }
 # expect_hits I N: VM I answers /hits with N

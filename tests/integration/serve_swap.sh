@@ -11,24 +11,11 @@
 # beside neighbours that go on answering.
 . "$(dirname "$0")/lib.sh"
 require_kvm
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! command -v curl >/dev/null ||
-	[ ! -c /dev/net/tun ]; then
-	echo "SKIP: needs root, ip(8), curl and /dev/net/tun for a namespace and a tap of its own"
-	exit 77
-fi
+require_netns curl
 NS=denali-swapsrv-$$
 TAP=swtap$$
-ip netns add "$NS" || { echo "SKIP: cannot create a network namespace"; exit 77; }
-trap 'daemons_cleanup; ip netns del "$NS" 2>/dev/null' EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
-ip -n "$NS" link set lo up
-in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$NS" tuntap add dev "$TAP" mode tap
-ip -n "$NS" addr add 198.18.13.1/24 dev "$TAP"
-ip -n "$NS" link set "$TAP" up
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$BIN/denalid" >"$TMP/denalid-ns"
-chmod +x "$TMP/denalid-ns"
-DENALID=$TMP/denalid-ns
+trap 'daemons_cleanup; netns_cleanup' EXIT
+netns_up "$NS" "$TAP" 198.18.13.1/24
 
 mkdir -p "$TMP/site"
 head -c 3000 /dev/urandom | base64 -w 76 >"$TMP/site/index.html"
@@ -40,20 +27,7 @@ BUDGET=$((1536 << 10))
 daemon_start d --workers 2 --net 198.18.13.0/24 --tap "$TAP" --swap "$TMP/swap" \
 	--swap-files 2 --swap-size 64M --swap-slot 4M --mem-budget 1536K --boot-charge 512K
 S="--socket $TMP/d.sock"
-for i in $(seq 0 $((N - 1))); do
-	"$CTL" $S start "h$i" "$GUESTS/httpd" --net --disk "$TMP/site.img" --disk-ro -- 80 \
-		>/dev/null || fail "start h$i"
-done
-# Its address and MAC, from list; the neighbour entries are fixed so that no ARP
-# broadcast from Linux wakes every VM at once.
-"$CTL" $S list --json >"$TMP/l0.json"
-for i in $(seq 0 $((N - 1))); do
-	id=$(json "$TMP/l0.json" "[v['id'] for v in d if v['name'] == 'h$i'][0]")
-	ADDR[$i]=$(json "$TMP/l0.json" "[v['ipv4'] for v in d if v['name'] == 'h$i'][0]")
-	mac=$(printf '02:de:%02x:%02x:%02x:%02x' $((id >> 24 & 255)) $((id >> 16 & 255)) \
-		$((id >> 8 & 255)) $((id & 255)))
-	ip -n "$NS" neigh replace "${ADDR[$i]}" lladdr "$mac" dev "$TAP" nud permanent
-done
+httpd_fleet "$N" "$TMP/site.img" "$TAP"
 swapped_count() {
 	"$CTL" $S list --json >"$TMP/lc.json"
 	json "$TMP/lc.json" "sum(1 for v in d if v['residency'] == 'swapped')"
