@@ -1,6 +1,7 @@
 /* denalictl's connection to denalid: one request, its streamed lines (console data, events,
  * progress) and its final reply (protocol: src/ctl/PROTOCOL.md). */
 #include "denalictl.h"
+#include "termsafe.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -194,7 +195,12 @@ int call(json_t *req, json_t **reply)
 			progress_shown = true;
 		}
 		if (json_is_string(data)) {
-			fwrite(json_string_value(data), 1, json_string_length(data), stdout);
+			if (isatty(STDOUT_FILENO)) /* the guest's text, not its escape sequences */
+				term_safe_write(stdout, json_string_value(data),
+						json_string_length(data));
+			else
+				fwrite(json_string_value(data), 1, json_string_length(data),
+				       stdout);
 			fflush(stdout);
 		}
 		if (json_object_get(o, "ok")) {

@@ -232,6 +232,7 @@ int denalid_run(int argc, char **argv)
 	if (nworkers > total)
 		nworkers = total;
 	run_ctx.prefix = total > 1;
+	run_ctx.tty = isatty(STDOUT_FILENO);
 
 	uint8_t *elf = NULL;
 	size_t elf_size = 0;

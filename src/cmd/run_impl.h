@@ -33,6 +33,7 @@ struct run_ctx {
 	pthread_cond_t cond;
 	unsigned done;
 	int prefix;
+	int tty; /* stdout is a terminal (looked at on the main thread: workers may not) */
 	int summary;
 	unsigned suspend_after;
 	const char *snapshot_dir;

@@ -1,6 +1,7 @@
 /* denalid run's output: the help text, the VMs' console lines, what is said when a VM ends,
  * and the --swap and --summary figures. */
 #include "run_impl.h"
+#include "termsafe.h"
 
 #include "../vmm/vm.h"
 
@@ -48,12 +49,21 @@ void run_usage(FILE *f)
 	    RUN_KILLED_STATUS);
 }
 
+/* The guest's bytes as they are, or on a terminal its text without escape sequences. */
+static void put(const char *p, size_t n)
+{
+	if (run_ctx.tty)
+		term_safe_write(stdout, p, n);
+	else
+		fwrite(p, 1, n, stdout);
+}
+
 static void emit_line(struct vm *vm, const char *p, size_t n)
 {
 	if (run_ctx.prefix)
-		printf("%s: %.*s\n", vm->name, (int)n, p);
-	else
-		printf("%.*s\n", (int)n, p);
+		printf("%s: ", vm->name);
+	put(p, n);
+	putchar('\n');
 }
 
 /* Console sink: whole lines, prefixed with the VM name when several run. */
@@ -64,7 +74,7 @@ void run_sink(const char *buf, size_t len, void *arg)
 
 	pthread_mutex_lock(&run_ctx.lock);
 	if (!run_ctx.prefix) {
-		fwrite(buf, 1, len, stdout);
+		put(buf, len);
 		pthread_mutex_unlock(&run_ctx.lock);
 		return;
 	}

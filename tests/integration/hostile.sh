@@ -117,6 +117,17 @@ for a in one rep; do
 	expect_not_in "reuse-in-$a" "$TMP/reuse-in-$a.err" "entrystate-1 killed"
 done
 
+# Console text on the operator's terminal: a guest's escape sequences (title, OSC 52
+# clipboard, clear screen, 8-bit and UTF-8 CSI, a cursor report request) arrive as '?', its
+# UTF-8 text unchanged; a pipe or a file still gets the bytes as they were.
+on_tty "$TMP/termesc.tty" "$DENALID" run "$GUESTS/hostile-termesc"
+expect_term_safe termesc-run "$TMP/termesc.tty"
+expect_in termesc-run "$TMP/termesc.tty" "termesc: ?]0;owned??]52;c;"
+expect_in termesc-run "$TMP/termesc.tty" "done é ✓"
+run_denalid termesc run "$GUESTS/hostile-termesc"
+expect_status termesc 0 "$STATUS"
+expect_in termesc "$TMP/termesc.out" "$(printf 'termesc: \033]0;owned\007')"
+
 # A console flood is rate-limited, not fatal: bounded output, drops counted.
 run_denalid flood run "$GUESTS/hostile-flood" --with "$GUESTS/sleeper 3 10"
 expect_status flood 0 "$STATUS"

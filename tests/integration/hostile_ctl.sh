@@ -4,6 +4,7 @@
 #    clients each starting one VM from a 60 MiB image made the daemon hold 1.8 GB (a thousand
 #    would hold 60 GB). The images held are bounded: the daemon's peak RSS stays under
 #    600 MiB, every refusal says why, and the daemon goes on serving.
+#  - A guest's console escape sequences never reach the terminal of denalictl console.
 #  - A guest's idle deadline at the far end of the clock neither wakes it nor stops its stop.
 . "$(dirname "$0")/lib.sh"
 require_kvm
@@ -70,6 +71,18 @@ far=$(json "$TMP/far.json" "[(v['state'], v['exits']) for v in d if v['name'] ==
 [ "$far" = "[('idle', 2)]" ] || fail "far deadline: woke or ran again: $far"
 timeout 30 "$CTL" $S stop far >/dev/null
 expect_status far-stop 0 "$?"
+# denalictl console on a terminal shows a guest's text, not its escape sequences.
+"$CTL" $S start term "$GUESTS/hostile-termesc" --mem 2M >/dev/null
+for _ in $(seq 300); do # hang guard 30 s
+	"$CTL" $S list | grep -q '^term .*exited' && break
+	sleep 0.1
+done
+on_tty "$TMP/term.tty" "$CTL" $S console term
+expect_term_safe console-tty "$TMP/term.tty"
+expect_in console-tty "$TMP/term.tty" "termesc: ?]0;owned??]52;c;"
+expect_in console-tty "$TMP/term.tty" "done é ✓"
+"$CTL" $S console term >"$TMP/term.raw"
+expect_in console-raw "$TMP/term.raw" "$(printf 'termesc: \033]0;owned\007')"
 daemon_stop "$DPID"
 expect_status a-sigterm 0 "$?"
 finish

@@ -179,3 +179,39 @@ httpd_fleet() {
 		ip -n "$NETNS" neigh replace "${ADDR[$i]}" lladdr "$mac" dev "$tap" nud permanent
 	done
 }
+
+# on_tty OUT CMD...: runs CMD with its stdout on a pseudo-terminal (raw: no newline
+# translation), what it wrote there in OUT; stderr and stdin are /dev/null.
+on_tty() {
+	local out=$1
+	shift
+	python3 - "$out" "$@" <<'PY'
+import os, subprocess, sys, tty
+m, s = os.openpty()
+tty.setraw(s)
+p = subprocess.Popen(sys.argv[2:], stdout=s, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+os.close(s)
+out = b""
+while True:
+    try:
+        d = os.read(m, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+p.wait()
+open(sys.argv[1], "wb").write(out)
+PY
+}
+
+# expect_term_safe NAME FILE: FILE holds nothing a terminal would act on (C0 controls but
+# newline and tab, DEL, C1 controls raw or in UTF-8).
+expect_term_safe() {
+	CHECKS=$((CHECKS + 1))
+	python3 - "$2" <<'PY' || fail "$1: control bytes reached the terminal: $(od -c "$2" | head -3)"
+import re, sys
+d = open(sys.argv[1], "rb").read()
+sys.exit(1 if re.search(rb"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]", d.replace(b"\xc3\xa9", b"").replace(b"\xe2\x9c\x93", b"")) else 0)
+PY
+}
