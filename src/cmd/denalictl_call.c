@@ -91,7 +91,8 @@ static json_t *conn_recv(struct conn *c)
 		if (nl) {
 			size_t n = (size_t)(nl - c->buf);
 			json_error_t jerr;
-			json_t *o = json_loadb(c->buf, n, 0, &jerr);
+			/* Console data is the guest's: a NUL it printed comes as \u0000. */
+			json_t *o = json_loadb(c->buf, n, JSON_ALLOW_NUL, &jerr);
 			memmove(c->buf, nl + 1, c->len - n - 1);
 			c->len -= n + 1;
 			if (!o || !json_is_object(o)) {

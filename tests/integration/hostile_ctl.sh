@@ -83,6 +83,18 @@ expect_in console-tty "$TMP/term.tty" "termesc: ?]0;owned??]52;c;"
 expect_in console-tty "$TMP/term.tty" "done é ✓"
 "$CTL" $S console term >"$TMP/term.raw"
 expect_in console-raw "$TMP/term.raw" "$(printf 'termesc: \033]0;owned\007')"
+# A NUL the guest printed (\u0000 in the reply) neither breaks the client nor hides the rest.
+"$CTL" $S start nul "$GUESTS/hostile-termesc" --mem 2M -- nul >/dev/null
+for _ in $(seq 300); do # hang guard 30 s
+	"$CTL" $S list | grep -q '^nul .*exited' && break
+	sleep 0.1
+done
+"$CTL" $S console nul >"$TMP/nul.raw" 2>"$TMP/nul.err"
+expect_status console-nul 0 "$?"
+expect_in console-nul "$TMP/nul.raw" "after the nul"
+CHECKS=$((CHECKS + 1))
+[ "$(head -c 9 "$TMP/nul.raw" | od -An -c | tr -s ' ')" = " n u l : a \0 b \n" ] ||
+	fail "console-nul: the NUL did not come through: $(od -c "$TMP/nul.raw" | head -2)"
 daemon_stop "$DPID"
 expect_status a-sigterm 0 "$?"
 finish
