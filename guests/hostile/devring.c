@@ -10,6 +10,11 @@
  *   blkhdr   blk request header spanning the end of guest memory
  *   blkdata  blk request whose data runs past the end of guest memory
  *   blkindex blk avail_prod 1000 ahead
+ *   blkpriv  blk READ whose header sits at the end of the blk ring page (0x6ff0) and whose
+ *            data would land on the GDT (0x7000): the monitor must not write its own pages
+ *   rxvregs  net rx buffer on the read-only vregs page (0x1000)
+ *   rxpriv   net rx buffer on the page tables (0xb000): a neighbour's frame must never
+ *            become this guest's page-table entries
  */
 #include "hostile.h"
 
@@ -60,6 +65,18 @@ int main(int argc, char **argv)
 		post(DENALI_BLK_RING_GPA, (uintptr_t)frame, 16 + (1u << 30));
 	else if (!strcmp(m, "blkindex"))
 		bump(DENALI_BLK_RING_GPA);
+	else if (!strcmp(m, "blkpriv")) {
+		volatile struct denali_blk_req *h =
+		    (volatile struct denali_blk_req *)(uintptr_t)(DENALI_BLK_RING_GPA + 0xff0);
+
+		h->op = DENALI_BLK_READ;
+		h->nsectors = 1;
+		h->sector = 0;
+		post(DENALI_BLK_RING_GPA, DENALI_BLK_RING_GPA + 0xff0, 16 + 512);
+	} else if (!strcmp(m, "rxvregs"))
+		post(DENALI_NET_RX_RING_GPA, DENALI_VREGS_GPA, 1514);
+	else if (!strcmp(m, "rxpriv"))
+		post(DENALI_NET_RX_RING_GPA, 0xb000, 1514);
 	else
 		return 2;
 	dn_kick(DENALI_RING_NET_TX | DENALI_RING_BLK);

@@ -101,4 +101,7 @@ hostile txlen "net tx ring: descriptor 0 length 4000 exceeds the 1514-byte frame
 hostile txindex "net tx ring: producer index 1000 is out of range"
 hostile rxaddr "net rx ring: descriptor 0 [0xfffe00, +1514) is outside guest memory"
 hostile rxindex "net rx ring: producer index 1000 is out of range"
+# A received frame must never be written on the vregs page nor the page tables.
+hostile rxvregs "net rx ring: descriptor 0 [0x1000, +1514) is outside guest memory"
+hostile rxpriv "net rx ring: descriptor 0 [0xb000, +1514) is outside guest memory"
 finish
