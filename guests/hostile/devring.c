@@ -12,6 +12,8 @@
  *   blkindex blk avail_prod 1000 ahead
  *   blkpriv  blk READ whose header sits at the end of the blk ring page (0x6ff0) and whose
  *            data would land on the GDT (0x7000): the monitor must not write its own pages
+ *   blkleak  blk WRITE of the same place: the GDT's bytes would reach the disk
+ *   txpriv   net tx frame read from the page tables (0xb000): they would reach the wire
  *   rxvregs  net rx buffer on the read-only vregs page (0x1000)
  *   rxpriv   net rx buffer on the page tables (0xb000): a neighbour's frame must never
  *            become this guest's page-table entries
@@ -65,15 +67,17 @@ int main(int argc, char **argv)
 		post(DENALI_BLK_RING_GPA, (uintptr_t)frame, 16 + (1u << 30));
 	else if (!strcmp(m, "blkindex"))
 		bump(DENALI_BLK_RING_GPA);
-	else if (!strcmp(m, "blkpriv")) {
+	else if (!strcmp(m, "blkpriv") || !strcmp(m, "blkleak")) {
 		volatile struct denali_blk_req *h =
 		    (volatile struct denali_blk_req *)(uintptr_t)(DENALI_BLK_RING_GPA + 0xff0);
 
-		h->op = DENALI_BLK_READ;
+		h->op = !strcmp(m, "blkpriv") ? DENALI_BLK_READ : DENALI_BLK_WRITE;
 		h->nsectors = 1;
 		h->sector = 0;
 		post(DENALI_BLK_RING_GPA, DENALI_BLK_RING_GPA + 0xff0, 16 + 512);
-	} else if (!strcmp(m, "rxvregs"))
+	} else if (!strcmp(m, "txpriv"))
+		post(DENALI_NET_TX_RING_GPA, 0xb000, 64);
+	else if (!strcmp(m, "rxvregs"))
 		post(DENALI_NET_RX_RING_GPA, DENALI_VREGS_GPA, 1514);
 	else if (!strcmp(m, "rxpriv"))
 		post(DENALI_NET_RX_RING_GPA, 0xb000, 1514);

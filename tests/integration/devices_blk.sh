@@ -92,6 +92,8 @@ hostile() {
 hostile blkhdr "blk ring: descriptor 0 request header [0xfffff8, +16) is outside guest memory"
 hostile blkdata "blk ring: descriptor 0 [0x"
 hostile blkindex "blk ring: producer index 1000 is out of range"
-# A read into the monitor's GDT (header at the end of the ring page, data on 0x7000).
+# A read into the monitor's GDT, or a write of it to the disk (header at the end of the
+# ring page, data on 0x7000).
 hostile blkpriv "blk ring: descriptor 0 [0x6ff0, +528) is outside guest memory"
+hostile blkleak "blk ring: descriptor 0 [0x6ff0, +528) is outside guest memory"
 finish

@@ -104,4 +104,6 @@ hostile rxindex "net rx ring: producer index 1000 is out of range"
 # A received frame must never be written on the vregs page nor the page tables.
 hostile rxvregs "net rx ring: descriptor 0 [0x1000, +1514) is outside guest memory"
 hostile rxpriv "net rx ring: descriptor 0 [0xb000, +1514) is outside guest memory"
+# Nor are the page tables read as a frame to send.
+hostile txpriv "net tx ring: descriptor 0 [0xb000, +64) is outside guest memory"
 finish
