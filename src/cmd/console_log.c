@@ -1,3 +1,10 @@
+/*
+ * STATE/vms/NAME/console.log (console_log.h). A live VM's output is written
+ * by its worker through io_uring (devices/console_file.c); this file opens
+ * and rotates the log for it on the log thread, and writes what was left
+ * when the VM ended. Nothing here runs on a worker or under a lock a worker
+ * waits for.
+ */
 #include "console_log.h"
 
 #include "vmm/vm.h"
@@ -17,7 +24,7 @@ static int write_all(int fd, const char *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return -errno;
+			return w < 0 ? -errno : -EIO;
 		p += w;
 		n -= (size_t)w;
 	}
@@ -40,20 +47,28 @@ int console_log_begin(const char *state_dir, const char *name)
 	return 0;
 }
 
-/* Opens console.log for appending, rotating it first when it is full; *room = bytes it may
- * still take. */
-static int open_log(const char *path, const char *old, uint64_t max, uint64_t *room)
+/* Opens console.log for appending, rotating it first when it is full (or when rotate is
+ * set); *size = its size. An fd or -errno. */
+static int open_log(const char *state_dir, const char *name, int rotate, uint64_t max,
+		    uint64_t *size)
 {
+	char path[4200], old[4200];
 	struct stat st;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	int fd;
 
+	snprintf(path, sizeof(path), "%s/vms", state_dir);
+	mkdir(path, 0750);
+	snprintf(path, sizeof(path), "%s/vms/%s", state_dir, name);
+	mkdir(path, 0750);
+	log_paths(state_dir, name, path, old, sizeof(path));
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return -EINVAL;
 	}
-	if ((uint64_t)st.st_size >= max) {
+	if (rotate || (uint64_t)st.st_size >= max) {
 		close(fd);
 		if (rename(path, old) < 0)
 			return -errno;
@@ -63,58 +78,78 @@ static int open_log(const char *path, const char *old, uint64_t max, uint64_t *r
 			return -errno;
 		st.st_size = 0;
 	}
-	*room = max - (uint64_t)st.st_size;
+	*size = (uint64_t)st.st_size;
 	return fd;
 }
 
-/* Appends n bytes, never letting console.log pass max: what does not fit goes to a new one. */
-static int append_capped(const char *path, const char *old, const char *p, size_t n, uint64_t max)
+int console_log_serve(const char *state_dir, struct vm *vm, uint64_t max)
 {
-	while (n) {
-		uint64_t room = 0;
-		int fd = open_log(path, old, max, &room), rc;
-		size_t k;
+	int want = console_log_want(&vm->console), fd;
+	uint64_t size = 0;
 
-		if (fd < 0)
-			return fd;
-		k = room < n ? (size_t)room : n;
-		rc = write_all(fd, p, k);
-		close(fd);
-		if (rc)
-			return rc;
-		p += k;
-		n -= k;
+	if (want == CONSOLE_LOG_IDLE)
+		return 0;
+	fd = open_log(state_dir, vm->name, want == CONSOLE_LOG_ROTATE, max, &size);
+	if (fd < 0) {
+		console_log_fail(&vm->console);
+		return fd;
 	}
+	console_log_hand(&vm->console, fd, size);
 	return 0;
 }
 
-int console_log_flush(const char *state_dir, struct vm *vm, uint64_t *logged, uint64_t max)
+int console_log_pending(const struct vm *vm)
 {
-	char path[4200], old[4200], buf[16384];
+	return vm->console.log.max && vm->console.log.pos != vm->console.written;
+}
+
+int console_log_flush(const char *state_dir, struct vm *vm, uint64_t max)
+{
+	struct console_dev *c = &vm->console;
+	struct console_log *l = &c->log;
+	char buf[16384];
+	int fd = -1, rc = 0, in;
 	uint64_t next;
 	size_t n;
-	int rc = 0;
 
-	if (__atomic_load_n(&vm->console.written, __ATOMIC_ACQUIRE) == *logged)
+	if ((in = __atomic_exchange_n(&l->fd_in, 0, __ATOMIC_ACQ_REL)))
+		close(in - 1); /* handed over too late: this thread writes with its own */
+	if (!console_log_pending(vm))
 		return 0;
-	snprintf(path, sizeof(path), "%s/vms", state_dir);
-	mkdir(path, 0750);
-	snprintf(path, sizeof(path), "%s/vms/%s", state_dir, vm->name);
-	mkdir(path, 0750);
-	log_paths(state_dir, vm->name, path, old, sizeof(path));
-	while (!rc && (n = console_read(&vm->console, *logged, buf, sizeof(buf), &next)) > 0) {
-		char note[96];
-		int len = 0;
+	while ((n = console_read(c, l->pos, buf, sizeof(buf), &next)) > 0) {
+		size_t done = 0;
 
-		if (next - n > *logged)
-			len = snprintf(note, sizeof(note),
-				       "\n[denali: %lu bytes of console output not logged]\n",
-				       next - n - *logged);
-		if (len)
-			rc = append_capped(path, old, note, (size_t)len, max);
-		if (!rc)
-			rc = append_capped(path, old, buf, n, max);
-		*logged = next;
+		if (next - n > l->pos) /* left the in-memory buffer before it was logged */
+			__atomic_fetch_add(&l->lost, next - n - l->pos, __ATOMIC_RELAXED);
+		l->pos = next;
+		while (done < n) {
+			size_t k;
+
+			if (fd < 0 || l->size >= max) {
+				if (fd >= 0)
+					close(fd);
+				fd = open_log(state_dir, vm->name, fd >= 0, max, &l->size);
+				if (fd < 0)
+					break;
+			}
+			k = max - l->size < n - done ? (size_t)(max - l->size) : n - done;
+			if ((rc = write_all(fd, buf + done, k)) < 0)
+				break;
+			l->size += k;
+			done += k;
+			__atomic_fetch_add(&l->bytes, k, __ATOMIC_RELAXED);
+		}
+		if (done < n) { /* ENOSPC, EIO, no file: the rest of this read is lost */
+			__atomic_fetch_add(&l->errors, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&l->lost, n - done, __ATOMIC_RELAXED);
+			rc = rc ? rc : fd;
+		}
 	}
-	return rc;
+	if (l->pos < c->written) { /* nothing left to read of it */
+		__atomic_fetch_add(&l->lost, c->written - l->pos, __ATOMIC_RELAXED);
+		l->pos = c->written;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc < 0 ? rc : 0;
 }

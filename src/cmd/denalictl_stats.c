@@ -126,9 +126,11 @@ static int vm_stats(const char *name, bool json)
 		printf(" (%s)", json_string_value(json_object_get(vm, "reason")));
 	printf("\n");
 	print_counters(json_object_get(vm, "counters"));
-	printf("%-20s %lld bytes, %lld dropped\n", "console",
+	printf("%-20s %lld bytes, %lld dropped; console.log %lld bytes, %lld lost\n", "console",
 	       (long long)json_integer_value(json_object_get(vm, "console_bytes")),
-	       (long long)json_integer_value(json_object_get(vm, "console_dropped")));
+	       (long long)json_integer_value(json_object_get(vm, "console_dropped")),
+	       (long long)json_integer_value(json_object_get(vm, "console_log_bytes")),
+	       (long long)json_integer_value(json_object_get(vm, "console_log_lost")));
 	v = json_object_get(vm, "ipv4");
 	printf("%-20s %s\n", "ipv4", json_is_string(v) ? json_string_value(v) : "-");
 	d = json_object_get(vm, "devices");

@@ -85,6 +85,7 @@ static void fold(struct fleet_totals *t, const struct vm *vm)
 	counters_add(&t->ctr, &vm->ctr);
 	t->console_bytes += vm->console.written;
 	t->console_dropped += vm->console.dropped;
+	t->console_log_lost += vm->console.log.lost;
 	t->removed++;
 }
 
@@ -267,8 +268,10 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 		}
 		if (!rc && v->task.vm->vregs->ipv4_addr)
 			inet_ntop(AF_INET, &v->task.vm->vregs->ipv4_addr, v->ipv4, sizeof(v->ipv4));
-		if (!rc && f->state_dir)
+		if (!rc && f->state_dir) {
 			console_log_begin(f->state_dir, spec->name); /* a new log per VM life */
+			console_log_enable(&v->task.vm->console, f->log_max, fleet_log_notify, f);
+		}
 		if (!rc) {
 			sched_entity_init(&v->task.se, &v->task);
 			/* Known before the worker sees it, so a stop can follow at once. */
@@ -356,8 +359,16 @@ static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size
 	fold(&f->gone, v->task.vm);
 	event_log_add(&f->ev, "stop", v->task.vm->name, v->task.vm->id, 0,
 		      "removed by the operator");
-	console_log_flush(f->state_dir, v->task.vm, &v->logged, f->log_max);
 	pthread_mutex_unlock(&f->lock);
+	/* Out of the registry and ended: ours alone, written without the lock. */
+	if (f->state_dir) {
+		uint64_t lost = v->task.vm->console.log.lost;
+
+		console_log_flush(f->state_dir, v->task.vm, f->log_max);
+		pthread_mutex_lock(&f->lock); /* what the last flush lost, into the totals */
+		f->gone.console_log_lost += v->task.vm->console.log.lost - lost;
+		pthread_mutex_unlock(&f->lock);
+	}
 	vm_destroy(v->task.vm);
 	free(v);
 	return 0;
@@ -411,43 +422,6 @@ static json_t *fleet_names(void *ctx)
 		json_array_append_new(arr, json_string(v->task.vm->name));
 	pthread_mutex_unlock(&f->lock);
 	return arr;
-}
-
-/*
- * The log thread appends console output to STATE/vms/NAME/console.log twice
- * a second; the VMs never wait for it. It needs no capabilities: it is made
- * by privs_thread_create(), which drops them before it runs.
- */
-static void *logger_main(void *arg)
-{
-	struct fleet *f = arg;
-	struct timespec ts;
-
-	pthread_mutex_lock(&f->lock);
-	while (!f->logger_quit) {
-		while (f->ev.logged_seq + 1 < f->ev.next_seq) {
-			const struct vm_event *e = event_log_get(&f->ev, ++f->ev.logged_seq);
-			char line[400];
-
-			if (!e)
-				continue; /* fell out of the ring before it was logged */
-			event_format(e, line, sizeof(line));
-			log_info("%s", line);
-		}
-		fleet_rates_tick(f);
-		for (struct fleet_vm *v = f->vms; v; v = v->next)
-			if (console_log_flush(f->state_dir, v->task.vm, &v->logged, f->log_max) < 0)
-				v->logged = v->task.vm->console.written; /* give up, quietly */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 500000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&f->logger_cond, &f->lock, &ts);
-	}
-	pthread_mutex_unlock(&f->lock);
-	return NULL;
 }
 
 int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
@@ -537,7 +511,7 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	f->state_dir = strdup(cfg->state_dir ? cfg->state_dir : ".");
 	f->log_max = cfg->console_log_max ? cfg->console_log_max : CONSOLE_LOG_MAX;
 	pthread_cond_init(&f->logger_cond, NULL);
-	if (f->state_dir && privs_thread_create(&f->logger, logger_main, f) == 0)
+	if (f->state_dir && privs_thread_create(&f->logger, fleet_logger_main, f) == 0)
 		f->logger_running = 1;
 	fprintf(stderr,
 		"denalid: %u workers; limits: %u live VMs, %u registered, %llu MiB of guest "

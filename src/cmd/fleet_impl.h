@@ -24,7 +24,6 @@ struct fleet_vm {
 	int done;		      /* set on the worker thread when it exited/was killed */
 	int stopping;		      /* WCMD_STOP sent */
 	unsigned pins;		      /* operator commands using the task without f->lock */
-	uint64_t logged;	      /* console bytes written to console.log */
 	int64_t started_ms, ended_ms; /* CLOCK_REALTIME; ended_ms 0 while it runs */
 	struct fleet_vm *next;
 	char ipv4[16]; /* dotted quad, "" = no address */
@@ -33,7 +32,7 @@ struct fleet_vm {
 /* Totals that only go up: what the VMs that are gone did, folded in when they go. */
 struct fleet_totals {
 	struct vm_counters ctr;
-	uint64_t console_bytes, console_dropped;
+	uint64_t console_bytes, console_dropped, console_log_lost;
 	uint64_t started, exited, killed, removed;
 };
 
@@ -75,6 +74,12 @@ struct fleet {
 	struct fleet_restore *restore; /* the swap log replayed at start, by id */
 	size_t nrestore;
 };
+
+/* The console_log_enable() hook: wakes the log thread (any thread, no lock). */
+void fleet_log_notify(void *arg);
+
+/* The log thread (fleet_log.c), started by fleet_open with the fleet. */
+void *fleet_logger_main(void *arg);
 
 /* Under f->lock. */
 struct fleet_vm *fleet_find(struct fleet *f, const char *name);

@@ -193,6 +193,7 @@ json_t *fleet_json_stats(void *ctx)
 		counters_add(&t.ctr, &vm->ctr);
 		t.console_bytes += vm->console.written;
 		t.console_dropped += vm->console.dropped;
+		t.console_log_lost += __atomic_load_n(&vm->console.log.lost, __ATOMIC_RELAXED);
 	}
 	for (unsigned i = 0; i < f->nworkers; i++) {
 		struct lateness wl = {0};
@@ -220,9 +221,10 @@ json_t *fleet_json_stats(void *ctx)
 	    workers, "registered", (json_int_t)f->nvms, "max_vms", (json_int_t)f->adm.max_vms,
 	    "max_live", (json_int_t)f->adm.max_live, "shells_pooled", (json_int_t)shell_pool_size(),
 	    "admission", admission_json(&f->adm), "totals",
-	    json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "counters", counters_json(&t.ctr),
+	    json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "counters", counters_json(&t.ctr),
 		      "console_bytes", (json_int_t)t.console_bytes, "console_dropped",
-		      (json_int_t)t.console_dropped, "vms_started", (json_int_t)t.started,
+		      (json_int_t)t.console_dropped, "console_log_lost",
+		      (json_int_t)t.console_log_lost, "vms_started", (json_int_t)t.started,
 		      "vms_exited", (json_int_t)t.exited, "vms_killed", (json_int_t)t.killed,
 		      "vms_removed", (json_int_t)t.removed),
 	    "exits_total", json_integer((json_int_t)t.ctr.exits));
@@ -263,6 +265,12 @@ json_t *fleet_json_vm_stats(void *ctx, const char *name)
 		    "console_dropped", (json_int_t)vm->console.dropped, "mem_bytes",
 		    (json_int_t)vm->mem_size, "started_ms", (json_int_t)v->started_ms, "ended_ms",
 		    v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
+		json_object_set_new(out, "console_log_bytes",
+				    json_integer((json_int_t)__atomic_load_n(&vm->console.log.bytes,
+									     __ATOMIC_RELAXED)));
+		json_object_set_new(out, "console_log_lost",
+				    json_integer((json_int_t)__atomic_load_n(&vm->console.log.lost,
+									     __ATOMIC_RELAXED)));
 	}
 	pthread_mutex_unlock(&f->lock);
 	return out;

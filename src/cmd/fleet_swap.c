@@ -437,8 +437,10 @@ int fleet_swap_import(void *ctx, const char *file, const char *name, char *err, 
 	v->task.vm = vm;
 	sched_entity_init(&v->task.se, &v->task);
 	v->task.w = &f->workers[f->next_worker++ % f->nworkers];
-	if (f->state_dir)
+	if (f->state_dir) {
 		console_log_begin(f->state_dir, vm->name);
+		console_log_enable(&vm->console, f->log_max, fleet_log_notify, f);
+	}
 	rc = fleet_swap_add(f, v, err, errlen);
 	if (rc) {
 		admission_vm_ended(&f->adm, vm->mem_size);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char drop_note[] = "\n[denali: console output dropped: rate limit]\n";
 
@@ -27,8 +28,44 @@ static uint64_t now_ns(void)
 static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
 		    size_t whylen)
 {
+	struct console_dev *c = (struct console_dev *)d;
+	int rc = console_drain(c, g, why, whylen);
+
 	(void)events;
-	return console_drain((struct console_dev *)d, g, why, whylen);
+	/* The last write's completion first (it starts the next), then what is new. */
+	if (c->log.busy && c->log.poll)
+		c->log.poll(c->log.reap_arg);
+	if (c->log.pos != c->written)
+		console_log_kick(c);
+	return rc;
+}
+
+static int op_attach(struct device *d, const struct dev_host *h)
+{
+	struct console_dev *c = (struct console_dev *)d;
+
+	c->log.ring = h->ring;
+	c->log.reap = h->reap;
+	c->log.poll = h->poll;
+	c->log.reap_arg = h->reap_arg;
+	return 0;
+}
+
+static void op_quiesce(struct device *d)
+{
+	console_log_quiesce((struct console_dev *)d);
+}
+
+static void op_detach(struct device *d)
+{
+	struct console_dev *c = (struct console_dev *)d;
+
+	console_log_quiesce(c);
+	if (!c->log.busy) {
+		c->log.ring = NULL;
+		c->log.reap = NULL;
+		c->log.poll = NULL;
+	}
 }
 
 static unsigned op_counters(const struct device *d, struct dev_counter *out, unsigned max)
@@ -40,6 +77,15 @@ static unsigned op_counters(const struct device *d, struct dev_counter *out, uns
 		out[n++] = (struct dev_counter){"console_bytes", c->written};
 	if (n < max)
 		out[n++] = (struct dev_counter){"console_dropped_bytes", c->dropped};
+	if (n < max)
+		out[n++] = (struct dev_counter){"console_log_bytes",
+						__atomic_load_n(&c->log.bytes, __ATOMIC_RELAXED)};
+	if (n < max)
+		out[n++] = (struct dev_counter){"console_log_lost_bytes",
+						__atomic_load_n(&c->log.lost, __ATOMIC_RELAXED)};
+	if (n < max)
+		out[n++] = (struct dev_counter){"console_log_errors",
+						__atomic_load_n(&c->log.errors, __ATOMIC_RELAXED)};
 	return n;
 }
 
@@ -66,7 +112,10 @@ static int op_restore(struct device *d, const void *buf, size_t len)
 static const struct device_ops console_ops = {
     .kind = "console",
     .ring_mask = DENALI_RING_CONSOLE,
+    .attach = op_attach,
     .drain = op_drain,
+    .quiesce = op_quiesce,
+    .detach = op_detach,
     .save = op_save,
     .restore = op_restore,
     .counters = op_counters,
@@ -80,11 +129,21 @@ void console_init(struct console_dev *c, console_sink_fn sink, void *arg)
 	c->refill_ns = now_ns();
 	c->sink = sink;
 	c->sink_arg = arg;
+	c->log.fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 }
 
 void console_free(struct console_dev *c)
 {
+	int in = __atomic_exchange_n(&c->log.fd_in, 0, __ATOMIC_ACQ_REL);
+
+	if (in)
+		close(in - 1);
+	if (c->log.fd >= 0)
+		close(c->log.fd);
+	c->log.fd = -1;
+	free(c->log.buf);
+	c->log.buf = NULL;
 	free(c->buf);
 	c->buf = NULL;
 	free(c->tail);
@@ -97,6 +156,8 @@ void console_free(struct console_dev *c)
 static void ring_back(struct console_dev *c)
 {
 	c->buf = malloc(CONSOLE_BUF_SIZE);
+	/* The rest of the new ring holds nothing of this VM's: not to be read. */
+	c->kept_from = c->written - (c->tail ? c->tail_len : 0);
 	if (c->buf && c->tail)
 		for (uint32_t i = 0; i < c->tail_len; i++)
 			c->buf[(c->written - c->tail_len + i) % CONSOLE_BUF_SIZE] = c->tail[i];
@@ -228,6 +289,8 @@ static size_t read_locked(const struct console_dev *c, uint64_t off, char *out, 
 	uint64_t oldest = c->written > CONSOLE_BUF_SIZE ? c->written - CONSOLE_BUF_SIZE : 0;
 	size_t n = 0;
 
+	if (c->buf && oldest < c->kept_from)
+		oldest = c->kept_from;
 	if (!c->buf && c->tail)
 		oldest = c->written - c->tail_len;
 	if (off < oldest)

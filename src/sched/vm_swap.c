@@ -146,8 +146,14 @@ int vm_swap_blob_apply(struct vm *vm, const uint8_t *b, uint32_t len, char *err,
 		p += sizeof(d) + d.len;
 	}
 	pthread_mutex_lock(&c->lock);
+	/* Adopted by a new daemon (this console has seen nothing of the history): what came
+	 * before was the old daemon's to log, not output this one lost. */
+	if (c->written == 0 && c->log.pos == 0 && c->log.bytes == 0 && c->log.lost == 0)
+		c->log.pos = h.console_written;
 	c->written = h.console_written;
 	c->dropped = h.console_dropped;
+	/* Only the saved tail is output of this VM: the rest of the ring is not to be read. */
+	c->kept_from = h.console_written - h.console_len;
 	if (h.console_len && (c->buf || (c->buf = malloc(CONSOLE_BUF_SIZE)))) {
 		uint64_t from = h.console_written - h.console_len;
 

@@ -337,6 +337,12 @@ static void handle_cmd(struct worker *w, struct worker_cmd *c)
 	case WCMD_SWAP_IN:
 		handle_swap(w, t, c->op);
 		break;
+	case WCMD_CONSOLE_LOG:
+		/* A finished VM's log is the control thread's; a swapped one has no ring. */
+		if (t->added && !t->swapped && t->vm->status != VM_EXITED &&
+		    t->vm->status != VM_KILLED)
+			console_log_kick(&t->vm->console);
+		break;
 	}
 }
 

@@ -31,8 +31,17 @@ struct task {
 	int added;		/* WCMD_ADD handled: counted in the worker's live tasks */
 };
 
-/* WCMD_SWAP_OUT / WCMD_SWAP_IN are carried out by the swap hook. */
-enum worker_cmd_op { WCMD_ADD, WCMD_STOP, WCMD_WAKE, WCMD_SWAP_OUT, WCMD_SWAP_IN };
+/* WCMD_SWAP_OUT / WCMD_SWAP_IN are carried out by the swap hook. WCMD_CONSOLE_LOG: the
+ * console's log file was handed over; the worker writes what waits for it, without running
+ * the VM (an idle VM may not exit for a long time). */
+enum worker_cmd_op {
+	WCMD_ADD,
+	WCMD_STOP,
+	WCMD_WAKE,
+	WCMD_SWAP_OUT,
+	WCMD_SWAP_IN,
+	WCMD_CONSOLE_LOG
+};
 
 struct worker_cmd {
 	enum worker_cmd_op op;
