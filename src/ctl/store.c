@@ -1,4 +1,5 @@
 #include "store.h"
+#include "store_impl.h"
 
 #include "log.h"
 #include "proto.h"
@@ -13,16 +14,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct ctl_store {
-	char dir[PATH_MAX - 256]; /* STATE/vms; leaves room for NAME/def.json.tmp */
-	char state[PATH_MAX - 256];
-	char trash[PATH_MAX - 256]; /* STATE/trash: removed definitions, emptied later */
-	int lock_fd;
-	uint64_t next_id;  /* 0 = not read yet */
-	uint64_t max_seen; /* highest id in a definition read */
-	int batch;	   /* in store_batch_begin/end: no fsyncs */
-};
 
 int store_open(const char *state_dir, struct ctl_store **out)
 {
@@ -48,13 +39,7 @@ int store_open(const char *state_dir, struct ctl_store **out)
 		log_err("mkdir %s: %s", st->dir, strerror(errno));
 		goto err;
 	}
-	/* Without it store_del() removes in place, as it did before the trash. */
-	snprintf(st->trash, sizeof(st->trash), "%s/trash", state_dir);
-	if (mkdir(st->trash, 0750) < 0 && errno != EEXIST) {
-		log_warn("mkdir %s: %s (definitions are removed in place)", st->trash,
-			 strerror(errno));
-		st->trash[0] = '\0';
-	}
+	store_trash_open(st);
 	*out = st;
 	return 0;
 err:
@@ -64,8 +49,11 @@ err:
 
 void store_close(struct ctl_store *st)
 {
-	if (st && st->lock_fd >= 0)
+	if (!st)
+		return;
+	if (st->lock_fd >= 0)
 		close(st->lock_fd);
+	store_trash_close(st);
 	free(st);
 }
 
@@ -103,12 +91,12 @@ int store_lock(struct ctl_store *st, long *holder)
 
 /* A job's writer (store_writer.c) reads this while the serving thread opens and closes
  * other batches. */
-static int batch_open(const struct ctl_store *st)
+int batch_open(const struct ctl_store *st)
 {
 	return __atomic_load_n(&st->batch, __ATOMIC_RELAXED) > 0;
 }
 
-static int fsync_dir(const char *path)
+int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r = 0;
@@ -121,7 +109,7 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
 		ssize_t w = write(fd, p, n);
@@ -259,6 +247,11 @@ int store_put(struct ctl_store *st, const struct vm_spec *spec)
 	if (!text)
 		return -ENOMEM;
 
+	/* A new VM's directory: a spare one if there is (no inode allocated, none freed). */
+	if (store_spare_take(st, vmdir, text) == 0) {
+		r = 0;
+		goto out;
+	}
 	if (mkdir(vmdir, 0750) < 0 && errno != EEXIST) {
 		r = -errno;
 		log_err("vm %s: mkdir %s: %s", spec->name, vmdir, strerror(errno));
@@ -299,82 +292,6 @@ out:
 	return r;
 }
 
-/* A name in the trash no other removal, of this process or an earlier one, has used. */
-static void trash_name(const struct ctl_store *st, char *dst, size_t len)
-{
-	static uint64_t serial;
-
-	snprintf(dst, len, "%s/%ld-%llu", st->trash, (long)getpid(),
-		 (unsigned long long)__atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
-}
-
-/*
- * Into the trash with one rename: the VM's whole directory when it holds nothing but the
- * definition (no console.log to keep), or else the definition alone. An unlink and an rmdir
- * free blocks, and on a file system mounted with `discard` each waits for the disk: 1 ms a VM
- * here, on the critical path of a `stop --all`. A rename frees nothing. 0, or -errno with
- * nothing moved.
- */
-static int trash_move(const struct ctl_store *st, const char *vmdir, const char *path)
-{
-	char logs[PATH_MAX + 32], to[PATH_MAX];
-	int keep;
-
-	if (!st->trash[0])
-		return -ENOTDIR;
-	if (access(path, F_OK) < 0)
-		return -errno;
-	snprintf(logs, sizeof(logs), "%s/console.log", vmdir);
-	keep = access(logs, F_OK) == 0;
-	snprintf(logs, sizeof(logs), "%s/console.log.1", vmdir);
-	keep = keep || access(logs, F_OK) == 0;
-	trash_name(st, to, sizeof(to));
-	if (rename(keep ? path : vmdir, to) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Removes one entry of the trash (a file, or a directory and the files in it). */
-static void trash_remove(int tfd, const char *name)
-{
-	int fd = openat(tfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d;
-	struct dirent *e;
-
-	if (fd < 0) {
-		unlinkat(tfd, name, 0);
-		return;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(fd, e->d_name, 0);
-	closedir(d);
-	unlinkat(tfd, name, AT_REMOVEDIR);
-}
-
-int store_trash_empty(struct ctl_store *st, bool (*stop)(void *), void *arg)
-{
-	DIR *d;
-	struct dirent *e;
-	int n = 0;
-
-	if (!st->trash[0] || !(d = opendir(st->trash)))
-		return 0;
-	while (!(stop && stop(arg)) && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		trash_remove(dirfd(d), e->d_name);
-		n++;
-	}
-	closedir(d);
-	return n;
-}
-
 int store_del(struct ctl_store *st, const char *name)
 {
 	char vmdir[PATH_MAX], path[PATH_MAX + 16];
@@ -384,7 +301,7 @@ int store_del(struct ctl_store *st, const char *name)
 		return -EINVAL;
 	snprintf(vmdir, sizeof(vmdir), "%s/%s", st->dir, name);
 	snprintf(path, sizeof(path), "%s/def.json", vmdir);
-	r = trash_move(st, vmdir, path);
+	r = store_trash_move(st, vmdir, path);
 	if (r == -ENOENT)
 		return r;
 	if (r == 0) {

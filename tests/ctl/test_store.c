@@ -18,21 +18,43 @@
 
 static char dir[64];
 
-/* Entries in STATE/trash. */
-static int trash_entries(void)
+/* Entries in STATE/LEAF. */
+static int entries(const char *leaf)
 {
 	char path[128];
 	struct dirent *e;
 	DIR *d;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "%s/trash", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, leaf);
 	d = opendir(path);
 	assert_non_null(d);
 	while ((e = readdir(d)))
 		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
 	closedir(d);
 	return n;
+}
+
+/* A file named leaf in the one spare directory. */
+static void plant_in_spare(const char *leaf)
+{
+	char path[600];
+	struct dirent *e;
+	DIR *d;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/spare", dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) && e->d_name[0] == '.')
+		;
+	assert_non_null(e);
+	snprintf(path, sizeof(path), "%s/spare/%s/%s", dir, e->d_name, leaf);
+	closedir(d);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("db's secret\n", f);
+	fclose(f);
 }
 
 static bool stop_now(void *arg)
@@ -128,16 +150,41 @@ static void test_roundtrip(void **state)
 	assert_int_equal(store_del(st, "db"), 0);
 	snprintf(path, sizeof(path), "%s/vms/db", dir);
 	assert_int_equal(access(path, F_OK), -1); /* empty directory removed */
-	/* Removed into the trash (web's definition, db's directory), which empties later. */
-	assert_int_equal(trash_entries(), 2);
+	/* Removed by renames: web's definition into the trash (its log stays), which empties
+	 * later; db's directory, which held nothing else, kept as a spare. */
+	assert_int_equal(entries("trash"), 1);
+	assert_int_equal(entries("spare"), 1);
 	assert_int_equal(store_trash_empty(st, stop_now, NULL), 0);
-	assert_int_equal(trash_entries(), 2);
-	assert_int_equal(store_trash_empty(st, NULL, NULL), 2);
-	assert_int_equal(trash_entries(), 0);
+	assert_int_equal(entries("trash"), 1);
+	assert_int_equal(store_trash_empty(st, NULL, NULL), 1);
+	assert_int_equal(entries("trash"), 0);
 	snprintf(path, sizeof(path), "%s/vms/web/console.log", dir);
 	assert_int_equal(access(path, F_OK), 0); /* the log is never in the trash */
+
+	/* A new VM gets the spare directory, with its own definition and nothing of db's
+	 * (not even a console log that got in there). */
+	plant_in_spare("console.log");
+	assert_int_equal(store_put(st, &(struct vm_spec){.name = "cache",
+							 .image = "/srv/cache.elf",
+							 .mem_bytes = 2u << 20,
+							 .argv = argv + 2}),
+			 0);
+	assert_int_equal(entries("spare"), 0);
+	assert_int_equal(store_get(st, "cache", &got), 0);
+	assert_string_equal(got.image, "/srv/cache.elf");
+	assert_int_equal(got.argc, 0);
+	store_spec_free(&got);
+	snprintf(path, sizeof(path), "%s/vms/cache/console.log", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	/* A VM whose directory is there (its log kept) is written in place, as before. */
+	assert_int_equal(store_put(st, &a), 0);
+	assert_int_equal(store_get(st, "web", &got), 0);
+	store_spec_free(&got);
+	assert_int_equal(store_del(st, "cache"), 0);
+	assert_int_equal(entries("spare"), 1);
 	names[0] = '\0';
-	assert_int_equal(store_foreach(st, collect, names), 0);
+	assert_int_equal(store_foreach(st, collect, names), 1);
+	assert_string_equal(names, "web ");
 
 	assert_int_equal(store_put(st, &(struct vm_spec){.name = "../x", .argv = argv + 2}),
 			 -EINVAL);
