@@ -17,6 +17,12 @@
  *   rxvregs  net rx buffer on the read-only vregs page (0x1000)
  *   rxpriv   net rx buffer on the page tables (0xb000): a neighbour's frame must never
  *            become this guest's page-table entries
+ *   rxlive   net rx buffer beyond guest memory, then a spin with no exit: a
+ *            neighbour's frame is filled in by the neighbour's thread while
+ *            this guest runs (devices/net.c), which finds the fault
+ *   txlive   net tx descriptor beyond guest memory, then a spin: found by
+ *            the tx drain a neighbour's frame brings along (valid rx
+ *            buffers posted, so that every frame is filled live)
  */
 #include "hostile.h"
 
@@ -49,6 +55,22 @@ int main(int argc, char **argv)
 	const char *m = argc > 1 ? argv[1] : "";
 	uint64_t end = dn_mem_size();
 
+	if (!strcmp(m, "rxlive") || !strcmp(m, "txlive")) {
+		/* rx: posted before the announcement's exit, so that a frame
+		 * already queued is filled (and the fault found) at the latest
+		 * at that exit; tx: after it, or that exit would drain it. */
+		if (m[0] == 'r')
+			post(DENALI_NET_RX_RING_GPA, end - 512, 1514);
+		else
+			for (int i = 0; i < 8; i++)
+				post(DENALI_NET_RX_RING_GPA, (uintptr_t)frame, 1514);
+		hostile_about("devring", m);
+		if (m[0] == 't')
+			post(DENALI_NET_TX_RING_GPA, end + 4096, 64);
+		for (uint64_t until = dn_now_ns() + 3000000000ull; dn_now_ns() < until;)
+			;
+		hostile_survived("devring");
+	}
 	hostile_about("devring", m);
 	memset(frame, 0xff, 12);
 	if (!strcmp(m, "txaddr"))

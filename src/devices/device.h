@@ -4,7 +4,10 @@
  * dev_guest) and never calls into the VM layer: a guest fault comes back as
  * -EFAULT with the reason in `why`, and the VM layer kills with it. Events a
  * device raises come back as DENALI_EV_* bits in *events, or, from other
- * threads, through the wake hook the scheduler installs at attach.
+ * threads, through the wake hook the scheduler installs at attach. One
+ * exception: a device that serves its rings from another thread while the
+ * guest runs (net, between fill() and the next drain()) ORs the bits into
+ * the shared page itself, the guest being there to see them.
  */
 #ifndef DENALI_DEVICES_DEVICE_H
 #define DENALI_DEVICES_DEVICE_H

@@ -3,6 +3,24 @@
  * the guest wrote is read once and checked; a bad one comes back as
  * -EFAULT with the reason (the VM layer kills the VM). A frame longer than
  * DENALI_NET_FRAME_MAX is such a fault; a runt is dropped and counted.
+ *
+ * Rings served while the guest runs ("live", from its entry to its next
+ * exit): a frame queued for the port by another thread (another worker
+ * draining its VM, the uplink) is copied into the guest's posted buffers
+ * by that thread at once, with DENALI_EV_NET_RX set in the shared page and
+ * no wake-up (the guest is running: it sees the ring), and that thread then
+ * drains the guest's tx ring too (its replies leave without an exit of its
+ * own). A busy guest sends and receives with no exit at all. rx_lock
+ * serialises every filler of the rx ring (the rxq consumer), tx_lock every
+ * drainer of the tx ring; a tx drain may deliver into other ports (their
+ * rx_lock) but nothing taken under rx_lock takes another lock, and a drain
+ * for another thread's VM only ever trylocks, at most one level deep: no
+ * cycle. While the guest runs it may rewrite its rings and buffers at any
+ * time: descriptors are copied once and checked (as always), and a frame
+ * drained for a running guest is copied out before the switch looks at it.
+ * A fault found by another thread is kept, the rings are left alone, and
+ * the owner returns it at the VM's next exit or entry (its worker is woken
+ * to get there soon).
  */
 #include "net.h"
 
@@ -11,6 +29,7 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +38,24 @@ struct net_dev {
 	struct device dev;
 	struct netsw *sw;
 	struct netsw_port *port;
-	uint32_t tx_cons; /* our avail_cons of the tx ring */
-	uint32_t rx_cons; /* our avail_cons of the rx ring = used_prod */
+	uint32_t tx_cons; /* our avail_cons of the tx ring (tx_lock) */
+	uint32_t rx_cons; /* our avail_cons of the rx ring = used_prod (rx_lock) */
 	int attached;
+	pthread_mutex_t rx_lock, tx_lock;
+	/* The guest runs (set before entry, cleared at its exit, under both
+	 * locks); live_g is its memory meanwhile. */
+	int live;
+	struct dev_guest live_g;
+	void (*wake)(void *arg, uint64_t events); /* the worker's (dev_host) */
+	void *wake_arg;
+	int faulted; /* found by another thread; why holds the reason */
+	char why[DEV_WHY_MAX];
+	uint64_t live_fills, live_frames, live_drains; /* served while it ran */
 };
+
+/* Nonzero while this thread drains a running guest's tx ring for it: the
+ * deliveries that makes serve rx rings but drain no further tx ring. */
+static __thread int serving;
 
 void net_mac_of_id(uint64_t id, uint8_t mac[6])
 {
@@ -34,18 +67,9 @@ void net_mac_of_id(uint64_t id, uint8_t mac[6])
 	mac[5] = (uint8_t)id;
 }
 
-/*
- * Copies queued frames into the buffers the guest posted. `entry`: this is
- * the fill before the VM enters. Then the wake hook is left disarmed (armed
- * = 1, "a wake is already on its way") even when the queue empties: frames
- * that arrive while the VM runs only queue, and are delivered at its next
- * exit, instead of each burst's first frame pulling the VM out of the guest
- * with a signal (one extra exit per entry at saturation). Every exit's fill
- * (entry = 0) re-arms and looks once more, as before, so a VM that goes to
- * sleep at an idle exit is woken by the next frame.
- */
+/* Copies queued frames into the buffers the guest posted. */
 static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, char *why,
-		size_t whylen, int entry)
+		size_t whylen)
 {
 	struct denali_ring *r = (struct denali_ring *)(g->mem + DENALI_NET_RX_RING_GPA);
 	struct netsw_port *p = n->port;
@@ -53,11 +77,6 @@ static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, 
 	int avail;
 
 	if (!netq_peek(&p->rxq)) {
-		if (entry) {
-			__atomic_store_n(&p->armed, 1, __ATOMIC_SEQ_CST);
-			/* A frame queued before the store woke us already. */
-			return 0;
-		}
 		/* Empty: make sure the next frame wakes us (a burst that ended
 		 * exactly as the buffers ran out left the hook disarmed). */
 		if (!__atomic_load_n(&p->armed, __ATOMIC_RELAXED) || !netsw_port_rearm(p))
@@ -104,9 +123,8 @@ static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, 
 			delivered++;
 		}
 		/* Out of buffers with frames left: stay armed, the next exit or
-		 * entry fills again. Emptied before an entry: stay armed (see
-		 * above). Emptied at an exit: re-arm, and look once more. */
-		if (netq_peek(&p->rxq) || entry || !netsw_port_rearm(p))
+		 * entry fills again. Emptied: re-arm, and look once more. */
+		if (netq_peek(&p->rxq) || !netsw_port_rearm(p))
 			break;
 	}
 	if (delivered) {
@@ -118,9 +136,12 @@ static int fill(struct net_dev *n, const struct dev_guest *g, uint64_t *events, 
 	return 0;
 }
 
+/* copy: the guest is running (another thread drains for it), so the frame
+ * is copied out first: the switch checks the source MAC of what it sends. */
 static int drain_tx(struct net_dev *n, const struct dev_guest *g, uint64_t *events, char *why,
-		    size_t whylen)
+		    size_t whylen, int copy)
 {
+	static __thread uint8_t frame_copy[DENALI_NET_FRAME_MAX];
 	struct denali_ring *r = (struct denali_ring *)(g->mem + DENALI_NET_TX_RING_GPA);
 	uint32_t prod = ring_read_index(&r->avail_prod);
 	int pending = ring_pending(prod, n->tx_cons);
@@ -150,6 +171,10 @@ static int drain_tx(struct net_dev *n, const struct dev_guest *g, uint64_t *even
 			    why, whylen,
 			    "net tx ring: descriptor %u [0x%lx, +%u) is outside guest memory", slot,
 			    d.addr, d.len);
+		if (copy) {
+			memcpy(frame_copy, frame, d.len);
+			frame = frame_copy;
+		}
 		netsw_send(n->sw, n->port, frame, d.len);
 	}
 	ring_write_index(&r->avail_cons, n->tx_cons);
@@ -161,26 +186,188 @@ static int drain_tx(struct net_dev *n, const struct dev_guest *g, uint64_t *even
 	return 0;
 }
 
+/* A fault found by another thread, returned by the owner. */
+static int take_fault(struct net_dev *n, char *why, size_t whylen)
+{
+	return dev_fault(why, whylen, "%s", n->why);
+}
+
 static int op_fill(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
 		   size_t whylen)
 {
-	return fill((struct net_dev *)d, g, events, why, whylen, 1);
+	struct net_dev *n = (struct net_dev *)d;
+	int rc;
+
+	pthread_mutex_lock(&n->tx_lock);
+	pthread_mutex_lock(&n->rx_lock);
+	rc = n->faulted ? take_fault(n, why, whylen) : fill(n, g, events, why, whylen);
+	if (rc == 0 && n->attached) {
+		n->live_g = *g;
+		__atomic_store_n(&n->live, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&n->rx_lock);
+	pthread_mutex_unlock(&n->tx_lock);
+	return rc;
+}
+
+/* Not live any more (both locks held): no other thread touches the rings. */
+static void not_live(struct net_dev *n)
+{
+	__atomic_store_n(&n->live, 0, __ATOMIC_RELEASE);
+	n->live_g.mem = NULL;
 }
 
 static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
 		    size_t whylen)
 {
 	struct net_dev *n = (struct net_dev *)d;
-	int rc = drain_tx(n, g, events, why, whylen);
+	int rc;
 
-	return rc ? rc : fill(n, g, events, why, whylen, 0);
+	pthread_mutex_lock(&n->tx_lock);
+	pthread_mutex_lock(&n->rx_lock);
+	not_live(n);
+	pthread_mutex_unlock(&n->rx_lock);
+	net_defer_begin();
+	rc = n->faulted ? take_fault(n, why, whylen) : drain_tx(n, g, events, why, whylen, 0);
+	pthread_mutex_unlock(&n->tx_lock);
+	net_defer_end(); /* the receivers of this burst, each once */
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&n->rx_lock);
+	rc = fill(n, g, events, why, whylen);
+	pthread_mutex_unlock(&n->rx_lock);
+	return rc;
+}
+
+/* Keeps a fault found for a running guest and gets its worker to it. */
+static void fault_found(struct net_dev *n, const char *why)
+{
+	snprintf(n->why, sizeof(n->why), "%s", why);
+	n->faulted = 1;
+}
+
+/*
+ * The port's wake hook: frames were queued for it (any thread). A running
+ * guest gets them now, and its tx ring drained; otherwise its worker is
+ * woken and fills before the next entry.
+ */
+static void rx_wake_now(struct net_dev *n)
+{
+	char why[DEV_WHY_MAX];
+	uint64_t events = 0;
+	int rc = 0, served = 0;
+
+	if (__atomic_load_n(&n->live, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&n->rx_lock);
+		if (n->live && !n->faulted) {
+			uint64_t before = n->port->st.rx_frames;
+
+			rc = fill(n, &n->live_g, &events, why, sizeof(why));
+			if (rc) {
+				fault_found(n, why);
+			} else {
+				served = 1;
+				n->live_fills++;
+				n->live_frames += n->port->st.rx_frames - before;
+				if (events)
+					__atomic_fetch_or(
+					    (uint64_t *)(n->live_g.mem + DENALI_SHARED_GPA), events,
+					    __ATOMIC_RELEASE);
+			}
+		}
+		pthread_mutex_unlock(&n->rx_lock);
+	}
+	if (!served) {
+		n->wake(n->wake_arg, n->faulted ? DENALI_EV_NET_RX : 0);
+		return;
+	}
+	/* Its replies, while we are here: opportunistic (never waits for the
+	 * lock) and one level deep. */
+	if (serving || pthread_mutex_trylock(&n->tx_lock))
+		return;
+	if (n->live && !n->faulted) {
+		events = 0;
+		serving = 1;
+		rc = drain_tx(n, &n->live_g, &events, why, sizeof(why), 1);
+		serving = 0;
+		if (rc)
+			fault_found(n, why);
+		else if (events)
+			__atomic_fetch_or((uint64_t *)(n->live_g.mem + DENALI_SHARED_GPA), events,
+					  __ATOMIC_RELEASE);
+		n->live_drains++;
+	}
+	pthread_mutex_unlock(&n->tx_lock);
+	if (rc) /* with an event: its worker interrupts it, the next exit kills it */
+		n->wake(n->wake_arg, DENALI_EV_NET_TX);
+}
+
+/*
+ * Wake-ups coalesced per receiver over a burst (net_defer_begin/end): a
+ * thread sending many frames (a tx drain, the uplink's batch of reads)
+ * serves each receiver once at the end, with all its frames in one fill,
+ * instead of at its first frame. The port's senders count (netsw users) is
+ * held meanwhile, so the port cannot be detached, nor the device freed,
+ * before the deferred wake-up has run.
+ */
+#define NET_DEFER_MAX 32
+static __thread struct net_dev *deferred[NET_DEFER_MAX];
+static __thread int ndeferred, deferring;
+
+void net_defer_begin(void)
+{
+	deferring++;
+}
+
+void net_defer_end(void)
+{
+	if (--deferring > 0)
+		return;
+	while (ndeferred > 0) {
+		struct net_dev *n = deferred[--ndeferred];
+
+		if (__atomic_load_n(&n->port->attached, __ATOMIC_SEQ_CST))
+			rx_wake_now(n);
+		__atomic_fetch_sub(&n->port->users, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void rx_wake(void *arg, uint64_t ev)
+{
+	struct net_dev *n = arg;
+
+	(void)ev;
+	if (deferring && !serving) {
+		for (int i = 0; i < ndeferred; i++)
+			if (deferred[i] == n)
+				return;
+		if (ndeferred < NET_DEFER_MAX) {
+			__atomic_fetch_add(&n->port->users, 1, __ATOMIC_SEQ_CST);
+			deferred[ndeferred++] = n;
+			return;
+		}
+	}
+	rx_wake_now(n);
+}
+
+static void op_quiesce(struct device *d)
+{
+	struct net_dev *n = (struct net_dev *)d;
+
+	pthread_mutex_lock(&n->tx_lock);
+	pthread_mutex_lock(&n->rx_lock);
+	not_live(n);
+	pthread_mutex_unlock(&n->rx_lock);
+	pthread_mutex_unlock(&n->tx_lock);
 }
 
 static int op_attach(struct device *d, const struct dev_host *h)
 {
 	struct net_dev *n = (struct net_dev *)d;
 
-	netsw_port_attach(n->port, h->wake, h->wake_arg);
+	n->wake = h->wake;
+	n->wake_arg = h->wake_arg;
+	netsw_port_attach(n->port, rx_wake, n);
 	n->attached = 1;
 	return 0;
 }
@@ -190,7 +377,8 @@ static void op_detach(struct device *d)
 	struct net_dev *n = (struct net_dev *)d;
 
 	if (n->attached)
-		netsw_port_detach(n->port);
+		netsw_port_detach(n->port); /* and waits out the senders inside rx_wake */
+	op_quiesce(d);
 	n->attached = 0;
 }
 
@@ -216,7 +404,8 @@ static int op_restore(struct device *d, const void *buf, size_t len)
 
 static unsigned op_counters(const struct device *d, struct dev_counter *out, unsigned max)
 {
-	const struct netsw_port_stats *st = &((const struct net_dev *)d)->port->st;
+	const struct net_dev *n = (const struct net_dev *)d;
+	const struct netsw_port_stats *st = &n->port->st;
 	const struct dev_counter all[] = {
 	    {"tx_frames", st->tx_frames},
 	    {"tx_bytes", st->tx_bytes},
@@ -230,6 +419,9 @@ static unsigned op_counters(const struct device *d, struct dev_counter *out, uns
 	    {"drop_rx_small_buf", st->drop_rx_small_buf},
 	    {"drop_up_budget", st->drop_up_budget},
 	    {"drop_storm", st->drop_storm},
+	    {"live_fills", n->live_fills},
+	    {"live_frames", n->live_frames},
+	    {"live_drains", n->live_drains},
 	};
 	return dev_counters_copy(all, sizeof(all) / sizeof(all[0]), out, max);
 }
@@ -248,6 +440,8 @@ static void op_free(struct device *d)
 
 	op_detach(d);
 	netsw_port_remove(n->sw, n->port);
+	pthread_mutex_destroy(&n->rx_lock);
+	pthread_mutex_destroy(&n->tx_lock);
 	free(n);
 }
 
@@ -257,6 +451,7 @@ static const struct device_ops net_ops = {
     .attach = op_attach,
     .fill = op_fill,
     .drain = op_drain,
+    .quiesce = op_quiesce,
     .detach = op_detach,
     .save = op_save,
     .restore = op_restore,
@@ -273,8 +468,12 @@ int net_dev_create(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct 
 		return -ENOMEM;
 	n->dev.ops = &net_ops;
 	n->sw = sw;
+	pthread_mutex_init(&n->rx_lock, NULL);
+	pthread_mutex_init(&n->tx_lock, NULL);
 	rc = netsw_port_add(sw, mac, net, &n->port);
 	if (rc) {
+		pthread_mutex_destroy(&n->rx_lock);
+		pthread_mutex_destroy(&n->tx_lock);
 		free(n);
 		return rc;
 	}

@@ -25,6 +25,13 @@ void net_dev_set_ipv4(struct device *d, uint32_t addr);
  * what the gatekeeper counts for a VM while it is swapped out. Any thread. */
 void net_dev_rx_totals(const struct device *d, uint32_t *queued, uint64_t *dropped);
 
+/* Between these two (nested, per thread), wake-ups of the receivers of the
+ * frames this thread sends are held and done once per receiver at the end,
+ * each with all its frames in one fill: a burst costs one wake-up (and one
+ * fill) per receiver. For a thread that sends many frames at once. */
+void net_defer_begin(void);
+void net_defer_end(void);
+
 /* The locally administered MAC of VM id: 02:de and the id's low 32 bits. */
 void net_mac_of_id(uint64_t id, uint8_t mac[6]);
 

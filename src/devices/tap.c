@@ -21,6 +21,7 @@
  */
 #include "tap.h"
 
+#include "net.h"
 #include "netsw.h"
 #include "uring.h"
 
@@ -408,11 +409,14 @@ static void *uplink_main(void *arg)
 			fprintf(stderr, "denalid: uplink io_uring: %s\n", strerror(-rc));
 			break;
 		}
+		/* The frames of one batch reach each VM with one wake-up. */
+		net_defer_begin();
 		io_uring_for_each_cqe(&u->ring, head, cqe)
 		{
 			on_cqe(u, io_uring_cqe_get_data64(cqe), cqe->res);
 			n++;
 		}
+		net_defer_end();
 		io_uring_cq_advance(&u->ring, n);
 	}
 	return NULL;

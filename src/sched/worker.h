@@ -110,7 +110,7 @@ struct worker {
 	timer_t timer;
 	int timer_armed;
 	int in_guest;	  /* a VM of this worker is in vm_run(): commands must kick it */
-	struct task *cur; /* the task in vm_run(), the worker's own thread only */
+	struct task *cur; /* the task in vm_run() (written by the worker, atomic) */
 	uint64_t quantum_ns;
 	pthread_mutex_t lock;
 	struct worker_cmd *inbox;

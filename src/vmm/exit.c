@@ -173,6 +173,11 @@ enum vm_stop vm_run(struct vm *vm)
 		vm->ctr.cpu_ns += (uint64_t)(((unsigned __int128)(t1 - t0) * vm->tsc_mult) >> 32);
 		if (rc < 0) {
 			if (rc == -EINTR || rc == -EAGAIN) {
+				/* Cut short by a signal, maybe after running: its rings
+				 * are drained as at any exit (and a device serving them
+				 * while it ran stops). */
+				if (walk_devices(vm, &g, DEV_DRAIN))
+					return VM_STOP_KILLED;
 				run->immediate_exit = 0;
 				vm->status = VM_RUNNABLE;
 				return VM_STOP_PREEMPT;

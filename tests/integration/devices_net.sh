@@ -106,4 +106,21 @@ hostile rxvregs "net rx ring: descriptor 0 [0x1000, +1514) is outside guest memo
 hostile rxpriv "net rx ring: descriptor 0 [0xb000, +1514) is outside guest memory"
 # Nor are the page tables read as a frame to send.
 hostile txpriv "net tx ring: descriptor 0 [0xb000, +64) is outside guest memory"
+# The same faults in a guest that never exits, its rings served by the
+# neighbour's worker while it runs: killed all the same (its worker is
+# interrupted for it), the neighbour unharmed.
+# rx: a flood; tx: a frame a second (pings that time out), so that frames
+# come while it spins.
+hostile_live() {
+	local mode=$1 reason=$2 peer=$3
+	nrun "h-$mode" --workers 2 "$GUESTS/hostile-devring" --with "$P $peer" -- "$mode"
+	expect_in "h-$mode" "$TMP/h-$mode.err" "vm hostile-devring-0 killed: $reason"
+	expect_in "h-$mode" "$TMP/h-$mode.out" "netpeer-1: netpeer: "
+	expect_not_in "h-$mode" "$TMP/h-$mode.err" "vm netpeer-1 killed"
+	expect_not_in "h-$mode" "$TMP/h-$mode.out" "survived"
+}
+hostile_live rxlive "net rx ring: descriptor 0 [0xfffe00, +1514) is outside guest memory" \
+	"flood $(mac 1) 200"
+hostile_live txlive "net tx ring: descriptor 0 [0x1001000, +64) is outside guest memory" \
+	"ping $(mac 1) 4"
 finish
