@@ -49,16 +49,30 @@ for r in $(seq "$ROUNDS"); do
 	NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$N1514" 1514 32 >"$TMP/h1514.$r"
 	NX "$BIN/denali-pktping" bh0 02:de:ff:ff:ff:fe "$NRTT" 64 1 >"$TMP/hrtt.$r"
 	# --- a VM echoing through denalid's switch and tap uplink ------------------------
-	ip netns exec "$NS" "$BIN/denalid" run --net 198.18.10.128/25 --tap bv0 "$G/netpeer" -- \
-		echo $((N64 + N1514 + NRTT)) >"$TMP/vm.out.$r" 2>"$TMP/vm.err.$r" &
-	VPID=$!
-	PIDS="$PIDS $VPID"
-	wait_for "$TMP/vm.out.$r" "echo ready" || { echo "bench/net: VM did not start" >&2; exit 1; }
-	NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$N64" 64 32 >"$TMP/v64.$r"
-	NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$N1514" 1514 32 >"$TMP/v1514.$r"
-	NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$NRTT" 64 1 >"$TMP/vrtt.$r"
-	wait "$VPID"
-	d=$(devline "$TMP/vm.err.$r" netpeer)
+	# Two VM runs: the rates (32 in flight: the counters under load), then the
+	# round trips (one in flight: at least one exit per frame by nature).
+	for phase in load rtt; do
+		n=$((N64 + N1514))
+		[ $phase = rtt ] && n=$NRTT
+		ip netns exec "$NS" "$BIN/denalid" run --net 198.18.10.128/25 --tap bv0 \
+			"$G/netpeer" -- echo "$n" >"$TMP/vm$phase.out.$r" 2>"$TMP/vm$phase.err.$r" &
+		VPID=$!
+		PIDS="$PIDS $VPID"
+		wait_for "$TMP/vm$phase.out.$r" "echo ready" ||
+			{ echo "bench/net: VM did not start" >&2; exit 1; }
+		if [ $phase = load ]; then
+			NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$N64" 64 32 >"$TMP/v64.$r"
+			NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$N1514" 1514 32 \
+				>"$TMP/v1514.$r"
+		else
+			NX "$BIN/denali-pktping" bv0 02:de:00:00:00:01 "$NRTT" 64 1 >"$TMP/vrtt.$r"
+		fi
+		wait "$VPID"
+	done
+	d=$(devline "$TMP/vmrtt.err.$r" netpeer)
+	awk -v e="$(kv "$d" exits)" -v rx="$(kv "$d" rx_frames)" \
+		'BEGIN { printf "%.4f\n", (rx > 0 ? e / rx : 0) }' >"$TMP/vrttcnt.$r"
+	d=$(devline "$TMP/vmload.err.$r" netpeer)
 	exits=$(kv "$d" exits) rx=$(kv "$d" rx_frames) tx=$(kv "$d" tx_frames)
 	runs=$(kv "$d" runs) events=$(kv "$d" events)
 	awk -v e="$exits" -v rx="$rx" -v tx="$tx" -v n="$runs" -v ev="$events" 'BEGIN {
@@ -86,7 +100,7 @@ medc() { for r in $(seq "$ROUNDS"); do sed -n "$2p" "$TMP/$1.$r" | cut -d' ' -f"
 	sort -g | awk '{ v[NR] = $1 } END { printf "%s", (NR ? v[int((NR + 1) / 2)] : 0) }'; }
 h64=$(med h64 fps) v64=$(med v64 fps) h1514=$(med h1514 fps) v1514=$(med v1514 fps)
 hp50=$(med hrtt p50_us) hp99=$(med hrtt p99_us) vp50=$(med vrtt p50_us) vp99=$(med vrtt p99_us)
-epf=$(medc vcnt 1 1) fpe=$(medc vcnt 1 2) epe=$(medc vcnt 1 3)
+epf=$(medc vcnt 1 1) fpe=$(medc vcnt 1 2) epe=$(medc vcnt 1 3) epfrtt=$(medc vrttcnt 1 1)
 vv1=$(medc vv1 1 2) vv1got=$(medc vv1 1 1) vv1epf=$(medc vv1 2 1)
 vv2=$(medc vv2 1 2) vv2got=$(medc vv2 1 1) vv2epf=$(medc vv2 2 1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
@@ -94,11 +108,12 @@ echo "rounds    : $ROUNDS (medians); load average $LOAD0 at the start, $LOAD1 at
 echo "host echo : 64B $h64 fps, 1514B $h1514 fps, rtt p50 $hp50 us p99 $hp99 us"
 echo "VM echo   : 64B $v64 fps, 1514B $v1514 fps, rtt p50 $vp50 us p99 $vp99 us"
 echo "ratio     : 64B $(ratio "$v64" "$h64"), 1514B $(ratio "$v1514" "$h1514") (VM / host)"
-echo "VM echo   : $epf exits per frame, $fpe frames per entry, $epe events per entry"
+echo "VM echo   : $epf exits per frame, $fpe frames per entry, $epe events per entry (32 in flight)"
+echo "VM echo   : $epfrtt exits per frame with one in flight (round trips)"
 echo "VM <-> VM : one worker $vv1 fps ($vv1got of $NVV frames, $vv1epf exits per frame)"
 echo "VM <-> VM : two workers $vv2 fps ($vv2got of $NVV frames, $vv2epf exits per frame)"
 echo "lost      : $(cat "$TMP"/v64.* "$TMP"/v1514.* "$TMP"/vrtt.* | sed -n 's/.* lost \([0-9]*\).*/\1/p' | paste -sd+ | bc) VM, $(cat "$TMP"/h64.* "$TMP"/h1514.* "$TMP"/hrtt.* | sed -n 's/.* lost \([0-9]*\).*/\1/p' | paste -sd+ | bc) host"
-printf '{"bench":"net","rounds":%s,"load_start":"%s","load_end":"%s","vm_echo_fps_64":%s,"host_echo_fps_64":%s,"ratio_64":%s,"vm_echo_fps_1514":%s,"host_echo_fps_1514":%s,"ratio_1514":%s,"vm_rtt_p50_us":%s,"vm_rtt_p99_us":%s,"host_rtt_p50_us":%s,"host_rtt_p99_us":%s,"exits_per_frame":%s,"frames_per_entry":%s,"events_per_entry":%s,"vm_vm_fps_64_one_worker":%s,"vm_vm_exits_per_frame_one_worker":%s,"vm_vm_fps_64_two_workers":%s,"vm_vm_exits_per_frame_two_workers":%s}\n' \
+printf '{"bench":"net","rounds":%s,"load_start":"%s","load_end":"%s","vm_echo_fps_64":%s,"host_echo_fps_64":%s,"ratio_64":%s,"vm_echo_fps_1514":%s,"host_echo_fps_1514":%s,"ratio_1514":%s,"vm_rtt_p50_us":%s,"vm_rtt_p99_us":%s,"host_rtt_p50_us":%s,"host_rtt_p99_us":%s,"exits_per_frame":%s,"exits_per_frame_rtt":%s,"frames_per_entry":%s,"events_per_entry":%s,"vm_vm_fps_64_one_worker":%s,"vm_vm_exits_per_frame_one_worker":%s,"vm_vm_fps_64_two_workers":%s,"vm_vm_exits_per_frame_two_workers":%s}\n' \
 	"$ROUNDS" "$LOAD0" "$LOAD1" "$v64" "$h64" "$(ratio "$v64" "$h64")" "$v1514" "$h1514" \
-	"$(ratio "$v1514" "$h1514")" "$vp50" "$vp99" "$hp50" "$hp99" "$epf" "$fpe" "$epe" \
+	"$(ratio "$v1514" "$h1514")" "$vp50" "$vp99" "$hp50" "$hp99" "$epf" "$epfrtt" "$fpe" "$epe" \
 	"$vv1" "$vv1epf" "$vv2" "$vv2epf"
