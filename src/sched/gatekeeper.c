@@ -87,10 +87,10 @@ void gk_adopt_swapped(struct gk *g, struct gk_vm *v, void *owner, uint64_t charg
 	g->swapped++;
 }
 
-/* Idle, not running, no I/O: may be evicted. */
+/* Idle, not running: may be evicted. */
 static void relink(struct gk *g, struct gk_vm *v)
 {
-	if (v->state == GK_RESIDENT && v->idle && !v->running && !v->io_inflight)
+	if (v->state == GK_RESIDENT && v->idle && !v->running)
 		list_add_tail(&g->idle, v);
 	else
 		list_del(v);
@@ -168,20 +168,6 @@ void gk_idle(struct gk *g, struct gk_vm *v, uint64_t now)
 	v->idle = 1;
 	v->idle_since = now;
 	relink(g, v);
-}
-
-void gk_io_begin(struct gk *g, struct gk_vm *v)
-{
-	v->io_inflight++;
-	relink(g, v);
-}
-
-void gk_io_end(struct gk *g, struct gk_vm *v, uint64_t now)
-{
-	if (v->io_inflight && --v->io_inflight == 0) {
-		v->idle_since = now; /* the I/O was activity */
-		relink(g, v);
-	}
 }
 
 void gk_charge(struct gk *g, struct gk_vm *v, uint64_t bytes)
@@ -312,7 +298,7 @@ int gk_swap_out(struct gk *g, struct gk_vm *v)
 {
 	if (v->state != GK_RESIDENT)
 		return -EALREADY;
-	if (v->running || v->io_inflight)
+	if (v->running)
 		return -EBUSY;
 	start_eviction(g, v);
 	return 0;

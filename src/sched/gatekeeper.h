@@ -10,7 +10,8 @@
  * an operator command) joins the admission queue; it is admitted, in
  * arrival order, once its charge fits the resident-memory budget and the
  * live-VM cap. To make it fit, idle resident VMs are evicted oldest idle
- * first; a running VM, or one with block I/O in flight, is never chosen.
+ * first; a running VM is never chosen (one parked with block I/O in flight
+ * may be: its worker lets the I/O land before it writes the slot).
  *
  * Invariant: the sum of the charges of VMs admitted and not yet swapped out
  * never exceeds the budget through admission (a resident VM's measured
@@ -43,7 +44,6 @@ struct gk_vm {
 	uint8_t has_image;	/* has been resident once (admission = swap-in) */
 	uint8_t want_in;	/* an event came while swapping out */
 	uint8_t evict_failed;	/* skipped as a victim until it runs again */
-	uint32_t io_inflight;	/* block requests: never evicted while > 0 */
 	uint32_t frames_queued; /* held for it while not resident */
 	uint64_t charge;	/* bytes counted against the budget */
 	uint64_t idle_since;	/* clock when it last went idle */
@@ -120,11 +120,11 @@ int gk_frame(struct gk *g, struct gk_vm *v);
 /* The frames held for v were handed to it (after it was admitted). */
 void gk_frames_delivered(struct gk *g, struct gk_vm *v);
 
-/* A resident VM starts running / went idle at now / I/O begins and ends. */
+/* A resident VM is woken (runnable: the worker's run hook) / went idle at
+ * now (parked). Block I/O needs no call here: the VM's own worker lets its
+ * requests in flight land (vm_quiesce_devices) before it writes the slot. */
 void gk_run(struct gk *g, struct gk_vm *v);
 void gk_idle(struct gk *g, struct gk_vm *v, uint64_t now);
-void gk_io_begin(struct gk *g, struct gk_vm *v);
-void gk_io_end(struct gk *g, struct gk_vm *v, uint64_t now);
 
 /* A resident VM's measured size (the peak counts it unless the VM is
  * SWAPPING_OUT already). */

@@ -534,9 +534,24 @@ void swapper_close(struct swapper *s)
 	free(s);
 }
 
+/* A parked VM woke: off the idle list until it idles again (never a victim
+ * while it runs). */
+static void on_run(struct task *t, void *arg)
+{
+	struct swapper *s = arg;
+	struct swap_vm *sv = sv_of(t);
+
+	if (!sv)
+		return;
+	pthread_mutex_lock(&s->lock);
+	gk_run(&s->gk, &sv->gk);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void swapper_attach(struct swapper *s, struct worker *w)
 {
 	worker_set_swap_hook(w, swap_hook, s);
+	worker_set_run_hook(w, on_run, s);
 }
 
 int swapper_start(struct swapper *s, struct task *t, struct worker *w, char *err, size_t errlen)

@@ -124,6 +124,8 @@ static void wake(struct task *t, uint64_t events)
 	struct vm *vm = t->vm;
 
 	vm->status = VM_RUNNABLE;
+	if (t->w && t->w->run_hook)
+		t->w->run_hook(t, t->w->run_arg);
 	/* Its deadline woke it: how late it runs is counted at its next dispatch. */
 	if ((events & DENALI_EV_TIMER) && vm->deadline_ns != DENALI_NO_DEADLINE)
 		vm->late_from = vm->deadline_ns;
@@ -676,6 +678,12 @@ int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn d
 		close(w->efd);
 	}
 	return rc;
+}
+
+void worker_set_run_hook(struct worker *w, worker_run_fn fn, void *arg)
+{
+	w->run_hook = fn;
+	w->run_arg = arg;
 }
 
 void worker_set_idle_hook(struct worker *w, worker_idle_fn fn, void *arg)

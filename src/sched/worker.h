@@ -71,6 +71,10 @@ typedef void (*worker_done_fn)(struct task *t, void *arg);
  * t->swapped is set), 0 parks it. */
 typedef int (*worker_idle_fn)(struct task *t, void *arg);
 
+/* Called on the worker thread when a parked VM is woken (runnable again):
+ * the gatekeeper's gk_run(), so that a VM that runs is never chosen. */
+typedef void (*worker_run_fn)(struct task *t, void *arg);
+
 /*
  * The swap hook, on the worker thread, for a command about task t:
  *  WCMD_SWAP_OUT: swap t out if it is parked (sched entity asleep): return 1
@@ -95,6 +99,8 @@ struct worker {
 	int id;
 	worker_idle_fn idle_hook;
 	void *idle_arg;
+	worker_run_fn run_hook;
+	void *run_arg;
 	worker_swap_fn swap_hook;
 	void *swap_arg;
 	worker_cmd_fn cmd_hook;
@@ -134,6 +140,7 @@ int worker_ring_init(struct io_uring *ring);
 
 /* Sets the idle hook; call before the first task is sent. */
 void worker_set_idle_hook(struct worker *w, worker_idle_fn fn, void *arg);
+void worker_set_run_hook(struct worker *w, worker_run_fn fn, void *arg);
 
 /* Sets the swap hook; call before the first task is sent. */
 void worker_set_swap_hook(struct worker *w, worker_swap_fn fn, void *arg);
