@@ -245,6 +245,23 @@ int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t 
 	rc = vcpu_state_check(vm->state, h.mem_size, err, errlen);
 	if (rc)
 		goto out;
+	/* A NIC or a disk cannot come along yet: its switch port, address and
+	 * backing file are this host's, not the file's. Refused by name. */
+	{
+		char kinds[128];
+		int ndev = vm_swap_blob_devices(blob, h.dev_len, kinds, sizeof(kinds));
+
+		/* (a malformed blob is refused below, field by field, with its reason) */
+		if (ndev > 1) {
+			rc =
+			    fail(err, errlen, -EOPNOTSUPP,
+				 "import: the VM has devices besides its console (%s): a VM with "
+				 "a NIC or a disk cannot be imported (not supported yet); start it "
+				 "afresh on this daemon instead",
+				 kinds);
+			goto out;
+		}
+	}
 	memcpy(vm->name, h.name, sizeof(vm->name));
 	vm->id = id ? id : h.vm_id;
 	vm->mem_size = h.mem_size;

@@ -97,6 +97,39 @@ static int blob_fail(char *err, size_t errlen, const char *vm, const char *what)
 	return -EINVAL;
 }
 
+int vm_swap_blob_devices(const uint8_t *b, uint32_t len, char *kinds, size_t cap)
+{
+	const uint8_t *p, *end = b + len;
+	struct blob_hdr h;
+	size_t used = 0;
+
+	if (cap)
+		kinds[0] = 0;
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, b, sizeof(h));
+	if (memcmp(h.magic, BLOB_MAGIC, 4) || h.version != BLOB_VERSION || h.ndev > VM_DEV_MAX ||
+	    h.console_len > len - sizeof(h))
+		return -EINVAL;
+	p = b + sizeof(h) + h.console_len;
+	for (unsigned i = 0; i < h.ndev; i++) {
+		struct dev_hdr d;
+
+		if ((size_t)(end - p) < sizeof(d))
+			return -EINVAL;
+		memcpy(&d, p, sizeof(d));
+		if (!memchr(d.kind, 0, sizeof(d.kind)) || d.len > (size_t)(end - p) - sizeof(d))
+			return -EINVAL;
+		if (cap && used < cap) {
+			int k = snprintf(kinds + used, cap - used, "%s%s", i ? "," : "", d.kind);
+
+			used += k > 0 ? (size_t)k : 0;
+		}
+		p += sizeof(d) + d.len;
+	}
+	return (int)h.ndev;
+}
+
 /* Checks every field of a blob against the VM before applying any. */
 int vm_swap_blob_apply(struct vm *vm, const uint8_t *b, uint32_t len, char *err, size_t errlen)
 {

@@ -53,6 +53,11 @@ int vm_swap_peek(struct vm *vm, struct swap *sw, const struct swap_record *rec, 
  * buffer (0 or -errno), or checked field by field against the VM and then
  * applied (0 or -EINVAL with err; nothing applied on error). */
 int vm_swap_blob_build(struct vm *vm, uint8_t **out, uint32_t *len);
+
+/* The devices a blob holds state for, without a VM: their count (the
+ * console is the first) and their kinds, comma-separated, into kinds (cap
+ * bytes, truncated). -EINVAL for a blob whose framing is bad. */
+int vm_swap_blob_devices(const uint8_t *b, uint32_t len, char *kinds, size_t cap);
 int vm_swap_blob_apply(struct vm *vm, const uint8_t *b, uint32_t len, char *err, size_t errlen);
 
 #endif

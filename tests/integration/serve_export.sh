@@ -65,7 +65,29 @@ expect_in truncated "$TMP/short.out" "import"
 expect_status path 2 $?
 "$CTL" $B import nosuch.dvm >"$TMP/nosuch.out" 2>&1
 expect_status nosuch 1 $?
+# A VM with a disk (or a NIC) cannot be imported yet: refused with its devices named, and
+# nothing is started on daemon B.
+mkdir -p "$TMP/site"
+echo "a disk" >"$TMP/site/x.txt"
+"$BIN/denali-mkfs" -q "$TMP/site" "$TMP/site.img"
+expect_status mkfs 0 $?
+"$CTL" $A start dsk "$GUESTS/swapcount" --disk "$TMP/site.img" --disk-ro -- 64 100000 300 \
+	>/dev/null
+expect_status "start dsk" 0 $?
+for _ in $(seq 100); do
+	r=$(last_round "$TMP/a.sock" dsk)
+	[ -n "$r" ] && [ "$r" -ge 2 ] && break
+	sleep 0.2
+done
+"$CTL" $A export dsk dsk.dvm >"$TMP/dexport.out" 2>&1
+expect_status "export dsk" 0 $?
+cp "$TMP/a.state/exports/dsk.dvm" "$TMP/b.state/exports/dsk.dvm"
+"$CTL" $B import dsk.dvm dsk >"$TMP/dimport.out" 2>&1
+expect_status "import of a disk VM refused" 1 $?
+expect_in "import refusal says why" "$TMP/dimport.out" "cannot be imported"
+expect_in "import refusal names the disk" "$TMP/dimport.out" "blk"
 "$CTL" $B list >"$TMP/blist2.txt"
 expect_in "b alive" "$TMP/blist2.txt" "moved"
 expect_not_in "no bad VM" "$TMP/blist2.txt" "bad"
+expect_not_in "no disk VM imported" "$TMP/blist2.txt" "dsk"
 finish
