@@ -63,14 +63,6 @@ static int add_devices(struct fleet *f, struct vm *vm, const struct vm_spec *spe
 	return 0;
 }
 
-struct fleet_vm *fleet_find(struct fleet *f, const char *name)
-{
-	for (struct fleet_vm *v = f->vms; v; v = v->next)
-		if (!strcmp(v->task.vm->name, name))
-			return v;
-	return NULL;
-}
-
 int64_t fleet_real_ms(void)
 {
 	struct timespec ts;
@@ -283,8 +275,7 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 			}
 		}
 		if (!rc) {
-			v->next = f->vms;
-			f->vms = v;
+			fleet_link(f, v);
 			f->nvms++;
 			v->started_ms = fleet_real_ms();
 			f->gone.started++;
@@ -330,7 +321,7 @@ static void fleet_stop_begin(void *ctx, const char *name)
 
 static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size_t errlen)
 {
-	struct fleet_vm *v, **pp;
+	struct fleet_vm *v;
 
 	pthread_mutex_lock(&f->lock);
 	v = fleet_find(f, name);
@@ -351,9 +342,7 @@ static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size
 	 * in the worker's inbox, and the worker reads the task to drop it. */
 	while (!v->done || v->pins || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&f->done_cond, &f->lock);
-	for (pp = &f->vms; *pp != v; pp = &(*pp)->next)
-		;
-	*pp = v->next;
+	fleet_unlink(f, v);
 	f->nvms--;
 	admission_vm_removed(&f->adm);
 	fold(&f->gone, v->task.vm);
@@ -573,6 +562,7 @@ void fleet_close(struct ctl_backend *be)
 	free(f->last_busy);
 	free(f->rates.utilisation);
 	event_log_free(&f->ev);
+	fleet_index_free(f);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->done_cond);
 	free(f);

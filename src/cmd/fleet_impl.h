@@ -26,7 +26,9 @@ struct fleet_vm {
 	unsigned pins;		      /* operator commands using the task without f->lock */
 	int64_t started_ms, ended_ms; /* CLOCK_REALTIME; ended_ms 0 while it runs */
 	struct fleet_vm *next;
-	char ipv4[16]; /* dotted quad, "" = no address */
+	struct fleet_vm **pprev; /* what points at it in the list (fleet_index.c) */
+	struct fleet_vm *hnext;	 /* its bucket's chain in the name index */
+	char ipv4[16];		 /* dotted quad, "" = no address */
 };
 
 /* Totals that only go up: what the VMs that are gone did, folded in when they go. */
@@ -73,6 +75,9 @@ struct fleet {
 	unsigned swap_files;
 	struct fleet_restore *restore; /* the swap log replayed at start, by id */
 	size_t nrestore;
+	/* the name index over vms (fleet_index.c) */
+	struct fleet_vm **index;
+	size_t index_cap, index_n, linked;
 };
 
 /* The console_log_enable() hook: wakes the log thread (any thread, no lock). */
@@ -81,8 +86,12 @@ void fleet_log_notify(void *arg);
 /* The log thread (fleet_log.c), started by fleet_open with the fleet. */
 void *fleet_logger_main(void *arg);
 
-/* Under f->lock. */
+/* Under f->lock: the list of VMs and its name index (fleet_index.c). Link puts v at the
+ * head of f->vms; its name must not change while it is linked. */
 struct fleet_vm *fleet_find(struct fleet *f, const char *name);
+void fleet_link(struct fleet *f, struct fleet_vm *v);
+void fleet_unlink(struct fleet *f, struct fleet_vm *v);
+void fleet_index_free(struct fleet *f);
 int64_t fleet_real_ms(void);
 
 /* The log thread's tick: closes a rate window every RATE_WINDOW_NS. Under f->lock. */

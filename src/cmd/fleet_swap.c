@@ -450,8 +450,7 @@ int fleet_swap_import(void *ctx, const char *file, const char *name, char *err, 
 		free(v);
 		return rc;
 	}
-	v->next = f->vms;
-	f->vms = v;
+	fleet_link(f, v);
 	f->nvms++;
 	v->started_ms = fleet_real_ms();
 	f->gone.started++;
