@@ -94,6 +94,12 @@ struct device_ops {
 	 * in-flight host I/O; afterwards the device touches no guest memory
 	 * until the next fill or drain. Receiving may go on (queued, woken). */
 	void (*quiesce)(struct device *d);
+	/* The VM is swapped out (its state is in its slot): release what the
+	 * device holds for it that can be made again (a NIC's receive queue);
+	 * frames still arrive, bounded, and still wake it. unpark: before it
+	 * runs again; 0 or -errno (the swap-in fails, the VM is killed). */
+	void (*park)(struct device *d);
+	int (*unpark)(struct device *d);
 	/* The VM leaves its worker for good: no wake-up after this returns. */
 	void (*detach)(struct device *d);
 	/* Device state for a snapshot: bytes written into buf (at most cap). */

@@ -382,6 +382,16 @@ static void op_detach(struct device *d)
 	n->attached = 0;
 }
 
+static void op_park(struct device *d)
+{
+	netsw_port_park(((struct net_dev *)d)->port);
+}
+
+static int op_unpark(struct device *d)
+{
+	return netsw_port_unpark(((struct net_dev *)d)->port);
+}
+
 static size_t op_save(const struct device *d, void *buf, size_t cap)
 {
 	const struct net_dev *n = (const struct net_dev *)d;
@@ -430,7 +440,7 @@ void net_dev_rx_totals(const struct device *d, uint32_t *queued, uint64_t *dropp
 {
 	const struct netsw_port *p = ((const struct net_dev *)d)->port;
 
-	*queued = __atomic_load_n(&p->rxq.enq, __ATOMIC_RELAXED);
+	*queued = (uint32_t)__atomic_load_n(&p->st.held, __ATOMIC_RELAXED);
 	*dropped = __atomic_load_n(&p->st.drop_rx_full, __ATOMIC_RELAXED);
 }
 
@@ -453,6 +463,8 @@ static const struct device_ops net_ops = {
     .drain = op_drain,
     .quiesce = op_quiesce,
     .detach = op_detach,
+    .park = op_park,
+    .unpark = op_unpark,
     .save = op_save,
     .restore = op_restore,
     .counters = op_counters,

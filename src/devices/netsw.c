@@ -72,13 +72,32 @@ int netsw_create(unsigned max_ports, struct netsw **out)
 	return 0;
 }
 
+/* Frees the frames held for p and unparks it (its rxq has cells again or
+ * the caller makes them). */
+static void drop_held(struct netsw_port *p)
+{
+	pthread_mutex_lock(&p->hold_lock);
+	while (p->held) {
+		struct netsw_held *h = p->held;
+
+		p->held = h->next;
+		free(h);
+	}
+	p->held_tail = &p->held;
+	p->nheld = 0;
+	__atomic_store_n(&p->parked, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&p->hold_lock);
+}
+
 void netsw_destroy(struct netsw *sw)
 {
 	if (!sw)
 		return;
 	for (unsigned i = 0; i < sw->nports; i++) {
 		if (sw->ports[i]) {
+			drop_held(sw->ports[i]);
 			netq_free(&sw->ports[i]->rxq);
+			pthread_mutex_destroy(&sw->ports[i]->hold_lock);
 			free(sw->ports[i]);
 		}
 	}
@@ -127,11 +146,18 @@ int netsw_port_add(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct 
 			rc = -ENOMEM;
 			goto out;
 		}
+		pthread_mutex_init(&p->hold_lock, NULL);
 		__atomic_store_n(&sw->ports[idx], p, __ATOMIC_RELEASE);
 		__atomic_store_n(&sw->nports, idx + 1, __ATOMIC_RELEASE);
 	}
 	p = sw->ports[idx];
-	/* Frames left from the previous owner of this slot are dropped. */
+	/* Frames left from the previous owner of this slot are dropped (its
+	 * receive queue made again if it went while parked). */
+	if (!p->rxq.cells && netq_init(&p->rxq, NETSW_RXQ_CELLS)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	drop_held(p);
 	while (netq_peek(&p->rxq))
 		netq_pop(&p->rxq);
 	memcpy(p->mac, mac, 6);
@@ -207,7 +233,16 @@ void netsw_port_attach(struct netsw_port *p, void (*wake)(void *, uint64_t), voi
 	p->armed = 0;
 	__atomic_store_n(&p->attached, 1, __ATOMIC_SEQ_CST);
 	/* Frames kept while detached: make sure the receiver hears of them. */
-	if (netq_peek(&p->rxq) && !__atomic_exchange_n(&p->armed, 1, __ATOMIC_SEQ_CST))
+	int pending;
+
+	if (__atomic_load_n(&p->parked, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&p->hold_lock);
+		pending = p->nheld > 0;
+		pthread_mutex_unlock(&p->hold_lock);
+	} else {
+		pending = netq_peek(&p->rxq) != NULL;
+	}
+	if (pending && !__atomic_exchange_n(&p->armed, 1, __ATOMIC_SEQ_CST))
 		wake(arg, 0);
 }
 
@@ -239,6 +274,107 @@ static void push(struct netsw_port *p, const uint8_t *frame, uint32_t len)
 }
 
 void (*netsw_test_flood_hook)(struct netsw_port *p);
+/* Holds a frame for a parked port (the caller holds p->users): the slow path
+ * of a swapped-out VM, one allocation per frame, bounded. */
+static void hold(struct netsw_port *p, const uint8_t *frame, uint32_t len)
+{
+	struct netsw_held *h = NULL;
+
+	pthread_mutex_lock(&p->hold_lock);
+	if (!__atomic_load_n(&p->parked, __ATOMIC_SEQ_CST)) { /* unparked meanwhile */
+		pthread_mutex_unlock(&p->hold_lock);
+		push(p, frame, len);
+		return;
+	}
+	if (p->nheld < NETSW_HOLD_MAX && (h = malloc(sizeof(*h) + len)) != NULL) {
+		h->next = NULL;
+		h->len = len;
+		memcpy(h->data, frame, len);
+		*p->held_tail = h;
+		p->held_tail = &h->next;
+		p->nheld++;
+		__atomic_fetch_add(&p->st.held, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&p->st.drop_rx_full, 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&p->hold_lock);
+	if (h && __atomic_load_n(&p->attached, __ATOMIC_SEQ_CST) &&
+	    !__atomic_exchange_n(&p->armed, 1, __ATOMIC_SEQ_CST))
+		p->wake(p->wake_arg, 0);
+}
+
+void netsw_port_park(struct netsw_port *p)
+{
+	const struct netq_cell *c;
+
+	if (__atomic_load_n(&p->parked, __ATOMIC_SEQ_CST))
+		return;
+	pthread_mutex_lock(&p->hold_lock);
+	if (!p->held_tail)
+		p->held_tail = &p->held;
+	__atomic_store_n(&p->parked, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&p->hold_lock);
+	/* Senders that saw it unparked finish their push; later ones hold. */
+	while (__atomic_load_n(&p->users, __ATOMIC_SEQ_CST))
+		sched_yield();
+	pthread_mutex_lock(&p->hold_lock);
+	/* What was queued and not delivered goes first, in order. */
+	while ((c = netq_peek(&p->rxq)) != NULL) {
+		struct netsw_held *h = malloc(sizeof(*h) + c->len);
+
+		if (h) {
+			h->next = p->held;
+			h->len = c->len;
+			memcpy(h->data, c->data, c->len);
+			p->held = h; /* reversed below */
+			p->nheld++;
+		} else {
+			__atomic_fetch_add(&p->st.drop_rx_full, 1, __ATOMIC_RELAXED);
+		}
+		netq_pop(&p->rxq);
+	}
+	{ /* the queued ones were pushed at the head in reverse: put them right, before
+	     anything held meanwhile (nothing: senders hold only under this lock) */
+		struct netsw_held *rev = NULL, *h = p->held, *next;
+
+		while (h) {
+			next = h->next;
+			h->next = rev;
+			rev = h;
+			h = next;
+		}
+		p->held = rev;
+		p->held_tail = &p->held;
+		while (*p->held_tail)
+			p->held_tail = &(*p->held_tail)->next;
+	}
+	netq_free(&p->rxq);
+	pthread_mutex_unlock(&p->hold_lock);
+}
+
+int netsw_port_unpark(struct netsw_port *p)
+{
+	if (!__atomic_load_n(&p->parked, __ATOMIC_SEQ_CST))
+		return 0;
+	pthread_mutex_lock(&p->hold_lock);
+	if (netq_init(&p->rxq, NETSW_RXQ_CELLS)) {
+		pthread_mutex_unlock(&p->hold_lock);
+		return -ENOMEM;
+	}
+	while (p->held) {
+		struct netsw_held *h = p->held;
+
+		p->held = h->next;
+		if (netq_push(&p->rxq, h->data, h->len))
+			__atomic_fetch_add(&p->st.drop_rx_full, 1, __ATOMIC_RELAXED);
+		free(h);
+	}
+	p->held_tail = &p->held;
+	p->nheld = 0;
+	__atomic_store_n(&p->parked, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&p->hold_lock);
+	return 0;
+}
 
 /*
  * Queues a frame for port p; drops and counts it when p is full. A port
@@ -254,8 +390,12 @@ static void deliver(struct netsw_port *p, uint16_t net, const uint8_t *frame, ui
 {
 	__atomic_fetch_add(&p->users, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&p->in_use, __ATOMIC_SEQ_CST) && p->net == net &&
-	    (!dst_check || !memcmp(p->mac, frame, 6)))
-		push(p, frame, len);
+	    (!dst_check || !memcmp(p->mac, frame, 6))) {
+		if (__atomic_load_n(&p->parked, __ATOMIC_SEQ_CST))
+			hold(p, frame, len);
+		else
+			push(p, frame, len);
+	}
 	__atomic_fetch_sub(&p->users, 1, __ATOMIC_SEQ_CST);
 }
 

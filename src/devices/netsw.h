@@ -27,11 +27,13 @@
 
 #include "netq.h"
 
+#include <pthread.h>
 #include <stdint.h>
 
 struct netsw;
 
 #define NETSW_RXQ_CELLS 256u /* frames queued per VM */
+#define NETSW_HOLD_MAX	64u  /* frames held for a parked (swapped-out) VM */
 /* Isolation between senders (a flooding VM must not take the uplink or its
  * neighbours' receive queues): a port may have at most this many frames
  * waiting in the uplink queue, the rest of its frames to the uplink are
@@ -55,6 +57,14 @@ struct netsw_port_stats {
 	uint64_t rx_bursts;	      /* fills that delivered frames */
 	uint64_t drop_up_budget;      /* tx to the uplink over NETSW_UP_PORT_BUDGET */
 	uint64_t drop_storm;	      /* tx broadcasts over NETSW_BCAST_RATE */
+	uint64_t held;		      /* rx held while parked (atomic, under hold_lock) */
+};
+
+/* A frame held for a parked port. */
+struct netsw_held {
+	struct netsw_held *next;
+	uint32_t len;
+	uint8_t data[];
 };
 
 struct netsw_port {
@@ -72,6 +82,13 @@ struct netsw_port {
 	uint16_t tag;	   /* its pool index + 1: its frames' tag in the uplink queue */
 	uint32_t up_held;  /* frames of this port in the uplink queue (atomic) */
 	uint64_t bcast_tb; /* storm control: the token bucket's virtual time, ns */
+	/* Parked (its VM swapped out): rxq has no cells (its ~390 KB are
+	 * freed); frames are held in a list of their own size, at most
+	 * NETSW_HOLD_MAX, the rest dropped and counted (drop_rx_full). */
+	int parked; /* atomic; changed under hold_lock */
+	pthread_mutex_t hold_lock;
+	struct netsw_held *held, **held_tail;
+	uint32_t nheld;
 };
 
 /* Switch-wide counters. */
@@ -112,6 +129,14 @@ void netsw_port_attach(struct netsw_port *p, void (*wake)(void *, uint64_t), voi
 /* Stops deliveries and waits out senders in flight; frames queued stay
  * (up to the queue bound) for the next attach. */
 void netsw_port_detach(struct netsw_port *p);
+
+/* The VM of p is swapped out (its worker, the VM not running): its receive
+ * queue is freed; frames from now on are held (bounded) and still wake it.
+ * Frames queued and not yet delivered are held too, in order. */
+void netsw_port_park(struct netsw_port *p);
+/* Before it runs again: a receive queue again, the held frames in it first,
+ * in order. 0 or -ENOMEM (still parked). */
+int netsw_port_unpark(struct netsw_port *p);
 
 /* The receiver found its queue empty: re-arms the wake hook. Returns 1 if
  * frames arrived meanwhile (the receiver should look again). */

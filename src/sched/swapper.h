@@ -61,8 +61,8 @@ struct swapper_stats {
 	/* over the latest SWAPPER_SAMPLES of each, in ns */
 	uint64_t swap_in_p50, swap_in_p99, swap_out_p50, swap_out_p99;
 	uint64_t samples_in, samples_out;
-	/* frames that arrived for VMs while they were out (held on their port's
-	 * bounded queue), and those dropped because that queue was full; counted
+	/* frames that arrived for VMs while they were out (held by their parked
+	 * port, at most NETSW_HOLD_MAX), and those dropped beyond it; counted
 	 * when the VM comes back or ends */
 	uint64_t frames_queued, frames_dropped;
 	uint64_t log_errors;		 /* records the log could not take */

@@ -257,6 +257,8 @@ void vm_swap_release(struct vm *vm)
 	/* The ring goes (its history is in the slot); a short tail stays for the
 	 * console log and readers that had not caught up. */
 	console_shrink(&vm->console, VM_SWAP_CONSOLE_KEEP);
+	/* A NIC's receive queue goes too (frames are held, bounded, meanwhile). */
+	vm_park_devices(vm);
 }
 
 int vm_swap_peek(struct vm *vm, struct swap *sw, const struct swap_record *rec, uint64_t *deadline,
@@ -322,6 +324,12 @@ int vm_swap_in(struct vm *vm, struct swap *sw, const struct swap_record *rec, ch
 	rc = vm_swap_blob_apply(vm, blob, img.dev_len, err, errlen);
 	if (rc) {
 		vm->mem = NULL;
+		goto fail;
+	}
+	rc = vm_unpark_devices(vm);
+	if (rc) {
+		vm->mem = NULL;
+		snprintf(err, errlen, "vm %s: swap-in: its devices: %s", vm->name, strerror(-rc));
 		goto fail;
 	}
 	vm->vregs = (struct denali_vregs *)(mem + DENALI_VREGS_GPA);

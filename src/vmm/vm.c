@@ -219,6 +219,24 @@ void vm_quiesce_devices(struct vm *vm)
 			vm->dev[i]->ops->quiesce(vm->dev[i]);
 }
 
+void vm_park_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndev; i++)
+		if (vm->dev[i]->ops->park)
+			vm->dev[i]->ops->park(vm->dev[i]);
+}
+
+int vm_unpark_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		int rc = vm->dev[i]->ops->unpark ? vm->dev[i]->ops->unpark(vm->dev[i]) : 0;
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 void vm_detach_devices(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->ndev; i++)

@@ -149,6 +149,11 @@ void vm_quiesce_devices(struct vm *vm);
 /* The VM leaves its worker for good: no device wakes it after this. */
 void vm_detach_devices(struct vm *vm);
 
+/* Swap-out / before a swapped-in VM runs: each device's park() / unpark()
+ * (device.h). unpark: 0 or the first error. */
+void vm_park_devices(struct vm *vm);
+int vm_unpark_devices(struct vm *vm);
+
 /* KICK: every device serving a ring in mask pushes out now. Returns
  * EXIT_CONTINUE-compatible -1, or VM_STOP_KILLED after a device fault. */
 int vm_kick_devices(struct vm *vm, uint32_t mask);
