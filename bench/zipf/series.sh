@@ -13,6 +13,7 @@
 #   bench/zipf/series.sh [--services "100 300 1000 3000"] [--budget SIZE] [--rate R]
 #                        [--duration D] [--sweep LO:HI] [--slo 'p99<50ms'] [--alpha A]
 #                        [--object BYTES] [--workers N] [--no-peer] [--no-sweep] [--out DIR]
+#                        [--live-max N] (the gatekeeper's live-shell cap, with swap)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -35,6 +36,7 @@ WORKERS=1
 PEER=1
 DO_SWEEP=1
 OUT=$ROOT/build/zipf-series
+LIVE_MAX= # --live-max N: the gatekeeper's live-shell cap (with swap; default: the fd cap)
 
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -59,6 +61,7 @@ while [ $# -gt 0 ]; do
 	--workers) WORKERS=$2; shift 2 ;;
 	--no-peer) PEER=0; shift ;;
 	--no-sweep) DO_SWEEP=0; shift ;;
+	--live-max) LIVE_MAX=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "series: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -115,6 +118,7 @@ for n in $SERVICES; do
 		mkdir -p "$FLEET_TMP/swap"
 		DAEMON+=(--swap "$FLEET_TMP/swap" --mem-budget "$BUDGET" --swap-slot 2M
 			--swap-size "$((2 * (n + 16)))M")
+		[ -n "$LIVE_MAX" ] && DAEMON+=(--live-max "$LIVE_MAX")
 	fi
 	fleet_daemon_start "${DAEMON[@]}" || exit 1
 	t0=$SECONDS

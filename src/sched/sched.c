@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 int sched_init(struct sched *s)
 {
@@ -159,10 +160,16 @@ int sched_sleep(struct sched *s, struct sched_entity *e, uint64_t deadline)
 {
 	if (deadline != SCHED_NO_DEADLINE && s->heap_len == s->heap_cap) {
 		size_t cap = s->heap_cap ? 2 * s->heap_cap : 64;
-		struct sched_entity **h = realloc(s->heap, cap * sizeof(*h));
+		/* Not realloc: a large block is an mmap that glibc grows with
+		 * mremap(), which the worker's seccomp filter does not allow (the
+		 * gatekeeper's heap of swapped sleepers grows on workers). */
+		struct sched_entity **h = malloc(cap * sizeof(*h));
 
 		if (!h)
 			return -ENOMEM;
+		if (s->heap_len)
+			memcpy(h, s->heap, s->heap_len * sizeof(*h));
+		free(s->heap);
 		s->heap = h;
 		s->heap_cap = cap;
 	}

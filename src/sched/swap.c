@@ -326,9 +326,14 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 
 	if (need <= *cap)
 		return 0;
-	q = realloc(*p, need * elem);
+	/* Not realloc: a large block is an mmap that glibc grows with mremap(),
+	 * which the worker's seccomp filter does not allow. */
+	q = malloc(need * elem);
 	if (!q)
 		return -ENOMEM;
+	if (*cap)
+		memcpy(q, *p, *cap * elem);
+	free(*p);
 	*p = q;
 	*cap = need;
 	return 0;

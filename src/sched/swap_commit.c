@@ -250,11 +250,16 @@ uint64_t swap_commit_enqueue(struct swap_commit *c, enum swap_log_kind kind, uin
 			c->head = 0;
 		}
 		if (c->n == c->cap) {
-			q = realloc(c->q, cap * sizeof(*q));
+			/* Not realloc: workers queue records, and a large block
+			 * would grow by mremap(), outside their seccomp allowlist. */
+			q = malloc(cap * sizeof(*q));
 			if (!q) {
 				pthread_mutex_unlock(&c->lock);
 				return 0;
 			}
+			if (c->n)
+				memcpy(q, c->q, c->n * sizeof(*q));
+			free(c->q);
 			c->q = q;
 			c->cap = cap;
 		}

@@ -4,6 +4,7 @@
  * kills the process with SIGSYS. Each case runs in a forked child, which
  * starts a thread, installs the filter there and makes one call.
  */
+#include "sched/sched.h"
 #include "sched/worker_seccomp.h"
 
 #include <errno.h>
@@ -196,6 +197,41 @@ static void test_allowed(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A worker grows the gatekeeper's heap of swapped sleepers (100,000
+ * registered: 800 KB and more, an mmap in malloc): growing it must not take
+ * mremap(), which the filter refuses (the 100k run died of it). */
+#define SLEEPERS 200000u
+static int grow_sleepers(void)
+{
+	struct sched s;
+	struct sched_entity *e = calloc(SLEEPERS, sizeof(*e));
+	unsigned i;
+
+	if (!e || sched_init(&s))
+		return 1;
+	for (i = 0; i < SLEEPERS; i++) {
+		sched_entity_init(&e[i], NULL);
+		if (sched_sleep(&s, &e[i], 1000000000ull + i))
+			return 2;
+	}
+	sched_fini(&s);
+	free(e);
+	return 0;
+}
+
+static void test_heap_growth(void **state)
+{
+	int status;
+
+	(void)state;
+	status = run_filtered(grow_sleepers, 0);
+	if (WIFSIGNALED(status))
+		fail_msg("growing a heap of sleepers on a worker was refused (signal %d)",
+			 WTERMSIG(status));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_socket(void **state)
 {
 	(void)state;
@@ -267,9 +303,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),	  cmocka_unit_test(test_allowed),
-	    cmocka_unit_test(test_socket),	  cmocka_unit_test(test_open),
-	    cmocka_unit_test(test_execve),	  cmocka_unit_test(test_exec_mappings),
-	    cmocka_unit_test(test_ioctl_not_kvm), cmocka_unit_test(test_signals),
+	    cmocka_unit_test(test_heap_growth),	  cmocka_unit_test(test_socket),
+	    cmocka_unit_test(test_open),	  cmocka_unit_test(test_execve),
+	    cmocka_unit_test(test_exec_mappings), cmocka_unit_test(test_ioctl_not_kvm),
+	    cmocka_unit_test(test_signals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

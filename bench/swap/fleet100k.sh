@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# bench/swap/fleet100k.sh: issue 10's 100,000-registered run, on a real `denalid serve --swap`.
+#   bench/swap/fleet100k.sh BIN_DIR GUEST_DIR [N] [LIVE] [CHUNK] [RESTORE_N]
+# Env: DIR (where the temp dir, the swap files and the state go; default /var/tmp: a disk),
+#      BENCH_LOCK (a lock file, e.g. /work/bench.lock: each measured phase holds it, and
+#      only that phase, so that no lock hold is long), SLOT (swap slot, default 256K),
+#      FILES (swap files, default 4), WORKERS (default 2).
+#
+# 1. One daemon, --live-max LIVE (default 2000; the issue's cap is 9,000), swap slots for N.
+#    N sleepers (2 MiB each, `sleeper 1000000 600000`: idle for 10 min at a time) are
+#    registered with `start --count CHUNK` requests: VMs registered per second, per request.
+#    Beyond LIVE every registration evicts the oldest idle VM (a group-committed swap-out).
+# 2. With N registered and at most LIVE in memory: the daemon's idle CPU over 20 s.
+# 3. Every VM swapped out (`swap out` of the resident ones): what N swapped VMs cost the
+#    daemon, against the same daemon before the first registration: RSS and smaps_rollup
+#    (user memory), fds, mappings, threads, and kernel memory: the system-wide slab total
+#    (/proc/slabinfo, if readable) and Slab/PageTables/KernelStack of /proc/meminfo (both
+#    include the rest of the machine: noisy on a shared host), per swapped VM.
+# 4. A second daemon with RESTORE_N (default 10000) sleepers: SIGTERM, a restart, the time
+#    until all RESTORE_N are listed again (restored in their slots), then until every one of
+#    them has answered an event (`swap in`, 8 requests in parallel: each VM read back from
+#    its slot and run).
+# Prints one figure a line and a JSON line at the end. Figures, not assertions.
+set -u
+BIN=$(cd "${1:?usage: $0 BIN_DIR GUEST_DIR [N] [LIVE] [CHUNK] [RESTORE_N]}" && pwd)
+GUESTS=$(cd "${2:?}" && pwd)
+N=${3:-100000}
+LIVE=${4:-2000}
+CHUNK=${5:-10000}
+RN=${6:-10000}
+SLOT=${SLOT:-256K}
+FILES=${FILES:-4}
+WORKERS=${WORKERS:-2}
+TMP=$(mktemp -d "${DIR:-/var/tmp}/denali-100k.XXXXXX") || exit 1
+DPID=
+cleanup() {
+	if [ -n "$DPID" ]; then
+		kill -TERM "$DPID" 2>/dev/null
+		for _ in $(seq 600); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+[ -r /dev/kvm ] || { echo "needs /dev/kvm" >&2; exit 77; }
+
+lock() { [ -n "${BENCH_LOCK:-}" ] && { exec 9>>"$BENCH_LOCK"; flock 9; }; return 0; }
+unlock() { [ -n "${BENCH_LOCK:-}" ] && flock -u 9; return 0; }
+now() { date +%s.%N; }
+ctl() { "$BIN/denalictl" --socket "$TMP/d.sock" "$@"; }
+say() { echo "fleet100k: $* (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2; }
+stat_of() { ctl stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['swap']['$1'])"; }
+# settled N: waits until N VMs are in (resident or swapped) and none waits for admission.
+# Polled every 0.5 s: stats walks every registered VM under the registry's lock.
+settled() {
+	for _ in $(seq 1200); do
+		ctl stats --json 2>/dev/null | python3 -c "
+import json, sys
+s = json.load(sys.stdin)['swap']
+sys.exit(0 if s['vms_waiting'] == 0 and s['vms_resident'] + s['vms_swapped'] >= $1 else 1)" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+daemon_start() {
+	"$BIN/denalid" serve --socket "$TMP/d.sock" --state-dir "$TMP/state" --workers "$WORKERS" \
+		--swap "$TMP/swap" --swap-files "$FILES" --swap-slot "$SLOT" \
+		--swap-size "$(($1 * ${SLOT%K}))K" --live-max "$LIVE" >>"$TMP/d.log" 2>&1 &
+	DPID=$!
+	for _ in $(seq 600); do ctl list >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "the daemon did not come up:" >&2
+	tail "$TMP/d.log" >&2
+	exit 1
+}
+daemon_stop() {
+	kill -TERM "$DPID"
+	for _ in $(seq 3000); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+	wait "$DPID" 2>/dev/null
+	DPID=
+}
+
+# snapshot: key=value lines of what the daemon holds now
+snapshot() {
+	local p=$DPID
+	echo "rss_kib=$(awk '/^VmRSS:/ {print $2}' /proc/$p/status)"
+	echo "threads=$(awk '/^Threads:/ {print $2}' /proc/$p/status)"
+	awk '/^(Rss|Pss|Anonymous|Private_Dirty):/ {gsub(":", "", $1); print "smaps_" $1 "_kib=" $2}' \
+		/proc/$p/smaps_rollup
+	echo "fds=$(ls /proc/$p/fd | wc -l)"
+	echo "kvm_vm_fds=$(ls -l /proc/$p/fd 2>/dev/null | grep -c 'kvm-vm')"
+	echo "maps=$(wc -l </proc/$p/maps)"
+	echo "cpu_ticks=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' /proc/$p/stat)"
+	if [ -r /proc/slabinfo ]; then
+		echo "slab_bytes=$(awk 'NR > 2 {s += $3 * $4} END {printf "%d", s}' /proc/slabinfo)"
+	fi
+	awk '/^(Slab|SUnreclaim|PageTables|KernelStack):/ {gsub(":", "", $1); print "mi_" $1 "_kib=" $2}' \
+		/proc/meminfo
+}
+val() { sed -n "s/^$2=//p" "$1"; }
+
+# --- 1. registration ---------------------------------------------------------------------
+daemon_start "$N"
+sleep 1
+snapshot >"$TMP/s0"
+say "daemon up, $N slots of $SLOT in $FILES files, live-max $LIVE"
+reg_total=0
+: >"$TMP/rates"
+for ((c = 0; c * CHUNK < N; c++)); do
+	n=$((N - c * CHUNK < CHUNK ? N - c * CHUNK : CHUNK))
+	lock
+	t0=$(now)
+	ctl start "r$c" "$GUESTS/sleeper" --count "$n" --mem 2M -- 1000000 600000 >/dev/null \
+		2>"$TMP/err" || { say "start r$c failed: $(tail -1 "$TMP/err")"; unlock; break; }
+	# registered = booted to its first idle (resident) or swapped out since
+	settled $((reg_total + n)) || say "r$c: not settled"
+	t1=$(now)
+	unlock
+	reg_total=$((reg_total + n))
+	r=$(echo "$n / ($t1 - $t0)" | bc -l)
+	echo "$r" >>"$TMP/rates"
+	say "$(printf 'request %d: %d VMs in %.1f s, %.0f registered/s; %d registered; resident %s, swap-outs %s' \
+		"$c" "$n" "$(echo "$t1 - $t0" | bc -l)" "$r" "$reg_total" "$(stat_of vms_resident)" \
+		"$(stat_of swap_outs)")"
+done
+reg_rate=$(sort -n "$TMP/rates" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
+registered=$(ctl list --json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")
+say "registered: $registered of $N, median $reg_rate/s per request"
+
+# --- 2. idle CPU with N registered -----------------------------------------------------------
+settled "$reg_total"
+lock
+sleep 2
+snapshot >"$TMP/s1a"
+sleep 20
+snapshot >"$TMP/s1b"
+unlock
+hz=$(getconf CLK_TCK)
+idle_cpu=$(echo "($(val "$TMP/s1b" cpu_ticks) - $(val "$TMP/s1a" cpu_ticks)) / $hz / 20 * 100" | bc -l)
+resident=$(stat_of vms_resident)
+say "$(printf 'idle: %.2f%% of a core over 20 s with %s registered, %s resident (live-max %s)' \
+	"$idle_cpu" "$registered" "$resident" "$LIVE")"
+
+# --- 3. every VM swapped out: its cost --------------------------------------------------------
+ctl list --json | python3 -c "
+import json, sys
+for v in json.load(sys.stdin):
+    if v.get('residency') == 'resident': print(v['name'])" >"$TMP/res"
+kvm_idle=$(val "$TMP/s1b" kvm_vm_fds)
+split -l 5000 "$TMP/res" "$TMP/res."
+for f in "$TMP"/res.*; do ctl swap out $(cat "$f") >/dev/null 2>>"$TMP/err"; done
+lock
+sleep 2
+snapshot >"$TMP/s2"
+swapped=$(stat_of vms_swapped)
+unlock
+per() { echo "($(val "$TMP/s2" "$1") - $(val "$TMP/s0" "$1")) * ${2:-1} / $swapped" | bc -l; }
+rss_b=$(per rss_kib 1024)
+pss_b=$(per smaps_Pss_kib 1024)
+anon_b=$(per smaps_Anonymous_kib 1024)
+fds_d=$(($(val "$TMP/s2" fds) - $(val "$TMP/s0" fds)))
+maps_d=$(($(val "$TMP/s2" maps) - $(val "$TMP/s0" maps)))
+thr_d=$(($(val "$TMP/s2" threads) - $(val "$TMP/s0" threads)))
+slab_b=0
+[ -n "$(val "$TMP/s0" slab_bytes)" ] && slab_b=$(per slab_bytes 1)
+mslab_b=$(per mi_Slab_kib 1024)
+pt_b=$(per mi_PageTables_kib 1024)
+say "KVM VMs (shells, live and pooled) held by the daemon: $kvm_idle with $resident resident, $(val "$TMP/s2" kvm_vm_fds) with all swapped"
+say "$(printf '%s swapped: per VM RSS %.0f B, Pss %.0f B, anon %.0f B; fds %+d, mappings %+d, threads %+d (whole daemon); kernel: slabinfo %.0f B, meminfo Slab %.0f B, PageTables %.0f B per VM (system-wide)' \
+	"$swapped" "$rss_b" "$pss_b" "$anon_b" "$fds_d" "$maps_d" "$thr_d" "$slab_b" "$mslab_b" "$pt_b")"
+t0=$(now)
+daemon_stop
+stop_s=$(echo "$(now) - $t0" | bc -l)
+say "$(printf 'SIGTERM with %s registered: %.1f s; %s' "$registered" "$stop_s" \
+	"$(grep -o 'shutdown: .*' "$TMP/d.log" | tail -1)")"
+rm -rf "$TMP/state" "$TMP/swap" "$TMP/d.sock"
+
+# --- 4. restore of RESTORE_N after a restart --------------------------------------------------
+: >"$TMP/d.log"
+daemon_start "$RN"
+for ((c = 0; c * CHUNK < RN; c++)); do
+	n=$((RN - c * CHUNK < CHUNK ? RN - c * CHUNK : CHUNK))
+	ctl start "f$c" "$GUESTS/sleeper" --count "$n" --mem 2M -- 1000000 600000 >/dev/null || exit 1
+done
+settled "$RN"
+ctl list --json | python3 -c "
+import json, sys
+for v in json.load(sys.stdin): print(v['name'])" >"$TMP/names"
+daemon_stop
+lock
+t0=$(now)
+daemon_start "$RN"
+for _ in $(seq 1200); do
+	got=$(ctl list --json 2>/dev/null | python3 -c "import json,sys; print(len(json.load(sys.stdin)))" 2>/dev/null)
+	[ "${got:-0}" -ge "$RN" ] && break
+	sleep 0.1
+done
+t1=$(now)
+split -n l/8 "$TMP/names" "$TMP/names."
+pids=()
+for f in "$TMP"/names.*; do
+	ctl swap in $(cat "$f") >/dev/null 2>>"$TMP/in.err" &
+	pids+=($!)
+done
+fails=0
+for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+t2=$(now)
+unlock
+restored_s=$(echo "$t1 - $t0" | bc -l)
+answered_s=$(echo "$t2 - $t0" | bc -l)
+resumed=$(grep -c "resumed from its swap slot" "$TMP/d.log")
+ins=$(stat_of swap_ins)
+say "$(printf 'restart with %s: all listed after %.2f s (%s resumed from their slots), every one answered (swap in: %s swap-ins, %d request(s) failed) after %.2f s' \
+	"$RN" "$restored_s" "$resumed" "$ins" "$fails" "$answered_s")"
+[ -s "$TMP/in.err" ] && say "swap in errors: $(sort "$TMP/in.err" | uniq -c | sort -rn | head -3)"
+printf '{"bench":"fleet100k","n":%d,"registered":%d,"live_max":%d,"slot":"%s","files":%d,"registered_per_s_median":%.1f,"idle_cpu_pct":%.3f,"resident_at_idle":%s,"swapped":%s,"rss_bytes_per_swapped_vm":%.0f,"pss_bytes_per_swapped_vm":%.0f,"anon_bytes_per_swapped_vm":%.0f,"fds_delta":%d,"mappings_delta":%d,"threads_delta":%d,"slabinfo_bytes_per_vm":%.0f,"meminfo_slab_bytes_per_vm":%.0f,"pagetables_bytes_per_vm":%.0f,"kvm_vms_all_swapped":%s,"sigterm_s":%.2f,"restore_n":%d,"restore_listed_s":%.2f,"restore_resumed":%d,"restore_answered_s":%.2f,"restore_swap_in_failures":%d,"load":"%s"}\n' \
+	"$N" "$registered" "$LIVE" "$SLOT" "$FILES" "$reg_rate" "$idle_cpu" "$resident" "$swapped" \
+	"$rss_b" "$pss_b" "$anon_b" "$fds_d" "$maps_d" "$thr_d" "$slab_b" "$mslab_b" "$pt_b" "$(val "$TMP/s2" kvm_vm_fds)" "$stop_s" \
+	"$RN" "$restored_s" "$resumed" "$answered_s" "$fails" "$(cut -d' ' -f1-3 /proc/loadavg)"
