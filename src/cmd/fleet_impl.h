@@ -28,6 +28,7 @@ struct fleet_vm {
 	struct fleet_vm *next;
 	struct fleet_vm **pprev; /* what points at it in the list (fleet_index.c) */
 	struct fleet_vm *hnext;	 /* its bucket's chain in the name index */
+	uint32_t logged_gen;	 /* task.swap_gen + 1 once its console was flushed while out */
 	char ipv4[16];		 /* dotted quad, "" = no address */
 };
 

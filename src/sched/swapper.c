@@ -289,7 +289,8 @@ static int do_swap_out(struct swapper *s, struct task *t)
 	} else {
 		if (sh)
 			shell_put(sh);
-		t->swapped = 1;
+		__atomic_store_n(&t->swapped, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&t->swap_gen, 1, __ATOMIC_RELEASE);
 		/* The slot is durable: from now on a restart resumes it from there. */
 		if (!s->commit)
 			log_append(s, SWAP_LOG_SWAPPED, vm, &sv->rec);
@@ -888,6 +889,7 @@ int swapper_adopt(struct swapper *s, struct task *t, struct worker *w,
 	sv->logged = 1;
 	t->vm->owner = sv;
 	t->swapped = 1; /* the worker adds it as swapped out */
+	__atomic_fetch_add(&t->swap_gen, 1, __ATOMIC_RELEASE);
 	bytes = (uint64_t)rec->npages * SWAP_PAGE;
 	pthread_mutex_lock(&s->lock);
 	gk_adopt_swapped(&s->gk, &sv->gk, sv,

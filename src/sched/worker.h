@@ -23,7 +23,8 @@ struct task {
 	struct vm *vm;
 	struct sched_entity se;
 	struct worker *w;
-	int swapped;		/* out in its swap slot (worker thread only) */
+	int swapped;		/* out in its swap slot (written on the worker thread) */
+	uint32_t swap_gen;	/* swap-outs so far (atomic: the registry's log thread reads it) */
 	struct task *wake_next; /* on w->wake_head, while wake_queued */
 	int wake_queued;	/* coalesces wake-ups: one entry per VM */
 	unsigned cmds;		/* worker_send() commands for it not yet handled */
