@@ -215,9 +215,13 @@ void netsw_port_remove(struct netsw *sw, struct netsw_port *p)
 	netsw_port_detach(p); /* and waits out the senders in flight */
 	if (netsw_remove_test_seam)
 		netsw_remove_test_seam(p);
-	/* What they queued is the old owner's: gone before the slot is free. */
-	while (netq_peek(&p->rxq))
-		netq_pop(&p->rxq);
+	/* What they queued (or held, parked: no queue then) is the old owner's:
+	 * gone before the slot is free. */
+	if (__atomic_load_n(&p->parked, __ATOMIC_SEQ_CST))
+		drop_held(p);
+	else
+		while (netq_peek(&p->rxq))
+			netq_pop(&p->rxq);
 	pthread_mutex_unlock(&sw->lock);
 }
 
