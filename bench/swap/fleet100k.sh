@@ -9,7 +9,7 @@
 #      between every two requests; their rates are then not taken under it).
 #
 # 1. One daemon, --live-max LIVE (default 2000; the issue's cap is 9,000), swap slots for N.
-#    N sleepers (2 MiB each, `sleeper 1000000 600000`: idle for 10 min at a time) are
+#    N sleepers (2 MiB each, `sleeper 1000000 86400000`: idle for a day at a time; with 10-minute naps, 100,000 sleepers are 166 wake-ups, swap-ins and swap-outs a second: the run thrashed) are
 #    registered with `start --count CHUNK` requests: VMs registered per second, per request.
 #    Beyond LIVE every registration evicts the oldest idle VM (a group-committed swap-out).
 # 2. With N registered and at most LIVE in memory: the daemon's idle CPU over 20 s.
@@ -114,7 +114,7 @@ for ((c = 0; c * CHUNK < N; c++)); do
 	n=$((N - c * CHUNK < CHUNK ? N - c * CHUNK : CHUNK))
 	[ "${REG_UNLOCKED:-0}" = 1 ] || lock
 	t0=$(now)
-	ctl start "r$c" "$GUESTS/sleeper" --count "$n" --mem 2M -- 1000000 600000 >/dev/null \
+	ctl start "r$c" "$GUESTS/sleeper" --count "$n" --mem 2M -- 1000000 86400000 >/dev/null \
 		2>"$TMP/err" || { say "start r$c failed: $(tail -1 "$TMP/err")"; unlock; break; }
 	# registered = booted to its first idle (resident) or swapped out since
 	settled $((reg_total + n)) || say "r$c: not settled"
@@ -184,7 +184,7 @@ rm -rf "$TMP/state" "$TMP/swap" "$TMP/d.sock"
 daemon_start "$RN"
 for ((c = 0; c * CHUNK < RN; c++)); do
 	n=$((RN - c * CHUNK < CHUNK ? RN - c * CHUNK : CHUNK))
-	ctl start "f$c" "$GUESTS/sleeper" --count "$n" --mem 2M -- 1000000 600000 >/dev/null || exit 1
+	ctl start "f$c" "$GUESTS/sleeper" --count "$n" --mem 2M -- 1000000 86400000 >/dev/null || exit 1
 done
 settled "$RN"
 ctl list --json | python3 -c "
