@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/mman.h>
 
 #define GUEST_MEM_CACHE 64
@@ -14,6 +15,47 @@ static struct {
 		uint64_t size;
 	} r[GUEST_MEM_CACHE];
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* -1 until decided: 1 shared (shmem), 0 private. */
+static int shared = -1;
+
+int guest_mem_shared_for(const char *meminfo)
+{
+	char line[256];
+	unsigned long long kb;
+	int r = 0; /* unreadable: private, the backing whose every page swap can see */
+	FILE *f = fopen(meminfo, "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SwapTotal: %llu kB", &kb) == 1) {
+			r = kb == 0;
+			break;
+		}
+	fclose(f);
+	return r;
+}
+
+void guest_mem_set_shared(int on)
+{
+	guest_mem_drain(); /* no cached region of the other kind is handed out */
+	pthread_mutex_lock(&cache.lock);
+	shared = on ? 1 : 0;
+	pthread_mutex_unlock(&cache.lock);
+}
+
+int guest_mem_is_shared(void)
+{
+	int r;
+
+	pthread_mutex_lock(&cache.lock);
+	if (shared < 0)
+		shared = guest_mem_shared_for("/proc/meminfo");
+	r = shared;
+	pthread_mutex_unlock(&cache.lock);
+	return r;
+}
 
 int guest_mem_alloc(uint64_t size, uint8_t **out)
 {
@@ -33,9 +75,14 @@ int guest_mem_alloc(uint64_t size, uint8_t **out)
 	 * through KVM, or by the host) allocates a zeroed page instead of
 	 * mapping the zero page, so the first write is not a copy-on-write
 	 * break. On kvm_pvm every invalidation walks the MMU notifier of every
-	 * live VM (~0.3 us each); a start made ~7 such breaks. */
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-		 0);
+	 * live VM (~0.3 us each); a start made ~7 such breaks. But a shmem page
+	 * the host kernel swaps out leaves no swap entry in the page table, so
+	 * /proc/self/pagemap (and mincore) no longer see it, and a swap-out
+	 * would lose it: with host swap on, guest memory stays private, whose
+	 * host-swapped pages pagemap reports (PM_SWAPPED). */
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 (guest_mem_is_shared() ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	*out = p;
@@ -46,9 +93,9 @@ void guest_mem_free(uint8_t *mem, uint64_t size)
 {
 	if (!mem)
 		return;
-	/* Frees the shmem pages (DONTNEED would only unmap them): the region
-	 * reads as zero after this, like a new map. One invalidation. */
-	if (madvise(mem, size, MADV_REMOVE) == 0) {
+	/* Frees the pages (for shmem DONTNEED would only unmap them): the
+	 * region reads as zero after this, like a new map. One invalidation. */
+	if (madvise(mem, size, guest_mem_is_shared() ? MADV_REMOVE : MADV_DONTNEED) == 0) {
 		pthread_mutex_lock(&cache.lock);
 		if (cache.n < GUEST_MEM_CACHE) {
 			cache.r[cache.n].mem = mem;

@@ -1,7 +1,9 @@
 /*
  * Guest memory regions: shared anonymous (shmem) memory, so that no page is
  * ever the zero page and no first write breaks a copy-on-write (each break
- * is an MMU-notifier invalidation heard by every live VM on this host).
+ * is an MMU-notifier invalidation heard by every live VM on this host) —
+ * unless the host has swap, whose swapped-out shmem pages swap.c's pagemap
+ * walk cannot see: then private anonymous memory, as before.
  * A released region is zeroed (MADV_REMOVE frees its pages) and kept
  * at its address for the next VM, so that a pooled shell whose memory slot
  * still maps that address can run the next VM without a memory-slot update
@@ -11,6 +13,19 @@
 #define DENALI_VMM_GUEST_MEM_H
 
 #include <stdint.h>
+
+/* Whether guest memory is shared (shmem) or private anonymous memory:
+ * shared unless the host has swap (see guest_mem.c), decided at the first
+ * allocation from /proc/meminfo. */
+int guest_mem_is_shared(void);
+
+/* What a meminfo file (that format) decides: 1 shared (SwapTotal is 0),
+ * 0 private (host swap on, or no SwapTotal line, or unreadable). */
+int guest_mem_shared_for(const char *meminfo);
+
+/* Sets the backing for the regions allocated from now on (tests, and a
+ * daemon that decides otherwise); drops the cached regions. */
+void guest_mem_set_shared(int on);
 
 /* Zero-filled, MAP_NORESERVE memory of size bytes. 0 or -errno. */
 int guest_mem_alloc(uint64_t size, uint8_t **out);

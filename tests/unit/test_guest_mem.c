@@ -72,6 +72,7 @@ static void test_read_is_not_the_zero_page(void **state)
 	(void)state;
 	if (!zpfn)
 		skip(); /* PFNs hidden: cannot tell the zero page from another */
+	guest_mem_set_shared(1);
 	assert_int_equal(guest_mem_alloc(SIZE, &mem), 0);
 	p = mem + 5 * PAGE;
 	assert_int_equal(p[0], 0); /* a read first, as KVM's read fault or a device does */
@@ -84,11 +85,12 @@ static void test_read_is_not_the_zero_page(void **state)
 	guest_mem_drain();
 }
 
-static void test_free_releases_and_zeroes(void **state)
+static void free_releases_and_zeroes(int shared)
 {
 	uint8_t *mem, *again;
 
-	(void)state;
+	guest_mem_set_shared(shared);
+	assert_int_equal(guest_mem_is_shared(), shared);
 	assert_int_equal(guest_mem_alloc(SIZE, &mem), 0);
 	assert_int_equal(resident(mem, SIZE), 0);
 	memset(mem, 0xa5, 64 * PAGE);
@@ -106,11 +108,48 @@ static void test_free_releases_and_zeroes(void **state)
 	guest_mem_drain();
 }
 
+static void test_free_releases_and_zeroes(void **state)
+{
+	(void)state;
+	free_releases_and_zeroes(1);
+	free_releases_and_zeroes(0); /* private, the backing with host swap on */
+}
+
+/* meminfo text in a temporary file; what guest_mem_shared_for decides of it. */
+static int decide(const char *text)
+{
+	char path[] = "/tmp/denali-meminfo.XXXXXX";
+	int fd = mkstemp(path), r;
+
+	assert_true(fd >= 0);
+	if (text)
+		assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	if (!text)
+		unlink(path);
+	r = guest_mem_shared_for(path);
+	if (text)
+		unlink(path);
+	return r;
+}
+
+/* Shared memory only without host swap: a host-swapped shmem page is not in
+ * pagemap, and a swap-out would lose it. */
+static void test_backing_follows_host_swap(void **state)
+{
+	(void)state;
+	assert_int_equal(decide("MemTotal: 24000000 kB\nSwapTotal:        0 kB\n"), 1);
+	assert_int_equal(decide("MemTotal: 24000000 kB\nSwapTotal:  8388604 kB\n"), 0);
+	assert_int_equal(decide("MemTotal: 24000000 kB\n"), 0); /* no line: private */
+	assert_int_equal(decide(NULL), 0);			/* unreadable: private */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_read_is_not_the_zero_page),
 	    cmocka_unit_test(test_free_releases_and_zeroes),
+	    cmocka_unit_test(test_backing_follows_host_swap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
