@@ -12,21 +12,54 @@
 #include "net_stack.h"
 #include <string.h>
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "net_csum_add sums little-endian words"
+#endif
+
+/*
+ * The one's complement sum is the same in either byte order, swapped (RFC
+ * 1071 2.B): the data is summed as little-endian 32-bit words (eight bytes
+ * per step, __builtin_memcpy: inlined even under the guest's -fno-builtin),
+ * folded to 16 bits, swapped to network order and added to `sum`. A
+ * trailing odd byte counts as the high byte of a last network-order word,
+ * as before, so chained calls give what one call over the bytes would when
+ * every chunk but the last has an even length.
+ */
 uint32_t net_csum_add(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
-	uint64_t s = sum;
+	uint64_t s = 0;
 
-	while (len >= 2) {
-		s += (uint32_t)((p[0] << 8) | p[1]);
+	while (len >= 8) {
+		uint32_t a, b;
+		__builtin_memcpy(&a, p, 4);
+		__builtin_memcpy(&b, p + 4, 4);
+		s += (uint64_t)a + b;
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		uint32_t a;
+		__builtin_memcpy(&a, p, 4);
+		s += a;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t a;
+		__builtin_memcpy(&a, p, 2);
+		s += a;
 		p += 2;
 		len -= 2;
 	}
 	if (len)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+		s += p[0]; /* the low byte of a little-endian word */
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	uint64_t t = (uint64_t)sum + __builtin_bswap16((uint16_t)s);
+	while (t >> 32)
+		t = (t & 0xffffffffu) + (t >> 32);
+	return (uint32_t)t;
 }
 
 uint16_t net_csum_fold(uint32_t sum)
