@@ -8,9 +8,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* swap out|in NAME...: each in turn, waiting for it; {"done": [names], "failed": [{name,
  * error}]}, ok only if every one succeeded (the first failure is the error). */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ops_round(struct ops_ctx *ctx)
+{
+	ctx->round_ms = now_ms();
+}
+
+/* 1 once this round's slow commands have used OPS_SLOW_BUDGET_MS; err says so. */
+static int over_budget(const struct ops_ctx *ctx, char *err, size_t errlen)
+{
+	if (now_ms() - ctx->round_ms < OPS_SLOW_BUDGET_MS)
+		return 0;
+	snprintf(err, errlen,
+		 "not tried: swap/export/import already held the control loop for %d ms; ask "
+		 "again",
+		 OPS_SLOW_BUDGET_MS);
+	return 1;
+}
+
 static json_t *do_swap(struct ops_ctx *ctx, const struct ctl_request *req)
 {
 	json_t *done = json_array(), *failed = json_array(), *reply;
@@ -23,7 +49,10 @@ static json_t *do_swap(struct ops_ctx *ctx, const struct ctl_request *req)
 	}
 	for (unsigned i = 0; i < req->nnames; i++) {
 		char err[256] = "";
-		int r = ctx->be.swap(ctx->be.ctx, req->names[i], req->swap_in, err, sizeof(err));
+		int r =
+		    over_budget(ctx, err, sizeof(err))
+			? -EAGAIN
+			: ctx->be.swap(ctx->be.ctx, req->names[i], req->swap_in, err, sizeof(err));
 
 		if (r < 0) {
 			if (!err[0])
@@ -77,6 +106,8 @@ json_t *ops_handle(struct ops_ctx *ctx, const struct ctl_request *req, const cha
 		if (!(req->op == CTL_OP_EXPORT ? ctx->be.export_vm : ctx->be.import_vm))
 			return ctl_reply_error(req->id, "this daemon cannot %s VMs",
 					       ctl_op_name(req->op));
+		if (over_budget(ctx, err, sizeof(err)))
+			return ctl_reply_error(req->id, "%s", err);
 		r = req->op == CTL_OP_EXPORT
 			? ctx->be.export_vm(ctx->be.ctx, req->name, req->file, err, sizeof(err))
 			: ctx->be.import_vm(ctx->be.ctx, req->file, req->name, err, sizeof(err));

@@ -6,13 +6,24 @@
 #include "proto.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct ctl_store;
+
+/* swap, export and import run on the serving thread and may each wait on a VM (a running one
+ * is tried again for up to 2 s): together they hold one round of the serving loop at most
+ * this long, whatever the number of names, requests and clients; what is left is refused with
+ * "ask again" (the watchdog is pinged between rounds). */
+#define OPS_SLOW_BUDGET_MS 2000
 
 struct ops_ctx {
 	struct ctl_backend be;
 	struct ctl_store *store; /* may be NULL: definitions are then not kept */
+	int64_t round_ms;	 /* CLOCK_MONOTONIC ms when the serving loop's round began */
 };
+
+/* The serving loop begins a round: the slow commands' budget starts again. */
+void ops_round(struct ops_ctx *ctx);
 
 /* Carries out a list or stats request (start and stop are jobs: job.h); peer names the client in
  * log lines. Returns the reply (new reference). */

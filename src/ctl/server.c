@@ -301,6 +301,8 @@ int ctl_server_run(struct ctl_server *srv)
 		if (srv->stopping)
 			break;
 		now = srv_now_ms();
+		ops_round(
+		    &srv->ops); /* after the poll: the slow commands' budget is this round's */
 		/* Clients first (their pfds line up with the array as it was), then new ones. */
 		for (i = srv->nclients; i-- > 0;) {
 			struct client *c = srv->clients[i];

@@ -198,6 +198,20 @@ static json_t *fake_names(void *ctx)
 	return a;
 }
 
+/* A swap that takes 500 ms, as one of a VM that is running can (it is tried again). */
+static int fake_swap(void *ctx, const char *name, int in, char *err, size_t errlen)
+{
+	struct timespec ts = {.tv_nsec = 500 * 1000000};
+
+	(void)ctx;
+	(void)name;
+	(void)in;
+	(void)err;
+	(void)errlen;
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
 void fake_backend_init(struct ctl_backend *be)
 {
 	struct fake *f = calloc(1, sizeof(*f));
@@ -213,6 +227,7 @@ void fake_backend_init(struct ctl_backend *be)
 	    .stats = fake_stats,
 	    .console_read = fake_console_read,
 	    .names = fake_names,
+	    .swap = fake_swap,
 	};
 }
 

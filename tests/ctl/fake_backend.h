@@ -12,8 +12,9 @@ struct fake_stats {
 };
 
 /* Fills be with the fake's operations on a fresh fake. Images whose path contains "fail"
- * are refused (-EIO); one whose path contains "slow" takes 100 ms to start; a VM whose image contains "killed" lists as killed ("triple fault").
- * A started VM's console holds "booted NAME\n" followed by one line per argument. */
+ * are refused (-EIO); one whose path contains "slow" takes 100 ms to start; a VM whose image
+ * contains "killed" lists as killed ("triple fault"). swap takes 500 ms per VM and succeeds. A
+ * started VM's console holds "booted NAME\n" followed by one line per argument. */
 void fake_backend_init(struct ctl_backend *be);
 void fake_backend_fini(struct ctl_backend *be);
 

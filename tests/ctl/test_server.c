@@ -3,6 +3,7 @@
  * clients; after each it must still answer a valid request. */
 #include "fake_backend.h"
 #include "log.h"
+#include "ops.h"
 #include "proto.h"
 #include "server.h"
 #include "store.h"
@@ -584,6 +585,47 @@ static void test_pipelined_behind_job(void **state)
 	json_decref(o);
 }
 
+/* swap runs on the serving thread and may wait on each VM (the fake: 500 ms each). A client
+ * naming many VMs, or pipelining many requests, must not hold the loop (and the watchdog)
+ * for all of them: once a round has spent OPS_SLOW_BUDGET_MS the rest are refused with "ask
+ * again", and the loop goes on answering. */
+static void test_swap_holds_the_loop_boundedly(void **state)
+{
+	const char *reqs = "{\"id\":1,\"op\":\"swap\",\"dir\":\"out\",\"names\":[\"a\",\"b\","
+			   "\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\"]}\n"
+			   "{\"id\":2,\"op\":\"swap\",\"dir\":\"out\",\"names\":[\"k\",\"l\","
+			   "\"m\",\"n\",\"o\",\"p\",\"q\",\"r\",\"s\",\"t\"]}\n";
+	struct cli c;
+	size_t done = 0, refused = 0;
+
+	(void)state;
+	cli_open(&c);
+	cli_send(&c, reqs, strlen(reqs));
+	for (int k = 0; k < 2; k++) {
+		json_t *o = cli_recv(&c), *f;
+		size_t i;
+
+		assert_non_null(o);
+		/* 10 swaps of 500 ms would hold the round 5 s; at most the budget's worth (and
+		 * the one it ends in) go through */
+		if (json_array_size(json_object_get(o, "done")) > OPS_SLOW_BUDGET_MS / 500 + 1)
+			fail_msg("%zu of 10 slow swaps ran in one round of the serving loop",
+				 json_array_size(json_object_get(o, "done")));
+		done += json_array_size(json_object_get(o, "done"));
+		json_array_foreach(json_object_get(o, "failed"), i, f)
+		{
+			assert_non_null(
+			    strstr(json_string_value(json_object_get(f, "error")), "ask again"));
+			refused++;
+		}
+		json_decref(o);
+	}
+	close(c.fd);
+	assert_int_equal(done + refused, 20);
+	assert_true(done >= 1);
+	still_serving();
+}
+
 static void test_console(void **state)
 {
 	struct cli c;
@@ -734,6 +776,7 @@ int main(void)
 	    cmocka_unit_test(test_unread_replies_pause_the_client),
 	    cmocka_unit_test(test_pipelined),
 	    cmocka_unit_test(test_pipelined_behind_job),
+	    cmocka_unit_test(test_swap_holds_the_loop_boundedly),
 	    cmocka_unit_test(test_console),
 	    cmocka_unit_test(test_too_many_clients),
 	    cmocka_unit_test(test_second_server_refused),
