@@ -36,14 +36,6 @@ expect_counter() { # NAME LINE-PREFIX KEY VALUE
 	v=$(counter "$1" "$2" "$3")
 	[ "$v" = "$4" ] || fail "$1: '$2' $3=$v, expected $4"
 }
-# wait_for FILE TEXT: up to 20 s
-wait_for() {
-	for _ in $(seq 200); do
-		grep -qF -- "$2" "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 ip -n "$NS" link set lo up
 make_tap
 

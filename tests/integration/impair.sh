@@ -26,9 +26,7 @@ ADDR=198.18.81.2
 DPID=
 RPID=
 cleanup() {
-	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
-	[ -n "$RPID" ] && kill "$RPID" 2>/dev/null
-	wait 2>/dev/null
+	kill_wait "$DPID" "$RPID"
 	netns_cleanup
 	rm -rf "$TMP"
 }
@@ -39,25 +37,10 @@ NX ip tuntap add dev "$VTAP" mode tap
 NX ip link set "$VTAP" arp off up
 
 SIZE=$((10 << 20))
-mkdir -p "$TMP/site"
-head -c $SIZE /dev/urandom >"$TMP/site/big.bin"
-"$BIN/denali-mkfs" -q "$TMP/site" "$TMP/site.img"
-expect_status mkfs 0 $?
+site_img $SIZE
 
-# wait_for FILE TEXT: up to 30 s
-wait_for() {
-	for _ in $(seq 300); do
-		grep -qF -- "$2" "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 counter() { # FILE LINE-PREFIX KEY: the number after KEY on the line
 	grep -F -- "$2" "$1" | head -1 | sed -n "s/.* $3[ =]\([0-9]*\).*/\1/p"
-}
-expect_ge() { # NAME VALUE MIN
-	CHECKS=$((CHECKS + 1))
-	[ -n "$2" ] && [ "$2" -ge "$3" ] || fail "$1 is '$2', expected at least $3"
 }
 
 ip netns exec "$NS" "$BIN/denali-impair" --loss 5 --delay-ms 5 --reorder 25 --seed $$ "$VTAP" "$HTAP" \

@@ -215,3 +215,36 @@ d = open(sys.argv[1], "rb").read()
 sys.exit(1 if re.search(rb"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]", d.replace(b"\xc3\xa9", b"").replace(b"\xe2\x9c\x93", b"")) else 0)
 PY
 }
+
+# wait_for FILE TEXT: 0 once FILE holds the fixed string TEXT; a hang guard of 60 s.
+wait_for() {
+	for _ in $(seq 600); do
+		grep -qF -- "$2" "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# expect_ge NAME VALUE MIN: VALUE is a number of at least MIN
+expect_ge() {
+	CHECKS=$((CHECKS + 1))
+	[ -n "$2" ] && [ "$2" -ge "$3" ] || fail "$1 is '$2', expected at least $3"
+}
+
+# site_img BYTES: $TMP/site.img, a rofs image holding big.bin, BYTES random bytes
+# ($TMP/site/big.bin too).
+site_img() {
+	mkdir -p "$TMP/site"
+	head -c "$1" /dev/urandom >"$TMP/site/big.bin"
+	"$BIN/denali-mkfs" -q "$TMP/site" "$TMP/site.img"
+	expect_status mkfs 0 $?
+}
+
+# kill_wait PID...: ends the processes this test started (empty PIDs are skipped), waits.
+kill_wait() {
+	for p in "$@"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	return 0
+}

@@ -25,9 +25,7 @@ ADDR=198.18.80.2 # VM 0; the tap is .1
 DPID=
 CPID=
 cleanup() {
-	[ -n "$CPID" ] && kill "$CPID" 2>/dev/null
-	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
-	wait 2>/dev/null
+	kill_wait "$CPID" "$DPID"
 	netns_cleanup
 	rm -rf "$TMP"
 }
@@ -42,20 +40,9 @@ make_tap() {
 make_tap
 
 SIZE=$((12 << 20))
-mkdir -p "$TMP/site"
-head -c $SIZE /dev/urandom >"$TMP/site/big.bin"
-"$BIN/denali-mkfs" -q "$TMP/site" "$TMP/site.img"
-expect_status mkfs 0 $?
+site_img $SIZE
 WANT=$(sha256sum <"$TMP/site/big.bin")
 
-# wait_for FILE TEXT: up to 30 s
-wait_for() {
-	for _ in $(seq 300); do
-		grep -qF -- "$2" "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # size_at_least FILE BYTES: up to 30 s
 size_at_least() {
 	for _ in $(seq 300); do
@@ -66,10 +53,6 @@ size_at_least() {
 }
 counter() { # FILE LINE-PREFIX KEY: the number after KEY on the line
 	grep -F -- "$2" "$1" | head -1 | sed -n "s/.* $3[ =]\([0-9]*\).*/\1/p"
-}
-expect_ge() { # NAME VALUE MIN
-	CHECKS=$((CHECKS + 1))
-	[ -n "$2" ] && [ "$2" -ge "$3" ] || fail "$1 is '$2', expected at least $3"
 }
 
 # outage MODE: one VM, one download, one failure of the uplink
