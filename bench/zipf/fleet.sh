@@ -157,9 +157,18 @@ fleet_disks() {
 # swapped out), writes $FLEET_TMP/targets (line k = the address of svc-(k-1), the Zipf rank
 # order) and adds a permanent neighbour entry for each VM in the namespace (so Linux does
 # not flood the switch with an ARP broadcast per VM).
+# FLEET_START_JOBS: how many denalictl starts run at once (default 1, in order); each start
+# is a job of its own that makes its definition durable (an fsync), so a big fleet comes up
+# faster with several at once.
 fleet_start() {
 	local n=$1 mem=$2 conns=$3 i
-	for ((i = 0; i < n; i++)); do
+	if [ "${FLEET_START_JOBS:-1}" -gt 1 ]; then
+		seq 0 $((n - 1)) | xargs -P "$FLEET_START_JOBS" -I{} "$FLEET_BIN/denalictl" \
+			--socket "$FLEET_TMP/d.sock" start "svc-{}" "$FLEET_GUESTS/httpd" --mem "$mem" \
+			--net --disk "$FLEET_TMP/disks/svc-{}.img" --disk-ro -- ${FLEET_HTTPD_FLAGS:-} 80 \
+			"$conns" >/dev/null || { fleet_log "a denalictl start failed"; return 1; }
+	fi
+	for ((i = 0; i < n && ${FLEET_START_JOBS:-1} <= 1; i++)); do
 		fleet_ctl start "svc-$i" "$FLEET_GUESTS/httpd" --mem "$mem" --net \
 			--disk "$FLEET_TMP/disks/svc-$i.img" --disk-ro -- ${FLEET_HTTPD_FLAGS:-} 80 \
 			"$conns" >/dev/null ||

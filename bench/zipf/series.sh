@@ -12,8 +12,10 @@
 #
 #   bench/zipf/series.sh [--services "100 300 1000 3000"] [--budget SIZE] [--rate R]
 #                        [--duration D] [--sweep LO:HI] [--slo 'p99<50ms'] [--alpha A]
-#                        [--object BYTES] [--workers N] [--no-peer] [--no-sweep] [--out DIR]
-#                        [--live-max N] (the gatekeeper's live-shell cap, with swap)
+#                        [--object BYTES] [--workers N] [--no-peer] [--no-sweep] [--no-swap]
+#                        [--live-max N] [--out DIR]
+# --no-swap: every VM stays resident (no --swap, no budget): the in-core plateau alone.
+# --live-max N: the gatekeeper's live-shell cap (with swap).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -35,6 +37,7 @@ MEM=4M
 WORKERS=1
 PEER=1
 DO_SWEEP=1
+NO_SWAP=0
 OUT=$ROOT/build/zipf-series
 LIVE_MAX= # --live-max N: the gatekeeper's live-shell cap (with swap; default: the fd cap)
 
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--no-peer) PEER=0; shift ;;
 	--no-sweep) DO_SWEEP=0; shift ;;
 	--live-max) LIVE_MAX=$2; shift 2 ;;
+	--no-swap) NO_SWAP=1; shift ;;
 	--out) OUT=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "series: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -83,8 +87,9 @@ trap fleet_cleanup EXIT
 trap 'exit 130' INT TERM
 
 SWAP=0
-fleet_swap_supported && SWAP=1
+[ $NO_SWAP = 0 ] && fleet_swap_supported && SWAP=1
 echo "series: services '$SERVICES', budget $BUDGET ($([ $SWAP = 1 ] && echo "swap on" ||
+	{ [ $NO_SWAP = 1 ] && echo "--no-swap: no budget, every VM resident"; } ||
 	echo "swap NOT active: denalid serve has no --swap yet, the budget is not applied")),"
 echo "series: Zipf $ALPHA, $RATE req/s for $DURATION, sweep $SWEEP to $SLO, ${OBJECT}-byte object," \
 	"$WORKERS worker(s); load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
@@ -132,6 +137,16 @@ for n in $SERVICES; do
 	C=(-C $((n + 1024)))
 	fleet_load "${LOAD[@]}" "${C[@]}" -d 3s -s 7 -q >/dev/null || true # warm-up
 	fleet_measure "$R" "${LOAD[@]}" "${C[@]}" -d "$DURATION" --cdf "$R.cdf" || exit 1
+	# Density: the mean guest memory resident per VM (mincore, from list) and the daemon's RSS.
+	fleet_ctl list --json >"$R.list.json" || exit 1
+	python3 - "$R.json" "$R.list.json" "$(fleet_daemon_rss_kib)" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+vms = [v for v in json.load(open(sys.argv[2])) if v.get("resident_kib")]
+d["vm_resident_kib"] = sum(v["resident_kib"] for v in vms) / max(1, len(vms))
+d["daemon_rss_kib"] = int(sys.argv[3])
+json.dump(d, open(sys.argv[1], "w"))
+PY
 	SW=-
 	if [ $DO_SWEEP = 1 ]; then
 		fleet_load "${SWEEPARGS[@]}" "${C[@]}" >"$R.sweep.json" || exit 1
@@ -141,7 +156,9 @@ for n in $SERVICES; do
 	echo "series: denali $n services (up in ${up}s): $(tail -n 1 "$OUT/series.tsv" | cut -f4-10 |
 		awk -F'\t' '{ printf "%s req/s, p50 %s p99 %s p99.9 %s ms, %s failed; sweep best %s req/s", $1, $2, $3, $4, $5, $7 }')," \
 		"$(jfield "$R.json" "d['vms_resident']") resident, $(jfield "$R.json" "d['vms_swapped']") swapped," \
-		"$(jfield "$R.json" "d['swap_ins_run']") swap-ins, $(jfield "$R.json" "round(d['exits_per_req'], 2)") exits/req"
+		"$(jfield "$R.json" "d['swap_ins_run']") swap-ins, $(jfield "$R.json" "round(d['exits_per_req'], 2)") exits/req," \
+		"$(jfield "$R.json" "round(d['daemon_cores'], 2)") cores, $(jfield "$R.json" "round(d['vm_resident_kib'])") KiB" \
+		"resident per VM, daemon RSS $(jfield "$R.json" "d['daemon_rss_kib'] // 1024") MiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
 	fleet_daemon_stop
 	rm -rf "$FLEET_TMP/disks"
 
