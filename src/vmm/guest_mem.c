@@ -93,9 +93,11 @@ void guest_mem_free(uint8_t *mem, uint64_t size)
 {
 	if (!mem)
 		return;
-	/* Frees the pages (for shmem DONTNEED would only unmap them): the
-	 * region reads as zero after this, like a new map. One invalidation. */
-	if (madvise(mem, size, guest_mem_is_shared() ? MADV_REMOVE : MADV_DONTNEED) == 0) {
+	/* Frees the pages, whichever backing the region has: shmem takes
+	 * REMOVE (DONTNEED would only unmap its pages), private memory refuses
+	 * it (EINVAL, before touching anything) and takes DONTNEED. The region
+	 * reads as zero after this, like a new map. One invalidation. */
+	if (madvise(mem, size, MADV_REMOVE) == 0 || madvise(mem, size, MADV_DONTNEED) == 0) {
 		pthread_mutex_lock(&cache.lock);
 		if (cache.n < GUEST_MEM_CACHE) {
 			cache.r[cache.n].mem = mem;
