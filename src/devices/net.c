@@ -246,6 +246,15 @@ static void fault_found(struct net_dev *n, const char *why)
 	n->faulted = 1;
 }
 
+/* Events for the running guest, straight into its shared page (it reads
+ * the bitmask without an exit). */
+static void post_live_events(struct net_dev *n, uint64_t events)
+{
+	if (events)
+		__atomic_fetch_or((uint64_t *)(n->live_g.mem + DENALI_SHARED_GPA), events,
+				  __ATOMIC_RELEASE);
+}
+
 /*
  * The port's wake hook: frames were queued for it (any thread). A running
  * guest gets them now, and its tx ring drained; otherwise its worker is
@@ -269,10 +278,7 @@ static void rx_wake_now(struct net_dev *n)
 				served = 1;
 				n->live_fills++;
 				n->live_frames += n->port->st.rx_frames - before;
-				if (events)
-					__atomic_fetch_or(
-					    (uint64_t *)(n->live_g.mem + DENALI_SHARED_GPA), events,
-					    __ATOMIC_RELEASE);
+				post_live_events(n, events);
 			}
 		}
 		pthread_mutex_unlock(&n->rx_lock);
@@ -292,9 +298,8 @@ static void rx_wake_now(struct net_dev *n)
 		serving = 0;
 		if (rc)
 			fault_found(n, why);
-		else if (events)
-			__atomic_fetch_or((uint64_t *)(n->live_g.mem + DENALI_SHARED_GPA), events,
-					  __ATOMIC_RELEASE);
+		else
+			post_live_events(n, events);
 		n->live_drains++;
 	}
 	pthread_mutex_unlock(&n->tx_lock);
