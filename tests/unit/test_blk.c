@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "devio_reap.h"
+
 #define MEM_SIZE  (2u << 20)
 #define DISK_SIZE (64u << 10)
 #define REQ_GPA	  0x100000u
@@ -121,19 +123,10 @@ static void post(struct fixture *f, uint32_t op, uint64_t sector, uint16_t id)
 	assert_int_equal(f->d->ops->drain(f->d, &f->g, &events, why, sizeof(why)), 0);
 }
 
-/* Reaps the next completion and returns its dev_io and real result. */
+/* The next completion: its dev_io and real result. */
 static struct dev_io *next_io(struct fixture *f, int *res)
 {
-	struct io_uring_cqe *cqe;
-	uint64_t ud;
-
-	io_uring_submit(&f->ring);
-	assert_int_equal(io_uring_wait_cqe(&f->ring, &cqe), 0);
-	ud = io_uring_cqe_get_data64(cqe);
-	*res = cqe->res;
-	io_uring_cqe_seen(&f->ring, cqe);
-	assert_int_equal(DEV_UD_OP(ud), DEV_UD_DEVIO);
-	return (struct dev_io *)(uintptr_t)DEV_UD_OBJ(ud);
+	return devio_reap(&f->ring, res);
 }
 
 static uint64_t counter(struct fixture *f, const char *name)

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "devio_reap.h"
+
 #define MEM_SIZE (2u << 20)
 #define OUT_GPA	 0x100000u
 
@@ -121,19 +123,10 @@ static void hand(struct fixture *f, const char *path)
 	console_log_hand(&f->c, fd, (uint64_t)st.st_size);
 }
 
-/* Reaps the next completion: its dev_io and real result. */
+/* The next completion: its dev_io and real result. */
 static struct dev_io *next_io(struct fixture *f, int *res)
 {
-	struct io_uring_cqe *cqe;
-	uint64_t ud;
-
-	io_uring_submit(&f->ring);
-	assert_int_equal(io_uring_wait_cqe(&f->ring, &cqe), 0);
-	ud = io_uring_cqe_get_data64(cqe);
-	*res = cqe->res;
-	io_uring_cqe_seen(&f->ring, cqe);
-	assert_int_equal(DEV_UD_OP(ud), DEV_UD_DEVIO);
-	return (struct dev_io *)(uintptr_t)DEV_UD_OBJ(ud);
+	return devio_reap(&f->ring, res);
 }
 
 /* Delivers every completion with its real result until no write is in flight. */
