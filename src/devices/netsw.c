@@ -310,6 +310,7 @@ static void hold(struct netsw_port *p, const uint8_t *frame, uint32_t len)
 void netsw_port_park(struct netsw_port *p)
 {
 	const struct netq_cell *c;
+	struct netsw_held *first = NULL, **tail = &first;
 
 	if (__atomic_load_n(&p->parked, __ATOMIC_SEQ_CST))
 		return;
@@ -322,35 +323,28 @@ void netsw_port_park(struct netsw_port *p)
 	while (__atomic_load_n(&p->users, __ATOMIC_SEQ_CST))
 		sched_yield();
 	pthread_mutex_lock(&p->hold_lock);
-	/* What was queued and not delivered goes first, in order. */
+	/* What was queued and not delivered goes first, in order: it is older
+	 * than anything a sender held since parked was set. */
 	while ((c = netq_peek(&p->rxq)) != NULL) {
 		struct netsw_held *h = malloc(sizeof(*h) + c->len);
 
 		if (h) {
-			h->next = p->held;
+			h->next = NULL;
 			h->len = c->len;
 			memcpy(h->data, c->data, c->len);
-			p->held = h; /* reversed below */
+			*tail = h;
+			tail = &h->next;
 			p->nheld++;
 		} else {
 			__atomic_fetch_add(&p->st.drop_rx_full, 1, __ATOMIC_RELAXED);
 		}
 		netq_pop(&p->rxq);
 	}
-	{ /* the queued ones were pushed at the head in reverse: put them right, before
-	     anything held meanwhile (nothing: senders hold only under this lock) */
-		struct netsw_held *rev = NULL, *h = p->held, *next;
-
-		while (h) {
-			next = h->next;
-			h->next = rev;
-			rev = h;
-			h = next;
-		}
-		p->held = rev;
-		p->held_tail = &p->held;
-		while (*p->held_tail)
-			p->held_tail = &(*p->held_tail)->next;
+	if (first) {
+		*tail = p->held;
+		if (!p->held)
+			p->held_tail = tail;
+		p->held = first;
 	}
 	netq_free(&p->rxq);
 	pthread_mutex_unlock(&p->hold_lock);
