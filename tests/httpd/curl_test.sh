@@ -93,6 +93,8 @@ touch -d "2001-09-09 01:46:40 UTC" "$TMP/site/index.html"
 "$BIN/denali-mkfs" -q "$TMP/site" "$TMP/disk.img" || { echo "FAIL: denali-mkfs"; exit 1; }
 
 ip netns add "$NS" || { echo "FAIL: ip netns add $NS"; exit 1; }
+. "$(dirname "$0")/../hang_guard.sh"
+hang_guard 100 # CTest TIMEOUT 120 s (host) and 180 s (vm)
 ip -n "$NS" link set lo up
 
 case $MODE in

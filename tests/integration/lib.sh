@@ -8,6 +8,7 @@ TMP=$(mktemp -d /tmp/denali-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 FAILS=0
 CHECKS=0
+. "$(dirname "${BASH_SOURCE[0]}")/../hang_guard.sh"
 
 require_kvm() {
 	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
@@ -138,6 +139,7 @@ NETNS=
 netns_add() {
 	NETNS=$1
 	ip netns add "$NETNS" || { NETNS=; echo "SKIP: cannot create a network namespace"; exit 77; }
+	hang_guard "${HANG_GUARD_S:-270}"
 	ip -n "$NETNS" link set lo up
 	in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }

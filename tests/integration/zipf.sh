@@ -21,6 +21,7 @@ N=30
 ALPHA=1.0
 SEED=42
 fleet_init || { echo "SKIP: cannot create a network namespace"; exit 77; }
+hang_guard 270 # CTest's TIMEOUT is 300 s: leave time for fleet_cleanup
 trap 'fleet_cleanup; rm -rf "$TMP"' EXIT
 
 SWAP=0

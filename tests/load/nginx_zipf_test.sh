@@ -31,6 +31,8 @@ RUN=()
 if [ "$(id -u)" = 0 ] && [ "${DENALI_LOAD_NO_NETNS:-0}" != 1 ] &&
 	ip netns add "denali-load-$$" 2>/dev/null; then
 	NS="denali-load-$$"
+	. "$(dirname "$0")/../hang_guard.sh"
+	hang_guard 160 # CTest TIMEOUT 180 s
 	RUN=(ip netns exec "$NS")
 	"${RUN[@]}" ip link set lo up
 	# every address of the prefix is local inside the namespace
