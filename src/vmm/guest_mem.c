@@ -3,9 +3,37 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 
+/* Private regions (and shared ones too big for the arena), each its own mapping. */
 #define GUEST_MEM_CACHE 64
+
+/*
+ * The shared arena: regions carved out of a few large shmem mappings
+ * (chunks), one size class per chunk, strides of 2 MiB << class. A start
+ * then maps nothing: no VMA and no shmem object per VM. One mapping per VM
+ * cost the start its mmap, and every new KVM VM's mmu_notifier_register
+ * (mm_take_all_locks) walks every VMA of the process and locks every
+ * shmem object's mapping once: two per live VM (guest memory, kvm_run)
+ * before, one now. A released region's pages are freed (MADV_REMOVE) before
+ * it goes back: it reads as zero for the next tenant.
+ */
+#define ARENA_MIN_SHIFT 21 /* class 0: 2 MiB */
+#define ARENA_CLASSES	6  /* up to 64 MiB; larger regions are mapped alone */
+#define ARENA_CHUNK	(256ull << 20)
+#define ARENA_SLOTS	(ARENA_CHUNK >> ARENA_MIN_SHIFT) /* regions of class 0 per chunk */
+#define ARENA_CHUNKS	2048				 /* 512 GiB of address space */
+/* Released regions kept in order of release per class, so that the last one
+ * released is the next one handed out: a pooled shell whose slot maps it
+ * binds without a memory-slot update (guest_mem.h). */
+#define ARENA_RECENT 64
+
+struct chunk {
+	uint8_t *base;
+	unsigned cls, nused;		 /* nused counts the recent ones too */
+	uint64_t used[ARENA_SLOTS / 64]; /* one bit per region: taken */
+};
 
 static struct {
 	pthread_mutex_t lock;
@@ -14,6 +42,13 @@ static struct {
 		uint8_t *mem;
 		uint64_t size;
 	} r[GUEST_MEM_CACHE];
+	struct chunk chunks[ARENA_CHUNKS];
+	unsigned nchunks;
+	struct {
+		uint8_t *mem[ARENA_RECENT];
+		unsigned n;
+	} recent[ARENA_CLASSES];
+	unsigned long poisoned; /* regions never reused: their pages could not be freed */
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* -1 until decided: 1 shared (shmem), 0 private. */
@@ -57,10 +92,93 @@ int guest_mem_is_shared(void)
 	return r;
 }
 
-int guest_mem_alloc(uint64_t size, uint8_t **out)
+/* The arena class of a region of size bytes, or -1 (mapped alone). */
+static int arena_class(uint64_t size)
 {
+	for (int c = 0; c < ARENA_CLASSES; c++)
+		if (size <= (1ull << (ARENA_MIN_SHIFT + c)))
+			return c;
+	return -1;
+}
+
+static unsigned chunk_slots(const struct chunk *ch)
+{
+	return (unsigned)(ARENA_CHUNK >> (ARENA_MIN_SHIFT + ch->cls));
+}
+
+/* The chunk holding p, or NULL. Lock held. */
+static struct chunk *chunk_of(const uint8_t *p)
+{
+	for (unsigned i = 0; i < cache.nchunks; i++) {
+		struct chunk *ch = &cache.chunks[i];
+
+		if (p >= ch->base && p < ch->base + ARENA_CHUNK)
+			return ch;
+	}
+	return NULL;
+}
+
+/* A free region of class c from the arena, a new chunk mapped if need be;
+ * NULL with errno. Lock held. */
+static uint8_t *arena_take(int c)
+{
+	struct chunk *ch;
 	void *p;
 
+	if (cache.recent[c].n)
+		return cache.recent[c].mem[--cache.recent[c].n];
+	for (unsigned i = 0; i < cache.nchunks; i++) {
+		ch = &cache.chunks[i];
+		if ((int)ch->cls != c || ch->nused == chunk_slots(ch))
+			continue;
+		for (unsigned s = 0; s < chunk_slots(ch); s++) {
+			if (!(ch->used[s / 64] >> (s % 64) & 1)) {
+				ch->used[s / 64] |= 1ull << (s % 64);
+				ch->nused++;
+				return ch->base + ((uint64_t)s << (ARENA_MIN_SHIFT + c));
+			}
+		}
+	}
+	if (cache.nchunks == ARENA_CHUNKS) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Shared, not private: a read of a page never written (by the guest
+	 * through KVM, or by the host) allocates a zeroed page instead of
+	 * mapping the zero page, so the first write is not a copy-on-write
+	 * break. On kvm_pvm every invalidation walks the MMU notifier of every
+	 * live VM (~0.3 us each); a start made ~7 such breaks. */
+	p = mmap(NULL, ARENA_CHUNK, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	ch = &cache.chunks[cache.nchunks++];
+	memset(ch, 0, sizeof(*ch));
+	ch->base = p;
+	ch->cls = (unsigned)c;
+	ch->used[0] = 1;
+	ch->nused = 1;
+	return ch->base;
+}
+
+int guest_mem_alloc(uint64_t size, uint8_t **out)
+{
+	int c = arena_class(size);
+	void *p;
+
+	if (!size)
+		return -EINVAL;
+	if (c >= 0 && guest_mem_is_shared()) {
+		pthread_mutex_lock(&cache.lock);
+		p = arena_take(c);
+		if (!p)
+			c = -errno;
+		pthread_mutex_unlock(&cache.lock);
+		if (!p)
+			return c;
+		*out = p;
+		return 0;
+	}
 	pthread_mutex_lock(&cache.lock);
 	for (unsigned i = cache.n; i-- > 0;) {
 		if (cache.r[i].size == size) {
@@ -71,15 +189,11 @@ int guest_mem_alloc(uint64_t size, uint8_t **out)
 		}
 	}
 	pthread_mutex_unlock(&cache.lock);
-	/* Shared, not private: a read of a page never written (by the guest
-	 * through KVM, or by the host) allocates a zeroed page instead of
-	 * mapping the zero page, so the first write is not a copy-on-write
-	 * break. On kvm_pvm every invalidation walks the MMU notifier of every
-	 * live VM (~0.3 us each); a start made ~7 such breaks. But a shmem page
-	 * the host kernel swaps out leaves no swap entry in the page table, so
-	 * /proc/self/pagemap (and mincore) no longer see it, and a swap-out
-	 * would lose it: with host swap on, guest memory stays private, whose
-	 * host-swapped pages pagemap reports (PM_SWAPPED). */
+	/* Private when the host has swap: a shmem page the host kernel swaps
+	 * out leaves no swap entry in the page table, so /proc/self/pagemap
+	 * (and mincore) no longer see it, and a swap-out would lose it; the
+	 * host-swapped pages of private memory pagemap reports (PM_SWAPPED).
+	 * Shared when too big for the arena (see arena_take()). */
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		 (guest_mem_is_shared() ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE,
 		 -1, 0);
@@ -89,10 +203,54 @@ int guest_mem_alloc(uint64_t size, uint8_t **out)
 	return 0;
 }
 
+/* Gives an arena region back: first to the recent list, else to its chunk's
+ * bitmap. Its pages are already freed. Lock held. */
+static void arena_put(struct chunk *ch, uint8_t *mem)
+{
+	unsigned s = (unsigned)((uint64_t)(mem - ch->base) >> (ARENA_MIN_SHIFT + ch->cls));
+	unsigned c = ch->cls;
+
+	if (cache.recent[c].n < ARENA_RECENT) {
+		cache.recent[c].mem[cache.recent[c].n++] = mem;
+		return;
+	}
+	ch->used[s / 64] &= ~(1ull << (s % 64));
+	ch->nused--;
+}
+
 void guest_mem_free(uint8_t *mem, uint64_t size)
 {
+	struct chunk *ch;
+	uint64_t stride = 0;
+
 	if (!mem)
 		return;
+	pthread_mutex_lock(&cache.lock);
+	ch = chunk_of(mem);
+	if (ch)
+		stride = 1ull << (ARENA_MIN_SHIFT + ch->cls);
+	pthread_mutex_unlock(&cache.lock);
+	if (stride) {
+		/* The whole stride, not only size: nothing of this tenant is
+		 * left anywhere in its region. One invalidation. */
+		int rc = madvise(mem, stride, MADV_REMOVE) ? errno : 0;
+
+		pthread_mutex_lock(&cache.lock);
+		if (rc) {
+			/* Never handed out again with its data in it. */
+			if (!cache.poisoned++)
+				fprintf(stderr,
+					"denali: madvise(MADV_REMOVE) of guest memory: %s; the "
+					"region is not reused\n",
+					strerror(rc));
+		} else {
+			/* Looked up again: drain may have moved the descriptor
+			 * (never this chunk's mapping: it is in use). */
+			arena_put(chunk_of(mem), mem);
+		}
+		pthread_mutex_unlock(&cache.lock);
+		return;
+	}
 	/* Frees the pages, whichever backing the region has: shmem takes
 	 * REMOVE (DONTNEED would only unmap its pages), private memory refuses
 	 * it (EINVAL, before touching anything) and takes DONTNEED. The region
@@ -117,6 +275,24 @@ void guest_mem_drain(void)
 	while (cache.n) {
 		cache.n--;
 		munmap(cache.r[cache.n].mem, cache.r[cache.n].size);
+	}
+	for (unsigned c = 0; c < ARENA_CLASSES; c++) {
+		while (cache.recent[c].n) {
+			uint8_t *mem = cache.recent[c].mem[--cache.recent[c].n];
+			struct chunk *ch = chunk_of(mem);
+			unsigned s =
+			    (unsigned)((uint64_t)(mem - ch->base) >> (ARENA_MIN_SHIFT + ch->cls));
+
+			ch->used[s / 64] &= ~(1ull << (s % 64));
+			ch->nused--;
+		}
+	}
+	/* Only chunks with no region in use: a live VM's memory stays. */
+	for (unsigned i = cache.nchunks; i-- > 0;) {
+		if (cache.chunks[i].nused)
+			continue;
+		munmap(cache.chunks[i].base, ARENA_CHUNK);
+		cache.chunks[i] = cache.chunks[--cache.nchunks];
 	}
 	pthread_mutex_unlock(&cache.lock);
 }

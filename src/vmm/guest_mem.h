@@ -4,6 +4,9 @@
  * is an MMU-notifier invalidation heard by every live VM on this host) —
  * unless the host has swap, whose swapped-out shmem pages swap.c's pagemap
  * walk cannot see: then private anonymous memory, as before.
+ * Shared regions of up to 64 MiB are carved out of a few large shmem mappings
+ * (guest_mem.c: the arena), so that a start maps nothing; larger ones and
+ * private ones are mapped alone.
  * A released region is zeroed (MADV_REMOVE frees its pages) and kept
  * at its address for the next VM, so that a pooled shell whose memory slot
  * still maps that address can run the next VM without a memory-slot update

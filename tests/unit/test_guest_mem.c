@@ -2,7 +2,9 @@
  * guest_mem: a page of guest memory that is read before it is written must
  * not be the shared zero page (its first write would be a copy-on-write
  * break, an MMU-notifier invalidation heard by every live VM), and a released
- * region must give its pages back and read as zero when it is reused.
+ * region must give its pages back and read as zero when it is reused (shared
+ * regions are carved out of one arena mapping: over all of the region, and
+ * none of its neighbours' data is touched).
  */
 #include "vmm/guest_mem.h"
 
@@ -115,6 +117,82 @@ static void test_free_releases_and_zeroes(void **state)
 	free_releases_and_zeroes(0); /* private, the backing with host swap on */
 }
 
+/* Lines of /proc/self/maps: mappings of this process. */
+static unsigned maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	unsigned n = 0;
+	int c;
+
+	assert_non_null(f);
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static void expect_bytes(const uint8_t *p, uint64_t n, uint8_t v, const char *what)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (p[i] != v)
+			fail_msg("%s: byte %lu is %#x, not %#x", what, (unsigned long)i, p[i], v);
+}
+
+#define REGIONS 8
+
+/* Shared regions come out of one arena mapping: starts map nothing. A released
+ * region is zeroed over all of it, its neighbours keep their data, and the
+ * next tenant gets it back at the same address reading as zero. */
+static void test_arena(void **state)
+{
+	uint8_t *r[REGIONS], *again, *big, *odd;
+	unsigned before;
+
+	(void)state;
+	guest_mem_set_shared(1);
+	assert_int_equal(guest_mem_alloc(SIZE, &r[0]), 0); /* the arena's first chunk */
+	before = maps();
+	for (int i = 1; i < REGIONS; i++)
+		assert_int_equal(guest_mem_alloc(SIZE, &r[i]), 0);
+	assert_int_equal(maps(), before); /* no mapping per region */
+	for (int i = 0; i < REGIONS; i++) {
+		for (int j = 0; j < i; j++)
+			assert_true(r[i] + SIZE <= r[j] || r[j] + SIZE <= r[i]); /* disjoint */
+		memset(r[i], 0x10 + i, SIZE);
+	}
+	guest_mem_free(r[3], SIZE);
+	assert_int_equal(guest_mem_alloc(SIZE, &again), 0);
+	assert_ptr_equal(again, r[3]); /* the last released comes back first */
+	assert_int_equal(resident(again, SIZE), 0);
+	expect_bytes(again, SIZE, 0, "a reused arena region");
+	for (int i = 0; i < REGIONS; i++)
+		if (i != 3)
+			expect_bytes(r[i], SIZE, (uint8_t)(0x10 + i),
+				     "a neighbour of the released region");
+	/* A size between classes: zeroed over all of it. */
+	assert_int_equal(guest_mem_alloc(6ull << 20, &odd), 0);
+	memset(odd, 0x5a, 6ull << 20);
+	guest_mem_free(odd, 6ull << 20);
+	assert_int_equal(guest_mem_alloc(6ull << 20, &again), 0);
+	assert_ptr_equal(again, odd);
+	expect_bytes(again, 6ull << 20, 0, "a reused 6 MiB region");
+	guest_mem_free(again, 6ull << 20);
+	/* Too big for the arena: a mapping of its own, shared all the same. */
+	assert_int_equal(guest_mem_alloc(128ull << 20, &big), 0);
+	big[0] = 1;
+	big[(128ull << 20) - 1] = 2;
+	guest_mem_free(big, 128ull << 20);
+	/* Drain keeps what is in use: r[5] is still a VM's memory. */
+	for (int i = 0; i < REGIONS; i++)
+		if (i != 5)
+			guest_mem_free(r[i], SIZE);
+	guest_mem_drain();
+	expect_bytes(r[5], SIZE, 0x15, "a region in use across a drain");
+	r[5][0] = 0; /* still mapped, writable */
+	guest_mem_free(r[5], SIZE);
+	guest_mem_drain();
+}
+
 /* meminfo text in a temporary file; what guest_mem_shared_for decides of it. */
 static int decide(const char *text)
 {
@@ -149,6 +227,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_read_is_not_the_zero_page),
 	    cmocka_unit_test(test_free_releases_and_zeroes),
+	    cmocka_unit_test(test_arena),
 	    cmocka_unit_test(test_backing_follows_host_swap),
 	};
 
