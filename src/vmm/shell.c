@@ -159,11 +159,16 @@ static void setup_tsc(struct shell *sh)
  * Enables every vector state the CPU offers in XCR0 (CPUID 0xD.0), so that
  * SSE/AVX code in the guest works on VT-x hosts. kvm_pvm refuses
  * KVM_SET_XCRS; there the guest runs with the host's XCR0, which already
- * has them, so the refusal is harmless and not reported.
+ * has them, so the refusal is harmless and not reported; after the first
+ * refusal no vCPU asks again (one ioctl less per new shell).
  */
 static void set_xcr0(struct shell *sh)
 {
+	static int refused; /* once refused, by every vCPU of this KVM: not asked again */
 	struct kvm_xcrs x = {.nr_xcrs = 1};
+
+	if (__atomic_load_n(&refused, __ATOMIC_RELAXED))
+		return;
 
 	for (uint32_t i = 0; i < cpuid.hdr.nent; i++) {
 		const struct kvm_cpuid_entry2 *e = &cpuid.e[i];
@@ -174,7 +179,8 @@ static void set_xcr0(struct shell *sh)
 	if (!x.xcrs[0].value)
 		return;
 	x.xcrs[0].value |= 1; /* x87 is mandatory */
-	(void)rioctl(sh->vcpu_fd, KVM_SET_XCRS, &x);
+	if (rioctl(sh->vcpu_fd, KVM_SET_XCRS, &x) < 0 && errno != ENOMEM)
+		__atomic_store_n(&refused, 1, __ATOMIC_RELAXED);
 }
 
 int shell_create(struct shell **out)
