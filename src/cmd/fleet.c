@@ -465,6 +465,11 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	/* Shells are reset or destroyed off the workers (shell_pool.c), and the memory of the
 	 * VMs that end is freed off them too (fleet_reap.c). */
 	rc = shell_reclaimer_start(worker_helper_confine);
+	/* New shells are made ahead of time off the workers too (shell_pool.c): a start then
+	 * finds its KVM VM made. Their 2 fds each come out of ADMISSION_FDS_RESERVED, like the
+	 * pooled shells'. */
+	if (rc == 0)
+		rc = shell_filler_start(SHELL_FILL_DEFAULT, worker_helper_confine);
 	if (rc == 0)
 		rc = fleet_reaper_start(&f->reap);
 	if (rc) {
@@ -556,6 +561,7 @@ void fleet_close(struct ctl_backend *be)
 	fleet_swap_close(f);
 	tap_uplink_close(f->up);
 	netsw_destroy(f->sw);
+	shell_filler_stop();
 	shell_reclaimer_stop();
 	shell_pool_drain();
 	free(f->workers);

@@ -131,4 +131,21 @@ unsigned shell_reclaimer_pending(void);
 /* Finishes the queue and ends the threads; shell_put() works alone again. */
 void shell_reclaimer_stop(void);
 
+/*
+ * Starts the filler: one thread that keeps `target` shells made ahead of time (never used,
+ * no memory bound), so that shell_get()/shell_get_for() on a worker seldom creates one; they
+ * are taken only when no pooled shell is there. confine as for the reclaimer. Called again,
+ * sets the target (0: none kept; the ones made stay until taken or shell_filler_stop()).
+ * Shells made ahead hold 2 descriptors each and are not bounded by shell_pool_set_max().
+ * 0 or -errno.
+ */
+#define SHELL_FILL_DEFAULT 16 /* what denalid and the benchmarks keep made ahead */
+int shell_filler_start(unsigned target, int (*confine)(void));
+/* Ends the filler and destroys the shells it made that nobody took. */
+void shell_filler_stop(void);
+/* Shells made ahead of time and not taken yet. */
+unsigned shell_filler_count(void);
+/* Shells the filler made, and how many of them were taken, since the process began. */
+void shell_filler_totals(uint64_t *made, uint64_t *taken);
+
 #endif

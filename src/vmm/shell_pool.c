@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #define POOL_SCAN 64 /* how far shell_get_for() looks for its slot's owner */
@@ -62,6 +63,48 @@ static struct {
 	sem_t started;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .max = 16384};
 
+/*
+ * Shells made ahead of time, never used: the filler thread keeps `target` of them, so that a
+ * start finds its KVM VM, vCPU, kvm_run mapping and CPUID made (KVM_CREATE_VM, its debugfs
+ * files and MMU notifier, KVM_CREATE_VCPU, KVM_SET_CPUID2: ~60% of a start's CPU here) and
+ * does not make them on its worker. Kept apart from the pool of used shells (pool.max does not
+ * bound them), each holds 2 descriptors. When a create fails (the open-file wall), the filler
+ * waits FILL_BACKOFF_MS or until the next shell is taken before it tries again.
+ */
+#define FILL_BACKOFF_MS 50
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a shell taken, or quit */
+	struct shell *head;
+	unsigned count, target;
+	int running, quit;
+	pthread_t thread;
+	int (*confine)(void);
+	int start_rc;
+	sem_t started;
+	uint64_t made, taken; /* totals, for tests */
+} fresh = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* A shell made ahead of time, or NULL. */
+static struct shell *fresh_take(void)
+{
+	struct shell *sh;
+
+	pthread_mutex_lock(&fresh.lock);
+	sh = fresh.head;
+	if (sh) {
+		fresh.head = sh->next;
+		fresh.count--;
+		fresh.taken++;
+		sh->next = NULL;
+	}
+	if (fresh.running && fresh.count < fresh.target)
+		pthread_cond_signal(&fresh.cond);
+	pthread_mutex_unlock(&fresh.lock);
+	return sh;
+}
+
 int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out)
 {
 	struct shell **pp, *sh = NULL;
@@ -83,6 +126,8 @@ int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out)
 	if (pool.running && pool.clean < RECLAIM_CLEAN && pool.count > pool.clean)
 		pthread_cond_broadcast(&pool.cond); /* time to reset another one */
 	pthread_mutex_unlock(&pool.lock);
+	if (!sh)
+		sh = fresh_take();
 	if (!sh)
 		return shell_create(out);
 	sh->next = NULL;
@@ -260,6 +305,133 @@ void shell_reclaimer_wait(void)
 	while (pool.queue || pool.busy)
 		pthread_cond_wait(&pool.cond, &pool.lock);
 	pthread_mutex_unlock(&pool.lock);
+}
+
+static void *filler_main(void *arg)
+{
+	sigset_t all;
+
+	(void)arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_NAME, "denali-fill");
+	fresh.start_rc = fresh.confine ? fresh.confine() : 0;
+	sem_post(&fresh.started);
+	if (fresh.start_rc)
+		return NULL;
+	pthread_mutex_lock(&fresh.lock);
+	while (!fresh.quit) {
+		struct shell *sh;
+		int rc;
+
+		if (fresh.count >= fresh.target) {
+			pthread_cond_wait(&fresh.cond, &fresh.lock);
+			continue;
+		}
+		pthread_mutex_unlock(&fresh.lock);
+		rc = shell_create(&sh);
+		pthread_mutex_lock(&fresh.lock);
+		if (rc == 0) {
+			sh->next = fresh.head;
+			fresh.head = sh;
+			fresh.count++;
+			fresh.made++;
+		} else if (!fresh.quit) {
+			struct timespec until;
+			uint64_t taken = fresh.taken;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += FILL_BACKOFF_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!fresh.quit && fresh.taken == taken &&
+			       pthread_cond_timedwait(&fresh.cond, &fresh.lock, &until) == 0)
+				;
+		}
+	}
+	pthread_mutex_unlock(&fresh.lock);
+	return NULL;
+}
+
+int shell_filler_start(unsigned target, int (*confine)(void))
+{
+	int rc;
+
+	pthread_mutex_lock(&fresh.lock);
+	fresh.target = target;
+	if (fresh.running) {
+		pthread_cond_signal(&fresh.cond);
+		pthread_mutex_unlock(&fresh.lock);
+		return 0;
+	}
+	fresh.quit = 0;
+	pthread_mutex_unlock(&fresh.lock);
+	if (!target)
+		return 0;
+	fresh.confine = confine;
+	sem_init(&fresh.started, 0, 0);
+	rc = -pthread_create(&fresh.thread, NULL, filler_main, NULL);
+	if (rc == 0) {
+		while (sem_wait(&fresh.started) < 0 && errno == EINTR)
+			;
+		rc = fresh.start_rc;
+		if (rc)
+			pthread_join(fresh.thread, NULL);
+	}
+	sem_destroy(&fresh.started);
+	if (rc) {
+		fprintf(stderr, "denali: shell filler: %s\n", strerror(-rc));
+		return rc;
+	}
+	pthread_mutex_lock(&fresh.lock);
+	fresh.running = 1;
+	pthread_mutex_unlock(&fresh.lock);
+	return 0;
+}
+
+void shell_filler_stop(void)
+{
+	struct shell *sh;
+
+	pthread_mutex_lock(&fresh.lock);
+	if (fresh.running) {
+		fresh.quit = 1;
+		pthread_cond_broadcast(&fresh.cond);
+		pthread_mutex_unlock(&fresh.lock);
+		pthread_join(fresh.thread, NULL);
+		pthread_mutex_lock(&fresh.lock);
+		fresh.running = 0;
+	}
+	sh = fresh.head;
+	fresh.head = NULL;
+	fresh.count = 0;
+	pthread_mutex_unlock(&fresh.lock);
+	while (sh) {
+		struct shell *next = sh->next;
+
+		shell_destroy(sh);
+		sh = next;
+	}
+}
+
+unsigned shell_filler_count(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fresh.lock);
+	n = fresh.count;
+	pthread_mutex_unlock(&fresh.lock);
+	return n;
+}
+
+void shell_filler_totals(uint64_t *made, uint64_t *taken)
+{
+	pthread_mutex_lock(&fresh.lock);
+	*made = fresh.made;
+	*taken = fresh.taken;
+	pthread_mutex_unlock(&fresh.lock);
 }
 
 int shell_pool_fill(unsigned n)

@@ -31,7 +31,7 @@ for run in 1 2 3; do
 	expect_in "run $run: ready" "$TMP/p$run.log" "ctl_serve_main: ready"
 	expect_in "run $run: dropped" "$TMP/p$run.log" "dropped every capability"
 	expect_not_in "run $run: no thread keeps capabilities" "$TMP/p$run.log" "still hold"
-	workers=0 reclaim=0
+	workers=0 reclaim=0 fill=0
 	for st in /proc/$DPID/task/*/status; do
 		name=$(awk '$1 == "Name:" {print $2}' "$st")
 		eff=$(awk '$1 == "CapEff:" {print $2}' "$st")
@@ -53,6 +53,13 @@ for run in 1 2 3; do
 			[ "$(awk '$1 == "Seccomp:" {print $2}' "$st")" = 2 ] ||
 				fail "run $run: the shell reclaimer is not under the worker filter"
 			;;
+		denali-fill)
+			# the shell filler makes KVM shells ahead of time: confined alike
+			fill=$((fill + 1))
+			CHECKS=$((CHECKS + 1))
+			[ "$(awk '$1 == "Seccomp:" {print $2}' "$st")" = 2 ] ||
+				fail "run $run: the shell filler is not under the worker filter"
+			;;
 		*)
 			CHECKS=$((CHECKS + 1))
 			[ "$(awk '$1 == "Seccomp:" {print $2}' "$st")" = 0 ] ||
@@ -65,6 +72,8 @@ for run in 1 2 3; do
 	CHECKS=$((CHECKS + 1))
 	# RECLAIM_THREADS in src/vmm/shell_pool.c (teardowns mostly wait: they run side by side)
 	[ "$reclaim" = 8 ] || fail "run $run: $reclaim shell reclaimer threads, not 8"
+	CHECKS=$((CHECKS + 1))
+	[ "$fill" = 1 ] || fail "run $run: $fill shell filler threads, not 1"
 	# The filtered workers run guests to their end.
 	"$CTL" $S start h "$GUESTS/hello" --count 4 -- x >"$TMP/p$run.start" 2>&1
 	expect_status "run $run: start" 0 "$?"

@@ -15,6 +15,8 @@
  *          hold no MMU state of a (reset at bind, or ahead of time by the
  *          reclaimer). Three cycles with shell_put() alone, two with the
  *          reclaimer thread running (which must reset the pooled shell).
+ *   filler: a VM with no pooled shell takes one the filler thread made
+ *          ahead of time, and starts as a fresh VM.
  * Usage: test_shell_reuse GUEST_DIR. Exit 77 without /dev/kvm.
  */
 #include "vmm/shell.h"
@@ -197,6 +199,45 @@ static void test_alias(int cycle, int reclaimer)
 	vm_destroy(b);
 }
 
+/* Shells made ahead of time by the filler thread: a VM with no pooled shell to reuse gets
+ * one of them (a new KVM VM nobody ran in), starts exactly as a fresh VM, and the filler
+ * makes another; stopping it destroys the ones left (hang guard 10 s). */
+static void test_filler(void)
+{
+	char out[4096];
+	uint64_t made0, taken0, made, taken;
+	struct vm *v;
+	int i;
+
+	shell_pool_drain(); /* nothing pooled: the next shell comes from the filler */
+	shell_filler_totals(&made0, &taken0);
+	if (shell_filler_start(3, NULL)) {
+		printf("FAIL: shell_filler_start\n");
+		fails++;
+		return;
+	}
+	for (i = 0; i < 1000 && shell_filler_count() < 3; i++)
+		usleep(10000);
+	CHECK(shell_filler_count() == 3, "filler: %u shells made ahead, not 3",
+	      shell_filler_count());
+	v = create("entrystate", NULL, 40);
+	run(v, out, sizeof(out));
+	shell_filler_totals(&made, &taken);
+	CHECK(taken == taken0 + 1, "filler: the VM did not take a shell made ahead (%llu taken)",
+	      (unsigned long long)(taken - taken0));
+	CHECK(v->status == VM_EXITED && v->exit_code == 0 && strstr(out, "entry: clean"),
+	      "filler: status %s (%s), console: %s", vm_status_name(v->status), v->reason, out);
+	printf("filler: %s", out);
+	vm_destroy(v);
+	for (i = 0; i < 1000 && shell_filler_count() < 3; i++)
+		usleep(10000);
+	shell_filler_totals(&made, &taken);
+	CHECK(made == made0 + 4, "filler: %llu shells made, not 4",
+	      (unsigned long long)(made - made0));
+	shell_filler_stop();
+	CHECK(shell_filler_count() == 0, "filler: %u shells left after stop", shell_filler_count());
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -221,6 +262,7 @@ int main(int argc, char **argv)
 	for (int i = 3; i < 5; i++)
 		test_alias(i, 1);
 	shell_reclaimer_stop();
+	test_filler();
 	shell_pool_drain();
 	printf("%d failed\n", fails);
 	return fails ? 1 : 0;
