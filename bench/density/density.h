@@ -149,6 +149,7 @@ struct switch_result {
 struct phase {
 	unsigned from, to; /* started VMs before and after */
 	double seconds;	   /* first vm_create of the phase -> last first-idle */
+	double cpu_s;	   /* CPU of the whole process (all threads) over the phase */
 };
 
 struct bench {

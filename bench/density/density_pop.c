@@ -26,7 +26,7 @@ int wait_settled(struct bench *b, unsigned left)
 void grow(struct bench *b, unsigned target, struct phase *ph)
 {
 	unsigned inflight = INFLIGHT * b->nworkers;
-	uint64_t t0 = vm_now_ns();
+	uint64_t t0 = vm_now_ns(), c0 = rusage_ns();
 
 	pthread_mutex_lock(&pop.lock);
 	ph->from = pop.started;
@@ -46,6 +46,7 @@ void grow(struct bench *b, unsigned target, struct phase *ph)
 		worker_send(v->w, WCMD_ADD, &v->task);
 	}
 	wait_settled(b, 0);
+	ph->cpu_s = (double)(rusage_ns() - c0) / 1e9;
 	pthread_mutex_lock(&pop.lock);
 	ph->to = pop.started;
 	ph->seconds = pop.last_start_ns > t0 ? (double)(pop.last_start_ns - t0) / 1e9 : 0;
@@ -54,8 +55,12 @@ void grow(struct bench *b, unsigned target, struct phase *ph)
 
 void print_phase(const char *what, const struct phase *ph)
 {
-	printf("start %-4s %5u -> %5u VMs started in %6.2f s: %6.0f VMs/s\n", what, ph->from,
-	       ph->to, ph->seconds, ph->seconds > 0 ? (ph->to - ph->from) / ph->seconds : 0);
+	unsigned n = ph->to - ph->from;
+
+	printf("start %-4s %5u -> %5u VMs started in %6.2f s: %6.0f VMs/s, %.0f us of CPU per "
+	       "start\n",
+	       what, ph->from, ph->to, ph->seconds, ph->seconds > 0 ? n / ph->seconds : 0,
+	       n ? ph->cpu_s * 1e6 / n : 0);
 }
 
 uint64_t xorshift(uint64_t *s)
