@@ -114,6 +114,8 @@ int dn_net_start_cfg(const struct net_config *over)
 		cfg = *over;
 	else
 		memset(&cfg, 0, sizeof(cfg));
+	if (cfg.rx_ring_max)
+		dn_net_rx_depth_max(cfg.rx_ring_max);
 	memcpy(cfg.mac, dn_net_mac(), 6);
 	cfg.mtu = v->mtu;
 	cfg.ip = v->ipv4_addr;

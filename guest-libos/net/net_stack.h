@@ -125,6 +125,7 @@ struct net_stack {
 	struct tcp_conn *used_conns; /* every conn not on the free list */
 	uint32_t conns_in_use;
 	uint8_t *tcp_mem; /* send and receive buffers of every conn */
+	uint8_t *udp_mem; /* the receive buffers of every UDP pcb, one block */
 	struct udp_pcb *udp;
 	uint32_t nudp;
 	struct net_sock *socks;

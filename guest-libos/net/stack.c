@@ -84,13 +84,14 @@ struct net_stack *net_stack_create(const struct net_config *cfg, const struct ne
 	st->udp = zalloc(st, sizeof(*st->udp) * st->nudp);
 	st->nsocks = c->sockets;
 	st->socks = zalloc(st, sizeof(*st->socks) * st->nsocks);
-	if (st->udp == NULL || st->socks == NULL)
+	/* One block: a buffer nobody receives into stays an untouched page (a
+	 * block of its own would have its header written in it). */
+	st->udp_mem = plat->alloc(plat->ctx, (size_t)c->udp_rcvbuf * st->nudp, 0);
+	if (st->udp == NULL || st->socks == NULL || st->udp_mem == NULL)
 		goto fail;
 	for (uint32_t i = 0; i < st->nudp; i++) {
 		st->udp[i].size = c->udp_rcvbuf;
-		st->udp[i].buf = plat->alloc(plat->ctx, c->udp_rcvbuf, 0);
-		if (st->udp[i].buf == NULL)
-			goto fail;
+		st->udp[i].buf = st->udp_mem + (size_t)c->udp_rcvbuf * i;
 	}
 	if (tcp_init(st) < 0)
 		goto fail;
@@ -108,9 +109,7 @@ void net_stack_destroy(struct net_stack *st)
 	void *ctx = st->plat.ctx;
 	if (f == NULL)
 		return;
-	if (st->udp != NULL)
-		for (uint32_t i = 0; i < st->nudp; i++)
-			f(ctx, st->udp[i].buf);
+	f(ctx, st->udp_mem);
 	f(ctx, st->udp);
 	f(ctx, st->socks);
 	f(ctx, st->conns);

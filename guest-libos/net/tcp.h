@@ -177,6 +177,10 @@ void ring_write_at(struct tcp_ring *r, uint32_t off, const uint8_t *p, uint32_t 
 void ring_read_at(const struct tcp_ring *r, uint32_t off, uint8_t *p, uint32_t n);
 uint32_t ring_append(struct tcp_ring *r, const uint8_t *p, uint32_t n);
 void ring_consume(struct tcp_ring *r, uint32_t n);
+/* An empty ring starts again at offset 0, so a connection that moves a few KiB at a time
+ * keeps touching the same pages of its buffer instead of walking all of it. Only when
+ * nothing lies beyond the length (no out-of-order bytes). */
+void ring_rewind(struct tcp_ring *r);
 /* Record [seq, seq+len) as received beyond rcv_nxt; false when the table
  * is full and the range could not be kept. */
 bool reass_add(struct tcp_reass *q, uint32_t seq, uint32_t len);

@@ -298,6 +298,8 @@ long tcp_read(struct net_stack *st, struct tcp_conn *c, void *buf, size_t len)
 	uint32_t n = len < c->rcv.len ? (uint32_t)len : c->rcv.len;
 	ring_read_at(&c->rcv, 0, buf, n);
 	ring_consume(&c->rcv, n);
+	if (c->reass.n == 0)
+		ring_rewind(&c->rcv);
 	if (c->state >= TCP_ESTABLISHED && c->state <= TCP_FIN_WAIT_2)
 		window_update(st, c);
 	return n;

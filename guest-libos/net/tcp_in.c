@@ -313,6 +313,7 @@ static bool ack_input(struct net_stack *st, struct tcp_conn *c, const struct tcp
 		}
 		c->nrexmt = 0;
 		ring_consume(&c->snd, acked < c->snd.len ? acked : c->snd.len);
+		ring_rewind(&c->snd); /* all acked: nothing is sent from beyond it */
 		c->snd_una = s->ack;
 		if (SEQ_LT(c->snd_nxt, c->snd_una))
 			c->snd_nxt = c->snd_una;

@@ -48,6 +48,12 @@ void ring_consume(struct tcp_ring *r, uint32_t n)
 	r->len -= n;
 }
 
+void ring_rewind(struct tcp_ring *r)
+{
+	if (r->len == 0)
+		r->head = 0;
+}
+
 static void reass_remove(struct tcp_reass *q, int i)
 {
 	for (int j = i; j + 1 < q->n; j++) {

@@ -224,9 +224,12 @@ static int net_start(int max)
 {
 	struct net_config cfg;
 
-	if (max >= 128)
-		return dn_net_start();
 	memset(&cfg, 0, sizeof(cfg));
+	/* Frames waiting for one VM at an entry: about one per connection (a request, or
+	 * the ACK of an answer); more wait in the switch for the next entry. */
+	cfg.rx_ring_max = (uint32_t)(max < 8 ? 8 : max);
+	if (max >= 128)
+		return dn_net_start_cfg(&cfg);
 	cfg.tcp_max_conns = (uint32_t)(2 * max + 4); /* room for TIME_WAIT and the listener */
 	/* 16 KiB each way, as at 128: a few connections would get up to 64 KiB
 	 * by default (net_default_tcp_buf), 4 MiB in all, too much for the small

@@ -15,7 +15,7 @@ int dn_net_start(void);
 
 /* The pool sizes the guest may ask for; the host's kernel sizes its own. */
 struct net_config {
-	uint32_t tcp_max_conns, tcp_sndbuf, tcp_rcvbuf, sockets, udp_rcvbuf;
+	uint32_t tcp_max_conns, tcp_sndbuf, tcp_rcvbuf, sockets, udp_rcvbuf, rx_ring_max;
 };
 static inline int dn_net_start_cfg(const struct net_config *cfg)
 {

@@ -159,6 +159,59 @@ static void close_and_drain(struct wire *w, int cs, int ss, int ls)
 	assert_int_equal(net_next_deadline(b), UINT64_MAX);
 }
 
+/* The one established connection of a stack other than a listener. */
+static struct tcp_conn *established(struct net_stack *st)
+{
+	for (struct tcp_conn *c = st->used_conns; c != NULL; c = c->next)
+		if (c->state == TCP_ESTABLISHED)
+			return c;
+	fail_msg("no established connection");
+	return NULL;
+}
+
+/* Request and answer, as httpd's keep-alive connections do: once everything is
+ * read and acknowledged, both rings start again at offset 0, so a connection
+ * keeps using the first pages of its buffers instead of walking all of them
+ * (each page it writes is resident memory of the VM). */
+static void test_rings_rewind_when_empty(void **state)
+{
+	(void)state;
+	struct wire *w = wire_new(NULL, NULL);
+	struct net_stack *a = w->end[0].st, *b = w->end[1].st;
+	int ls = listen_on(b, PORT, 4), cs, ss;
+	static uint8_t answer[2258], got[2258];
+	char req[120];
+
+	pair(w, ls, &cs, &ss);
+	struct tcp_conn *ca = established(a), *cb = established(b);
+	for (size_t i = 0; i < sizeof(answer); i++)
+		answer[i] = pattern(i);
+	memset(req, 'r', sizeof(req));
+	for (int round = 0; round < 40; round++) {
+		long n;
+		assert_int_equal(net_sock_send(a, cs, req, sizeof(req), 0), (long)sizeof(req));
+		assert_int_equal(net_sock_recv(b, ss, got, sizeof(got), 0), (long)sizeof(req));
+		assert_int_equal(cb->rcv.head, 0);
+		assert_int_equal(net_sock_send(b, ss, answer, sizeof(answer), 0),
+				 (long)sizeof(answer));
+		size_t have = 0;
+		while (have < sizeof(answer)) {
+			n = net_sock_recv(a, cs, got + have, sizeof(got) - have, 0);
+			assert_true(n > 0);
+			have += (size_t)n;
+		}
+		assert_memory_equal(got, answer, sizeof(answer));
+		wire_run(w, 300 * TCP_MS); /* the delayed ACKs */
+		assert_int_equal(ca->rcv.len, 0);
+		assert_int_equal(ca->rcv.head, 0);
+		assert_int_equal(cb->snd.len, 0);
+		assert_int_equal(cb->snd.head, 0);
+		assert_int_equal(ca->snd.head, 0);
+	}
+	close_and_drain(w, cs, ss, ls);
+	wire_free(w);
+}
+
 /* The default buffers follow the pool: 16 KiB at 128 connections and more,
  * up to 64 KiB for a few (net_default_tcp_buf); a receiver with the default
  * buffers of a small pool takes a 64 KiB window (scaled: 65536 does not fit
@@ -605,6 +658,7 @@ int main(void)
 	    cmocka_unit_test(test_simultaneous_close_and_abort),
 	    cmocka_unit_test(test_many_connections_no_leak),
 	    cmocka_unit_test(test_default_buffers_follow_the_pool),
+	    cmocka_unit_test(test_rings_rewind_when_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

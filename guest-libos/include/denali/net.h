@@ -46,6 +46,9 @@ struct net_config {
 	uint32_t udp_rcvbuf;
 	/* TIME_WAIT length in ns, 0 = default (1 s). */
 	uint64_t time_wait_ns;
+	/* The guest driver's rx buffers posted at once, at most (dn_net_rx_depth_max);
+	 * 0 = the ring size. The stack itself does not use it. */
+	uint32_t rx_ring_max;
 };
 
 #define NET_TCP_NSTATES 11

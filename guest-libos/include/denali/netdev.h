@@ -26,6 +26,12 @@ int dn_net_send(const void *frame, size_t len);
  * length, or 0 when none is waiting. */
 int dn_net_recv(void *buf, size_t cap);
 
+/* At most max rx buffers posted at once (1..DENALI_RING_SIZE, the default; clamped). The
+ * depth starts at 8 and doubles each time the monitor fills every posted buffer, up to this
+ * cap. Each buffer that ever receives a frame is a touched page-and-a-half of the VM: a
+ * server with few connections caps it near its connection count. */
+void dn_net_rx_depth_max(unsigned max);
+
 /* Frames sent so far are handed to the monitor now (one exit). */
 void dn_net_flush(void);
 
