@@ -100,7 +100,10 @@ static int export_import(const char *verb, int n, char **args)
 		if (na == 2)
 			die_usage(verb, "unexpected argument %s", args[i]);
 		if (!ctl_name_valid(args[i]))
-			die_usage(verb, "bad name %s: 1-63 characters of A-Z a-z 0-9 . _ -",
+			die_usage(verb,
+				  (na == 1) == !strcmp(verb, "export")
+				      ? "bad file name %s: " CTL_NAME_RULE
+				      : "bad name %s: " CTL_NAME_RULE,
 				  args[i]);
 		a[na++] = args[i];
 	}

@@ -142,9 +142,10 @@ static int get_name(json_t *v, const char *field, char *dst, char *err, size_t e
 	if (get_string(v, field, 4096, &s, err, errlen) < 0)
 		return -EINVAL;
 	if (!ctl_name_valid(s))
-		return fail(err, errlen,
-			    "bad VM name \"%.63s\": 1-63 characters of A-Z a-z 0-9 . _ - expected",
-			    s);
+		return fail(
+		    err, errlen, "bad %s \"%.63s\": 1-63 characters of A-Z a-z 0-9 . _ - expected",
+		    strcmp(field, "file") ? "VM name" : "file name (a plain name in STATE/exports)",
+		    s);
 	strcpy(dst, s);
 	return 0;
 }

@@ -59,6 +59,16 @@ for verb in stop stats console; do
 	grep -q "^denalictl $verb: bad name b@d: 1-63 characters of A-Z a-z 0-9 . _ -" "$tmp/bn.$verb" ||
 		fail "denalictl $verb b@d: $(cat "$tmp/bn.$verb")"
 done
+# export NAME FILE and import FILE [NAME]: a bad file is called a file name, a bad VM a name
+"$ctl" --socket "$tmp/none.sock" export ok 'b@d' >"$tmp/bf.export" 2>&1
+grep -q "^denalictl export: bad file name b@d: 1-63 characters" "$tmp/bf.export" ||
+	fail "denalictl export ok b@d: $(cat "$tmp/bf.export")"
+"$ctl" --socket "$tmp/none.sock" import 'b@d' >"$tmp/bf.import" 2>&1
+grep -q "^denalictl import: bad file name b@d: 1-63 characters" "$tmp/bf.import" ||
+	fail "denalictl import b@d: $(cat "$tmp/bf.import")"
+"$ctl" --socket "$tmp/none.sock" import f 'b@d' >"$tmp/bn.import" 2>&1
+grep -q "^denalictl import: bad name b@d: 1-63 characters" "$tmp/bn.import" ||
+	fail "denalictl import f b@d: $(cat "$tmp/bn.import")"
 "$ctl" --socket "$tmp/none.sock" start 'b@d' /bin/true >"$tmp/bn.start" 2>&1
 grep -q "^denalictl start: bad name b@d: 1-63 characters" "$tmp/bn.start" ||
 	fail "denalictl start b@d: $(cat "$tmp/bn.start")"

@@ -266,6 +266,9 @@ static void test_bad_names_and_paths(void **state)
 		"bad VM name");
 	refused("{\"op\":\"stop\",\"names\":[\"ok\",\"not/ok\"]}", "bad VM name");
 	refused("{\"op\":\"console\",\"name\":\"x y\"}", "bad VM name");
+	refused("{\"op\":\"export\",\"name\":\"ok\",\"file\":\"../x\"}", "bad file name");
+	refused("{\"op\":\"import\",\"file\":\"a/b\"}", "bad file name");
+	refused("{\"op\":\"export\",\"name\":\"a b\",\"file\":\"f\"}", "bad VM name");
 	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"relative/path\"}", "absolute path");
 	refused("{\"op\":\"start\",\"name\":\"a\",\"image\":\"\"}", "absolute path");
 }
