@@ -486,8 +486,8 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 			rc = -EINVAL;
 		} else if ((rc = netsw_create(65535, &f->sw)) != 0) {
 			fprintf(stderr, "denalid: switch: %s\n", strerror(-rc));
-		} else if (cfg->tap &&
-			   (rc = tap_uplink_open(f->sw, cfg->tap, &f->up, err, sizeof(err))) != 0) {
+		} else if (cfg->tap && (rc = tap_uplink_open(f->sw, cfg->tap, 1, &f->up, err,
+							     sizeof(err))) != 0) {
 			fprintf(stderr, "denalid: %s\n", err);
 		}
 		if (rc) {

@@ -27,7 +27,7 @@ int fleet_net_attach(void *ctx, const char *tap, char *err, size_t errlen)
 		return tap_uplink_attach(up, tap, err, errlen);
 	/* The first uplink: stats and the metrics thread read f->up, never
 	 * before it is complete. */
-	rc = tap_uplink_open(f->sw, tap, &up, err, errlen);
+	rc = tap_uplink_open(f->sw, tap, 0, &up, err, errlen);
 	if (rc == 0)
 		__atomic_store_n(&f->up, up, __ATOMIC_RELEASE);
 	return rc;

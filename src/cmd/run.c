@@ -253,7 +253,7 @@ int denalid_run(int argc, char **argv)
 			fprintf(stderr, "denalid run: --tap needs --net\n");
 			return 2;
 		}
-		rc = tap_uplink_open(run_ctx.sw, run_ctx.tap, &run_ctx.up, err, sizeof(err));
+		rc = tap_uplink_open(run_ctx.sw, run_ctx.tap, 1, &run_ctx.up, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "denalid: %s\n", err);
 			return 1;

@@ -131,6 +131,38 @@ static int tap_open_fd(const char *name, char *err, size_t errlen)
 	return fd;
 }
 
+/*
+ * A tap is EBUSY while another file still holds it attached. Right after a
+ * daemon is restarted that is usually the previous daemon itself: a killed
+ * process's io_uring is torn down by a kernel worker after the process has
+ * gone, and reads still posted on the tap keep it attached until then
+ * (tens of milliseconds, longer under load). So a start waits for a busy
+ * tap for a bounded time, saying so once, before it gives up.
+ */
+#define TAP_BUSY_WAIT_MS 10000
+#define TAP_BUSY_STEP_MS 50
+
+static int tap_open_fd_waiting(const char *name, char *err, size_t errlen)
+{
+	struct timespec step = {0, TAP_BUSY_STEP_MS * 1000000L};
+	int fd = tap_open_fd(name, err, errlen);
+
+	for (int waited = 0; fd == -EBUSY && waited < TAP_BUSY_WAIT_MS;
+	     waited += TAP_BUSY_STEP_MS) {
+		if (!waited)
+			fprintf(
+			    stderr,
+			    "denalid: %s; waiting up to %d s for its previous holder to let go\n",
+			    err, TAP_BUSY_WAIT_MS / 1000);
+		nanosleep(&step, NULL);
+		fd = tap_open_fd(name, err, errlen);
+	}
+	if (fd == -EBUSY)
+		snprintf(err + strlen(err), errlen - strlen(err),
+			 " (still attached elsewhere after %d s)", TAP_BUSY_WAIT_MS / 1000);
+	return fd;
+}
+
 static void post_read(struct tap_uplink *u, unsigned slot)
 {
 	struct io_uring_sqe *sqe = sqe_get(u);
@@ -431,8 +463,8 @@ static void kick(void *arg)
 		return; /* the counter is full: a kick is pending anyway */
 }
 
-int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out, char *err,
-		    size_t errlen)
+int tap_uplink_open(struct netsw *sw, const char *name, int wait_busy, struct tap_uplink **out,
+		    char *err, size_t errlen)
 {
 	struct tap_uplink *u;
 	int rc, fd, restricted;
@@ -462,7 +494,7 @@ int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out,
 	rc = uring_init_restricted(&u->ring, 128, &tap_allow, &restricted);
 	if (rc)
 		goto fail_efd;
-	fd = tap_open_fd(name, err, errlen);
+	fd = wait_busy ? tap_open_fd_waiting(name, err, errlen) : tap_open_fd(name, err, errlen);
 	if (fd < 0) {
 		rc = fd;
 		goto fail_ring;

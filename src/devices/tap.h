@@ -27,9 +27,12 @@ struct tap_stats {
 /* Opens (or creates, with CAP_NET_ADMIN) the tap NAME on the calling
  * thread, starts the uplink thread, which drops every capability before
  * this returns (re-attaching needs none, tap.c), and plugs it into sw.
+ * wait_busy: a tap still attached elsewhere (EBUSY, as a restarted
+ * daemon's tap is for a moment) is waited for, up to 10 s, instead of
+ * failing at once; only a caller that may block says so.
  * 0 or -errno with err set. */
-int tap_uplink_open(struct netsw *sw, const char *name, struct tap_uplink **out, char *err,
-		    size_t errlen);
+int tap_uplink_open(struct netsw *sw, const char *name, int wait_busy, struct tap_uplink **out,
+		    char *err, size_t errlen);
 
 /* Attaches the uplink to the existing tap NAME now (or again to its own if
  * NULL), leaving the one it has if it is another; returns once the uplink
