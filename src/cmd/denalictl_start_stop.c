@@ -17,7 +17,7 @@ int cmd_start(int n, char **args)
 {
 	const char *name = NULL, *image = NULL, *mem = NULL, *count = NULL, *disk = NULL;
 	char resolved[PATH_MAX], dresolved[PATH_MAX];
-	bool net = false, disk_ro = false;
+	bool net = false, disk_ro = false, disk_direct = false;
 	json_t *req, *reply, *gargs = json_array(), *v;
 	uint64_t bytes;
 	size_t k;
@@ -32,12 +32,14 @@ int cmd_start(int n, char **args)
 		}
 		if (is_help(a)) {
 			printf("usage: denalictl start NAME IMAGE [--mem SIZE] [--count N] [--net] "
-			       "[--disk FILE [--disk-ro]] [-- ARGS...]\n"
+			       "[--disk FILE [--disk-ro] [--disk-direct]] [-- ARGS...]\n"
 			       "Define and boot a VM running IMAGE (a guest program).\n"
 			       "  --mem SIZE   guest memory, " DENALI_MEM_RULE " (default 16M)\n"
 			       "  --count N    start N VMs named NAME-0 .. NAME-(N-1)\n"
 			       "  --net        a NIC on the daemon's switch (denalid serve --net)\n"
-			       "  --disk FILE  a raw disk image (--disk-ro: read-only)\n"
+			       "  --disk FILE  a raw disk image (--disk-ro: read-only; "
+			       "--disk-direct: aligned\n"
+			       "               requests bypass the page cache, O_DIRECT)\n"
 			       "  -- ARGS      arguments passed to the guest\n"
 			       "The definition is kept by the daemon and boots again after a "
 			       "daemon restart,\nuntil 'denalictl stop NAME'.\n");
@@ -56,6 +58,10 @@ int cmd_start(int n, char **args)
 			disk_ro = true;
 			continue;
 		}
+		if (!strcmp(a, "--disk-direct")) {
+			disk_direct = true;
+			continue;
+		}
 		if (a[0] == '-' && a[1])
 			die_usage("start", "unknown option %s", a);
 		if (!name)
@@ -68,6 +74,8 @@ int cmd_start(int n, char **args)
 	}
 	if (!name || !image)
 		die_usage("start", "%s", "NAME and IMAGE are required");
+	if ((disk_ro || disk_direct) && !disk)
+		die_usage("start", "%s", "--disk-ro and --disk-direct need --disk FILE");
 	if (!ctl_name_valid(name))
 		die_usage("start", "bad name %s: " CTL_NAME_RULE, name);
 	if (mem && ctl_parse_size(mem, &bytes) < 0)
@@ -108,6 +116,8 @@ int cmd_start(int n, char **args)
 		json_object_set_new(req, "disk", json_string(disk[0] == '/' ? disk : dresolved));
 		if (disk_ro)
 			json_object_set_new(req, "disk_ro", json_true());
+		if (disk_direct)
+			json_object_set_new(req, "disk_direct", json_true());
 	}
 	if (json_array_size(gargs))
 		json_object_set_new(req, "args", gargs);

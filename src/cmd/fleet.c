@@ -17,6 +17,7 @@
 
 #include "ctl/log.h"
 #include "ctl/server.h"
+#include "devices/blk.h"
 #include "devices/netsw.h"
 #include "devices/tap.h"
 #include "events.h"
@@ -59,7 +60,10 @@ static int add_devices(struct fleet *f, struct vm *vm, const struct vm_spec *spe
 			return rc;
 	}
 	if (spec->disk[0])
-		return vmdev_add_disk(vm, spec->disk, spec->disk_ro, &spec->owner, err, errlen);
+		return vmdev_add_disk(vm, spec->disk,
+				      (spec->disk_ro ? BLK_F_RO : 0) |
+					  (spec->disk_direct ? BLK_F_DIRECT : 0),
+				      &spec->owner, err, errlen);
 	return 0;
 }
 

@@ -24,6 +24,7 @@ struct vm_spec {
 	int net;	 /* a NIC on the daemon's switch */
 	char disk[4096]; /* raw disk image path, "" = none */
 	int disk_ro;
+	int disk_direct; /* O_DIRECT for aligned requests */
 	/* who asked: the image and disk are opened only if this user may (owner.h) */
 	struct ctl_owner owner;
 };

@@ -106,6 +106,7 @@ static struct ctl_job *new_start(struct ctl_job *j, const struct ctl_request *re
 	j->spec.net = req->net;
 	snprintf(j->spec.disk, sizeof(j->spec.disk), "%s", req->disk);
 	j->spec.disk_ro = req->disk_ro;
+	j->spec.disk_direct = req->disk_direct;
 	j->spec.owner = req->owner;
 	j->spec.argc = req->argc;
 	j->spec.argv = calloc((size_t)req->argc + 1, sizeof(char *));

@@ -14,9 +14,9 @@ static const char *const op_names[] = {
 };
 
 /* Fields each op accepts besides "id" and "op"; anything else is refused so a typo is caught. */
-static const char *const op_fields[][10] = {
+static const char *const op_fields[][11] = {
     [CTL_OP_START] = {"name", "image", "mem", "count", "args", "progress", "net", "disk", "disk_ro",
-		      NULL},
+		      "disk_direct", NULL},
     [CTL_OP_STOP] = {"name", "names", "all", "progress", NULL},
     [CTL_OP_LIST] = {NULL},
     [CTL_OP_STATS] = {"name", NULL},
@@ -193,6 +193,10 @@ static int parse_start(json_t *o, struct ctl_request *req, char *err, size_t err
 	if (v && !json_is_boolean(v))
 		return fail(err, errlen, "\"disk_ro\" must be true or false");
 	req->disk_ro = v && json_is_true(v);
+	v = json_object_get(o, "disk_direct");
+	if (v && !json_is_boolean(v))
+		return fail(err, errlen, "\"disk_direct\" must be true or false");
+	req->disk_direct = v && json_is_true(v);
 	v = json_object_get(o, "disk");
 	if (v) {
 		if (get_string(v, "disk", CTL_IMAGE_MAX, &s, err, errlen) < 0)

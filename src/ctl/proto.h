@@ -52,6 +52,7 @@ struct ctl_request {
 	bool net;		      /* start: a NIC */
 	char disk[CTL_IMAGE_MAX + 1]; /* start: disk image, "" = none */
 	bool disk_ro;
+	bool disk_direct; /* start: aligned requests bypass the page cache (O_DIRECT) */
 	int argc;
 	char **argv;		     /* argc strings then NULL; owned */
 	bool all;		     /* stop */

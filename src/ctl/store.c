@@ -235,11 +235,11 @@ int store_put(struct ctl_store *st, const struct vm_spec *spec)
 			json_decref(args);
 			args = NULL;
 		}
-	def = json_pack("{s:s, s:I, s:s, s:I, s:o?, s:b, s:s, s:b, s:o?}", "name", spec->name, "id",
-			(json_int_t)spec->id, "image", spec->image, "mem",
+	def = json_pack("{s:s, s:I, s:s, s:I, s:o?, s:b, s:s, s:b, s:b, s:o?}", "name", spec->name,
+			"id", (json_int_t)spec->id, "image", spec->image, "mem",
 			(json_int_t)spec->mem_bytes, "args", args, "net", spec->net, "disk",
-			spec->disk, "disk_ro", spec->disk_ro, "owner",
-			ctl_owner_to_json(&spec->owner));
+			spec->disk, "disk_ro", spec->disk_ro, "disk_direct", spec->disk_direct,
+			"owner", ctl_owner_to_json(&spec->owner));
 	if (!def)
 		return -ENOMEM;
 	text = json_dumps(def, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -402,6 +402,8 @@ int store_get(struct ctl_store *st, const char *name, struct vm_spec *spec)
 	spec->net = json_is_true(v);
 	v = json_object_get(def, "disk_ro");
 	spec->disk_ro = json_is_true(v);
+	v = json_object_get(def, "disk_direct"); /* absent before it existed: buffered */
+	spec->disk_direct = json_is_true(v);
 	v = json_object_get(def, "disk");
 	if (v && (!json_is_string(v) || json_string_length(v) > CTL_IMAGE_MAX ||
 		  (json_string_length(v) && json_string_value(v)[0] != '/'))) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Devices through denalid serve, in a namespace of this test's own: --net and
-# --tap on the daemon, --net and --disk on denalictl start (persisted in the
+# --tap on the daemon, --net, --disk and --disk-direct on denalictl start (persisted in the
 # definition), the IPv4 address in list, per-device counters in stats NAME.
 . "$(dirname "$0")/lib.sh"
 require_kvm
@@ -58,6 +58,31 @@ expect_in disk "$TMP/disk.out" "match"
 expect_in stats-disk "$TMP/stats-disk.txt" "blk_flushes          1"
 CHECKS=$((CHECKS + 1))
 grep -q "disk.img" "$TMP/d.state/vms/disk/"* 2>/dev/null || fail "--disk not in the definition"
+# A direct disk: zero-copy (page-aligned) 1 MiB requests go O_DIRECT, counted as blk_direct.
+"$CTL" $S start diskd "$GUESTS/blkcheck" --disk "$TMP/disk.img" --disk-direct -- zc 2048 \
+	>"$TMP/diskd-start.out" 2>&1
+st=$?
+if [ $st -ne 0 ] && grep -q "no direct I/O" "$TMP/diskd-start.out"; then
+	echo "note: $TMP has no O_DIRECT, the direct-disk case is not run"
+else
+	expect_status start-diskd 0 "$st"
+	wait_state diskd exited || fail "blkcheck zc did not finish"
+	"$CTL" $S console diskd >"$TMP/diskd.out"
+	expect_in diskd "$TMP/diskd.out" "match"
+	"$CTL" $S stats diskd >"$TMP/stats-diskd.txt"
+	expect_in stats-diskd "$TMP/stats-diskd.txt" "blk_direct           2"
+	expect_in stats-diskd "$TMP/stats-diskd.txt" "blk_buffered         0"
+	CHECKS=$((CHECKS + 1))
+	grep -q '"disk_direct": *true' "$TMP/d.state/vms/diskd/"* 2>/dev/null ||
+		fail "--disk-direct not in the definition"
+	CHECKS=$((CHECKS + 1))
+	grep -q '"disk_direct": *false' "$TMP/d.state/vms/disk/"* 2>/dev/null ||
+		fail "a buffered disk's definition does not say so"
+fi
+# --disk-direct without --disk is a usage error.
+"$CTL" $S start nodisk "$GUESTS/blkcheck" --disk-direct -- ro >"$TMP/nodisk.out" 2>&1
+expect_status nodisk 2 "$?"
+expect_in nodisk "$TMP/nodisk.out" "need --disk FILE"
 # --net on a daemon without a switch is refused with a reason.
 daemon_start plain --workers 1
 "$CTL" --socket "$TMP/plain.sock" start x "$P" --net -- echo 1 >"$TMP/nonet.out" 2>&1
