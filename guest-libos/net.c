@@ -5,7 +5,7 @@
  * (lowest index on top, the one just freed back on top). Every buffer the
  * monitor fills or reads is a touched page of the VM's memory, so a VM moving
  * a few frames per entry keeps using the same few buffers (a few pages)
- * instead of rotating through all 96 KiB each way.
+ * instead of rotating through all 192 KiB each way.
  *
  * rx: only rx_depth buffers are posted at a time, 8 at first; when the monitor
  * has filled every posted one (it may be holding more frames back), the depth
@@ -25,6 +25,8 @@
 
 #define NET_BUF	     1536u /* a frame, rounded up */
 #define RX_DEPTH_MIN 8u
+
+_Static_assert(DENALI_RING_SIZE <= 256, "buffer ids are bytes");
 
 struct buf_stack {
 	uint8_t id[DENALI_RING_SIZE];

@@ -19,8 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BLOB_MAGIC   "DVMB"
-#define BLOB_VERSION 1u
+#define BLOB_MAGIC "DVMB"
+/* 2: guest ABI 3 (rings of 128 slots): the ring positions saved here, and
+ * the guest in the slot, belong to that layout; an older slot is refused. */
+#define BLOB_VERSION 2u
 #define DEV_SAVE_MAX (16u << 10)
 
 struct blob_hdr {

@@ -19,8 +19,10 @@ struct vm;
  * DENALI_RESERVED_END): the loader rebuilds those (GDT, TSS, page tables)
  * itself and refuses a file that carries them. Pages not recorded are zero.
  */
-#define SNAP_MAGIC   "DNLSNAP1"
-#define SNAP_VERSION 1u
+#define SNAP_MAGIC "DNLSNAP1"
+/* 2: guest ABI 3 (rings of 128 slots): a guest of an older ABI in its pages
+ * would misread every ring, so its snapshot is refused, not resumed. */
+#define SNAP_VERSION 2u
 
 struct snap_header {
 	char magic[8];
