@@ -49,8 +49,8 @@ static int raw(uint32_t op, uint64_t sector, uint32_t n)
 		dn_idle(DENALI_NO_DEADLINE);
 	if (tag < 0)
 		return tag;
-	while (dn_blk_complete(&res) != tag)
-		dn_idle(DENALI_NO_DEADLINE);
+	while (dn_blk_wait(&res) != tag)
+		;
 	return res;
 }
 
@@ -144,12 +144,10 @@ static int bench(const char *mode, long qd, long n)
 			issued++;
 			sector = seq ? (sector + ns + ns <= cap ? sector + ns : 0) : sector;
 		}
-		int tag = dn_blk_complete(&res);
+		int tag = dn_blk_wait(&res);
 
-		if (tag < 0) {
-			dn_idle(DENALI_NO_DEADLINE);
+		if (tag < 0)
 			continue;
-		}
 		if (res) {
 			printf("blkcheck: bench read error %d\n", res);
 			return 1;
@@ -171,8 +169,8 @@ static int zc_wait(int *res)
 {
 	int tag;
 
-	while ((tag = dn_blk_complete(res)) < 0)
-		dn_idle(DENALI_NO_DEADLINE);
+	while ((tag = dn_blk_wait(res)) < 0)
+		;
 	return tag;
 }
 

@@ -23,12 +23,27 @@
  *   txlive   net tx descriptor beyond guest memory, then a spin: found by
  *            the tx drain a neighbour's frame brings along (valid rx
  *            buffers posted, so that every frame is filled live)
+ * The blk poller (devices/blk_poll.c) takes requests while the guest runs; these
+ * warm it up with valid reads it answers (no exit), then misbehave with no exit:
+ *   blklive      a request header beyond guest memory, then a spin: the poller
+ *                finds it, and the guest is interrupted and killed
+ *   blkliveindex blk avail_prod 1000 ahead, then a spin: the same
+ *   blklivedata  2000 reads whose header the guest rewrites while the poller
+ *                reads it (nsectors 8 <-> 64, the sector inside <-> past the
+ *                disk): each answered OK or IOERR, and nothing past the
+ *                descriptor's 4 KiB is ever written (a canary); exits 0
  */
 #include "hostile.h"
 
+#include <denali/blkdev.h>
 #include <string.h>
 
 static uint8_t frame[4096];
+
+#define BLK_RING   ((volatile struct denali_ring *)(uintptr_t)DENALI_BLK_RING_GPA)
+#define BLK_CANARY 0xc5
+/* A request: its header, 4 KiB of data, then 32 KiB nobody may write. */
+static uint8_t bbuf[16 + 4096 + 8 * 4096] __attribute__((aligned(4096)));
 
 static void post(uintptr_t gpa, uint64_t addr, uint32_t len)
 {
@@ -50,11 +65,115 @@ static void bump(uintptr_t gpa)
 	r->avail_prod = r->avail_cons + 1000;
 }
 
+/* Waits up to ns for the used ring to pass at: 1, or 0. No exit. */
+static int blk_answered(uint32_t at, uint64_t ns)
+{
+	uint64_t until = dn_now_ns() + ns;
+
+	do
+		if (__atomic_load_n(&BLK_RING->used_prod, __ATOMIC_ACQUIRE) != at)
+			return 1;
+	while (dn_now_ns() < until);
+	return 0;
+}
+
+/* One valid 4 KiB read of sector 0: 1 if the poller answered it while we ran,
+ * 0 if it took an exit (a kick, which also wakes the poller). */
+static int blk_read_raw(void)
+{
+	volatile struct denali_blk_req *h = (volatile struct denali_blk_req *)bbuf;
+	uint32_t at = BLK_RING->used_prod;
+	int polled;
+
+	h->op = DENALI_BLK_READ;
+	h->nsectors = 8;
+	h->sector = 0;
+	post(DENALI_BLK_RING_GPA, (uintptr_t)bbuf, 16 + 4096);
+	polled = blk_answered(at, 1000000);
+	if (!polled) {
+		dn_kick(DENALI_RING_BLK);
+		while (!blk_answered(at, 0))
+			dn_idle(dn_now_ns() + 1000000);
+	}
+	BLK_RING->used_cons = BLK_RING->used_prod;
+	return polled;
+}
+
+/* Until the poller has answered 20 reads in a row: it spins now. */
+static void blk_warm(void)
+{
+	int streak = 0;
+
+	for (int i = 0; i < 10000 && streak < 20; i++)
+		streak = blk_read_raw() ? streak + 1 : 0;
+	if (streak < 20) {
+		printf("hostile devring: the blk ring is not polled\n");
+		exit(3);
+	}
+}
+
+static int blk_live(const char *m)
+{
+	unsigned ok = 0, ioerr = 0, n = 2000;
+	uint64_t past = dn_blk_sectors();
+
+	hostile_about("devring", m);
+	blk_warm();
+	if (!strcmp(m, "blklive"))
+		post(DENALI_BLK_RING_GPA, dn_mem_size() - 8, 16 + 512);
+	else if (!strcmp(m, "blkliveindex"))
+		BLK_RING->avail_prod = BLK_RING->avail_cons + 1000;
+	if (strcmp(m, "blklivedata")) {
+		for (uint64_t until = dn_now_ns() + 3000000000ull; dn_now_ns() < until;)
+			;
+		hostile_survived("devring");
+	}
+	memset(bbuf + 16 + 4096, BLK_CANARY, 8 * 4096);
+	for (unsigned k = 0; k < n; k++) {
+		volatile struct denali_blk_req *h = (volatile struct denali_blk_req *)bbuf;
+		uint32_t at = BLK_RING->used_prod, st;
+		unsigned spin = 0;
+
+		h->op = DENALI_BLK_READ;
+		h->nsectors = 8;
+		h->sector = 0;
+		post(DENALI_BLK_RING_GPA, (uintptr_t)bbuf, 16 + 4096);
+		while (__atomic_load_n(&BLK_RING->used_prod, __ATOMIC_ACQUIRE) == at) {
+			h->nsectors = spin & 1 ? 64 : 8;
+			h->sector = spin & 2 ? past : 0;
+			/* The poller went to sleep (we were off the CPU a while): an exit
+			 * takes it, and wakes the poller. */
+			if ((++spin & 0xfff) == 0 &&
+			    !(__atomic_load_n(&BLK_RING->mon_flags, __ATOMIC_ACQUIRE) &
+			      DENALI_RING_F_POLLED))
+				dn_kick(DENALI_RING_BLK);
+		}
+		st = BLK_RING->used[at % DENALI_RING_SIZE].len;
+		BLK_RING->used_cons = BLK_RING->used_prod;
+		if (st == DENALI_BLK_S_OK)
+			ok++;
+		else if (st == DENALI_BLK_S_IOERR)
+			ioerr++;
+		else
+			printf("hostile devring: status %u\n", st);
+	}
+	for (unsigned i = 0; i < 8 * 4096; i++)
+		if (bbuf[16 + 4096 + i] != BLK_CANARY) {
+			printf("hostile devring: byte %u past the request was written\n", i);
+			return 1;
+		}
+	printf("hostile devring: blklivedata %u requests, ok %u ioerr %u, canary intact\n",
+	       ok + ioerr, ok, ioerr);
+	return ok + ioerr == n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
 	uint64_t end = dn_mem_size();
 
+	if (!strncmp(m, "blklive", 7))
+		return blk_live(m);
 	if (!strcmp(m, "rxlive") || !strcmp(m, "txlive")) {
 		/* rx: posted before the announcement's exit, so that a frame
 		 * already queued is filled (and the fault found) at the latest

@@ -27,7 +27,8 @@
  *      DENALI_BLK_S_RDONLY;
  *   3  DENALI_RING_SIZE 128 (was 64): every ring entry moved; a VM moving
  *      frames between two VMs on one core cost two KVM_RUNs per ring of
- *      frames, so twice the frames per entry halve them.
+ *      frames, so twice the frames per entry halve them; ring.mon_flags
+ *      (from the padding: a hint, DENALI_RING_F_POLLED).
  */
 #define DENALI_ABI_VERSION 3u
 #define DENALI_VREGS_MAGIC 0x696c616eu /* "nali" */
@@ -193,8 +194,15 @@ struct denali_shared {
  * DENALI_RING_SIZE ahead of the monitor's own counter, and kills the VM
  * otherwise. The monitor keeps its own copies of the indices it writes and
  * never reads them back.
+ *
+ * mon_flags (taken from the padding, so older guests see zeros): a hint the
+ * monitor writes and never reads. DENALI_RING_F_POLLED: a host thread is
+ * watching this ring while the guest runs (blk), so a request posted now is
+ * taken and answered with no exit; a guest may spin on used_prod a while
+ * before it idles. Without the flag, only an exit (idle, kick) moves it.
  */
-#define DENALI_RING_SIZE 128u
+#define DENALI_RING_SIZE     128u
+#define DENALI_RING_F_POLLED 1u /* mon_flags: served while the guest runs */
 
 struct denali_desc {
 	uint64_t addr; /* guest-physical address of the buffer */
@@ -213,7 +221,8 @@ struct denali_ring {
 	uint32_t avail_cons; /* monitor writes */
 	uint32_t used_prod;  /* monitor writes */
 	uint32_t used_cons;  /* guest writes */
-	uint8_t pad[48];
+	uint32_t mon_flags;  /* monitor writes: DENALI_RING_F_*, a hint */
+	uint8_t pad[44];
 	struct denali_desc desc[DENALI_RING_SIZE];
 	struct denali_used used[DENALI_RING_SIZE];
 };

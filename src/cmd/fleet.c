@@ -453,6 +453,7 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 		return -ENOMEM;
 	}
 	vm_set_events_unbatched(cfg->events_unbatched);
+	worker_set_blk_poll(!cfg->no_blk_poll);
 	for (f->nworkers = 0; f->nworkers < n; f->nworkers++) {
 		rc = worker_start(&f->workers[f->nworkers], (int)f->nworkers,
 				  (uint64_t)(cfg->quantum_ms ? cfg->quantum_ms : 5) * 1000000ull,

@@ -64,6 +64,7 @@ int denalid_run(int argc, char **argv)
 	    {"disk-ro", required_argument, NULL, 'r'},
 	    {"disk-direct", no_argument, NULL, 'j'},
 	    {"events-unbatched", no_argument, NULL, 'u'},
+	    {"no-blk-poll", no_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -154,6 +155,9 @@ int denalid_run(int argc, char **argv)
 			break;
 		case 'u':
 			vm_set_events_unbatched(1);
+			break;
+		case 'o':
+			worker_set_blk_poll(0);
 			break;
 		case 'N':
 			if (net_prefix_parse(optarg, &run_ctx.pfx)) {

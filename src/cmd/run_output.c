@@ -42,6 +42,8 @@ void run_usage(FILE *f)
 	    "      --disk-direct    aligned disk requests bypass the page cache (O_DIRECT)\n"
 	    "      --events-unbatched  ablation: deliver at most one pending event per\n"
 	    "                       guest entry instead of the whole batch\n"
+	    "      --no-blk-poll    no block poller thread per worker: block requests are\n"
+	    "                       taken at VM exits only (ablation)\n"
 	    "  -h, --help           this help\n"
 	    "\n"
 	    "Exit status: the first non-zero guest exit code (in VM order), %d if a VM was\n"
@@ -152,6 +154,7 @@ void run_print_summary(struct run_vm *vms, unsigned n, struct worker *w, unsigne
 		       uint64_t wall_ns)
 {
 	uint64_t exits = 0, hc = 0, cpu = 0, busy = 0, *life = malloc(n * sizeof(*life));
+	uint64_t pcpu = 0, pwall = 0, ptaken = 0, psleeps = 0, pkicks = 0;
 	unsigned exited = 0, killed = 0, nonzero = 0;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -167,14 +170,28 @@ void run_print_summary(struct run_vm *vms, unsigned n, struct worker *w, unsigne
 		if (life)
 			life[i] = vm->ctr.cpu_ns;
 	}
-	for (unsigned i = 0; i < nw; i++)
+	for (unsigned i = 0; i < nw; i++) {
+		const struct blk_poll_stats *p = &w[i].stats.blk_poll;
+
 		busy += w[i].stats.busy_ns;
+		pcpu += p->cpu_ns;
+		pwall += p->wall_ns;
+		ptaken += p->taken;
+		psleeps += p->sleeps;
+		pkicks += p->kicks;
+	}
 	fprintf(stderr,
 		"summary: %u VMs on %u workers in %.1f ms: %u exited (%u non-zero), %u killed\n"
 		"summary: %lu VM exits, %lu hypercalls, %.1f exits per VM\n"
 		"summary: guest CPU %.1f ms, worker utilisation %.0f%%\n",
 		n, nw, wall_ns / 1e6, exited, nonzero, killed, exits, hc, (double)exits / n,
 		cpu / 1e6, wall_ns ? 100.0 * (double)busy / ((double)wall_ns * nw) : 0);
+	if (pwall)
+		fprintf(stderr,
+			"summary: block pollers: CPU %.1f ms in %.1f ms (%.0f%% of a core), %lu "
+			"requests taken, %lu sleeps, %lu kicks\n",
+			pcpu / 1e6, pwall / 1e6, 100.0 * (double)pcpu / (double)pwall, ptaken,
+			psleeps, pkicks);
 	if (life) {
 		qsort(life, n, sizeof(*life), cmp_u64);
 		fprintf(stderr, "summary: guest CPU per VM: median %.2f ms, max %.2f ms\n",

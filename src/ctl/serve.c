@@ -82,6 +82,8 @@ static void usage(FILE *f)
 	    "                     every swap-out queued meanwhile)\n"
 	    "  --events-unbatched  ablation: deliver at most one pending event per guest\n"
 	    "                     entry instead of the whole batch\n"
+	    "  --no-blk-poll      no block poller thread per worker: block requests are taken\n"
+	    "                     at VM exits only (ablation)\n"
 	    "  --help             this text\n");
 }
 
@@ -96,6 +98,7 @@ enum {
 	OPT_SWAP_NO_PREFAULT,
 	OPT_SWAP_UNIT,
 	OPT_SWAP_COMMIT_EACH,
+	OPT_NO_BLK_POLL,
 };
 
 /* The gatekeeper's options: 1 = taken, 0 = not one of them, -1 = bad value (printed). */
@@ -199,6 +202,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 	    {"swap-unit", required_argument, NULL, OPT_SWAP_UNIT},
 	    {"swap-commit-each", no_argument, NULL, OPT_SWAP_COMMIT_EACH},
 	    {"events-unbatched", no_argument, NULL, 'U'},
+	    {"no-blk-poll", no_argument, NULL, OPT_NO_BLK_POLL},
 	    {NULL, 0, NULL, 0},
 	};
 	int c, li;
@@ -279,6 +283,9 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 			break;
 		case 'U':
 			cfg->events_unbatched = 1;
+			break;
+		case OPT_NO_BLK_POLL:
+			cfg->no_blk_poll = 1;
 			break;
 		case 'h':
 			usage(stdout);

@@ -36,6 +36,7 @@ struct serve_config {
 		int commit_each;      /* --swap-commit-each: no group commit (ablation) */
 	} swap;
 	int events_unbatched; /* --events-unbatched: one event per entry (ablation) */
+	int no_blk_poll;      /* --no-blk-poll: no block poller per worker (ablation) */
 };
 
 /* Runs `denalid serve`. argv[0] is the verb (or program) name and is skipped.

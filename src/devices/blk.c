@@ -18,12 +18,14 @@
 #include "blk.h"
 
 #include "../vmm/gpa.h"
+#include "blk_poll.h"
 #include "ring.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/stat.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +39,14 @@ struct blk_dev;
 struct blk_req {
 	struct dev_io io; /* first */
 	struct blk_dev *b;
-	uint8_t *data; /* host view of the guest buffer */
-	uint64_t off;  /* file offset */
+	struct io_uring *ring; /* submitted to: the worker's, or its poller's */
+	uint8_t *data;	       /* host view of the guest buffer */
+	uint64_t off;	       /* file offset */
 	uint32_t len, done;
 	uint32_t op;
 	uint16_t id;	 /* the guest's descriptor id */
 	uint8_t retries; /* -EAGAIN/-EINTR answers so far */
+	uint8_t polled;	 /* taken by the poller, completed on its thread */
 	int busy;
 };
 
@@ -54,8 +58,15 @@ struct blk_stats {
 	uint64_t inflight_peak;
 	uint64_t direct, buffered; /* of a direct disk: submissions each way */
 	uint64_t inline_done;	   /* requests complete when their submit returned */
+	uint64_t polled;	   /* requests taken by the poller while the guest ran */
 };
 
+/*
+ * lock guards the rings, the requests and the counters: the worker takes
+ * requests at entries and exits, the poller (if any) while the guest runs,
+ * between fill() and drain() (live). Nothing is called with it held that
+ * takes another lock, except the poller's own, which is always taken first.
+ */
 struct blk_dev {
 	struct device dev;
 	int fd, ro;
@@ -64,10 +75,18 @@ struct blk_dev {
 	uint64_t sectors;
 	struct dev_host host;
 	int attached;
+	pthread_mutex_t lock;
+	pthread_cond_t polled_done; /* inflight_polled fell to 0 */
+	struct blk_poll *poll;	    /* the worker's poller, or NULL */
+	int watched;		    /* added to it */
+	int live;		    /* atomic: the guest runs, the poller may take */
+	uint32_t flags_shown;	    /* the ring's mon_flags as last written */
+	int faulted;		    /* found by the poller; why holds the reason */
+	char why[DEV_WHY_MAX];
 	uint8_t *mem; /* of the VM, for completions (memory does not move) */
 	uint64_t mem_size;
 	uint32_t cons, used_prod;
-	unsigned inflight;
+	unsigned inflight, inflight_polled;
 	struct blk_req req[BLK_INFLIGHT_MAX];
 	struct blk_stats st;
 };
@@ -77,7 +96,7 @@ static struct denali_ring *ring_of(uint8_t *mem)
 	return (struct denali_ring *)(mem + DENALI_BLK_RING_GPA);
 }
 
-/* Writes one completion (worker thread, VM not running). */
+/* Writes one completion (lock held; the guest may be running). */
 static void complete(struct blk_dev *b, uint16_t id, uint32_t status)
 {
 	struct denali_ring *r = ring_of(b->mem);
@@ -87,6 +106,19 @@ static void complete(struct blk_dev *b, uint16_t id, uint32_t status)
 	r->used[slot].len = status;
 	b->used_prod++;
 	ring_write_index(&r->used_prod, b->used_prod);
+}
+
+/* Tells the guest that completions are there (lock held): a running one
+ * sees the event bit in its shared page with no exit; otherwise 1, and the
+ * caller wakes it through its worker once the lock is dropped. */
+static int notify_locked(struct blk_dev *b)
+{
+	if (__atomic_load_n(&b->live, __ATOMIC_ACQUIRE) && b->mem) {
+		__atomic_fetch_or((uint64_t *)(b->mem + DENALI_SHARED_GPA), DENALI_EV_BLK,
+				  __ATOMIC_RELEASE);
+		return 0;
+	}
+	return 1;
 }
 
 /* The descriptor for the rest of q: the direct one if it may take it. */
@@ -108,12 +140,12 @@ static int fd_for(struct blk_req *q)
 
 static int submit(struct blk_req *q)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(q->b->host.ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(q->ring);
 	int fd;
 
 	if (!sqe) {
-		io_uring_submit(q->b->host.ring);
-		sqe = io_uring_get_sqe(q->b->host.ring);
+		io_uring_submit(q->ring);
+		sqe = io_uring_get_sqe(q->ring);
 		if (!sqe)
 			return -EBUSY;
 	}
@@ -133,44 +165,54 @@ static int submit(struct blk_req *q)
 	return 0;
 }
 
-static void finish_req(struct blk_req *q, uint32_t status)
+/* Lock held. 1 when the caller must wake the VM (notify_locked). */
+static int finish_req(struct blk_req *q, uint32_t status)
 {
 	struct blk_dev *b = q->b;
 
 	q->busy = 0;
 	b->inflight--;
+	if (q->polled && --b->inflight_polled == 0)
+		pthread_cond_broadcast(&b->polled_done);
 	complete(b, q->id, status);
-	b->host.wake(b->host.wake_arg, DENALI_EV_BLK);
+	return notify_locked(b);
 }
 
+/* On the thread that owns q->ring: the worker, or the poller. */
 static void on_done(struct dev_io *io, int res)
 {
 	struct blk_req *q = (struct blk_req *)io;
 	struct blk_dev *b = q->b;
+	int wake = 0;
 
+	pthread_mutex_lock(&b->lock);
 	if ((res == -EAGAIN || res == -EINTR) && q->retries < BLK_RETRIES) {
 		q->retries++; /* nothing was done: the same request again */
 		b->st.resubmits++;
 		if (submit(q) == 0)
-			return;
+			goto out;
 	}
 	if (res < 0 || (res == 0 && q->op != DENALI_BLK_FLUSH)) {
 		b->st.err_io++; /* EIO, ENOSPC, or the file shrank under us */
-		finish_req(q, DENALI_BLK_S_IOERR);
-		return;
+		wake = finish_req(q, DENALI_BLK_S_IOERR);
+		goto out;
 	}
 	if (q->op != DENALI_BLK_FLUSH) {
 		q->done += (uint32_t)res;
 		if (q->done < q->len) { /* short: the rest, from where it stopped */
 			b->st.resubmits++;
 			if (submit(q) == 0)
-				return;
+				goto out;
 			b->st.err_io++;
-			finish_req(q, DENALI_BLK_S_IOERR);
-			return;
+			wake = finish_req(q, DENALI_BLK_S_IOERR);
+			goto out;
 		}
 	}
-	finish_req(q, DENALI_BLK_S_OK);
+	wake = finish_req(q, DENALI_BLK_S_OK);
+out:
+	pthread_mutex_unlock(&b->lock);
+	if (wake)
+		b->host.wake(b->host.wake_arg, DENALI_EV_BLK);
 }
 
 /* Checks one request against the disk; DENALI_BLK_S_OK or the status. */
@@ -203,8 +245,16 @@ static uint32_t check(struct blk_dev *b, const struct denali_blk_req *h, uint64_
 	return DENALI_BLK_S_OK;
 }
 
-/* Takes requests from the ring while the in-flight cap allows. */
-static int take(struct blk_dev *b, const struct dev_guest *g, char *why, size_t whylen)
+/*
+ * Takes requests from the ring while the in-flight cap allows, preparing
+ * them on ring (not submitted). The one place that reads what the guest
+ * posted: each index, descriptor and header is copied into host memory once,
+ * then checked, then used, so a guest changing them meanwhile (it may be
+ * running: the poller) changes nothing. Lock held. Requests queued (>= 0),
+ * or -EFAULT with why.
+ */
+static int take(struct blk_dev *b, const struct dev_guest *g, struct io_uring *ring, int polled,
+		char *why, size_t whylen)
 {
 	struct denali_ring *r = ring_of(g->mem);
 	uint32_t prod = ring_read_index(&r->avail_prod);
@@ -252,7 +302,7 @@ static int take(struct blk_dev *b, const struct dev_guest *g, char *why, size_t 
 			complete(b, d.id, status); /* answered without I/O */
 			continue;
 		}
-		if (!b->host.ring) {
+		if (!ring) {
 			complete(b, d.id, DENALI_BLK_S_IOERR);
 			continue;
 		}
@@ -260,11 +310,13 @@ static int take(struct blk_dev *b, const struct dev_guest *g, char *why, size_t 
 			;
 		*q = (struct blk_req){.io = {on_done},
 				      .b = b,
+				      .ring = ring,
 				      .data = data,
 				      .off = h.sector * DENALI_BLK_SECTOR,
 				      .len = (uint32_t)(d.len - sizeof(h)),
 				      .op = h.op,
 				      .id = d.id,
+				      .polled = (uint8_t)polled,
 				      .busy = 1};
 		if (h.op == DENALI_BLK_READ) {
 			b->st.reads++;
@@ -281,53 +333,181 @@ static int take(struct blk_dev *b, const struct dev_guest *g, char *why, size_t 
 			break;
 		}
 		b->inflight++;
+		if (polled)
+			b->inflight_polled++;
 		queued++;
 		if (b->inflight > b->st.inflight_peak)
 			b->st.inflight_peak = b->inflight;
 	}
 	ring_write_index(&r->avail_cons, b->cons);
-	if (queued) {
-		unsigned before = b->inflight;
-
-		io_uring_submit(b->host.ring);
-		if (b->host.poll)
-			b->host.poll(b->host.reap_arg);
-		/* Done inside the submit (page-cache hits): seen at this very entry. */
-		b->st.inline_done += before - b->inflight;
-	}
-	return 0;
+	return queued;
 }
 
-static int op_take(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
+/* The ring's hint for the guest (lock held, guest memory there). */
+static void show_flags(struct blk_dev *b, uint8_t *mem, uint32_t flags)
+{
+	if (flags != b->flags_shown) {
+		__atomic_store_n(&ring_of(mem)->mon_flags, flags, __ATOMIC_RELEASE);
+		b->flags_shown = flags;
+	}
+}
+
+/* Requests queued on the worker's ring go now; page-cache hits complete
+ * inside the submit and are answered before the next entry. */
+static void submit_worker(struct blk_dev *b, unsigned before)
+{
+	unsigned after;
+
+	io_uring_submit(b->host.ring);
+	if (b->host.poll)
+		b->host.poll(b->host.reap_arg);
+	pthread_mutex_lock(&b->lock);
+	after = b->inflight - b->inflight_polled;
+	pthread_mutex_unlock(&b->lock);
+	if (after < before)
+		b->st.inline_done += before - after;
+}
+
+static int op_fill(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
 		   size_t whylen)
 {
 	struct blk_dev *b = (struct blk_dev *)d;
-	uint32_t before = b->used_prod;
-	int rc = take(b, g, why, whylen);
-	/* Completions written meanwhile (statuses, or I/O the kernel did
-	 * inside the submit) are seen on this entry. */
+	uint32_t before;
+	unsigned own;
+	int rc;
 
+	if (b->poll && !b->watched && g->mem)
+		b->watched = blk_poll_add(b->poll, d) == 0;
+	pthread_mutex_lock(&b->lock);
+	before = b->used_prod;
+	rc = b->faulted ? dev_fault(why, whylen, "%s", b->why)
+			: take(b, g, b->host.ring, 0, why, whylen);
+	if (rc >= 0 && b->watched) {
+		b->mem = g->mem;
+		b->mem_size = g->mem_size;
+		/* Written at every entry: memory restored from elsewhere may say otherwise. */
+		b->flags_shown = blk_poll_awake(b->poll) ? DENALI_RING_F_POLLED : 0;
+		__atomic_store_n(&ring_of(g->mem)->mon_flags, b->flags_shown, __ATOMIC_RELEASE);
+		__atomic_store_n(&b->live, 1, __ATOMIC_RELEASE);
+	}
+	/* Completions written meanwhile (statuses answered without I/O) are seen
+	 * on this entry. */
 	if (b->used_prod != before)
-		*events |= DENALI_EV_BLK; /* statuses answered without I/O */
-	return rc;
+		*events |= DENALI_EV_BLK;
+	own = b->inflight - b->inflight_polled;
+	pthread_mutex_unlock(&b->lock);
+	if (rc > 0)
+		submit_worker(b, own);
+	return rc < 0 ? rc : 0;
+}
+
+static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
+		    size_t whylen)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+	uint32_t before;
+	unsigned own;
+	int rc;
+
+	pthread_mutex_lock(&b->lock);
+	__atomic_store_n(&b->live, 0, __ATOMIC_RELEASE);
+	before = b->used_prod;
+	rc = b->faulted ? dev_fault(why, whylen, "%s", b->why)
+			: take(b, g, b->host.ring, 0, why, whylen);
+	if (b->used_prod != before)
+		*events |= DENALI_EV_BLK;
+	own = b->inflight - b->inflight_polled;
+	pthread_mutex_unlock(&b->lock);
+	if (rc > 0) {
+		submit_worker(b, own);
+		/* The guest does block I/O through exits: the poller, if it
+		 * sleeps, serves the next requests with none. */
+		if (b->watched)
+			blk_poll_kick(b->poll);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+int blk_dev_serve(struct device *d, struct io_uring *ring, int awake)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+	char why[DEV_WHY_MAX];
+	int n = 0;
+
+	if (!__atomic_load_n(&b->live, __ATOMIC_ACQUIRE) || pthread_mutex_trylock(&b->lock))
+		return 0; /* not running, or the worker is at its entry or exit */
+	if (b->live && !b->faulted) {
+		uint32_t cons = b->cons, used = b->used_prod;
+
+		show_flags(b, b->mem, awake ? DENALI_RING_F_POLLED : 0);
+		n = take(b, &(struct dev_guest){b->mem, b->mem_size, NULL}, ring, 1, why,
+			 sizeof(why));
+		if (n < 0) {
+			snprintf(b->why, sizeof(b->why), "%s", why);
+			b->faulted = 1; /* the rings are left alone from now on */
+		} else {
+			/* Answered with a status or queued: both are requests taken. */
+			n = (int)(b->cons - cons);
+			b->st.polled += (uint64_t)n;
+			if (b->used_prod != used)
+				notify_locked(b); /* live: the event bit, no wake-up */
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (n < 0) {
+		/* With an event: its worker interrupts the guest, the exit kills it. */
+		b->host.wake(b->host.wake_arg, DENALI_EV_BLK);
+		return 0;
+	}
+	return n;
 }
 
 static int op_attach(struct device *d, const struct dev_host *h)
 {
 	struct blk_dev *b = (struct blk_dev *)d;
 
+	if (b->watched)
+		blk_poll_remove(b->poll, d);
+	b->watched = 0;
 	b->host = *h;
+	b->poll = h->blk_poll;
 	b->attached = 1;
 	return 0;
+}
+
+/* The poller takes nothing more (its completions still come). */
+static void unwatch(struct blk_dev *b)
+{
+	pthread_mutex_lock(&b->lock);
+	__atomic_store_n(&b->live, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&b->lock);
+	if (b->watched)
+		blk_poll_remove(b->poll, &b->dev);
+	b->watched = 0;
 }
 
 static void op_quiesce(struct device *d)
 {
 	struct blk_dev *b = (struct blk_dev *)d;
+	unsigned own, polled;
 
-	while (b->inflight && b->host.reap)
-		if (b->host.reap(b->host.reap_arg) < 0)
+	unwatch(b);
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		own = b->inflight - b->inflight_polled;
+		polled = b->inflight_polled;
+		if (!own && polled) /* the poller finishes them */
+			while (b->inflight_polled)
+				pthread_cond_wait(&b->polled_done, &b->lock);
+		pthread_mutex_unlock(&b->lock);
+		if (!own || !b->host.reap || b->host.reap(b->host.reap_arg) < 0)
 			break;
+	}
+}
+
+static void op_detach(struct device *d)
+{
+	unwatch((struct blk_dev *)d);
 }
 
 static unsigned op_counters(const struct device *d, struct dev_counter *out, unsigned max)
@@ -348,6 +528,7 @@ static unsigned op_counters(const struct device *d, struct dev_counter *out, uns
 	    {"blk_direct", b->st.direct},
 	    {"blk_buffered", b->st.buffered},
 	    {"blk_inline_done", b->st.inline_done},
+	    {"blk_polled", b->st.polled},
 	};
 	return dev_counters_copy(all, sizeof(all) / sizeof(all[0]), out, max);
 }
@@ -380,6 +561,8 @@ static void op_free(struct device *d)
 	close(b->fd);
 	if (b->dfd >= 0)
 		close(b->dfd);
+	pthread_cond_destroy(&b->polled_done);
+	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
 
@@ -387,9 +570,10 @@ static const struct device_ops blk_ops = {
     .kind = "blk",
     .ring_mask = DENALI_RING_BLK,
     .attach = op_attach,
-    .fill = op_take,
-    .drain = op_take,
+    .fill = op_fill,
+    .drain = op_drain,
     .quiesce = op_quiesce,
+    .detach = op_detach,
     .save = op_save,
     .restore = op_restore,
     .counters = op_counters,
@@ -476,6 +660,8 @@ int blk_dev_create_fd(int fd, const char *path, int flags, struct device **out, 
 		return -ENOMEM;
 	}
 	b->dev.ops = &blk_ops;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->polled_done, NULL);
 	b->fd = fd;
 	b->dfd = dfd;
 	b->dio_align = align;

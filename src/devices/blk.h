@@ -31,6 +31,13 @@ int blk_dev_open(const char *path, int ro, char *err, size_t errlen);
 int blk_dev_create_fd(int fd, const char *path, int flags, struct device **out, char *err,
 		      size_t errlen);
 
+/* For the poller (blk_poll.c), on its thread: takes what d's running guest
+ * posted, preparing it on ring (the caller submits), and shows the guest
+ * DENALI_RING_F_POLLED if awake. Requests taken (>= 0); a guest fault is kept
+ * for the VM's next exit, which kills it, and the VM is interrupted. */
+struct io_uring;
+int blk_dev_serve(struct device *d, struct io_uring *ring, int awake);
+
 /* Capacity in sectors. */
 uint64_t blk_dev_sectors(const struct device *d);
 

@@ -17,6 +17,7 @@
 
 struct io_uring;
 struct device;
+struct blk_poll;
 
 /* What a device may touch of its VM: the guest memory, checked through
  * gpa_to_hva() with the access it makes (GPA_READ for what the guest sends,
@@ -65,6 +66,8 @@ struct dev_host {
 	 * a request the kernel finished inside the submit (page cache) is
 	 * answered on this same exit, with no trip through the scheduler. */
 	void (*poll)(void *arg);
+	/* The worker's block poller (blk_poll.h), or NULL: none, or switched off. */
+	struct blk_poll *blk_poll;
 };
 
 /* One named counter, for stats. */

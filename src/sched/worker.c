@@ -9,6 +9,7 @@
  */
 #include "worker.h"
 
+#include "../devices/blk_poll.h"
 #include "../devices/uring.h"
 #include "../vmm/shell.h"
 #include "../vmm/vm.h"
@@ -29,6 +30,7 @@
 #define UD_EVENTFD   (1ull << DEV_UD_SHIFT)
 #define RING_ENTRIES 256
 
+static int blk_poll_on = 1; /* worker_set_blk_poll() */
 static __thread struct kvm_run *volatile running;
 static __thread struct worker *self; /* the worker running on this thread */
 
@@ -311,7 +313,8 @@ static void handle_cmd(struct worker *w, struct worker_cmd *c)
 					 .wake_arg = t,
 					 .reap = dev_reap,
 					 .reap_arg = w,
-					 .poll = dev_poll};
+					 .poll = dev_poll,
+					 .blk_poll = w->blk_poll};
 		if (vm_attach_devices(t->vm, &host)) {
 			vm_kill(t->vm, "devices: cannot attach to worker %d", w->id);
 			t->swapped = 0;
@@ -673,11 +676,26 @@ int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn d
 			pthread_join(w->thread, NULL);
 	}
 	sem_destroy(&w->ready);
+	/* Before any VM is added (worker_send comes after we return). */
+	if (rc == 0 && __atomic_load_n(&blk_poll_on, __ATOMIC_RELAXED)) {
+		rc = blk_poll_start(&w->blk_poll, id, BLK_POLL_SPIN_NS, worker_helper_confine);
+		if (rc < 0) {
+			fprintf(stderr, "denali: worker %d: block poller: %s\n", id, strerror(-rc));
+			w->blk_poll = NULL;
+			worker_stop(w);
+			return rc;
+		}
+	}
 	if (rc) {
 		io_uring_queue_exit(&w->ring);
 		close(w->efd);
 	}
 	return rc;
+}
+
+void worker_set_blk_poll(int on)
+{
+	__atomic_store_n(&blk_poll_on, on, __ATOMIC_RELAXED);
 }
 
 void worker_set_run_hook(struct worker *w, worker_run_fn fn, void *arg)
@@ -746,6 +764,9 @@ void worker_stop(struct worker *w)
 	if (write(w->efd, &one, sizeof(one)) < 0)
 		perror("denali: worker_stop: eventfd write");
 	pthread_join(w->thread, NULL);
+	/* Its devices are gone with the worker's VMs. */
+	blk_poll_stop(w->blk_poll, &w->stats.blk_poll);
+	w->blk_poll = NULL;
 	io_uring_queue_exit(&w->ring);
 	close(w->efd);
 	sched_fini(&w->sched);

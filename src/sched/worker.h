@@ -6,6 +6,7 @@
 #ifndef DENALI_SCHED_WORKER_H
 #define DENALI_SCHED_WORKER_H
 
+#include "../devices/blk_poll.h"
 #include "lateness.h"
 #include "sched.h"
 
@@ -60,6 +61,7 @@ struct worker_stats {
 	uint64_t completions; /* io_uring completions reaped */
 	uint64_t cqe_errors;  /* completions of our own operations with res < 0 */
 	struct lateness late; /* deadline wake-ups of this worker's VMs: how late they ran */
+	struct blk_poll_stats blk_poll; /* of its block poller, once stopped */
 };
 
 /* Called on the worker thread when a task's VM has exited or been killed
@@ -125,8 +127,9 @@ struct worker {
 	worker_done_fn done;
 	void *done_arg;
 	struct worker_stats stats;
-	sem_t ready;  /* posted by the thread once confined (worker_start waits) */
-	int start_rc; /* the outcome of that set-up */
+	struct blk_poll *blk_poll; /* its block poller (devices/blk_poll.h), or NULL */
+	sem_t ready;		   /* posted by the thread once confined (worker_start waits) */
+	int start_rc;		   /* the outcome of that set-up */
 };
 
 /* Starts a worker thread and returns once it has dropped its capabilities
@@ -134,6 +137,10 @@ struct worker {
  * runs a guest, or is seen, with either missing. quantum_ns >= 1 ms.
  * 0 or -errno. */
 int worker_start(struct worker *w, int id, uint64_t quantum_ns, worker_done_fn done, void *arg);
+
+/* Whether workers started from now on get a block poller (default: yes). A
+ * poller spins only while its VMs do block I/O (blk_poll.h). */
+void worker_set_blk_poll(int on);
 
 /* Sets up a worker's io_uring, restricted to the opcodes its devices use
  * (uring.h); worker_start() uses it, tests check its allowlist. 0 or -errno. */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Least privilege of `denalid serve` run as root: after start-up no thread of
 # the daemon holds a capability (and no false or true "still hold capabilities"
-# line is logged), every worker thread (denali-wN) and the shell reclaimer
-# (denali-reclaim) run under the worker seccomp filter, and the VMs still run
+# line is logged), every worker thread (denali-wN), its block poller (denali-bpN)
+# and the shell reclaimer (denali-reclaim) run under the worker seccomp filter, and the VMs still run
 # under it. Three starts, since the race this
 # guards against (threads that dropped their own capabilities late) showed in
 # two starts of three.
@@ -31,7 +31,7 @@ for run in 1 2 3; do
 	expect_in "run $run: ready" "$TMP/p$run.log" "ctl_serve_main: ready"
 	expect_in "run $run: dropped" "$TMP/p$run.log" "dropped every capability"
 	expect_not_in "run $run: no thread keeps capabilities" "$TMP/p$run.log" "still hold"
-	workers=0 reclaim=0 fill=0
+	workers=0 reclaim=0 fill=0 pollers=0
 	for st in /proc/$DPID/task/*/status; do
 		name=$(awk '$1 == "Name:" {print $2}' "$st")
 		eff=$(awk '$1 == "CapEff:" {print $2}' "$st")
@@ -45,6 +45,13 @@ for run in 1 2 3; do
 			CHECKS=$((CHECKS + 1))
 			[ "$(awk '$1 == "Seccomp:" {print $2}' "$st")" = 2 ] ||
 				fail "run $run: worker $name is not under a seccomp filter"
+			;;
+		denali-bp*)
+			# a worker's block poller reads guest rings: confined alike
+			pollers=$((pollers + 1))
+			CHECKS=$((CHECKS + 1))
+			[ "$(awk '$1 == "Seccomp:" {print $2}' "$st")" = 2 ] ||
+				fail "run $run: block poller $name is not under the worker filter"
 			;;
 		denali-reclaim)
 			# the shell reclaimer works on KVM shells beside the workers: confined alike
@@ -69,6 +76,8 @@ for run in 1 2 3; do
 	done
 	CHECKS=$((CHECKS + 1))
 	[ "$workers" = 3 ] || fail "run $run: $workers worker threads named denali-w*, not 3"
+	CHECKS=$((CHECKS + 1))
+	[ "$pollers" = 3 ] || fail "run $run: $pollers block pollers named denali-bp*, not 3"
 	CHECKS=$((CHECKS + 1))
 	# RECLAIM_THREADS in src/vmm/shell_pool.c (teardowns mostly wait: they run side by side)
 	[ "$reclaim" = 8 ] || fail "run $run: $reclaim shell reclaimer threads, not 8"

@@ -36,6 +36,12 @@ int dn_blk_flush(void);
 int dn_blk_submit(uint32_t op, uint64_t sector, void *buf, uint32_t nsectors);
 int dn_blk_complete(int *res);
 
+/* Like dn_blk_complete(), but waits for a request to finish: spinning a
+ * while with no exit when the monitor polls the ring, idling otherwise.
+ * -EAGAIN when none is in flight. Other events that come meanwhile are
+ * handed back (dn_events_defer). */
+int dn_blk_wait(int *res);
+
 /*
  * Zero-copy asynchronous I/O: dn_blk_alloc() gives a buffer of nsectors
  * (at most DN_BLK_ZC_MAX; NULL if none), page-aligned, with room for the
