@@ -81,7 +81,11 @@ int dn_net_poll(uint64_t deadline)
 	if (until <= now)
 		return 0;
 	g_idles++;
+	/* An ACK alone wakes us only when it could unblock something: after
+	 * an answer, the client's ACK of it was a second exit per request. */
+	dn_shared()->wake_flags = net_tcp_acks_awaited(st) ? 0 : DENALI_WAKE_ACKS_LAZY;
 	dn_idle(until);
+	dn_shared()->wake_flags = 0; /* other idles (a disk wait) hear every frame */
 	n = take_frames(st);
 	if (net_next_deadline(st) <= dn_now_ns())
 		net_timers(st);

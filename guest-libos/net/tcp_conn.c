@@ -371,3 +371,30 @@ bool tcp_writable(const struct tcp_conn *c)
 		return true; /* the write reports the error */
 	return can_send(c) && !c->fin_queued && c->snd.len < c->snd.size;
 }
+
+static bool conn_awaits_ack(const struct tcp_conn *c)
+{
+	switch (c->state) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+		break;
+	case TCP_SYN_RCVD:
+	case TCP_FIN_WAIT_1:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		return true;
+	default: /* LISTEN, SYN_SENT (a SYN answers it), FIN_WAIT_2, TIME_WAIT, CLOSED */
+		return false;
+	}
+	uint32_t sent = c->snd_max - c->snd_una;
+	return c->snd.len > sent || c->snd_nxt != c->snd_max || c->in_recovery || c->persist ||
+	       c->snd.len > c->snd.size / 2;
+}
+
+bool net_tcp_acks_awaited(const struct net_stack *st)
+{
+	for (const struct tcp_conn *c = st->used_conns; c != NULL; c = c->next)
+		if (conn_awaits_ack(c))
+			return true;
+	return false;
+}

@@ -29,6 +29,9 @@
  *      frames between two VMs on one core cost two KVM_RUNs per ring of
  *      frames, so twice the frames per entry halve them; ring.mon_flags
  *      (from the padding: a hint, DENALI_RING_F_POLLED).
+ *   (3 still) shared.wake_flags at offset 8, taken from reserved: zero, what
+ *      every older guest leaves there, is the old behaviour, and an older
+ *      monitor ignores it, so neither side needs the other's version.
  */
 #define DENALI_ABI_VERSION 3u
 #define DENALI_VREGS_MAGIC 0x696c616eu /* "nali" */
@@ -174,8 +177,19 @@ struct denali_shared {
 	 * exchange. Never an interrupt: the guest looks when it wants to.
 	 * Level-triggered: IDLE returns at once while any bit is set. */
 	uint64_t events;
-	uint8_t reserved[4096 - 8];
+	/* DENALI_WAKE_*: what the guest does not need waking for, read by the
+	 * monitor once at each exit (a hint for the VM's own wake-ups only). */
+	uint32_t wake_flags;
+	uint8_t reserved[4096 - 12];
 };
+
+/* Frames carrying only a TCP acknowledgment (IPv4, no data, no SYN, FIN,
+ * RST or URG) arriving while the VM idles do not wake it: they wait in its
+ * queue and reach its rx ring at its next entry (another frame, its
+ * deadline). Set by a guest with nothing that such an ACK would unblock
+ * (no unsent bytes, send buffers far from full): the ACK that follows each
+ * answer of a request-response server was a second exit per request. */
+#define DENALI_WAKE_ACKS_LAZY (1u << 0)
 
 /* ---- descriptor rings ------------------------------------------------------ */
 

@@ -200,6 +200,7 @@ static int op_fill(struct device *d, const struct dev_guest *g, uint64_t *events
 
 	pthread_mutex_lock(&n->tx_lock);
 	pthread_mutex_lock(&n->rx_lock);
+	__atomic_store_n(&n->port->acks_lazy, 0, __ATOMIC_SEQ_CST); /* it runs: hear everything */
 	rc = n->faulted ? take_fault(n, why, whylen) : fill(n, g, events, why, whylen);
 	if (rc == 0 && n->attached) {
 		n->live_g = *g;
@@ -217,6 +218,17 @@ static void not_live(struct net_dev *n)
 	n->live_g.mem = NULL;
 }
 
+/* The guest's hint at this exit (shared.wake_flags, read once): pure ACKs
+ * need not wake it until its next entry (abi.h, DENALI_WAKE_ACKS_LAZY). */
+static void acks_lazy_take(struct net_dev *n, const struct dev_guest *g)
+{
+	const struct denali_shared *sh = (const struct denali_shared *)(g->mem + DENALI_SHARED_GPA);
+	uint32_t f = __atomic_load_n(&sh->wake_flags, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&n->port->acks_lazy, (f & DENALI_WAKE_ACKS_LAZY) ? 1u : 0u,
+			 __ATOMIC_SEQ_CST);
+}
+
 static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
 		    size_t whylen)
 {
@@ -227,6 +239,7 @@ static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *event
 	pthread_mutex_lock(&n->rx_lock);
 	not_live(n);
 	pthread_mutex_unlock(&n->rx_lock);
+	acks_lazy_take(n, g);
 	net_defer_begin();
 	rc = n->faulted ? take_fault(n, why, whylen) : drain_tx(n, g, events, why, whylen, 0);
 	pthread_mutex_unlock(&n->tx_lock);
@@ -363,6 +376,7 @@ static void op_quiesce(struct device *d)
 	pthread_mutex_lock(&n->rx_lock);
 	not_live(n);
 	pthread_mutex_unlock(&n->rx_lock);
+	__atomic_store_n(&n->port->acks_lazy, 0, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&n->tx_lock);
 }
 

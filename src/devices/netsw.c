@@ -169,6 +169,7 @@ int netsw_port_add(struct netsw *sw, const uint8_t mac[6], uint16_t net, struct 
 	 * the uplink queue give theirs back when they go. */
 	memset(&p->st, 0, sizeof(p->st));
 	p->armed = 0;
+	p->acks_lazy = 0;
 	__atomic_store_n(&p->in_use, 1, __ATOMIC_RELEASE);
 	for (uint32_t i = mac_hash(m);; i++) {
 		uint64_t *e = &sw->table[i & sw->table_mask];
@@ -266,15 +267,54 @@ int netsw_port_rearm(struct netsw_port *p)
 	return 1;
 }
 
+int netsw_frame_is_pure_ack(const uint8_t *f, uint32_t len)
+{
+	uint32_t ihl, tot, doff;
+	const uint8_t *ip = f + 14, *tcp;
+
+	if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || (ip[0] >> 4) != 4)
+		return 0;
+	ihl = (ip[0] & 15u) * 4u;
+	tot = (uint32_t)ip[2] << 8 | ip[3];
+	/* A fragment (MF or an offset) is not looked into; protocol 6 only. */
+	if (ihl < 20 || tot < ihl + 20 || tot > len - 14 || (ip[6] & 0x3f) || ip[7] || ip[9] != 6)
+		return 0;
+	tcp = ip + ihl;
+	doff = (uint32_t)(tcp[12] >> 4) * 4u;
+	if (doff < 20 || tot != ihl + doff)
+		return 0; /* options cut short, or data */
+	/* ACK set; no FIN (0x01), SYN (0x02), RST (0x04) or URG (0x20). */
+	return (tcp[13] & 0x10) && !(tcp[13] & 0x27);
+}
+
 /* Queues a frame for p (the caller holds p->users), waking its receiver
- * once per burst; a full queue drops it and counts it. */
+ * once per burst; a full queue drops it and counts it. A pure ACK for a
+ * port whose idle VM asked (acks_lazy) wakes nobody: it waits in the queue
+ * for the VM's next entry, and the hook stays disarmed so the next frame
+ * wakes as usual. A frame another sender queued meanwhile may have found
+ * the hook armed by this one and not woken: then this one wakes after all. */
 static void push(struct netsw_port *p, const uint8_t *frame, uint32_t len)
 {
-	if (netq_push(&p->rxq, frame, len))
+	uint32_t seq;
+
+	if (netq_push(&p->rxq, frame, len)) {
 		__atomic_fetch_add(&p->st.drop_rx_full, 1, __ATOMIC_RELAXED);
-	else if (__atomic_load_n(&p->attached, __ATOMIC_SEQ_CST) &&
-		 !__atomic_exchange_n(&p->armed, 1, __ATOMIC_SEQ_CST))
-		p->wake(p->wake_arg, 0);
+		return;
+	}
+	seq = __atomic_add_fetch(&p->pushes, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&p->attached, __ATOMIC_SEQ_CST) ||
+	    __atomic_exchange_n(&p->armed, 1, __ATOMIC_SEQ_CST))
+		return;
+	if (__atomic_load_n(&p->acks_lazy, __ATOMIC_SEQ_CST) &&
+	    netsw_frame_is_pure_ack(frame, len)) {
+		__atomic_store_n(&p->armed, 0, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&p->pushes, __ATOMIC_SEQ_CST) == seq) {
+			__atomic_fetch_add(&p->st.acks_unwoken, 1, __ATOMIC_RELAXED);
+			return;
+		}
+		__atomic_store_n(&p->armed, 1, __ATOMIC_SEQ_CST);
+	}
+	p->wake(p->wake_arg, 0);
 }
 
 void (*netsw_test_flood_hook)(struct netsw_port *p);

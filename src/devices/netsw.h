@@ -58,6 +58,7 @@ struct netsw_port_stats {
 	uint64_t drop_up_budget;      /* tx to the uplink over NETSW_UP_PORT_BUDGET */
 	uint64_t drop_storm;	      /* tx broadcasts over NETSW_BCAST_RATE */
 	uint64_t held;		      /* rx held while parked (atomic, under hold_lock) */
+	uint64_t acks_unwoken;	      /* pure ACKs queued with no wake-up (atomic) */
 };
 
 /* A frame held for a parked port. */
@@ -75,6 +76,11 @@ struct netsw_port {
 	int attached;	/* deliveries allowed (atomic) */
 	uint32_t users; /* senders inside a delivery (atomic) */
 	uint32_t armed; /* a wake is outstanding (atomic) */
+	/* Its VM idles and asked for no wake-up for a frame that only ACKs
+	 * (DENALI_WAKE_ACKS_LAZY; the net device sets it at each exit, clears
+	 * it before each entry). pushes counts queued frames (atomic). */
+	uint32_t acks_lazy;
+	uint32_t pushes;
 	void (*wake)(void *arg, uint64_t events);
 	void *wake_arg;
 	struct netq rxq;
@@ -141,6 +147,10 @@ int netsw_port_unpark(struct netsw_port *p);
 /* The receiver found its queue empty: re-arms the wake hook. Returns 1 if
  * frames arrived meanwhile (the receiver should look again). */
 int netsw_port_rearm(struct netsw_port *p);
+/* 1 when the frame is IPv4 TCP carrying only an acknowledgment (ACK set; no
+ * data, SYN, FIN, RST or URG; not a fragment); 0 for anything else,
+ * malformed or short frames included. */
+int netsw_frame_is_pure_ack(const uint8_t *frame, uint32_t len);
 
 /* Forwards one frame sent by the VM of port from. Any thread. */
 void netsw_send(struct netsw *sw, struct netsw_port *from, const uint8_t *frame, uint32_t len);

@@ -283,6 +283,68 @@ static void test_time_wait_reopen(void **state)
 	wire_free(p.w);
 }
 
+/* net_tcp_acks_awaited: an ACK alone matters in a handshake, in a close of
+ * ours, with bytes not yet sent or a send buffer over half full; not for an
+ * answer wholly sent and waiting only for its ACK (the guest then idles with
+ * DENALI_WAKE_ACKS_LAZY and a pure ACK does not wake it). */
+static void test_acks_awaited(void **state)
+{
+	(void)state;
+	struct peer p;
+	peer_init(&p, NULL);
+	int ls = listen_sock(p.st, 4);
+
+	assert_false(net_tcp_acks_awaited(p.st)); /* a listener only */
+	p.seq = 1000;
+	psend(&p, TH_SYN, NULL, 0, SYN_OPT, sizeof(SYN_OPT));
+	assert_true(net_tcp_acks_awaited(p.st)); /* SYN_RCVD: the ACK makes accept() ready */
+	p.ack = last(&p).seq + 1;
+	psend(&p, TH_ACK, NULL, 0, NULL, 0);
+	int c = net_sock_accept(p.st, ls, NULL);
+	assert_true(c >= 0);
+	assert_false(net_tcp_acks_awaited(p.st));
+	struct tcp_conn *t = p.st->socks[c].conn;
+
+	/* An answer wholly sent: its ACK frees buffer only. */
+	static char d[64 << 10];
+	memset(d, 'x', sizeof(d));
+	assert_int_equal(net_sock_send(p.st, c, d, 2258, 0), 2258);
+	assert_int_equal(t->snd_max - t->snd_una, 2258);
+	assert_false(net_tcp_acks_awaited(p.st));
+	pack(&p, c, t->snd_max, 65535);
+	assert_int_equal(t->snd.len, 0);
+
+	/* The peer's window closes: bytes wait unsent, the ACK that opens it matters. */
+	pack(&p, c, t->snd_max, 0);
+	assert_int_equal(net_sock_send(p.st, c, d, 100, 0), 100);
+	assert_int_equal(t->snd_max, t->snd_una);
+	assert_true(net_tcp_acks_awaited(p.st));
+	pack(&p, c, t->snd_una, 65535);
+	advance(&p, t->rto); /* the window probe timer sends what waited, or the ACK did */
+	assert_int_equal(t->snd_max - t->snd_una, 100);
+	assert_false(net_tcp_acks_awaited(p.st));
+	pack(&p, c, t->snd_max, 65535);
+
+	/* Over half the send buffer in flight: a writer may wait for room. */
+	uint32_t big = t->snd.size / 2 + 1;
+	assert_int_equal(net_sock_send(p.st, c, d, big, 0), (long)big);
+	assert_true(net_tcp_acks_awaited(p.st));
+	for (int i = 0; i < 64 && t->snd.len > 0; i++)
+		pack(&p, c, t->snd_max, 65535); /* each ACK lets the next segments go */
+	assert_int_equal(t->snd.len, 0);
+	assert_false(net_tcp_acks_awaited(p.st));
+
+	/* Our close: FIN_WAIT_1 waits for its ACK, FIN_WAIT_2 for a FIN. */
+	net_sock_close(p.st, c);
+	assert_int_equal(t->state, TCP_FIN_WAIT_1);
+	assert_true(net_tcp_acks_awaited(p.st));
+	p.ack = t->snd_max;
+	psend(&p, TH_ACK, NULL, 0, NULL, 0);
+	assert_int_equal(t->state, TCP_FIN_WAIT_2);
+	assert_false(net_tcp_acks_awaited(p.st));
+	wire_free(p.w);
+}
+
 static void test_time_wait_bounded(void **state)
 {
 	(void)state;
@@ -319,6 +381,7 @@ int main(void)
 	    cmocka_unit_test(test_syn_backlog),
 	    cmocka_unit_test(test_time_wait_reopen),
 	    cmocka_unit_test(test_time_wait_bounded),
+	    cmocka_unit_test(test_acks_awaited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

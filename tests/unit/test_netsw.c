@@ -3,7 +3,8 @@
  * port given its target address only, or from a VM to the uplink only when
  * no port has it; other broadcast floods; networks and reused ports keep
  * their bounds. Ports are driven directly: frames are counted in each
- * port's receive queue and in the uplink's transmit queue.
+ * port's receive queue and in the uplink's transmit queue. And the pure-ACK
+ * frames that need not wake a port whose VM said so.
  */
 #include "devices/netsw.h"
 
@@ -310,6 +311,101 @@ static void test_broadcast_never_reaches_the_next_tenant(void **state)
 	assert_int_equal(drain(&r->d->rxq), 0);
 }
 
+/* IPv4 TCP from A to B: 20-byte IP header, TCP with doff*4 bytes of header
+ * (options zero) and `data` bytes after it. */
+static uint32_t tcp_frame(uint8_t *f, uint8_t flags, uint32_t doff, uint32_t data)
+{
+	uint32_t tot = 20 + doff * 4 + data;
+
+	memset(f, 0, 14 + tot);
+	memcpy(f, MAC_B, 6);
+	memcpy(f + 6, MAC_A, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[16] = (uint8_t)(tot >> 8);
+	f[17] = (uint8_t)tot;
+	f[14 + 9] = 6;
+	f[34 + 12] = (uint8_t)(doff << 4);
+	f[34 + 13] = flags;
+	return 14 + tot < 60 ? 60 : 14 + tot;
+}
+
+static void test_pure_ack_classified(void **state)
+{
+	(void)state;
+	uint8_t f[1514];
+	uint32_t len;
+
+	assert_int_equal(netsw_frame_is_pure_ack(f, tcp_frame(f, 0x10, 5, 0)), 1);
+	assert_int_equal(netsw_frame_is_pure_ack(f, tcp_frame(f, 0x18, 8, 0)), 1); /* PSH, SACK */
+	assert_int_equal(netsw_frame_is_pure_ack(f, tcp_frame(f, 0x10, 5, 1)), 0); /* data */
+	assert_int_equal(netsw_frame_is_pure_ack(f, tcp_frame(f, 0x11, 5, 0)), 0); /* FIN */
+	assert_int_equal(netsw_frame_is_pure_ack(f, tcp_frame(f, 0x12, 5, 0)), 0); /* SYN */
+	assert_int_equal(netsw_frame_is_pure_ack(f, tcp_frame(f, 0x14, 5, 0)), 0); /* RST */
+	assert_int_equal(netsw_frame_is_pure_ack(f, tcp_frame(f, 0x30, 5, 0)), 0); /* URG */
+	assert_int_equal(netsw_frame_is_pure_ack(f, tcp_frame(f, 0x00, 5, 0)), 0); /* no ACK */
+	assert_int_equal(netsw_frame_is_pure_ack(f, tcp_frame(f, 0x10, 4, 0)), 0); /* doff < 5 */
+	len = tcp_frame(f, 0x10, 15, 0); /* 60 bytes of options, all there */
+	assert_int_equal(netsw_frame_is_pure_ack(f, len), 1);
+	assert_int_equal(netsw_frame_is_pure_ack(f, len - 1), 0); /* cut short */
+	len = tcp_frame(f, 0x10, 5, 0);
+	f[14 + 9] = 17; /* UDP */
+	assert_int_equal(netsw_frame_is_pure_ack(f, len), 0);
+	len = tcp_frame(f, 0x10, 5, 0);
+	f[14 + 6] = 0x20; /* more fragments */
+	assert_int_equal(netsw_frame_is_pure_ack(f, len), 0);
+	len = tcp_frame(f, 0x10, 5, 0);
+	f[14] = 0x46; /* IP options claimed: the TCP header is 4 bytes further, data */
+	assert_int_equal(netsw_frame_is_pure_ack(f, len), 0);
+	len = tcp_frame(f, 0x10, 5, 0);
+	f[12] = 0x86; /* not IPv4 */
+	assert_int_equal(netsw_frame_is_pure_ack(f, len), 0);
+	len = tcp_frame(f, 0x10, 5, 0);
+	f[17] = 0xff; /* total length past the frame */
+	assert_int_equal(netsw_frame_is_pure_ack(f, len), 0);
+	assert_int_equal(netsw_frame_is_pure_ack(f, 33), 0);
+	assert_int_equal(netsw_frame_is_pure_ack(f, 0), 0);
+}
+
+static void count_wake(void *arg, uint64_t ev)
+{
+	(void)ev;
+	(*(unsigned *)arg)++;
+}
+
+/* A port whose idle VM said so (acks_lazy) is not woken for a pure ACK; the
+ * ACK still waits in its queue, and the next other frame wakes it. */
+static void test_pure_ack_does_not_wake_a_lazy_port(void **state)
+{
+	struct rig *r = *state;
+	uint8_t f[1514];
+	unsigned wakes = 0;
+
+	netsw_port_attach(r->b, count_wake, &wakes);
+	__atomic_store_n(&r->b->acks_lazy, 1, __ATOMIC_SEQ_CST);
+	netsw_send(r->sw, r->a, f, tcp_frame(f, 0x10, 5, 0));
+	netsw_send(r->sw, r->a, f, tcp_frame(f, 0x10, 5, 0));
+	assert_int_equal(wakes, 0);
+	assert_int_equal(r->b->armed, 0);
+	assert_int_equal(r->b->st.acks_unwoken, 2);
+	netsw_send(r->sw, r->a, f, tcp_frame(f, 0x18, 5, 100)); /* a request */
+	assert_int_equal(wakes, 1);
+	netsw_send(r->sw, r->a, f, tcp_frame(f, 0x10, 5, 0)); /* armed: no second wake */
+	assert_int_equal(wakes, 1);
+	assert_int_equal(drain(&r->b->rxq), 4); /* nothing lost, all in order */
+	netsw_port_rearm(r->b);
+	/* A FIN wakes; and without the hint every frame does. */
+	netsw_send(r->sw, r->a, f, tcp_frame(f, 0x11, 5, 0));
+	assert_int_equal(wakes, 2);
+	drain(&r->b->rxq);
+	netsw_port_rearm(r->b);
+	__atomic_store_n(&r->b->acks_lazy, 0, __ATOMIC_SEQ_CST);
+	netsw_send(r->sw, r->a, f, tcp_frame(f, 0x10, 5, 0));
+	assert_int_equal(wakes, 3);
+	assert_int_equal(r->b->st.acks_unwoken, 2);
+	drain(&r->b->rxq);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +419,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reused_port_forgets_the_address, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_removed_port_gets_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broadcast_never_reaches_the_next_tenant, setup,
+					    teardown),
+	    cmocka_unit_test(test_pure_ack_classified),
+	    cmocka_unit_test_setup_teardown(test_pure_ack_does_not_wake_a_lazy_port, setup,
 					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

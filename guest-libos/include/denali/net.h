@@ -11,6 +11,7 @@
 #ifndef DENALI_NET_H
 #define DENALI_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,6 +93,13 @@ uint64_t net_next_deadline(struct net_stack *st);
 const struct net_counters *net_counters(const struct net_stack *st);
 /* Connections in use (any state, listeners included). */
 uint32_t net_tcp_conns_in_use(const struct net_stack *st);
+/* True when an acknowledgment alone could unblock something: a connection
+ * with bytes not yet sent (window, congestion, a retransmission going on),
+ * a send buffer over half full (a writer may wait for room), or one in a
+ * handshake or a close of ours (SYN_RCVD, FIN_WAIT_1, CLOSING, LAST_ACK).
+ * False: a pure ACK can wait for the next frame or timer (the guest then
+ * idles with DENALI_WAKE_ACKS_LAZY). */
+bool net_tcp_acks_awaited(const struct net_stack *st);
 
 /* Print the counters through `out` (e.g. a console writer), one line per
  * layer; returns the bytes printed. */
