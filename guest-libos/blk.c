@@ -6,7 +6,8 @@
  * status. Waiting is dn_idle(): the request is picked up at that exit, the
  * VM sleeps while the host does the I/O, and DENALI_EV_BLK wakes it. While
  * the monitor says a host thread polls the ring (DENALI_RING_F_POLLED), a
- * waiter first spins on the used ring up to SPIN_NS: the request is taken
+ * waiter first spins on the used ring a while (4x its recent waits, 20-200 us):
+ * the request is taken
  * and answered while the guest runs, with no exit at all.
  *
  * Zero-copy requests (dn_blk_submit_zc) post the caller's own buffer from
@@ -22,9 +23,11 @@
 #include <string.h>
 
 #define SLOT_BYTES (sizeof(struct denali_blk_req) + DN_BLK_ASYNC_MAX * DENALI_BLK_SECTOR)
-/* Longer than a 4 KiB O_DIRECT read here (~85 us), shorter than the exit and
- * wake-up it saves several times over when the poller has gone to sleep. */
-#define SPIN_NS 200000ull
+/* The spin is 4x the recent polled wait (an EWMA), within these: long enough
+ * for a 4 KiB O_DIRECT read here (40-100 us), short for page-cache hits (1-3 us)
+ * so that a poller kept off its CPU (a loaded host) costs little spin. */
+#define SPIN_MIN_NS 20000ull
+#define SPIN_MAX_NS 200000ull
 
 struct slot {
 	uint8_t *buf; /* header, then data */
@@ -34,6 +37,7 @@ struct slot {
 };
 
 static struct slot slots[DN_BLK_QUEUE];
+static uint64_t spin_avg; /* ns: EWMA (1/8) of polled waits, 0 = none yet */
 static struct ring_side ring;
 static unsigned in_flight;
 
@@ -81,21 +85,25 @@ static void reap(void)
 }
 
 /* Spins while the ring is polled until the monitor posts a completion (1) or
- * SPIN_NS pass or the poller stops (0: idle for it). */
+ * its bound passes or the poller stops (0: idle for it). */
 static int spin_used(void)
 {
-	uint64_t until = 0;
+	uint64_t bound = spin_avg ? 4 * spin_avg : SPIN_MAX_NS, t0 = 0;
 
+	bound = bound < SPIN_MIN_NS ? SPIN_MIN_NS : bound > SPIN_MAX_NS ? SPIN_MAX_NS : bound;
 	while (__atomic_load_n(&ring.r->mon_flags, __ATOMIC_ACQUIRE) & DENALI_RING_F_POLLED) {
-		uint64_t now;
+		uint64_t now = dn_now_ns();
 
-		if (ring.used_cons != __atomic_load_n(&ring.r->used_prod, __ATOMIC_ACQUIRE))
+		if (!t0)
+			t0 = now;
+		if (ring.used_cons != __atomic_load_n(&ring.r->used_prod, __ATOMIC_ACQUIRE)) {
+			spin_avg = spin_avg ? (7 * spin_avg + (now - t0)) / 8 : now - t0;
 			return 1;
-		now = dn_now_ns();
-		if (!until)
-			until = now + SPIN_NS;
-		else if (now >= until)
+		}
+		if (now - t0 >= bound) {
+			spin_avg += spin_avg / 8 + 1; /* slower than we thought: grow */
 			return 0;
+		}
 		__builtin_ia32_pause();
 	}
 	return 0;

@@ -192,6 +192,10 @@ static void *poll_main(void *arg)
 		} else if (now - last >= p->spin_ns) {
 			sleep_once(p);
 			last = now_ns();
+		} else if (now - last > BLK_POLL_YIELD_NS) {
+			/* Nothing for a while: if the guest's vCPU thread (or anyone)
+			 * waits for this CPU, it gets it. Free when nobody does. */
+			sched_yield();
 		} else {
 			__builtin_ia32_pause();
 		}

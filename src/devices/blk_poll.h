@@ -28,6 +28,8 @@ struct device;
  * descheduled guest often under load (a sleep, then an exit, then a kick per
  * few hundred requests); 200 us kept QD1 near its unloaded rate. */
 #define BLK_POLL_SPIN_NS 200000u
+/* Spinning with nothing seen for this long yields the CPU at every round. */
+#define BLK_POLL_YIELD_NS 5000u
 
 struct blk_poll_stats {
 	uint64_t passes;  /* rounds over the rings */
