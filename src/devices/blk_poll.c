@@ -51,14 +51,6 @@ struct blk_poll {
 	struct blk_poll_stats st;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t cpu_ns(void)
 {
 	struct timespec ts;
@@ -168,7 +160,7 @@ static void *poll_main(void *arg)
 		return NULL;
 	arm_eventfd(p);
 	io_uring_submit(&p->ring);
-	last = now_ns();
+	last = dev_now_ns();
 	while (!__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)) {
 		unsigned n;
 		uint64_t now;
@@ -176,7 +168,7 @@ static void *poll_main(void *arg)
 		lock_pass(p);
 		n = pass(p, 1);
 		pthread_mutex_unlock(&p->lock);
-		now = now_ns();
+		now = dev_now_ns();
 		if (n) {
 			last = now;
 		} else if (now - last >= p->spin_ns && p->inflight) {
@@ -188,10 +180,10 @@ static void *poll_main(void *arg)
 			struct io_uring_cqe *cqe;
 
 			io_uring_submit_and_wait_timeout(&p->ring, &cqe, 1, &ts, NULL);
-			last = now_ns();
+			last = dev_now_ns();
 		} else if (now - last >= p->spin_ns) {
 			sleep_once(p);
-			last = now_ns();
+			last = dev_now_ns();
 		} else if (now - last > BLK_POLL_YIELD_NS) {
 			/* Nothing for a while: if the guest's vCPU thread (or anyone)
 			 * waits for this CPU, it gets it. Free when nobody does. */
@@ -222,7 +214,7 @@ int blk_poll_start(struct blk_poll **out, int id, uint64_t spin_ns, int (*confin
 	p->spin_ns = spin_ns;
 	p->confine = confine;
 	p->awake = 1;
-	p->t0 = now_ns();
+	p->t0 = dev_now_ns();
 	p->efd = eventfd(0, EFD_CLOEXEC);
 	if (p->efd < 0) {
 		rc = -errno;
@@ -335,5 +327,5 @@ int blk_poll_awake(const struct blk_poll *p)
 void blk_poll_get_stats(const struct blk_poll *p, struct blk_poll_stats *out)
 {
 	*out = p->st;
-	out->wall_ns = now_ns() - p->t0;
+	out->wall_ns = dev_now_ns() - p->t0;
 }

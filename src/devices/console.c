@@ -17,14 +17,6 @@
 
 static const char drop_note[] = "\n[denali: console output dropped: rate limit]\n";
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *events, char *why,
 		    size_t whylen)
 {
@@ -126,7 +118,7 @@ void console_init(struct console_dev *c, console_sink_fn sink, void *arg)
 	memset(c, 0, sizeof(*c));
 	c->dev.ops = &console_ops;
 	c->tokens = CONSOLE_BURST;
-	c->refill_ns = now_ns();
+	c->refill_ns = dev_now_ns();
 	c->sink = sink;
 	c->sink_arg = arg;
 	c->log.fd = -1;
@@ -207,7 +199,7 @@ static void keep(struct console_dev *c, const char *p, size_t n)
 
 static void refill(struct console_dev *c)
 {
-	uint64_t now = now_ns(), add;
+	uint64_t now = dev_now_ns(), add;
 
 	add = (now - c->refill_ns) * CONSOLE_RATE / 1000000000ull;
 	if (add) {

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct io_uring;
 struct device;
@@ -130,5 +131,14 @@ unsigned dev_counters_copy(const struct dev_counter *all, unsigned n, struct dev
  * cap is too small), restore() takes exactly that many (-EINVAL otherwise). */
 size_t dev_save_u32(const uint32_t *v, unsigned n, void *buf, size_t cap);
 int dev_restore_u32(uint32_t *v, unsigned n, const void *buf, size_t len);
+
+/* CLOCK_MONOTONIC in ns, for the devices' rate limits and spin windows. */
+static inline uint64_t dev_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 #endif

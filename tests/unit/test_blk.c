@@ -27,7 +27,7 @@
 
 #include <cmocka.h>
 
-#include "devio_reap.h"
+#include "devio_test.h"
 
 #define MEM_SIZE  (2u << 20)
 #define DISK_SIZE (64u << 10)
@@ -61,7 +61,6 @@ static int setup(void **state)
 	uint8_t disk[DISK_SIZE];
 	char err[256] = "";
 	struct dev_host h;
-	int rc;
 
 	assert_non_null(f);
 	snprintf(f->path, sizeof(f->path), "/tmp/denali-test-blk.XXXXXX");
@@ -70,15 +69,8 @@ static int setup(void **state)
 	for (unsigned i = 0; i < DISK_SIZE; i++)
 		disk[i] = pattern(i);
 	assert_int_equal(pwrite(f->fd, disk, DISK_SIZE, 0), DISK_SIZE);
-	rc = worker_ring_init(&f->ring);
-	if (rc) {
-		fprintf(stderr, "SKIP: io_uring unavailable here (%s)\n", strerror(-rc));
-		unlink(f->path);
-		exit(77);
-	}
-	f->mem = aligned_alloc(4096, MEM_SIZE);
-	assert_non_null(f->mem);
-	memset(f->mem, 0, MEM_SIZE);
+	devio_ring_or_skip(&f->ring, f->path);
+	f->mem = devio_guest_mem(MEM_SIZE);
 	f->g = (struct dev_guest){f->mem, MEM_SIZE, "test"};
 	assert_int_equal(blk_dev_create(f->path, 0, &f->d, err, sizeof(err)), 0);
 	/* No reap or poll hook: the test delivers every completion itself. */

@@ -32,6 +32,8 @@
 
 #include <cmocka.h>
 
+#include "devio_test.h"
+
 #define MEM_SIZE  (2u << 20)
 #define DISK_SIZE (256u << 10)
 #define REQ_GPA	  0x100000u
@@ -93,7 +95,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	static uint8_t disk[DISK_SIZE];
-	int fd, rc;
+	int fd;
 
 	assert_non_null(f);
 	snprintf(f->path, sizeof(f->path), "/tmp/denali-test-bpoll.XXXXXX");
@@ -103,15 +105,8 @@ static int setup(void **state)
 		disk[i] = pattern(i);
 	assert_int_equal(pwrite(fd, disk, DISK_SIZE, 0), DISK_SIZE);
 	close(fd);
-	rc = worker_ring_init(&f->ring);
-	if (rc) {
-		fprintf(stderr, "SKIP: io_uring unavailable here (%s)\n", strerror(-rc));
-		unlink(f->path);
-		exit(77);
-	}
-	f->mem = aligned_alloc(4096, MEM_SIZE);
-	assert_non_null(f->mem);
-	memset(f->mem, 0, MEM_SIZE);
+	devio_ring_or_skip(&f->ring, f->path);
+	f->mem = devio_guest_mem(MEM_SIZE);
 	f->g = (struct dev_guest){f->mem, MEM_SIZE, "test"};
 	*state = f;
 	return 0;
@@ -237,7 +232,6 @@ static void test_nothing_taken_outside_live(void **state)
 {
 	struct fixture *f = *state;
 	char why[DEV_WHY_MAX];
-	struct io_uring_cqe *cqe;
 	struct dev_io *io;
 	int res;
 
@@ -251,11 +245,7 @@ static void test_nothing_taken_outside_live(void **state)
 	/* The next exit takes it, on the worker's own ring. */
 	assert_int_equal(drain(f, why), 0);
 	assert_int_equal(ring(f)->avail_cons, 1);
-	io_uring_submit(&f->ring);
-	assert_int_equal(io_uring_wait_cqe(&f->ring, &cqe), 0);
-	io = (struct dev_io *)(uintptr_t)DEV_UD_OBJ(io_uring_cqe_get_data64(cqe));
-	res = cqe->res;
-	io_uring_cqe_seen(&f->ring, cqe);
+	io = devio_reap(&f->ring, &res);
 	io->done(io, res);
 	assert_int_equal(ring(f)->used_prod, 1);
 	assert_read(f, 16);
@@ -405,15 +395,9 @@ static void test_sleeps_then_kicked(void **state)
 	fill(f);
 	assert_int_equal(ring(f)->mon_flags, DENALI_RING_F_POLLED);
 	{
-		struct io_uring_cqe *cqe;
-		struct dev_io *io;
 		int res;
+		struct dev_io *io = devio_reap(&f->ring, &res);
 
-		io_uring_submit(&f->ring);
-		assert_int_equal(io_uring_wait_cqe(&f->ring, &cqe), 0);
-		io = (struct dev_io *)(uintptr_t)DEV_UD_OBJ(io_uring_cqe_get_data64(cqe));
-		res = cqe->res;
-		io_uring_cqe_seen(&f->ring, cqe);
 		io->done(io, res);
 	}
 	post_read(f, 16, 3);

@@ -27,7 +27,7 @@
 
 #include <cmocka.h>
 
-#include "devio_reap.h"
+#include "devio_test.h"
 
 #define MEM_SIZE (2u << 20)
 #define OUT_GPA	 0x100000u
@@ -51,22 +51,15 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct dev_host h;
-	int rc, fd;
+	int fd;
 
 	assert_non_null(f);
 	snprintf(f->path, sizeof(f->path), "/tmp/denali-test-conlog.XXXXXX");
 	fd = mkstemp(f->path);
 	assert_true(fd >= 0);
 	close(fd);
-	rc = worker_ring_init(&f->ring);
-	if (rc) {
-		fprintf(stderr, "SKIP: io_uring unavailable here (%s)\n", strerror(-rc));
-		unlink(f->path);
-		exit(77);
-	}
-	f->mem = aligned_alloc(4096, MEM_SIZE);
-	assert_non_null(f->mem);
-	memset(f->mem, 0, MEM_SIZE);
+	devio_ring_or_skip(&f->ring, f->path);
+	f->mem = devio_guest_mem(MEM_SIZE);
 	f->g = (struct dev_guest){f->mem, MEM_SIZE, "test"};
 	console_init(&f->c, NULL, NULL);
 	console_log_enable(&f->c, 1u << 20, on_notify, f);
