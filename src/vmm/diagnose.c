@@ -56,6 +56,9 @@ static const char *insn_name(const uint8_t *p)
 	case 0xcc:
 	case 0xcd:
 		return "software interrupt (int)";
+	case 0xf1:
+		/* Some kernels (kvm_pvm on 6.18) report icebp with rip still on it. */
+		return "debug trap (icebp)";
 	case 0xca:
 	case 0xcb:
 		return "far return to a more privileged or bad selector";
