@@ -24,13 +24,18 @@ struct netsw {
 	struct netsw_port **ports; /* pool, by index */
 	uint64_t *table;
 	uint32_t table_mask;
-	/* uplink */
+	/* uplink: read by every sender */
 	struct netq *up_txq;
 	void (*up_kick)(void *);
 	void *up_arg;
-	int up_up;	   /* atomic */
-	uint32_t up_armed; /* atomic */
-	struct netsw_stats st;
+	int up_up; /* atomic */
+	/* Written per burst by any sender: a line of its own, so that it does
+	 * not take the line above (read per frame) from the other senders. */
+	uint32_t up_armed __attribute__((aligned(64))); /* atomic */
+	/* Mostly the uplink's own: up_tx_* are counted by the uplink queue's
+	 * consumer (netsw_uplink_pop), up_rx_* by its reader, so no sender
+	 * writes the line per frame. */
+	struct netsw_stats st __attribute__((aligned(64)));
 };
 
 static uint64_t mac_u64(const uint8_t m[6])
@@ -454,8 +459,6 @@ static void to_uplink(struct netsw *sw, struct netsw_port *from, const uint8_t *
 		__atomic_fetch_add(&sw->st.up_drop_full, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	__atomic_fetch_add(&sw->st.up_tx_frames, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&sw->st.up_tx_bytes, len, __ATOMIC_RELAXED);
 	if (!__atomic_exchange_n(&sw->up_armed, 1, __ATOMIC_SEQ_CST))
 		sw->up_kick(sw->up_arg);
 }
@@ -622,6 +625,9 @@ void netsw_uplink_pop(struct netsw *sw, struct netq *txq)
 
 	if (!c)
 		return;
+	/* One writer: the consumer. */
+	__atomic_store_n(&sw->st.up_tx_frames, sw->st.up_tx_frames + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&sw->st.up_tx_bytes, sw->st.up_tx_bytes + c->len, __ATOMIC_RELAXED);
 	if (c->tag && c->tag <= __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE))
 		__atomic_fetch_sub(&sw->ports[c->tag - 1]->up_held, 1, __ATOMIC_ACQ_REL);
 	netq_pop(txq);

@@ -99,7 +99,7 @@ struct netsw_port {
 
 /* Switch-wide counters. */
 struct netsw_stats {
-	uint64_t up_tx_frames, up_tx_bytes; /* queued to the uplink */
+	uint64_t up_tx_frames, up_tx_bytes; /* taken from the uplink queue */
 	uint64_t up_rx_frames, up_rx_bytes; /* accepted from the uplink */
 	uint64_t up_drop_down;		    /* to the uplink while it was down */
 	uint64_t up_drop_full;		    /* uplink queue full */
