@@ -109,6 +109,8 @@ static void on_done(struct task *t, void *arg)
 		f->gone.killed++;
 	}
 	pthread_cond_signal(&f->logger_cond); /* the log thread writes the line */
+	if (f->state_dir && console_log_pending(vm))
+		fleet_log_queue(f, v); /* and the rest of its console */
 	mem = vm->mem;
 	vm->mem = NULL;
 	vm->vregs = NULL;
@@ -266,7 +268,8 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 			inet_ntop(AF_INET, &v->task.vm->vregs->ipv4_addr, v->ipv4, sizeof(v->ipv4));
 		if (!rc && f->state_dir) {
 			console_log_begin(f->state_dir, spec->name); /* a new log per VM life */
-			console_log_enable(&v->task.vm->console, f->log_max, fleet_log_notify, f);
+			v->fleet = f;
+			console_log_enable(&v->task.vm->console, f->log_max, fleet_log_notify, v);
 		}
 		if (!rc) {
 			sched_entity_init(&v->task.se, &v->task);
@@ -338,13 +341,16 @@ static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size
 		v->stopping = 1;
 		worker_send(v->task.w, WCMD_STOP, &v->task);
 	}
-	if ((!v->done || v->pins || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE)) && !wait) {
+	if ((!v->done || v->pins || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE) ||
+	     __atomic_load_n(&v->log_queued, __ATOMIC_ACQUIRE)) &&
+	    !wait) {
 		pthread_mutex_unlock(&f->lock);
 		return -EINPROGRESS;
 	}
 	/* Done is not enough: a stop sent as the VM exited by itself is still
 	 * in the worker's inbox, and the worker reads the task to drop it. */
-	while (!v->done || v->pins || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE))
+	while (!v->done || v->pins || __atomic_load_n(&v->task.cmds, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&v->log_queued, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&f->done_cond, &f->lock);
 	fleet_unlink(f, v);
 	f->nvms--;

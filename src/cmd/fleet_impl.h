@@ -26,10 +26,12 @@ struct fleet_vm {
 	unsigned pins;		      /* operator commands using the task without f->lock */
 	int64_t started_ms, ended_ms; /* CLOCK_REALTIME; ended_ms 0 while it runs */
 	struct fleet_vm *next;
-	struct fleet_vm **pprev; /* what points at it in the list (fleet_index.c) */
-	struct fleet_vm *hnext;	 /* its bucket's chain in the name index */
-	uint32_t logged_gen;	 /* task.swap_gen + 1 once its console was flushed while out */
-	char ipv4[16];		 /* dotted quad, "" = no address */
+	struct fleet_vm **pprev;   /* what points at it in the list (fleet_index.c) */
+	struct fleet_vm *hnext;	   /* its bucket's chain in the name index */
+	struct fleet *fleet;	   /* its registry (the console log's notify hook) */
+	struct fleet_vm *log_next; /* on fleet.log_head, while log_queued */
+	int log_queued;		   /* on the log thread's queue (atomic): a stop waits it out */
+	char ipv4[16];		   /* dotted quad, "" = no address */
 };
 
 /* Totals that only go up: what the VMs that are gone did, folded in when they go. */
@@ -66,6 +68,7 @@ struct fleet {
 	uint64_t log_max; /* console.log rotates at this size */
 	pthread_t logger;
 	pthread_cond_t logger_cond;
+	struct fleet_vm *log_head; /* lock-free stack of VMs for the log thread (fleet_log_queue) */
 	int logger_quit, logger_running;
 	/* devices (issue 9): the switch, its prefix and uplink */
 	struct netsw *sw;
@@ -81,8 +84,13 @@ struct fleet {
 	size_t index_cap, index_n, linked;
 };
 
-/* The console_log_enable() hook: wakes the log thread (any thread, no lock). */
+/* The console_log_enable() hook, arg a struct fleet_vm: queues it for the log thread and
+ * wakes that (any thread, no lock). */
 void fleet_log_notify(void *arg);
+
+/* Puts v on the log thread's queue (once: a VM already queued is not queued again) and
+ * wakes it. Any thread, with or without f->lock. */
+void fleet_log_queue(struct fleet *f, struct fleet_vm *v);
 
 /* The log thread (fleet_log.c), started by fleet_open with the fleet. */
 void *fleet_logger_main(void *arg);

@@ -439,7 +439,8 @@ int fleet_swap_import(void *ctx, const char *file, const char *name, char *err, 
 	v->task.w = &f->workers[f->next_worker++ % f->nworkers];
 	if (f->state_dir) {
 		console_log_begin(f->state_dir, vm->name);
-		console_log_enable(&vm->console, f->log_max, fleet_log_notify, f);
+		v->fleet = f;
+		console_log_enable(&vm->console, f->log_max, fleet_log_notify, v);
 	}
 	rc = fleet_swap_add(f, v, err, errlen);
 	if (rc) {

@@ -449,7 +449,7 @@ static void reap(struct worker *w)
 static void dispatch(struct worker *w, struct task *t)
 {
 	struct vm *vm = t->vm;
-	uint64_t t0, elapsed;
+	uint64_t t0, elapsed, exits0;
 	enum vm_stop stop;
 
 	if (!vm->shell) {
@@ -500,6 +500,7 @@ static void dispatch(struct worker *w, struct task *t)
 			vm->shell->run->immediate_exit = 1;
 	}
 	__atomic_store_n(&w->cur, t, __ATOMIC_SEQ_CST);
+	exits0 = vm->ctr.exits;
 	stop = vm_run(vm);
 	__atomic_store_n(&w->cur, NULL, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&w->in_guest, 0, __ATOMIC_SEQ_CST);
@@ -509,6 +510,9 @@ static void dispatch(struct worker *w, struct task *t)
 	elapsed = vm_now_ns() - t0;
 	w->stats.busy_ns += elapsed;
 	w->stats.runs++;
+	/* Summed over workers, the fleet's exit rate costs nothing per registered VM. */
+	__atomic_store_n(&w->stats.exits, w->stats.exits + (vm->ctr.exits - exits0),
+			 __ATOMIC_RELAXED);
 	switch (stop) {
 	case VM_STOP_PREEMPT:
 		w->stats.preemptions++;

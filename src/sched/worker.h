@@ -54,6 +54,7 @@ struct worker_cmd {
 struct worker_stats {
 	uint64_t busy_ns; /* inside KVM_RUN and exit handling */
 	uint64_t runs;	  /* dispatches */
+	uint64_t exits;	  /* VM exits in them (struct vm_counters.exits), every VM's ever */
 	uint64_t preemptions;
 	uint64_t live;	      /* tasks owned */
 	uint64_t swapped;     /* of which swapped out */
