@@ -3,6 +3,8 @@
 # on the same kind of tap, in one run, inside a namespace of its own
 # (198.18.10.0/24), removed at the end. Prints figures, then one JSON line.
 #   bench/net/bench.sh [BUILD_DIR]   (root; default BUILD_DIR=build)
+# VMFLAGS: extra options for the echo VM's denalid run (an ablation, e.g.
+# VMFLAGS=--tap-reads-single).
 # Frames: EtherType 0x88b5 from denali-pktping (AF_PACKET, a window of 32
 # frames in flight for rates, 1 for round trips). ROUNDS rounds (default 3),
 # host and VM interleaved in each; every figure is the median of the rounds.
@@ -68,7 +70,8 @@ for r in $(seq "$ROUNDS"); do
 		# The load VM echoes one frame more, sent once its CPU time is read.
 		n=$((N64 + N1514 + 1))
 		[ $phase = rtt ] && n=$NRTT
-		ip netns exec "$NS" "$BIN/denalid" run --net 198.18.10.128/25 --tap bv0 \
+		# shellcheck disable=SC2086 # VMFLAGS: words for denalid run (ablations)
+		ip netns exec "$NS" "$BIN/denalid" run ${VMFLAGS:-} --net 198.18.10.128/25 --tap bv0 \
 			"$G/netpeer" -- echo "$n" >"$TMP/vm$phase.out.$r" 2>"$TMP/vm$phase.err.$r" &
 		VPID=$!
 		PIDS="$PIDS $VPID"

@@ -44,6 +44,8 @@ void run_usage(FILE *f)
 	    "                       guest entry instead of the whole batch\n"
 	    "      --no-blk-poll    no block poller thread per worker: block requests are\n"
 	    "                       taken at VM exits only (ablation)\n"
+	    "      --tap-reads-single  the tap uplink posts one read per buffer instead of\n"
+	    "                       one multishot read (ablation; kernels before 6.7)\n"
 	    "  -h, --help           this help\n"
 	    "\n"
 	    "Exit status: the first non-zero guest exit code (in VM order), %d if a VM was\n"

@@ -1,6 +1,11 @@
 /*
  * Tap uplink. user_data = operation << 56 | slot:
- *   READ   a frame read into rx buffer `slot` (TAP_READS stay posted)
+ *   READ   frames read: one multishot read (IORING_OP_READ_MULTISHOT, Linux
+ *          6.7) that stays armed and fills the provided buffers of a buffer
+ *          ring, one completion per frame, each buffer given back as soon as
+ *          the switch has copied its frame; or, where the kernel has no
+ *          multishot read, a frame read into rx buffer `slot` (TAP_READS
+ *          stay posted, each posted again after its completion)
  *   WRITE  tx buffer `slot` written
  *   KICK   the eventfd the switch writes when frames wait for the uplink
  *   TICK   the half-second timeout that retries a lost tap
@@ -42,10 +47,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TAP_READS  16
-#define TAP_WRITES 32
-#define TAP_BUF	   2048
-#define TAP_TXQ	   1024
+#define TAP_READS   16
+#define TAP_WRITES  32
+#define TAP_BUF	    2048
+#define TAP_TXQ	    1024
+#define TAP_MS_BUFS 64 /* provided buffers of the multishot read (a power of 2) */
+#define TAP_BGID    1
+
+/* Linux 6.7; Debian's kernel headers predate it (it follows SENDMSG_ZC). */
+#ifndef IORING_OP_READ_MULTISHOT
+#define IORING_OP_READ_MULTISHOT (IORING_OP_SENDMSG_ZC + 1)
+#endif
 
 enum { OP_READ = 1, OP_WRITE, OP_KICK, OP_TICK, OP_QUIT, OP_CANCEL };
 
@@ -64,9 +76,15 @@ struct tap_uplink {
 	int efd;
 	uint64_t efd_buf;
 	int quit;
+	int kick_pending; /* the uplink thread kicked itself (kick()) */
 	int reads_out, writes_out;
 	uint8_t rx_busy[TAP_READS]; /* a read into this buffer is posted */
 	uint32_t gen;		    /* bumped at every go_up(): reads carry it */
+	/* Multishot: br (TAP_MS_BUFS entries) hands msbuf to the kernel; armed
+	 * while the read of the current generation is posted. */
+	int mshot, mshot_armed;
+	struct io_uring_buf_ring *br;
+	uint8_t (*msbuf)[TAP_BUF];
 	int write_free[TAP_WRITES], nfree;
 	struct io_uring ring;
 	struct netq txq;
@@ -84,8 +102,12 @@ struct tap_uplink {
 /* The uplink ring reads and writes the tap and its eventfd, ticks, and
  * cancels the reads left on a tap it leaves for another (net attach). */
 static const uint8_t tap_ops[] = {IORING_OP_READ, IORING_OP_WRITE, IORING_OP_TIMEOUT,
-				  IORING_OP_ASYNC_CANCEL};
-static const struct uring_allow tap_allow = {tap_ops, sizeof(tap_ops) / sizeof(tap_ops[0]), 0};
+				  IORING_OP_ASYNC_CANCEL, IORING_OP_READ_MULTISHOT};
+/* Without the multishot read (a kernel that does not know the opcode
+ * refuses the restriction): the first four, no buffer selection. */
+static const struct uring_allow tap_allow_mshot = {tap_ops, sizeof(tap_ops) / sizeof(tap_ops[0]),
+						   IOSQE_BUFFER_SELECT};
+static const struct uring_allow tap_allow = {tap_ops, sizeof(tap_ops) / sizeof(tap_ops[0]) - 1, 0};
 
 /* Bits 24..55 of a read's user_data: the fd generation it was posted on. */
 static uint64_t ud(int op, unsigned slot)
@@ -163,6 +185,29 @@ static int tap_open_fd_waiting(const char *name, char *err, size_t errlen)
 	return fd;
 }
 
+/* The multishot read on the current fd, into the buffer ring. */
+static void post_mshot(struct tap_uplink *u)
+{
+	struct io_uring_sqe *sqe = sqe_get(u);
+
+	if (!sqe)
+		return;
+	io_uring_prep_rw(IORING_OP_READ_MULTISHOT, sqe, u->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = TAP_BGID;
+	io_uring_sqe_set_data64(sqe, ud_read(u, 0));
+	u->mshot_armed = 1;
+	u->reads_out = 1;
+}
+
+/* Buffer bid back to the kernel, for the next frame. */
+static void mshot_give_back(struct tap_uplink *u, unsigned bid)
+{
+	io_uring_buf_ring_add(u->br, u->msbuf[bid], TAP_BUF, (unsigned short)bid,
+			      io_uring_buf_ring_mask(TAP_MS_BUFS), 0);
+	io_uring_buf_ring_advance(u->br, 1);
+}
+
 static void post_read(struct tap_uplink *u, unsigned slot)
 {
 	struct io_uring_sqe *sqe = sqe_get(u);
@@ -201,10 +246,14 @@ static void go_up(struct tap_uplink *u, int fd)
 {
 	u->fd = fd;
 	u->gen++;
-	/* Buffers whose read on an old fd has not come back stay out. */
-	for (unsigned i = 0; i < TAP_READS; i++)
-		if (!u->rx_busy[i])
-			post_read(u, i);
+	if (u->mshot) {
+		post_mshot(u); /* the one of an old fd, if still armed, is stale from now on */
+	} else {
+		/* Buffers whose read on an old fd has not come back stay out. */
+		for (unsigned i = 0; i < TAP_READS; i++)
+			if (!u->rx_busy[i])
+				post_read(u, i);
+	}
 	netsw_uplink_set_up(u->sw, 1);
 	__atomic_store_n(&u->st.up, 1, __ATOMIC_RELEASE);
 }
@@ -229,15 +278,17 @@ static void leave_tap(struct tap_uplink *u)
 {
 	/* Its reads would wait for a frame on that tap, holding their buffers:
 	 * cancelled, they come back (stale, by their generation) and are posted
-	 * again on the new tap. */
-	for (unsigned i = 0; i < TAP_READS; i++) {
+	 * again on the new tap. The multishot read holds no buffer while it
+	 * waits, but it holds the tap: cancelled too. */
+	for (unsigned i = 0; i < (u->mshot ? 1u : TAP_READS); i++) {
 		struct io_uring_sqe *sqe;
 
-		if (!u->rx_busy[i] || !(sqe = sqe_get(u)))
+		if (!(u->mshot ? u->mshot_armed : u->rx_busy[i]) || !(sqe = sqe_get(u)))
 			continue;
 		io_uring_prep_cancel64(sqe, ud_read(u, i), 0);
 		io_uring_sqe_set_data64(sqe, ud(OP_CANCEL, 0));
 	}
+	u->mshot_armed = 0;
 	netsw_uplink_set_up(u->sw, 0);
 	__atomic_store_n(&u->st.up, 0, __ATOMIC_RELEASE);
 	close(u->fd);
@@ -344,13 +395,47 @@ static void push_tx(struct tap_uplink *u)
 	}
 }
 
-static void on_cqe(struct tap_uplink *u, uint64_t data, int res)
+/* A completion of the multishot read: a frame in a provided buffer (given
+ * back at once: the switch copies what it keeps), or its end (no
+ * IORING_CQE_F_MORE: an error, -ENOBUFS when every buffer was out, a
+ * cancel), after which it is posted again while the tap is up. */
+static void on_mshot(struct tap_uplink *u, int stale, int res, unsigned flags)
+{
+	if (flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = (flags >> IORING_CQE_BUFFER_SHIFT) % TAP_MS_BUFS;
+
+		if (!stale && res > 0) {
+			u->st.rx_frames++;
+			u->st.rx_bytes += (uint64_t)res;
+			netsw_input(u->sw, u->msbuf[bid], (uint32_t)res);
+		}
+		mshot_give_back(u, bid);
+	}
+	if (stale)
+		return; /* cancelled, failed with its tap, or a last frame from it */
+	if (!(flags & IORING_CQE_F_MORE)) {
+		u->mshot_armed = 0;
+		u->reads_out = 0;
+	}
+	if (res < 0 && res != -EAGAIN && res != -EINTR && res != -ENOBUFS && res != -ECANCELED) {
+		u->st.rx_errors++;
+		go_down(u, -res);
+	}
+	if (!u->mshot_armed && u->fd >= 0 && !u->quit)
+		post_mshot(u);
+}
+
+static void on_cqe(struct tap_uplink *u, uint64_t data, int res, unsigned flags)
 {
 	unsigned slot = (unsigned)(data & 0xffffffu);
 	int stale = (uint32_t)(data >> 24) != u->gen; /* a read on a tap left behind */
 
 	switch ((int)(data >> 56)) {
 	case OP_READ:
+		if (u->mshot) {
+			on_mshot(u, stale, res, flags);
+			break;
+		}
 		u->reads_out--;
 		u->rx_busy[slot] = 0;
 		if (stale) {
@@ -421,6 +506,10 @@ static int uplink_confine(void)
 	return 0;
 }
 
+/* Set on the uplink thread: the frames it queues for the uplink itself
+ * (replies of a running VM it drains, net.c) need no eventfd. */
+static __thread struct tap_uplink *uplink_self;
+
 static void *uplink_main(void *arg)
 {
 	struct tap_uplink *u = arg;
@@ -429,6 +518,7 @@ static void *uplink_main(void *arg)
 	sem_post(&u->ready);
 	if (u->start_rc)
 		return NULL;
+	uplink_self = u;
 	post_kick(u);
 	post_tick(u);
 	io_uring_submit(&u->ring);
@@ -445,11 +535,16 @@ static void *uplink_main(void *arg)
 		net_defer_begin();
 		io_uring_for_each_cqe(&u->ring, head, cqe)
 		{
-			on_cqe(u, io_uring_cqe_get_data64(cqe), cqe->res);
+			on_cqe(u, io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags);
 			n++;
 		}
 		net_defer_end();
 		io_uring_cq_advance(&u->ring, n);
+		/* Replies queued by this batch: written in the same submission. */
+		if (u->kick_pending) {
+			u->kick_pending = 0;
+			push_tx(u);
+		}
 	}
 	return NULL;
 }
@@ -459,15 +554,74 @@ static void kick(void *arg)
 	struct tap_uplink *u = arg;
 	uint64_t one = 1;
 
+	if (uplink_self == u) { /* from inside its own batch: pushed at its end */
+		u->kick_pending = 1;
+		return;
+	}
 	if (write(u->efd, &one, sizeof(one)) < 0)
 		return; /* the counter is full: a kick is pending anyway */
+}
+
+/* Registers the buffer ring of the multishot read (before the ring is
+ * enabled: no register operation is allowed after). */
+static int mshot_setup(struct io_uring *ring, void *arg)
+{
+	struct tap_uplink *u = arg;
+	struct io_uring_buf_reg reg;
+	int rc;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)u->br;
+	reg.ring_entries = TAP_MS_BUFS;
+	reg.bgid = TAP_BGID;
+	rc = io_uring_register_buf_ring(ring, &reg, 0);
+	if (rc < 0)
+		return rc;
+	io_uring_buf_ring_init(u->br);
+	for (unsigned i = 0; i < TAP_MS_BUFS; i++)
+		io_uring_buf_ring_add(u->br, u->msbuf[i], TAP_BUF, (unsigned short)i,
+				      io_uring_buf_ring_mask(TAP_MS_BUFS), (int)i);
+	io_uring_buf_ring_advance(u->br, TAP_MS_BUFS);
+	return 0;
+}
+
+static int multishot_on = 1; /* tap_set_multishot() */
+
+void tap_set_multishot(int on)
+{
+	__atomic_store_n(&multishot_on, on, __ATOMIC_RELAXED);
+}
+
+/* The uplink's ring: with the multishot read if this kernel has it (and
+ * the buffer ring), else with one read per buffer. */
+static int uplink_ring_init(struct tap_uplink *u)
+{
+	int restricted, rc;
+
+	if (!__atomic_load_n(&multishot_on, __ATOMIC_RELAXED))
+		return uring_init_restricted(&u->ring, 128, &tap_allow, &restricted);
+	u->br = aligned_alloc(4096, TAP_MS_BUFS * sizeof(struct io_uring_buf));
+	u->msbuf = malloc(TAP_MS_BUFS * sizeof(*u->msbuf));
+	if (u->br && u->msbuf) {
+		rc = uring_init_restricted_setup(&u->ring, 128, &tap_allow_mshot, &restricted,
+						 mshot_setup, u);
+		if (rc == 0) {
+			u->mshot = u->st.multishot = 1;
+			return 0;
+		}
+	}
+	free(u->br);
+	free(u->msbuf);
+	u->br = NULL;
+	u->msbuf = NULL;
+	return uring_init_restricted(&u->ring, 128, &tap_allow, &restricted);
 }
 
 int tap_uplink_open(struct netsw *sw, const char *name, int wait_busy, struct tap_uplink **out,
 		    char *err, size_t errlen)
 {
 	struct tap_uplink *u;
-	int rc, fd, restricted;
+	int rc, fd;
 
 	if (!name[0] || strlen(name) >= IFNAMSIZ) {
 		snprintf(err, errlen, "tap name '%s' is not 1..%d characters", name, IFNAMSIZ - 1);
@@ -491,7 +645,7 @@ int tap_uplink_open(struct netsw *sw, const char *name, int wait_busy, struct ta
 		rc = -errno;
 		goto fail_q;
 	}
-	rc = uring_init_restricted(&u->ring, 128, &tap_allow, &restricted);
+	rc = uplink_ring_init(u);
 	if (rc)
 		goto fail_efd;
 	fd = wait_busy ? tap_open_fd_waiting(name, err, errlen) : tap_open_fd(name, err, errlen);
@@ -522,6 +676,8 @@ int tap_uplink_open(struct netsw *sw, const char *name, int wait_busy, struct ta
 	return 0;
 fail_ring:
 	io_uring_queue_exit(&u->ring);
+	free(u->br);
+	free(u->msbuf);
 fail_efd:
 	close(u->efd);
 fail_q:
@@ -588,6 +744,8 @@ void tap_uplink_close(struct tap_uplink *u)
 	pthread_join(u->thread, NULL);
 	netsw_set_uplink(u->sw, NULL, NULL, NULL);
 	io_uring_queue_exit(&u->ring);
+	free(u->br); /* the kernel lets go of it with the ring */
+	free(u->msbuf);
 	if (u->fd >= 0)
 		close(u->fd);
 	close(u->efd);

@@ -22,7 +22,13 @@ struct tap_stats {
 	uint64_t rx_errors, tx_errors, tx_short;
 	uint64_t down_events, reattaches;
 	int up;
+	int multishot; /* reads: one multishot read (1), or one read per buffer */
 };
+
+/* Process-wide, before tap_uplink_open(): 0 makes uplinks post one read
+ * per buffer even where the kernel has the multishot read (an ablation;
+ * the default is 1, the multishot read where the kernel has it). */
+void tap_set_multishot(int on);
 
 /* Opens (or creates, with CAP_NET_ADMIN) the tap NAME on the calling
  * thread, starts the uplink thread, which drops every capability before

@@ -9,8 +9,9 @@
 
 #define URING_RESTRICTIONS_MAX 32
 
-int uring_init_restricted(struct io_uring *ring, unsigned entries, const struct uring_allow *allow,
-			  int *restricted)
+int uring_init_restricted_setup(struct io_uring *ring, unsigned entries,
+				const struct uring_allow *allow, int *restricted,
+				int (*setup)(struct io_uring *ring, void *arg), void *arg)
 {
 	struct io_uring_restriction res[URING_RESTRICTIONS_MAX];
 	struct io_uring_params p;
@@ -24,10 +25,17 @@ int uring_init_restricted(struct io_uring *ring, unsigned entries, const struct 
 	rc = io_uring_queue_init_params(entries, ring, &p);
 	if (rc == -EINVAL) { /* a kernel without R_DISABLED: no restrictions either */
 		*restricted = 0;
-		return io_uring_queue_init(entries, ring, 0);
+		rc = io_uring_queue_init(entries, ring, 0);
+		if (rc == 0 && setup && (rc = setup(ring, arg)) < 0)
+			io_uring_queue_exit(ring);
+		return rc;
 	}
 	if (rc < 0)
 		return rc;
+	if (setup && (rc = setup(ring, arg)) < 0) {
+		io_uring_queue_exit(ring);
+		return rc;
+	}
 	memset(res, 0, sizeof(res));
 	for (unsigned i = 0; i < allow->nops; i++) {
 		res[n].opcode = IORING_RESTRICTION_SQE_OP;
@@ -50,4 +58,10 @@ int uring_init_restricted(struct io_uring *ring, unsigned entries, const struct 
 	}
 	*restricted = 1;
 	return 0;
+}
+
+int uring_init_restricted(struct io_uring *ring, unsigned entries, const struct uring_allow *allow,
+			  int *restricted)
+{
+	return uring_init_restricted_setup(ring, entries, allow, restricted, NULL, NULL);
 }

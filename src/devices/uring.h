@@ -26,5 +26,11 @@ struct uring_allow {
  */
 int uring_init_restricted(struct io_uring *ring, unsigned entries, const struct uring_allow *allow,
 			  int *restricted);
+/* The same, with setup(ring, arg) called while registering is still
+ * allowed, before the ring is enabled (a provided buffer ring): 0, or
+ * -errno and the ring is torn down. */
+int uring_init_restricted_setup(struct io_uring *ring, unsigned entries,
+				const struct uring_allow *allow, int *restricted,
+				int (*setup)(struct io_uring *ring, void *arg), void *arg);
 
 #endif
