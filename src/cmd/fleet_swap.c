@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SHUTDOWN_ROUNDS	   20 /* of swap-outs at SIGTERM, 100 ms apart for busy VMs */
+#define SHUTDOWN_ROUNDS	   100 /* of swap-outs at SIGTERM, until none is left in memory */
 #define SHUTDOWN_SETTLE_MS 10000u
 
 /* One VM the swap log names: in its slot (swapped), or to boot afresh. */
@@ -211,40 +211,56 @@ int fleet_swap_add(struct fleet *f, struct fleet_vm *v, char *err, size_t errlen
 	return swapper_start(f->swapper, &v->task, v->task.w, err, errlen);
 }
 
+/* 1 if v is in its slot now (or waiting to come in: its slot is what the next start reads).
+ * f->lock held. */
+static int in_slot(struct fleet *f, struct fleet_vm *v, const char **residency)
+{
+	struct swapper_vm_info in;
+
+	swapper_vm_info(f->swapper, &v->task, &in);
+	*residency = in.residency;
+	return !strcmp(in.residency, "swapped") || !strcmp(in.residency, "waiting");
+}
+
 int fleet_swap_suspend(void *ctx)
 {
 	struct fleet *f = ctx;
 	unsigned out = 0, left = 0, n = 0;
+	const char *res;
 
 	if (!f->swapper)
 		return -ENOTSUP;
 	swapper_shutdown_begin(f->swapper);
+	/* Until none is left in memory: a swap-out begun here is refused on the worker when the
+	 * VM is running by then (its deadline came), and that is only seen once it settled. */
 	for (int round = 0; round < SHUTDOWN_ROUNDS; round++) {
-		int busy = 0;
+		unsigned live = 0;
 
 		pthread_mutex_lock(&f->lock);
-		for (struct fleet_vm *v = f->vms; v; v = v->next)
-			if (!v->done && swapper_swap_out_begin(f->swapper, &v->task) == -EBUSY)
-				busy = 1;
+		for (struct fleet_vm *v = f->vms; v; v = v->next) {
+			if (v->done || in_slot(f, v, &res))
+				continue;
+			live++;
+			swapper_swap_out_begin(f->swapper, &v->task);
+		}
 		pthread_mutex_unlock(&f->lock);
-		swapper_settle(f->swapper, SHUTDOWN_SETTLE_MS);
-		if (!busy)
+		if (!live)
 			break;
-		nanosleep(&(struct timespec){0, 100000000}, NULL);
+		swapper_settle(f->swapper, SHUTDOWN_SETTLE_MS);
+		if (round)
+			nanosleep(&(struct timespec){0, 20000000}, NULL);
 	}
+	swapper_settle(f->swapper, SHUTDOWN_SETTLE_MS); /* every record durable */
 	pthread_mutex_lock(&f->lock);
 	for (struct fleet_vm *v = f->vms; v; v = v->next) {
-		struct swapper_vm_info in;
-
 		if (v->done)
 			continue;
 		n++;
-		swapper_vm_info(f->swapper, &v->task, &in);
-		if (!strcmp(in.residency, "swapped") || !strcmp(in.residency, "waiting"))
+		if (in_slot(f, v, &res))
 			out++;
 		else if (left++ < 20)
 			log_warn("vm %s: still %s at shutdown: it boots afresh at the next start",
-				 v->task.vm->name, in.residency);
+				 v->task.vm->name, res);
 	}
 	pthread_mutex_unlock(&f->lock);
 	log_info("shutdown: %u of %u VM(s) kept in their swap slots for the next start, %u boot "
