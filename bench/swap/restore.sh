@@ -6,7 +6,8 @@
 # registered, then the daemon gets SIGTERM (every VM swapped out and kept) and is started
 # again on the same state and swap. Figures:
 #   save_s      SIGTERM until the daemon has exited (every VM in its slot, recorded)
-#   listed_s    the restart's exec until `denalictl list` shows all N
+#   listed_s    the restart's exec until the daemon's restore job is over (then `denalictl
+#               list` is checked to show all N)
 #   answered_s  the restart's exec until every one of the N has answered an event: an
 #               operator's `swap in` (8 clients in parallel, each a share of the names;
 #               names refused with "ask again" are asked again), counted per VM from the
@@ -117,12 +118,19 @@ for v in json.load(sys.stdin): print(v['name'])" >"$TMP/names"
 		PPID_PERF=$!
 	fi
 	wait_up
-	for _ in $(seq 2400); do
-		got=$("${ctl[@]}" list --json 2>/dev/null | count_in)
-		[ "${got:-0}" -ge "$N" ] && break
-		sleep 0.1
+	# restored: the daemon's restore job is over (polled through `jobs`, which costs the
+	# daemon nothing per VM: a list of N every 0.1 s would take the restore's own thread)
+	for _ in $(seq 6000); do
+		"${ctl[@]}" jobs --json 2>/dev/null | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+j = [j for j in (d.get('jobs', d) if isinstance(d, dict) else d) if j['op'] == 'restore']
+sys.exit(0 if j and j[0]['state'] != 'running' else 1)" 2>/dev/null && break
+		sleep 0.05
 	done
 	t1=$(now)
+	got=$("${ctl[@]}" list --json 2>/dev/null | count_in)
+	[ "${got:-0}" -ge "$N" ] || say "$label: only ${got:-0} of $N listed after the restore"
 	# every VM asked in (8 clients); "ask again" refusals asked again, up to 50 rounds
 	cp "$TMP/names" "$TMP/todo"
 	for _ in $(seq 50); do
