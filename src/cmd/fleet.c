@@ -205,6 +205,85 @@ static void fleet_batch_close(void *ctx, void *batch)
 	free(b);
 }
 
+/* v (its VM made and handed to its worker) joins the registry. f->lock held. */
+static void registered(struct fleet *f, struct fleet_vm *v)
+{
+	fleet_link(f, v);
+	f->nvms++;
+	v->started_ms = fleet_real_ms();
+	f->gone.started++;
+	event_log_add(&f->ev, "start", v->task.vm->name, v->task.vm->id, 0, NULL);
+}
+
+/*
+ * A restart: a VM the previous daemon left in its swap slot is made there, without its image
+ * (not read), guest memory or vCPU state (vm_create_swapped) and adopted as swapped; its
+ * console log goes on (the same life). -EAGAIN: it is not in a slot, or its slot cannot be
+ * used (logged): the caller boots it afresh.
+ */
+static int start_in_slot(struct fleet *f, const struct vm_spec *spec, char *err, size_t errlen)
+{
+	struct vm_config cfg = {
+	    .name = spec->name, .image = spec->image, .mem_size = spec_mem(spec), .id = spec->id};
+	struct fleet_vm *v;
+	char why[256] = "";
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	if (!fleet_swap_in_slot(f, spec->id)) {
+		pthread_mutex_unlock(&f->lock);
+		return -EAGAIN;
+	}
+	if (fleet_find(f, spec->name)) {
+		pthread_mutex_unlock(&f->lock);
+		snprintf(err, errlen, "a VM named %s exists already", spec->name);
+		return -EEXIST;
+	}
+	v = calloc(1, sizeof(*v));
+	rc = v ? admission_take(&f->adm, 1, cfg.mem_size, err, errlen) : -ENOMEM;
+	if (rc) {
+		pthread_mutex_unlock(&f->lock);
+		free(v);
+		return rc;
+	}
+	rc = vm_create_swapped(&cfg, &v->task.vm, err, errlen);
+	if (!rc && (rc = add_devices(f, v->task.vm, spec, err, errlen)) != 0) {
+		vm_destroy(v->task.vm);
+		v->task.vm = NULL;
+	}
+	if (!rc) {
+		struct device *net = vm_device(v->task.vm, "net");
+		uint32_t a = net && f->sw ? net_prefix_host(&f->pfx, spec->id) : 0;
+
+		if (a) {
+			a = htonl(a);
+			inet_ntop(AF_INET, &a, v->ipv4, sizeof(v->ipv4));
+		}
+		if (f->state_dir)
+			console_log_enable(&v->task.vm->console, f->log_max, fleet_log_notify, f);
+		sched_entity_init(&v->task.se, &v->task);
+		v->task.w = &f->workers[f->next_worker++ % f->nworkers];
+		rc = fleet_swap_add(f, v, why, sizeof(why));
+		if (rc) {
+			log_warn("vm %s (id %lu): %s: it boots afresh", spec->name,
+				 (unsigned long)spec->id, why);
+			vm_destroy(v->task.vm);
+			v->task.vm = NULL;
+			rc = -EAGAIN;
+		}
+	}
+	if (!rc) {
+		registered(f, v);
+		v = NULL;
+	} else {
+		admission_vm_ended(&f->adm, cfg.mem_size);
+		admission_vm_removed(&f->adm);
+	}
+	pthread_mutex_unlock(&f->lock);
+	free(v);
+	return rc;
+}
+
 static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t errlen)
 {
 	struct fleet *f = ctx;
@@ -216,6 +295,12 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 	char **argv;
 	int rc;
 
+	if (f->swapper && spec->id) {
+		rc = start_in_slot(f, spec, err, errlen);
+		if (rc != -EAGAIN)
+			return rc;
+		err[0] = '\0';
+	}
 	if (b && (b->mem_size != mem_size || !b->reserved))
 		b = NULL; /* not what the batch was opened for: on its own */
 	if (b) {
@@ -282,11 +367,7 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 			}
 		}
 		if (!rc) {
-			fleet_link(f, v);
-			f->nvms++;
-			v->started_ms = fleet_real_ms();
-			f->gone.started++;
-			event_log_add(&f->ev, "start", spec->name, v->task.vm->id, 0, NULL);
+			registered(f, v);
 			v = NULL;
 		} else {
 			admission_vm_ended(&f->adm, mem_size);
@@ -540,6 +621,7 @@ int fleet_open(const struct serve_config *cfg, struct ctl_backend *out)
 	    .vm_ended = fleet_vm_ended,
 	    .metrics_vms = fleet_json_metrics_vms,
 	    .swap = fleet_swap_cmd,
+	    .swap_in_begin = fleet_swap_in_begin,
 	    .suspend = fleet_swap_suspend,
 	    .export_vm = fleet_swap_export,
 	    .import_vm = fleet_swap_import,

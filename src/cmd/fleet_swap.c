@@ -176,6 +176,13 @@ void fleet_swap_close(struct fleet *f)
 	f->nrestore = 0;
 }
 
+int fleet_swap_in_slot(struct fleet *f, uint64_t id)
+{
+	struct fleet_restore *r = f->swapper ? restore_find(f, id) : NULL;
+
+	return r && !r->used && r->swapped;
+}
+
 int fleet_swap_add(struct fleet *f, struct fleet_vm *v, char *err, size_t errlen)
 {
 	struct vm *vm = v->task.vm;
@@ -357,6 +364,21 @@ int fleet_swap_cmd(void *ctx, const char *name, int in, char *err, size_t errlen
 	pthread_mutex_lock(&f->lock);
 	v->pins--;
 	pthread_cond_broadcast(&f->done_cond);
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+int fleet_swap_in_begin(void *ctx, const char *name)
+{
+	struct fleet *f = ctx;
+	struct fleet_vm *v;
+	int rc;
+
+	pthread_mutex_lock(&f->lock); /* held: a stop cannot free the task meanwhile */
+	v = fleet_find(f, name);
+	rc = !v ? -ENOENT : !f->swapper ? -EINVAL : v->done || v->stopping ? -ESRCH : 0;
+	if (!rc)
+		rc = swapper_swap_in_begin(f->swapper, &v->task);
 	pthread_mutex_unlock(&f->lock);
 	return rc;
 }

@@ -36,6 +36,11 @@ void fleet_swap_close(struct fleet *f);
  * there is one. f->lock held. 0 or -errno with err (no free slot, ...). */
 int fleet_swap_add(struct fleet *f, struct fleet_vm *v, char *err, size_t errlen);
 
+/* 1 if the VM of this id is in a swap slot the previous daemon left (a restart), not yet
+ * taken: it can be made with vm_create_swapped() and handed to fleet_swap_add(), which adopts
+ * it there (if that fails, the slot is given up and the VM boots afresh). f->lock held. */
+int fleet_swap_in_slot(struct fleet *f, uint64_t id);
+
 /* The worker's done callback, first thing: releases the VM's slot. */
 void fleet_swap_done(struct fleet *f, struct task *t);
 
@@ -49,6 +54,9 @@ json_t *fleet_swap_stats_json(struct fleet *f);
 /* `denalictl swap out|in NAME` (the backend's swap op): 0 once it is out /
  * in, or -errno with err. */
 int fleet_swap_cmd(void *ctx, const char *name, int in, char *err, size_t errlen);
+
+/* The backend's swap_in_begin op: asks for NAME to come in, without waiting. */
+int fleet_swap_in_begin(void *ctx, const char *name);
 
 /* The backend's suspend op (SIGTERM): every VM swapped out and kept for the next start;
  * -ENOTSUP without --swap (the VMs are stopped as usual). */

@@ -73,6 +73,10 @@ struct ctl_backend {
 	 * once it is done: 0, or -errno with err (-EBUSY: running or I/O in flight, -EALREADY:
 	 * already there, -EINVAL: no swap on this daemon). */
 	int (*swap)(void *ctx, const char *name, int in, char *err, size_t errlen);
+	/* Optional. Asks for NAME to be swapped in without waiting; a swap() in of it that
+	 * follows waits (a `swap in` of many VMs asks for all first: they are read back side by
+	 * side, on every worker). 0 or -errno, as swap(). */
+	int (*swap_in_begin)(void *ctx, const char *name);
 	/* Optional. At shutdown, instead of stopping the VMs: keeps the fleet for the next start
 	 * (denalid serve --swap swaps every VM out; they resume from their slots). 0 if done
 	 * (backend_close then ends what is left), -errno to stop them as usual. */

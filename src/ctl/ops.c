@@ -10,8 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-/* swap out|in NAME...: each in turn, waiting for it; {"done": [names], "failed": [{name,
- * error}]}, ok only if every one succeeded (the first failure is the error). */
+/* swap out|in NAME...: each in turn, waiting for it (a swap in asks for all first); {"done":
+ * [names], "failed": [{name, error}]}, ok only if every one succeeded (the first failure is the
+ * error). */
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -47,6 +48,9 @@ static json_t *do_swap(struct ops_ctx *ctx, const struct ctl_request *req)
 		json_decref(failed);
 		return ctl_reply_error(req->id, "this daemon has no swap");
 	}
+	/* Every one asked for first, then waited for in turn. */
+	for (unsigned i = 0; req->swap_in && ctx->be.swap_in_begin && i < req->nnames; i++)
+		ctx->be.swap_in_begin(ctx->be.ctx, req->names[i]);
 	for (unsigned i = 0; i < req->nnames; i++) {
 		char err[256] = "";
 		int r =

@@ -709,6 +709,26 @@ int swapper_swap_in(struct swapper *s, struct task *t, unsigned timeout_ms, char
 	return rc;
 }
 
+int swapper_swap_in_begin(struct swapper *s, struct task *t)
+{
+	struct swap_vm *sv;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	sv = sv_of(t);
+	if (!sv) {
+		rc = -ESRCH;
+	} else if (sv->gk.state == GK_RESIDENT) {
+		rc = -EALREADY;
+	} else {
+		gk_set_deadline(&s->gk, &sv->gk, SCHED_NO_DEADLINE);
+		rc = gk_request(&s->gk, &sv->gk, sv->gk.charge);
+		pump(s);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 void swapper_done(struct swapper *s, struct task *t)
 {
 	struct swap_vm *sv = sv_of(t);

@@ -113,6 +113,10 @@ int swapper_swap_in(struct swapper *s, struct task *t, unsigned timeout_ms, char
 /* From the done callback: t exited or was killed; frees its slot. */
 void swapper_done(struct swapper *s, struct task *t);
 
+/* Asks for t to come in (as swapper_swap_in) without waiting: 0, -EALREADY (resident),
+ * -ESRCH (ended). A swapper_swap_in() that follows waits for it. */
+int swapper_swap_in_begin(struct swapper *s, struct task *t);
+
 /*
  * A VM restored after a restart, created afresh with its old id and devices,
  * whose image is in slot rec->slot (the swap log says so): its memory is

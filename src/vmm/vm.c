@@ -60,6 +60,8 @@ void vm_set_clock_rate(struct vm *vm)
 	uint64_t hz = kvm_tsc_hz();
 
 	vm->tsc_mult = hz ? (uint64_t)(((unsigned __int128)1000000000ull << 32) / hz) : 0;
+	if (!vm->vregs)
+		return; /* a VM made in its swap slot: its vregs are there */
 	vm->vregs->tsc_hz = hz;
 	vm->vregs->tsc_mult = vm->tsc_mult;
 }
@@ -147,6 +149,34 @@ fail:
 	return rc;
 }
 
+int vm_create_swapped(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm;
+
+	if (!denali_mem_size_ok(cfg->mem_size)) {
+		snprintf(err, errlen, "memory size %lu: it must be " DENALI_MEM_RULE,
+			 cfg->mem_size);
+		return -EINVAL;
+	}
+	if (!cfg->name || !*cfg->name || strlen(cfg->name) >= sizeof(vm->name)) {
+		snprintf(err, errlen, "VM name must be 1..%zu characters", sizeof(vm->name) - 1);
+		return -EINVAL;
+	}
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
+	vm->id = cfg->id;
+	vm->mem_size = cfg->mem_size;
+	vm_init_devices(vm);
+	vm_set_clock_rate(vm);
+	vm->status = VM_IDLE; /* what its slot says is read when it comes in */
+	vm->deadline_ns = DENALI_NO_DEADLINE;
+	vm->created_ns = vm_now_ns();
+	*out = vm;
+	return 0;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	if (!vm)
@@ -165,6 +195,8 @@ void vm_destroy(struct vm *vm)
 
 void vm_set_net(struct vm *vm, const uint8_t mac[6], uint32_t addr, uint32_t mask, uint32_t gw)
 {
+	if (!vm->vregs)
+		return; /* swapped: the values are in its slot */
 	memcpy(vm->vregs->mac, mac, 6);
 	vm->vregs->mtu = 1500;
 	vm->vregs->ipv4_addr = addr;
@@ -174,6 +206,8 @@ void vm_set_net(struct vm *vm, const uint8_t mac[6], uint32_t addr, uint32_t mas
 
 void vm_set_blk(struct vm *vm, uint64_t sectors, uint32_t flags)
 {
+	if (!vm->vregs)
+		return;
 	vm->vregs->blk_sectors = sectors;
 	vm->vregs->blk_flags = flags;
 }

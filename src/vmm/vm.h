@@ -110,6 +110,13 @@ struct vm {
  */
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
 
+/* A VM whose memory, vCPU and device state are in a swap slot (a restart restores it there):
+ * its name, id, memory size and devices (added after this, as for vm_create), no guest
+ * memory, no vCPU state and no image (cfg->elf and argv are not used); vm_swap_in() brings
+ * the rest. vm_set_net() and vm_set_blk() leave the guest's registers alone for it (they are
+ * in the slot). */
+int vm_create_swapped(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
+
 /* Releases memory and state; the VM must not be bound. */
 void vm_destroy(struct vm *vm);
 
