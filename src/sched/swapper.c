@@ -28,6 +28,9 @@
 #define SWAPPER_SAMPLES	 1024
 #define BUSY_RETRY_MS	 2000ull      /* an operator's swap-out of a VM that is running */
 #define GROWTH_ALLOWANCE (128u << 10) /* at least; or a quarter of its size */
+/* The longest the memory of a swapped-out VM waits to be freed with its
+ * neighbours' (guest_mem_free_later()); the deadline thread frees it then. */
+#define RELEASE_LATER_NS (50ull * 1000000)
 
 /* What the swapper keeps per VM (vm->owner). */
 struct swap_vm {
@@ -436,12 +439,22 @@ static void *deadline_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->quit) {
-		uint64_t next;
+		uint64_t next, age;
 
 		if (!s->closing)
 			gk_expire(&s->gk, vm_now_ns());
 		pump(s);
 		next = gk_next_deadline(&s->gk);
+		age = guest_mem_later_age_ns();
+		if (age >= RELEASE_LATER_NS) {
+			pthread_mutex_unlock(
+			    &s->lock); /* madvise: milliseconds at thousands live */
+			guest_mem_flush();
+			pthread_mutex_lock(&s->lock);
+			continue;
+		}
+		if (age && vm_now_ns() + RELEASE_LATER_NS - age < next)
+			next = vm_now_ns() + RELEASE_LATER_NS - age;
 		if (next == SCHED_NO_DEADLINE) {
 			pthread_cond_wait(&s->cond, &s->lock);
 		} else {
@@ -525,6 +538,7 @@ void swapper_close(struct swapper *s)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
+	guest_mem_flush();
 	swap_commit_close(s->commit); /* what is queued is committed first */
 	gk_fini(&s->gk);
 	swap_log_close(s->log);

@@ -250,7 +250,8 @@ int vm_swap_out(struct vm *vm, struct swap *sw, uint64_t slot, struct swap_recor
 
 void vm_swap_release(struct vm *vm)
 {
-	guest_mem_free(vm->mem, vm->mem_size);
+	/* With other swapped VMs' regions: neighbours are freed in one call. */
+	guest_mem_free_later(vm->mem, vm->mem_size);
 	vm->mem = NULL;
 	vm->vregs = NULL;
 	vm->shared = NULL;

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 /* Private regions (and shared ones too big for the arena), each its own mapping. */
 #define GUEST_MEM_CACHE 64
@@ -28,6 +30,15 @@
  * released is the next one handed out: a pooled shell whose slot maps it
  * binds without a memory-slot update (guest_mem.h). */
 #define ARENA_RECENT 64
+/*
+ * Arena regions whose release is deferred (guest_mem_free_later()), at most.
+ * Every MADV_REMOVE walks the MMU notifier of every live VM of the process at
+ * least three times (range start, end, the TLB flush: ~8 ms at 9,000 live
+ * shells here), whatever the length of the range. VMs registered past the live
+ * cap evict the oldest idle ones, in about the order they were registered:
+ * regions next to each other, which one MADV_REMOVE frees together.
+ */
+#define GUEST_MEM_LATER 64
 
 struct chunk {
 	uint8_t *base;
@@ -49,6 +60,11 @@ static struct {
 		unsigned n;
 	} recent[ARENA_CLASSES];
 	unsigned long poisoned; /* regions never reused: their pages could not be freed */
+	struct {
+		uint8_t *mem[GUEST_MEM_LATER];
+		unsigned n;
+		uint64_t first_ns; /* CLOCK_MONOTONIC when the oldest of them was deferred */
+	} later;
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* -1 until decided: 1 shared (shmem), 0 private. */
@@ -269,8 +285,111 @@ void guest_mem_free(uint8_t *mem, uint64_t size)
 		munmap(mem, size);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void guest_mem_free_later(uint8_t *mem, uint64_t size)
+{
+	int full;
+
+	if (!mem)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&cache.lock);
+		if (!chunk_of(mem)) { /* mapped alone: nothing to free together */
+			pthread_mutex_unlock(&cache.lock);
+			guest_mem_free(mem, size);
+			return;
+		}
+		if (cache.later.n < GUEST_MEM_LATER)
+			break;
+		pthread_mutex_unlock(&cache.lock); /* another thread's 64th, not flushed yet */
+		guest_mem_flush();
+	}
+	if (!cache.later.n)
+		cache.later.first_ns = mono_ns();
+	cache.later.mem[cache.later.n++] = mem;
+	full = cache.later.n == GUEST_MEM_LATER;
+	pthread_mutex_unlock(&cache.lock);
+	if (full)
+		guest_mem_flush();
+}
+
+uint64_t guest_mem_later_age_ns(void)
+{
+	uint64_t age = 0;
+
+	pthread_mutex_lock(&cache.lock);
+	if (cache.later.n)
+		age = mono_ns() - cache.later.first_ns + 1;
+	pthread_mutex_unlock(&cache.lock);
+	return age;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (uint8_t *const *)a, y = (uintptr_t) * (uint8_t *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+unsigned guest_mem_flush(void)
+{
+	uint8_t *v[GUEST_MEM_LATER], *base[GUEST_MEM_LATER];
+	uint64_t stride[GUEST_MEM_LATER];
+	unsigned n, calls = 0;
+
+	pthread_mutex_lock(&cache.lock);
+	n = cache.later.n;
+	memcpy(v, cache.later.mem, n * sizeof(v[0]));
+	cache.later.n = 0;
+	pthread_mutex_unlock(&cache.lock);
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(v[0]), cmp_ptr);
+	pthread_mutex_lock(&cache.lock);
+	for (unsigned i = 0; i < n; i++) {
+		struct chunk *ch = chunk_of(v[i]); /* in use: never unmapped meanwhile */
+
+		base[i] = ch->base;
+		stride[i] = 1ull << (ARENA_MIN_SHIFT + ch->cls);
+	}
+	pthread_mutex_unlock(&cache.lock);
+	for (unsigned i = 0, j; i < n; i = j) {
+		uint64_t len = stride[i];
+		int rc;
+
+		/* Neighbours in the same chunk (one mapping): one call, one set of walks.
+		 * The whole stride of each, as guest_mem_free(). */
+		for (j = i + 1; j < n && base[j] == base[i] && v[j] == v[i] + len; j++)
+			len += stride[j];
+		rc = madvise(v[i], len, MADV_REMOVE) ? errno : 0;
+		calls++;
+		pthread_mutex_lock(&cache.lock);
+		for (unsigned k = i; k < j; k++) {
+			if (rc) { /* never handed out again with its data in it */
+				if (!cache.poisoned++)
+					fprintf(stderr,
+						"denali: madvise(MADV_REMOVE) of guest memory: %s; "
+						"the region is not reused\n",
+						strerror(rc));
+			} else {
+				arena_put(chunk_of(v[k]), v[k]);
+			}
+		}
+		pthread_mutex_unlock(&cache.lock);
+	}
+	return calls;
+}
+
 void guest_mem_drain(void)
 {
+	guest_mem_flush();
 	pthread_mutex_lock(&cache.lock);
 	while (cache.n) {
 		cache.n--;

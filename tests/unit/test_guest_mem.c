@@ -193,6 +193,62 @@ static void test_arena(void **state)
 	guest_mem_drain();
 }
 
+#define LATER 72 /* 7 + 65: one more than guest_mem_free_later() defers */
+
+/* Deferred releases: a deferred region keeps its data and goes to no one until
+ * the flush, which frees neighbours with one madvise (a gap: a second one),
+ * zeroes all of them over their whole stride and leaves the rest alone; the
+ * 64th deferred region flushes them itself. */
+static void test_free_later(void **state)
+{
+	uint8_t *r[LATER], *again;
+	unsigned flushed = 0;
+
+	(void)state;
+	guest_mem_set_shared(1);
+	for (int i = 0; i < LATER; i++) {
+		assert_int_equal(guest_mem_alloc(SIZE, &r[i]), 0);
+		memset(r[i], 0x20 + i % 64, 4 * PAGE);
+	}
+	for (int i = 1; i < LATER; i++)
+		if (r[i] != r[i - 1] + SIZE)
+			skip(); /* not carved in order: the batching cannot be seen */
+	assert_int_equal(guest_mem_later_age_ns(), 0);
+	/* 0..3 and 5..6: two runs, 4 in between still in use. */
+	for (int i = 0; i < 7; i++)
+		if (i != 4)
+			guest_mem_free_later(r[i], SIZE);
+	assert_true(guest_mem_later_age_ns() > 0);
+	assert_int_equal(guest_mem_alloc(SIZE, &again), 0);
+	for (int i = 0; i < 7; i++)
+		assert_ptr_not_equal(again, r[i]); /* not handed out before the flush */
+	guest_mem_free(again, SIZE);
+	expect_bytes(r[5], 4 * PAGE, 0x25, "a deferred region before the flush");
+	assert_int_equal(guest_mem_flush(), 2);
+	assert_int_equal(guest_mem_later_age_ns(), 0);
+	assert_int_equal(guest_mem_flush(), 0);
+	for (int i = 0; i < 7; i++) {
+		if (i == 4)
+			continue;
+		assert_int_equal(resident(r[i], SIZE), 0);
+		expect_bytes(r[i], SIZE, 0, "a flushed region");
+	}
+	expect_bytes(r[4], 4 * PAGE, 0x24, "a region in use between two flushed runs");
+	/* The rest, deferred one by one: the 64th flushes all of them. */
+	for (int i = 7; i < LATER; i++) {
+		guest_mem_free_later(r[i], SIZE);
+		flushed += guest_mem_later_age_ns() == 0;
+	}
+	assert_int_equal(flushed, 1);
+	assert_int_equal(resident(r[7], SIZE), 0);
+	assert_int_equal(resident(r[LATER - 2], SIZE), 0); /* the 64th */
+	assert_int_equal(resident(r[LATER - 1], SIZE), 4); /* after it: waits */
+	guest_mem_free_later(r[4], SIZE);
+	guest_mem_drain(); /* frees what waits first (then unmaps the empty chunk) */
+	assert_int_equal(guest_mem_later_age_ns(), 0);
+	assert_int_equal(guest_mem_flush(), 0);
+}
+
 /* meminfo text in a temporary file; what guest_mem_shared_for decides of it. */
 static int decide(const char *text)
 {
@@ -228,6 +284,7 @@ int main(void)
 	    cmocka_unit_test(test_read_is_not_the_zero_page),
 	    cmocka_unit_test(test_free_releases_and_zeroes),
 	    cmocka_unit_test(test_arena),
+	    cmocka_unit_test(test_free_later),
 	    cmocka_unit_test(test_backing_follows_host_swap),
 	};
 
