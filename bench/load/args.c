@@ -28,6 +28,7 @@ void args_defaults(struct load_config *cfg)
 	cfg->conns_per_target = 1;
 	cfg->max_pending = 1000000;
 	cfg->sweep_tol = 0.05;
+	cfg->sweep_runs = 1;
 	cfg->slo_pct = 99.0;
 	cfg->slo_ns = 10ULL * 1000000ULL;
 	cfg->slo_errors = 0.001;
@@ -71,6 +72,10 @@ void args_usage(FILE *out)
 	    "      --slo pNN<D                latency objective (default p99<10ms)\n"
 	    "      --slo-errors F             tolerated failed fraction (default 0.001)\n"
 	    "      --sweep-tol F              stop when the bracket is this narrow (default 0.05)\n"
+	    "      --sweep-runs K             runs per rate, 1..15 (default 1); a rate passes "
+	    "when\n"
+	    "                                 most of its runs do (a noisy host's one bad run\n"
+	    "                                 neither ends the sweep nor makes it)\n"
 	    "output:\n"
 	    "      --hits FILE                write per-target hit counts (index address hits)\n"
 	    "      --cdf FILE                 write the latency CDF (ms fraction)\n"
@@ -207,6 +212,7 @@ enum {
 	OPT_SLO,
 	OPT_SLO_ERRORS,
 	OPT_SWEEP_TOL,
+	OPT_SWEEP_RUNS,
 	OPT_HITS,
 	OPT_CDF,
 	OPT_TSV,
@@ -236,6 +242,7 @@ static const struct option long_opts[] = {
     {"slo", required_argument, NULL, OPT_SLO},
     {"slo-errors", required_argument, NULL, OPT_SLO_ERRORS},
     {"sweep-tol", required_argument, NULL, OPT_SWEEP_TOL},
+    {"sweep-runs", required_argument, NULL, OPT_SWEEP_RUNS},
     {"hits", required_argument, NULL, OPT_HITS},
     {"cdf", required_argument, NULL, OPT_CDF},
     {"tsv", required_argument, NULL, OPT_TSV},
@@ -397,6 +404,11 @@ static int apply(int c, const char *arg, const char *name, struct load_config *c
 		if (parse_fraction(arg, &cfg->sweep_tol) || cfg->sweep_tol < 0.001)
 			return fail(err, errlen, "--sweep-tol: '%s' is not a fraction in 0.001..1",
 				    arg);
+		return 0;
+	case OPT_SWEEP_RUNS:
+		if (parse_u64(arg, 1, 15, &u))
+			return fail(err, errlen, "--sweep-runs: '%s' is not a count in 1..15", arg);
+		cfg->sweep_runs = (uint32_t)u;
 		return 0;
 	case OPT_HITS:
 		cfg->hits_path = arg;

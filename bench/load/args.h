@@ -48,6 +48,7 @@ struct load_config {
 
 	int sweep;
 	double sweep_lo, sweep_hi, sweep_tol;
+	uint32_t sweep_runs; /* runs per rate; a rate passes when most of them do */
 	double slo_pct;
 	uint64_t slo_ns;
 	double slo_errors; /* highest tolerated fraction of failed requests */

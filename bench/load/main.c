@@ -99,11 +99,14 @@ static int sweep_main(const struct load_config *cfg, const struct target_set *ts
 	for (int i = 0; i < sr->ntrials; i++)
 		json_array_append_new(
 		    trials,
-		    json_pack("{s:f,s:f,s:f,s:I,s:b}", "rate", sr->trials[i].rate, "throughput",
-			      sr->trials[i].throughput, "pct_ms", sr->trials[i].pct_ms, "failures",
-			      (json_int_t)sr->trials[i].failures, "pass", sr->trials[i].pass));
+		    json_pack("{s:f,s:f,s:f,s:I,s:i,s:i,s:b}", "rate", sr->trials[i].rate,
+			      "throughput", sr->trials[i].throughput, "pct_ms",
+			      sr->trials[i].pct_ms, "failures", (json_int_t)sr->trials[i].failures,
+			      "runs", sr->trials[i].runs, "passes", sr->trials[i].passes, "pass",
+			      sr->trials[i].pass));
 	json_object_set_new(obj, "sweep", json_true());
 	json_object_set_new(obj, "slo", json_string(slo));
+	json_object_set_new(obj, "sweep_runs", json_integer(cfg->sweep_runs));
 	json_object_set_new(obj, "best_rate", json_real(sr->found ? sr->best.rate : 0.0));
 	json_object_set_new(obj, "trials", trials);
 	rc = report_json_fill(obj, cfg, &sr->best) ? 1 : 0;

@@ -11,11 +11,13 @@
 # marked where the budget runs out). Human lines on stdout as it goes.
 #
 #   bench/zipf/series.sh [--services "100 300 1000 3000"] [--budget SIZE] [--rate R]
-#                        [--duration D] [--sweep LO:HI] [--slo 'p99<50ms'] [--alpha A]
+#                        [--duration D] [--sweep LO:HI] [--slo 'p99<50ms'] [--sweep-runs K] [--alpha A]
 #                        [--object BYTES] [--workers N] [--no-peer] [--no-sweep] [--no-swap]
 #                        [--live-max N] [--out DIR]
 # --no-swap: every VM stays resident (no --swap, no budget): the in-core plateau alone.
 # --live-max N: the gatekeeper's live-shell cap (with swap).
+# --sweep-runs K: runs per swept rate (denali-load --sweep-runs): a rate passes when most of
+#   its runs do, so one run disturbed by the shared host neither ends nor makes the sweep.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -31,6 +33,7 @@ DURATION=10s
 SWEEP=250:16000
 SLO='p99<50ms'
 SWEEP_DURATION=4s
+SWEEP_RUNS=3
 ALPHA=1.0
 OBJECT=2258
 MEM=4M
@@ -45,7 +48,7 @@ usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 	cat <<EOF
 Defaults: --services "$SERVICES" --budget $BUDGET --rate $RATE --duration $DURATION
-  --sweep $SWEEP --slo '$SLO' (trials of $SWEEP_DURATION) --alpha $ALPHA --object $OBJECT
+  --sweep $SWEEP --slo '$SLO' (trials of $SWEEP_RUNS runs of $SWEEP_DURATION) --alpha $ALPHA --object $OBJECT
   --workers $WORKERS (denalid workers and nginx worker processes alike) --out $OUT
 EOF
 }
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
 	--duration) DURATION=$2; shift 2 ;;
 	--sweep) SWEEP=$2; shift 2 ;;
 	--slo) SLO=$2; shift 2 ;;
+	--sweep-runs) SWEEP_RUNS=$2; shift 2 ;;
 	--alpha) ALPHA=$2; shift 2 ;;
 	--object) OBJECT=$2; shift 2 ;;
 	--mem) MEM=$2; shift 2 ;;
@@ -91,7 +95,7 @@ SWAP=0
 echo "series: services '$SERVICES', budget $BUDGET ($([ $SWAP = 1 ] && echo "swap on" ||
 	{ [ $NO_SWAP = 1 ] && echo "--no-swap: no budget, every VM resident"; } ||
 	echo "swap NOT active: denalid serve has no --swap yet, the budget is not applied")),"
-echo "series: Zipf $ALPHA, $RATE req/s for $DURATION, sweep $SWEEP to $SLO, ${OBJECT}-byte object," \
+echo "series: Zipf $ALPHA, $RATE req/s for $DURATION, sweep $SWEEP to $SLO ($SWEEP_RUNS runs a rate), ${OBJECT}-byte object," \
 	"$WORKERS worker(s); load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 fleet_site "$FLEET_TMP/site" "$OBJECT"
 
@@ -114,7 +118,8 @@ printf '# services\tkind\trate\tthroughput\tp50_ms\tp99_ms\tp99_9_ms\tfailures\t
 	>"$OUT/series.tsv"
 
 LOAD=(-a "$ALPHA" -r "$RATE" -w 0 --timeout 5s --conns-per-target 8)
-SWEEPARGS=(-a "$ALPHA" --conns-per-target 8 --sweep "$SWEEP" --slo "$SLO" -d "$SWEEP_DURATION" -w 1s --timeout 5s -q)
+SWEEPARGS=(-a "$ALPHA" --conns-per-target 8 --sweep "$SWEEP" --slo "$SLO" --sweep-runs "$SWEEP_RUNS"
+	-d "$SWEEP_DURATION" -w 1s --timeout 5s -q)
 
 for n in $SERVICES; do
 	R=$OUT/runs/denali-$n
