@@ -7,8 +7,9 @@
  * VM sleeps while the host does the I/O, and DENALI_EV_BLK wakes it. While
  * the monitor says a host thread polls the ring (DENALI_RING_F_POLLED), a
  * waiter first spins on the used ring a while (4x its recent waits, 20-200 us):
- * the request is taken
- * and answered while the guest runs, with no exit at all.
+ * the request is taken and answered while the guest runs, with no exit at
+ * all. A request the poller has not taken within TAKE_NS ends the spin: the
+ * poller is off its CPU (a loaded host), and the idle's exit takes it.
  *
  * Zero-copy requests (dn_blk_submit_zc) post the caller's own buffer from
  * dn_blk_alloc(): its data is page-aligned (what an O_DIRECT disk needs) and
@@ -28,6 +29,8 @@
  * so that a poller kept off its CPU (a loaded host) costs little spin. */
 #define SPIN_MIN_NS 20000ull
 #define SPIN_MAX_NS 200000ull
+/* A running poller takes a request within a few us (one pass over its rings). */
+#define TAKE_NS 10000ull
 
 struct slot {
 	uint8_t *buf; /* header, then data */
@@ -38,6 +41,7 @@ struct slot {
 
 static struct slot slots[DN_BLK_QUEUE];
 static uint64_t spin_avg; /* ns: EWMA (1/8) of polled waits, 0 = none yet */
+static struct dn_blk_wait_stats wst;
 static struct ring_side ring;
 static unsigned in_flight;
 
@@ -85,23 +89,36 @@ static void reap(void)
 }
 
 /* Spins while the ring is polled until the monitor posts a completion (1) or
- * its bound passes or the poller stops (0: idle for it). */
+ * its bound passes or the poller stops (0: idle for it). A poller that takes
+ * nothing posted for TAKE_NS is not on a CPU (a loaded host: it waits for one,
+ * for milliseconds): idling now has the request taken at that exit. */
 static int spin_used(void)
 {
-	uint64_t bound = spin_avg ? 4 * spin_avg : SPIN_MAX_NS, t0 = 0;
+	uint64_t bound = spin_avg ? 4 * spin_avg : SPIN_MAX_NS, t0 = 0, t_cons = 0;
+	uint32_t cons = 0;
 
 	bound = bound < SPIN_MIN_NS ? SPIN_MIN_NS : bound > SPIN_MAX_NS ? SPIN_MAX_NS : bound;
 	while (__atomic_load_n(&ring.r->mon_flags, __ATOMIC_ACQUIRE) & DENALI_RING_F_POLLED) {
 		uint64_t now = dn_now_ns();
+		uint32_t c = __atomic_load_n(&ring.r->avail_cons, __ATOMIC_ACQUIRE);
 
 		if (!t0)
-			t0 = now;
+			t0 = t_cons = now, cons = c;
 		if (ring.used_cons != __atomic_load_n(&ring.r->used_prod, __ATOMIC_ACQUIRE)) {
 			spin_avg = spin_avg ? (7 * spin_avg + (now - t0)) / 8 : now - t0;
+			wst.spin_hits++;
 			return 1;
+		}
+		if (c != cons) {
+			cons = c;
+			t_cons = now;
+		} else if (c != ring.prod && now - t_cons >= TAKE_NS) {
+			wst.take_misses++;
+			return 0;
 		}
 		if (now - t0 >= bound) {
 			spin_avg += spin_avg / 8 + 1; /* slower than we thought: grow */
+			wst.spin_timeouts++;
 			return 0;
 		}
 		__builtin_ia32_pause();
@@ -113,8 +130,15 @@ static int spin_used(void)
  * are added to *other. */
 static void wait_used(uint64_t *other)
 {
-	if (!spin_used())
+	if (!spin_used()) {
+		wst.idles++;
 		*other |= dn_idle(DENALI_NO_DEADLINE) & ~DENALI_EV_BLK;
+	}
+}
+
+void dn_blk_get_wait_stats(struct dn_blk_wait_stats *out)
+{
+	*out = wst;
 }
 
 int dn_blk_submit(uint32_t op, uint64_t sector, void *buf, uint32_t nsectors)

@@ -118,6 +118,7 @@ static int bench(const char *mode, long qd, long n)
 	int seq = !strcmp(mode, "seqread"), res, free_top = 0;
 	int free_bufs[DN_BLK_QUEUE];
 	uint32_t ns = seq ? 2048 : 8;
+	struct dn_blk_wait_stats ws;
 
 	if (qd < 1 || qd > (long)DN_BLK_QUEUE || cap < 4096)
 		return 2;
@@ -157,10 +158,14 @@ static int bench(const char *mode, long qd, long n)
 		bytes += (uint64_t)ns * DENALI_BLK_SECTOR;
 	}
 	el = dn_now_ns() - t0;
-	printf("blkcheck: bench %s qd %ld ops %ld bytes %lu ns %lu iops %lu mbps %lu\n", mode, qd,
-	       done, (unsigned long)bytes, (unsigned long)el,
+	dn_blk_get_wait_stats(&ws);
+	printf("blkcheck: bench %s qd %ld ops %ld bytes %lu ns %lu iops %lu mbps %lu "
+	       "spin_hits %lu spin_timeouts %lu take_misses %lu idles %lu\n",
+	       mode, qd, done, (unsigned long)bytes, (unsigned long)el,
 	       (unsigned long)((uint64_t)done * 1000000000ull / el),
-	       (unsigned long)(bytes * 1000ull / el));
+	       (unsigned long)(bytes * 1000ull / el), (unsigned long)ws.spin_hits,
+	       (unsigned long)ws.spin_timeouts, (unsigned long)ws.take_misses,
+	       (unsigned long)ws.idles);
 	return 0;
 }
 

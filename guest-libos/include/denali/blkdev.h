@@ -42,6 +42,15 @@ int dn_blk_complete(int *res);
  * handed back (dn_events_defer). */
 int dn_blk_wait(int *res);
 
+/* How waits for completions went, since the start. */
+struct dn_blk_wait_stats {
+	uint64_t spin_hits;	/* answered while spinning: no exit */
+	uint64_t spin_timeouts; /* taken, not answered within the spin bound */
+	uint64_t take_misses;	/* the poller took nothing for a while: off its CPU */
+	uint64_t idles;		/* waits through an exit (dn_idle) */
+};
+void dn_blk_get_wait_stats(struct dn_blk_wait_stats *out);
+
 /*
  * Zero-copy asynchronous I/O: dn_blk_alloc() gives a buffer of nsectors
  * (at most DN_BLK_ZC_MAX; NULL if none), page-aligned, with room for the
