@@ -29,6 +29,7 @@
 #include "sched/worker.h"
 #include "vmm/guest_mem.h"
 #include "vmm/shell.h"
+#include "vmm/slab.h"
 #include "vmm/vm.h"
 
 #include <arpa/inet.h>
@@ -65,6 +66,19 @@ static int add_devices(struct fleet *f, struct vm *vm, const struct vm_spec *spe
 					  (spec->disk_direct ? BLK_F_DIRECT : 0),
 				      &spec->owner, err, errlen);
 	return 0;
+}
+
+/* Registry entries stay as long as their VM: packed apart from the heap (vmm/slab.h). */
+static struct slab fleet_vm_slab = SLAB_INIT(sizeof(struct fleet_vm));
+
+struct fleet_vm *fleet_vm_alloc(void)
+{
+	return slab_zalloc(&fleet_vm_slab);
+}
+
+void fleet_vm_free(struct fleet_vm *v)
+{
+	slab_free(&fleet_vm_slab, v);
 }
 
 int64_t fleet_real_ms(void)
@@ -239,11 +253,11 @@ static int start_in_slot(struct fleet *f, const struct vm_spec *spec, char *err,
 		snprintf(err, errlen, "a VM named %s exists already", spec->name);
 		return -EEXIST;
 	}
-	v = calloc(1, sizeof(*v));
+	v = fleet_vm_alloc();
 	rc = v ? admission_take(&f->adm, 1, cfg.mem_size, err, errlen) : -ENOMEM;
 	if (rc) {
 		pthread_mutex_unlock(&f->lock);
-		free(v);
+		fleet_vm_free(v);
 		return rc;
 	}
 	rc = vm_create_swapped(&cfg, &v->task.vm, err, errlen);
@@ -280,7 +294,7 @@ static int start_in_slot(struct fleet *f, const struct vm_spec *spec, char *err,
 		admission_vm_removed(&f->adm);
 	}
 	pthread_mutex_unlock(&f->lock);
-	free(v);
+	fleet_vm_free(v);
 	return rc;
 }
 
@@ -311,10 +325,10 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 			return rc;
 	}
 	argv = calloc((size_t)spec->argc + 2, sizeof(*argv));
-	v = calloc(1, sizeof(*v));
+	v = fleet_vm_alloc();
 	if (!argv || !v) {
 		free(argv);
-		free(v);
+		fleet_vm_free(v);
 		free(elf);
 		return -ENOMEM;
 	}
@@ -375,7 +389,7 @@ static int fleet_start(void *ctx, const struct vm_spec *spec, char *err, size_t 
 		}
 	}
 	pthread_mutex_unlock(&f->lock);
-	free(v);
+	fleet_vm_free(v);
 	free(argv);
 	free(elf);
 	return rc;
@@ -450,7 +464,7 @@ static int stop_vm(struct fleet *f, const char *name, bool wait, char *err, size
 		pthread_mutex_unlock(&f->lock);
 	}
 	vm_destroy(v->task.vm);
-	free(v);
+	fleet_vm_free(v);
 	return 0;
 }
 

@@ -92,6 +92,10 @@ void fleet_log_notify(void *arg);
  * wakes it. Any thread, with or without f->lock. */
 void fleet_log_queue(struct fleet *f, struct fleet_vm *v);
 
+/* A zeroed registry entry / back (fleet.c: a slab of them, vmm/slab.h). */
+struct fleet_vm *fleet_vm_alloc(void);
+void fleet_vm_free(struct fleet_vm *v);
+
 /* The log thread (fleet_log.c), started by fleet_open with the fleet. */
 void *fleet_logger_main(void *arg);
 

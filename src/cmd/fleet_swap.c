@@ -440,7 +440,7 @@ int fleet_swap_export(void *ctx, const char *name, const char *file, char *err, 
 int fleet_swap_import(void *ctx, const char *file, const char *name, char *err, size_t errlen)
 {
 	struct fleet *f = ctx;
-	struct fleet_vm *v = calloc(1, sizeof(*v));
+	struct fleet_vm *v = fleet_vm_alloc();
 	struct vm *vm = NULL;
 	char path[4200];
 	int rc;
@@ -450,7 +450,7 @@ int fleet_swap_import(void *ctx, const char *file, const char *name, char *err, 
 	rc = export_path(f, file, path, sizeof(path));
 	if (rc) {
 		snprintf(err, errlen, "%s/exports: %s", f->state_dir, strerror(-rc));
-		free(v);
+		fleet_vm_free(v);
 		return rc;
 	}
 	pthread_mutex_lock(&f->lock);
@@ -469,7 +469,7 @@ int fleet_swap_import(void *ctx, const char *file, const char *name, char *err, 
 		pthread_mutex_unlock(&f->lock);
 		if (vm)
 			vm_destroy(vm);
-		free(v);
+		fleet_vm_free(v);
 		return rc;
 	}
 	v->task.vm = vm;
@@ -486,7 +486,7 @@ int fleet_swap_import(void *ctx, const char *file, const char *name, char *err, 
 		admission_vm_removed(&f->adm);
 		pthread_mutex_unlock(&f->lock);
 		vm_destroy(vm);
-		free(v);
+		fleet_vm_free(v);
 		return rc;
 	}
 	fleet_link(f, v);

@@ -202,7 +202,7 @@ int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t 
 		rc = header_check(&h, (uint64_t)st.st_size, err, errlen);
 	if (rc)
 		goto out;
-	vm = calloc(1, sizeof(*vm));
+	vm = vm_alloc();
 	table = malloc((size_t)h.npages * 4 + 4);
 	blob = malloc(h.dev_len + 1);
 	if (!vm || !table || !blob || !(vm->state = malloc(sizeof(*vm->state))) ||
@@ -295,7 +295,7 @@ out:
 		guest_mem_free(mem, h.mem_size);
 	if (vm)
 		free(vm->state);
-	free(vm);
+	vm_free(vm);
 	free(table);
 	free(blob);
 	return rc;

@@ -16,6 +16,7 @@
 #include "../devices/net.h"
 #include "../vmm/guest_mem.h"
 #include "../vmm/shell.h"
+#include "../vmm/slab.h"
 #include "../vmm/vm.h"
 
 #include <errno.h>
@@ -56,6 +57,9 @@ struct swap_vm {
 	uint64_t in_t0; /* when its swap-in began */
 	struct swap_vm *held_next;
 };
+
+/* Kept as long as the VM, swapped or not: packed apart from the heap (slab.h). */
+static struct slab sv_slab = SLAB_INIT(sizeof(struct swap_vm));
 
 struct lat {
 	uint64_t v[SWAPPER_SAMPLES];
@@ -571,7 +575,7 @@ void swapper_attach(struct swapper *s, struct worker *w)
 
 int swapper_start(struct swapper *s, struct task *t, struct worker *w, char *err, size_t errlen)
 {
-	struct swap_vm *sv = calloc(1, sizeof(*sv));
+	struct swap_vm *sv = slab_zalloc(&sv_slab);
 	int rc;
 
 	if (!sv)
@@ -580,7 +584,7 @@ int swapper_start(struct swapper *s, struct task *t, struct worker *w, char *err
 	if (rc) {
 		snprintf(err, errlen, "no free swap slot (all %lu are taken)",
 			 (unsigned long)swap_slots(s->sw));
-		free(sv);
+		slab_free(&sv_slab, sv);
 		return rc;
 	}
 	sv->task = t;
@@ -598,7 +602,7 @@ int swapper_start(struct swapper *s, struct task *t, struct worker *w, char *err
 		pthread_mutex_unlock(&s->lock);
 		t->vm->owner = NULL;
 		swap_slot_free(s->sw, sv->slot);
-		free(sv);
+		slab_free(&sv_slab, sv);
 		return rc;
 	}
 	pump(s);
@@ -773,7 +777,7 @@ void swapper_done(struct swapper *s, struct task *t)
 	pthread_mutex_unlock(&s->lock);
 	if (!slot_later)
 		swap_slot_free(s->sw, sv->slot);
-	free(sv);
+	slab_free(&sv_slab, sv);
 }
 
 /* The operator's names: an admission of a VM with an image is a swap-in;
@@ -901,7 +905,7 @@ void swapper_settle(struct swapper *s, unsigned timeout_ms)
 int swapper_adopt(struct swapper *s, struct task *t, struct worker *w,
 		  const struct swap_record *rec, char *err, size_t errlen)
 {
-	struct swap_vm *sv = calloc(1, sizeof(*sv));
+	struct swap_vm *sv = slab_zalloc(&sv_slab);
 	uint64_t deadline = 0, bytes;
 	int rc;
 
@@ -910,7 +914,7 @@ int swapper_adopt(struct swapper *s, struct task *t, struct worker *w,
 	rc = vm_swap_peek(t->vm, s->sw, rec, &deadline, err, errlen);
 	if (rc) {
 		swap_slot_free(s->sw, rec->slot);
-		free(sv);
+		slab_free(&sv_slab, sv);
 		return rc;
 	}
 	vm_swap_release(t->vm);
@@ -935,7 +939,7 @@ int swapper_adopt(struct swapper *s, struct task *t, struct worker *w,
 		t->vm->owner = NULL;
 		t->swapped = 0;
 		swap_slot_free(s->sw, rec->slot);
-		free(sv);
+		slab_free(&sv_slab, sv);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}

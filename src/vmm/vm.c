@@ -7,6 +7,7 @@
 #include "gpa.h"
 #include "guest_mem.h"
 #include "shell.h"
+#include "slab.h"
 #include "x86.h"
 
 #include <errno.h>
@@ -24,6 +25,19 @@ uint64_t vm_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Every struct vm, packed apart from the heap (slab.h): a swapped VM keeps it. */
+static struct slab vm_slab = SLAB_INIT(sizeof(struct vm));
+
+struct vm *vm_alloc(void)
+{
+	return slab_zalloc(&vm_slab);
+}
+
+void vm_free(struct vm *vm)
+{
+	slab_free(&vm_slab, vm);
 }
 
 const char *vm_status_name(enum vm_status s)
@@ -100,12 +114,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	rc = elf_check(cfg->elf, cfg->elf_size, cfg->mem_size, &entry, err, errlen);
 	if (rc)
 		return rc;
-	vm = calloc(1, sizeof(*vm));
+	vm = vm_alloc();
 	if (!vm)
 		return -ENOMEM;
 	vm->state = malloc(sizeof(*vm->state));
 	if (!vm->state) {
-		free(vm);
+		vm_free(vm);
 		return -ENOMEM;
 	}
 	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
@@ -162,7 +176,7 @@ int vm_create_swapped(const struct vm_config *cfg, struct vm **out, char *err, s
 		snprintf(err, errlen, "VM name must be 1..%zu characters", sizeof(vm->name) - 1);
 		return -EINVAL;
 	}
-	vm = calloc(1, sizeof(*vm));
+	vm = vm_alloc();
 	if (!vm)
 		return -ENOMEM;
 	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
@@ -190,7 +204,7 @@ void vm_destroy(struct vm *vm)
 			vm->dev[i]->ops->free(vm->dev[i]);
 	console_free(&vm->console);
 	free(vm->state);
-	free(vm);
+	vm_free(vm);
 }
 
 void vm_set_net(struct vm *vm, const uint8_t mac[6], uint32_t addr, uint32_t mask, uint32_t gw)

@@ -117,6 +117,11 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
  * in the slot). */
 int vm_create_swapped(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
 
+/* A zeroed struct vm from the VMs' slab (slab.h), and back: for code that builds a VM
+ * itself (vm_import); vm_destroy() frees with vm_free(). */
+struct vm *vm_alloc(void);
+void vm_free(struct vm *vm);
+
 /* Releases memory and state; the VM must not be bound. */
 void vm_destroy(struct vm *vm);
 
