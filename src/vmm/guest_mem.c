@@ -44,6 +44,8 @@ struct chunk {
 	uint8_t *base;
 	unsigned cls, nused;		 /* nused counts the recent ones too */
 	uint64_t used[ARENA_SLOTS / 64]; /* one bit per region: taken */
+	uint64_t
+	    tables[ARENA_SLOTS / 64]; /* handed out since guest_mem_trim(): may have page tables */
 };
 
 static struct {
@@ -150,6 +152,7 @@ static uint8_t *arena_take(int c)
 		for (unsigned s = 0; s < chunk_slots(ch); s++) {
 			if (!(ch->used[s / 64] >> (s % 64) & 1)) {
 				ch->used[s / 64] |= 1ull << (s % 64);
+				ch->tables[s / 64] |= 1ull << (s % 64);
 				ch->nused++;
 				return ch->base + ((uint64_t)s << (ARENA_MIN_SHIFT + c));
 			}
@@ -173,6 +176,7 @@ static uint8_t *arena_take(int c)
 	ch->base = p;
 	ch->cls = (unsigned)c;
 	ch->used[0] = 1;
+	ch->tables[0] = 1;
 	ch->nused = 1;
 	return ch->base;
 }
@@ -385,6 +389,67 @@ unsigned guest_mem_flush(void)
 		pthread_mutex_unlock(&cache.lock);
 	}
 	return calls;
+}
+
+/* Regions trimmed per call at most (their runs are collected under the lock). */
+#define TRIM_RUNS 256
+
+size_t guest_mem_trim(void)
+{
+	struct {
+		struct chunk *ch; /* looked up again after the lock was let go */
+		uint8_t *base;
+		unsigned s, n;
+		uint64_t stride;
+	} run[TRIM_RUNS];
+	unsigned nrun = 0;
+	size_t regions = 0;
+
+	/* Taken for the trim (used bits set) so that no one is handed out meanwhile; the
+	 * madvise() calls are made without the lock, one per run of free regions. */
+	pthread_mutex_lock(&cache.lock);
+	for (unsigned i = 0; i < cache.nchunks && nrun < TRIM_RUNS; i++) {
+		struct chunk *ch = &cache.chunks[i];
+		unsigned slots = chunk_slots(ch);
+
+		for (unsigned s = 0; s < slots && nrun < TRIM_RUNS; s++) {
+			uint64_t bit = 1ull << (s % 64);
+
+			if (!(ch->tables[s / 64] & bit) || (ch->used[s / 64] & bit))
+				continue;
+			ch->tables[s / 64] &= ~bit;
+			ch->used[s / 64] |= bit;
+			ch->nused++;
+			if (nrun && run[nrun - 1].ch == ch &&
+			    run[nrun - 1].s + run[nrun - 1].n == s) {
+				run[nrun - 1].n++;
+			} else {
+				run[nrun].ch = ch;
+				run[nrun].base = ch->base;
+				run[nrun].s = s;
+				run[nrun].n = 1;
+				run[nrun].stride = 1ull << (ARENA_MIN_SHIFT + ch->cls);
+				nrun++;
+			}
+			regions++;
+		}
+	}
+	pthread_mutex_unlock(&cache.lock);
+	for (unsigned r = 0; r < nrun; r++) /* free of pages already: only the tables go */
+		madvise(run[r].base + run[r].s * run[r].stride, run[r].n * run[r].stride,
+			MADV_DONTNEED);
+	pthread_mutex_lock(&cache.lock);
+	for (unsigned r = 0; r < nrun; r++) {
+		/* The chunk is in use (taken by us), so drain did not unmap it, but it may have
+		 * moved its descriptor. */
+		struct chunk *ch = chunk_of(run[r].base);
+
+		for (unsigned s = run[r].s; s < run[r].s + run[r].n; s++)
+			ch->used[s / 64] &= ~(1ull << (s % 64));
+		ch->nused -= run[r].n;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	return regions;
 }
 
 void guest_mem_drain(void)

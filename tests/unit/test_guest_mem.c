@@ -249,6 +249,62 @@ static void test_free_later(void **state)
 	assert_int_equal(guest_mem_flush(), 0);
 }
 
+/* The process's page-table kB (VmPTE). */
+static long vm_pte_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPTE: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+#define TRIM_REGIONS 80
+
+/* guest_mem_trim gives back the page tables of free regions only: regions in use keep
+ * their data, trimmed ones come back zeroed, and a second trim finds nothing new. */
+static void test_trim(void **state)
+{
+	static uint8_t *r[TRIM_REGIONS];
+	uint8_t *again;
+	long pte0, pte1;
+	size_t n;
+
+	(void)state;
+	guest_mem_set_shared(1);
+	guest_mem_drain();
+	for (int i = 0; i < TRIM_REGIONS; i++) {
+		assert_int_equal(guest_mem_alloc(SIZE, &r[i]), 0);
+		memset(r[i], 0x30 + i % 64, SIZE);
+	}
+	/* The first 64 released wait in the recent list (not trimmed: kept for a shell's
+	 * memory slot), the next ones are free in their chunk. */
+	for (int i = 0; i < TRIM_REGIONS - 4; i++)
+		guest_mem_free(r[i], SIZE);
+	pte0 = vm_pte_kib();
+	n = guest_mem_trim();
+	pte1 = vm_pte_kib();
+	assert_true(n >= TRIM_REGIONS - 4 - 64);
+	assert_true(pte1 <= pte0);
+	printf("trim: %zu regions, VmPTE %ld -> %ld kB\n", n, pte0, pte1);
+	assert_int_equal(guest_mem_trim(), 0); /* nothing was handed out since */
+	for (int i = TRIM_REGIONS - 4; i < TRIM_REGIONS; i++)
+		expect_bytes(r[i], SIZE, (uint8_t)(0x30 + i % 64), "a region in use across a trim");
+	for (int i = 0; i < TRIM_REGIONS - 4; i++) {
+		assert_int_equal(guest_mem_alloc(SIZE, &again), 0);
+		expect_bytes(again, SIZE, 0, "a region handed out after a trim");
+		r[i] = again;
+	}
+	for (int i = 0; i < TRIM_REGIONS; i++)
+		guest_mem_free(r[i], SIZE);
+	guest_mem_drain();
+}
+
 /* meminfo text in a temporary file; what guest_mem_shared_for decides of it. */
 static int decide(const char *text)
 {
@@ -285,6 +341,7 @@ int main(void)
 	    cmocka_unit_test(test_free_releases_and_zeroes),
 	    cmocka_unit_test(test_arena),
 	    cmocka_unit_test(test_free_later),
+	    cmocka_unit_test(test_trim),
 	    cmocka_unit_test(test_backing_follows_host_swap),
 	};
 
