@@ -96,6 +96,10 @@ void fleet_log_queue(struct fleet *f, struct fleet_vm *v);
 struct fleet_vm *fleet_vm_alloc(void);
 void fleet_vm_free(struct fleet_vm *v);
 
+/* Free heap and the guest arena's idle page tables given back, at most every 10 s
+ * (fleet_trim.c). The log thread, without f->lock. */
+void fleet_trim_tick(struct fleet *f);
+
 /* The log thread (fleet_log.c), started by fleet_open with the fleet. */
 void *fleet_logger_main(void *arg);
 

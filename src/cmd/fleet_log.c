@@ -98,6 +98,7 @@ void *fleet_logger_main(void *arg)
 			pthread_cond_broadcast(&f->done_cond);
 		more = nl == LOG_LINES || rest;
 		pthread_mutex_unlock(&f->lock);
+		fleet_trim_tick(f);
 		for (unsigned i = 0; i < nl; i++)
 			log_info("%s", lines[i]);
 		/* done is set under f->lock, before the pin: read with it, it stays true. */
