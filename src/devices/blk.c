@@ -14,6 +14,14 @@
  * goes through it, bypassing the page cache; any other request (and the
  * rest of a short transfer) goes through the buffered one, so a guest that
  * does not align still works. Both see the same file.
+ *
+ * A swapped-out VM holds no descriptor of its disk: park() closes them
+ * (no request is in flight then: a VM with one is not swapped out) and
+ * reopen() opens the path again before the swap-in, off the workers (their
+ * seccomp filter refuses every open). The file must be the one first
+ * opened (same device, inode and birth time): a file put at its path
+ * meanwhile, or one that shrank below the disk's size, is refused, the
+ * swap-in fails and the VM is killed with that reason.
  */
 #include "blk.h"
 
@@ -69,7 +77,12 @@ struct blk_stats {
  */
 struct blk_dev {
 	struct device dev;
-	int fd, ro;
+	int fd, ro; /* fd -1 while parked (swapped out) */
+	int direct;
+	char *path; /* for reopen(); NULL: never parked (no path to open again) */
+	uint64_t st_dev, st_ino, btime_ns; /* what the path must name at reopen() */
+	int parked;
+	int reopen_err;	    /* of the last reopen(), what unpark() answers */
 	int dfd;	    /* O_DIRECT descriptor of a direct disk, or -1 */
 	uint32_t dio_align; /* of memory, offset and length, for dfd */
 	uint64_t sectors;
@@ -568,12 +581,110 @@ static void op_free(struct device *d)
 	struct blk_dev *b = (struct blk_dev *)d;
 
 	op_quiesce(d);
-	close(b->fd);
+	if (b->fd >= 0)
+		close(b->fd);
 	if (b->dfd >= 0)
 		close(b->dfd);
 	pthread_cond_destroy(&b->polled_done);
 	pthread_mutex_destroy(&b->lock);
+	free(b->path);
 	free(b);
+}
+
+static int open_direct(int fd, int ro, uint32_t *align);
+
+/* The identity a disk's path must keep: device, inode, birth time (0 where the file
+ * system keeps none). 0 or -errno. */
+static int file_id(int fd, uint64_t *dev, uint64_t *ino, uint64_t *btime_ns)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME, &sx) < 0)
+		return -errno;
+	*dev = ((uint64_t)sx.stx_dev_major << 32) | sx.stx_dev_minor;
+	*ino = sx.stx_ino;
+	*btime_ns = (sx.stx_mask & STATX_BTIME)
+			? (uint64_t)sx.stx_btime.tv_sec * 1000000000ull + sx.stx_btime.tv_nsec
+			: 0;
+	return 0;
+}
+
+/* Swapped out (on the worker): no request is in flight, the descriptors go. */
+static void op_park(struct device *d)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+
+	if (!b->path || b->parked)
+		return;
+	pthread_mutex_lock(&b->lock);
+	if (b->inflight) { /* cannot be (swap-out refuses it): keep the files */
+		pthread_mutex_unlock(&b->lock);
+		return;
+	}
+	close(b->fd);
+	if (b->dfd >= 0)
+		close(b->dfd);
+	b->fd = b->dfd = -1;
+	b->parked = 1;
+	b->reopen_err = -EBADF; /* until reopen() */
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Off the workers, before the swap-in: the same file again, or an error for unpark(). */
+static int op_reopen(struct device *d)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+	uint64_t dev, ino, bt;
+	uint32_t align = 0;
+	struct stat st;
+	char err[64];
+	int fd, dfd = -1, rc;
+
+	if (!b->parked || b->fd >= 0)
+		return 0;
+	fd = blk_dev_open(b->path, b->ro, err, sizeof(err));
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	rc = file_id(fd, &dev, &ino, &bt);
+	if (!rc && (dev != b->st_dev || ino != b->st_ino || bt != b->btime_ns))
+		rc = -ESTALE; /* another file at the path */
+	if (!rc && (fstat(fd, &st) < 0 || (uint64_t)st.st_size / DENALI_BLK_SECTOR < b->sectors))
+		rc = -ESTALE; /* shrank: requests checked against the old size would fail */
+	if (!rc && b->direct) {
+		dfd = open_direct(fd, b->ro, &align);
+		if (dfd < 0)
+			rc = dfd;
+		else if (align != b->dio_align)
+			rc = -ESTALE;
+	}
+	if (rc) {
+		close(fd);
+		if (dfd >= 0)
+			close(dfd);
+		goto out;
+	}
+	pthread_mutex_lock(&b->lock);
+	b->fd = fd;
+	b->dfd = dfd;
+	pthread_mutex_unlock(&b->lock);
+out:
+	b->reopen_err = rc;
+	return rc;
+}
+
+/* On the worker, before it runs again: its files are back, or the swap-in fails. */
+static int op_unpark(struct device *d)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+
+	if (!b->parked)
+		return 0;
+	if (b->fd < 0)
+		return b->reopen_err ? b->reopen_err : -EBADF;
+	b->parked = 0;
+	return 0;
 }
 
 static const struct device_ops blk_ops = {
@@ -583,6 +694,9 @@ static const struct device_ops blk_ops = {
     .fill = op_fill,
     .drain = op_drain,
     .quiesce = op_quiesce,
+    .park = op_park,
+    .reopen = op_reopen,
+    .unpark = op_unpark,
     .detach = op_detach,
     .save = op_save,
     .restore = op_restore,
@@ -676,7 +790,12 @@ int blk_dev_create_fd(int fd, const char *path, int flags, struct device **out, 
 	b->dfd = dfd;
 	b->dio_align = align;
 	b->ro = ro;
+	b->direct = dfd >= 0;
 	b->sectors = (uint64_t)st.st_size / DENALI_BLK_SECTOR;
+	/* Without its path or identity it keeps its files while swapped (a disk that
+	 * cannot be opened again must not be let go of). */
+	if (path && file_id(fd, &b->st_dev, &b->st_ino, &b->btime_ns) == 0)
+		b->path = strdup(path);
 	*out = &b->dev;
 	return 0;
 }

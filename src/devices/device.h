@@ -104,6 +104,11 @@ struct device_ops {
 	 * runs again; 0 or -errno (the swap-in fails, the VM is killed). */
 	void (*park)(struct device *d);
 	int (*unpark)(struct device *d);
+	/* Swapped out, before the swap-in is handed to the worker: takes back
+	 * what park() let go of that only a thread allowed to open files can
+	 * (a disk's file: a worker's seccomp filter refuses open). Not on a
+	 * worker. 0 or -errno; unpark() then answers that error. */
+	int (*reopen)(struct device *d);
 	/* The VM leaves its worker for good: no wake-up after this returns. */
 	void (*detach)(struct device *d);
 	/* Device state for a snapshot: bytes written into buf (at most cap). */

@@ -56,6 +56,11 @@ struct swap_vm {
 	uint8_t held, held_ready;
 	uint64_t in_t0; /* when its swap-in began */
 	struct swap_vm *held_next;
+	/* A VM whose devices reopen files before a swap-in (a disk): queued for the
+	 * deadline thread (opening 1), being reopened there (2); gone: it ended
+	 * meanwhile, nothing is sent. All under s->lock. */
+	struct swap_vm *open_next;
+	uint8_t opening, open_gone;
 };
 
 /* Kept as long as the VM, swapped or not: packed apart from the heap (slab.h). */
@@ -78,6 +83,7 @@ struct swapper {
 	uint64_t overrun_evictions; /* of which swapped out at once to keep the budget */
 	pthread_t thread;
 	int quit;
+	struct swap_vm *open_head, **open_tail; /* swap-ins waiting for their files (pump) */
 	struct lat lat_in, lat_out;
 	uint64_t frames_queued, frames_dropped; /* for VMs while they were out */
 	struct swap_log *log;			/* NULL = none */
@@ -174,6 +180,13 @@ static void pump(struct swapper *s)
 				vm_kill(sv->task->vm, "cannot add to a worker");
 				gk_remove(&s->gk, a.vm);
 			}
+		} else if (vm_devices_reopen_wanted(sv->task->vm)) {
+			/* Its disk was closed at swap-out: the deadline thread opens it
+			 * again (a worker may not) and then sends the swap-in. */
+			sv->opening = 1;
+			sv->open_next = NULL;
+			*s->open_tail = sv;
+			s->open_tail = &sv->open_next;
 		} else if (worker_send(sv->w, WCMD_SWAP_IN, sv->task)) {
 			gk_admitted(&s->gk, a.vm, -ENOMEM);
 		}
@@ -437,6 +450,33 @@ int swapper_idle(struct swapper *s, struct task *t)
 	return 0;
 }
 
+/* The deadline thread, s->lock held (let go meanwhile): the queued swap-ins get
+ * their devices' files again and are handed to their workers. A file that
+ * cannot be had makes the swap-in fail there (unpark), which kills the VM. */
+static void reopen_queued(struct swapper *s)
+{
+	struct swap_vm *sv;
+
+	while ((sv = s->open_head)) {
+		s->open_head = sv->open_next;
+		if (!s->open_head)
+			s->open_tail = &s->open_head;
+		sv->open_next = NULL;
+		sv->opening = 2;
+		pthread_mutex_unlock(&s->lock);
+		/* An error: the worker's unpark() answers it and the swap-in fails there. */
+		(void)vm_reopen_devices(sv->task->vm);
+		pthread_mutex_lock(&s->lock);
+		sv->opening = 0;
+		if (sv->open_gone) { /* swapper_done waits for this: it frees sv */
+			pthread_cond_broadcast(&s->changed);
+			continue;
+		}
+		if (worker_send(sv->w, WCMD_SWAP_IN, sv->task))
+			gk_admitted(&s->gk, &sv->gk, -ENOMEM);
+	}
+}
+
 static void *deadline_main(void *arg)
 {
 	struct swapper *s = arg;
@@ -448,6 +488,10 @@ static void *deadline_main(void *arg)
 		if (!s->closing)
 			gk_expire(&s->gk, vm_now_ns());
 		pump(s);
+		if (s->open_head) {
+			reopen_queued(s);
+			continue;
+		}
 		next = gk_next_deadline(&s->gk);
 		age = guest_mem_later_age_ns();
 		if (age >= RELEASE_LATER_NS) {
@@ -508,6 +552,7 @@ int swapper_open(const struct swapper_config *cfg, struct swapper **out, char *e
 	if (rc)
 		goto out_swap;
 	s->every_idle = cfg->evict_every_idle;
+	s->open_tail = &s->open_head;
 	s->boot_charge = cfg->boot_charge ? cfg->boot_charge : 1u << 20;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -760,6 +805,19 @@ void swapper_done(struct swapper *s, struct task *t)
 	if (!__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE) && !s->commit)
 		log_append(s, SWAP_LOG_GONE, t->vm, NULL);
 	pthread_mutex_lock(&s->lock);
+	if (sv->opening == 1) { /* queued for its files: taken off */
+		struct swap_vm **pp = &s->open_head;
+
+		while (*pp != sv)
+			pp = &(*pp)->open_next;
+		*pp = sv->open_next;
+		if (!*pp)
+			s->open_tail = pp;
+		sv->opening = 0;
+	}
+	sv->open_gone = 1;
+	while (sv->opening == 2) /* the deadline thread is opening them: its VM stays */
+		pthread_cond_wait(&s->changed, &s->lock);
 	/* Group commit: a VM the log names gets its GONE record queued, and its
 	 * slot is reused only once that is committed. */
 	if (!s->closing && s->commit && sv->logged)

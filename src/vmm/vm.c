@@ -285,6 +285,27 @@ int vm_unpark_devices(struct vm *vm)
 	return 0;
 }
 
+int vm_devices_reopen_wanted(const struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndev; i++)
+		if (vm->dev[i]->ops->reopen)
+			return 1;
+	return 0;
+}
+
+int vm_reopen_devices(struct vm *vm)
+{
+	int first = 0;
+
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		int rc = vm->dev[i]->ops->reopen ? vm->dev[i]->ops->reopen(vm->dev[i]) : 0;
+
+		if (rc && !first)
+			first = rc;
+	}
+	return first;
+}
+
 void vm_detach_devices(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->ndev; i++)

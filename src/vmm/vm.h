@@ -166,6 +166,11 @@ void vm_detach_devices(struct vm *vm);
 void vm_park_devices(struct vm *vm);
 int vm_unpark_devices(struct vm *vm);
 
+/* Whether a device of vm has a reopen() (device.h); each one's reopen(), off the
+ * workers, before its swap-in: 0 or the first error (unpark() answers it too). */
+int vm_devices_reopen_wanted(const struct vm *vm);
+int vm_reopen_devices(struct vm *vm);
+
 /* KICK: every device serving a ring in mask pushes out now. Returns
  * EXIT_CONTINUE-compatible -1, or VM_STOP_KILLED after a device fault. */
 int vm_kick_devices(struct vm *vm, uint32_t mask);

@@ -57,6 +57,14 @@ expect_status "swap out h0" 0 $?
 expect_in "swap out" "$TMP/swapout.txt" "swapped out h0"
 "$CTL" $S list >"$TMP/list1.txt"
 expect_in list-state "$TMP/list1.txt" "swapped"
+# A swapped VM holds no descriptor of its disk (it is opened again at its swap-in): the
+# daemon's descriptors of site.img are at most one per VM in memory (nothing runs now).
+"$CTL" $S list --json >"$TMP/lfd.json"
+inmem=$(json "$TMP/lfd.json" "sum(1 for v in d if v['residency'] != 'swapped')")
+diskfds=$(find "/proc/$DPID/fd" -lname "*site.img" 2>/dev/null | wc -l)
+CHECKS=$((CHECKS + 1))
+[ "$diskfds" -le "$inmem" ] ||
+	fail "$diskfds descriptors of the disk for $inmem VMs in memory (swapped VMs keep theirs)"
 for i in $(seq 0 $((N - 1))); do
 	h=$(get "${ADDR[$i]}" /hits)
 	CHECKS=$((CHECKS + 1))
@@ -128,4 +136,23 @@ done
 "$CTL" $S stats --json >"$TMP/s3.json"
 CHECKS=$((CHECKS + 1))
 [ "$(json "$TMP/s3.json" "d['swap']['checksum_failures']")" -ge 1 ] || fail "checksum failure not counted"
+
+# Hostile: the file at a swapped VM's disk path is replaced (same bytes, another inode)
+# while it is out. Its swap-in opens the path again and refuses the other file: it is
+# killed with the reason and never runs on a disk it was not given. Last: every VM out
+# now would meet the same file.
+"$CTL" $S swap in h5 >/dev/null 2>&1
+"$CTL" $S swap out h5 >"$TMP/out5.txt" 2>&1 || fail "swap out h5: $(cat "$TMP/out5.txt")"
+cp "$TMP/site.img" "$TMP/site.new" && mv "$TMP/site.new" "$TMP/site.img"
+h5=$(in_ns curl -s -m 5 "http://${ADDR[5]}/hits" 2>/dev/null)
+CHECKS=$((CHECKS + 1))
+[ -z "$h5" ] || fail "h5 answered '$h5' with another file at its disk's path"
+for _ in $(seq 50); do
+	"$CTL" $S list | grep -q "^h5 .*killed" && break
+	sleep 0.1
+done
+"$CTL" $S list >"$TMP/list5.txt"
+CHECKS=$((CHECKS + 1))
+grep "^h5 " "$TMP/list5.txt" | grep -q "killed.*its devices" ||
+	fail "h5: not killed for its disk: $(grep '^h5 ' "$TMP/list5.txt")"
 finish

@@ -290,6 +290,105 @@ static void test_readonly_refuses_write_and_flush(void **state)
 		assert_int_equal(data(f)[i], pattern(3 * DENALI_BLK_SECTOR + i));
 }
 
+/* Descriptors of this process naming path. */
+static int fds_of(const char *path)
+{
+	char link[96], target[256];
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		n += !strcmp(target, path);
+	}
+	return n;
+}
+
+/* A read of sector 3 answered at used slot at, with the disk's bytes. */
+static void read_works(struct fixture *f, uint32_t at, uint16_t id)
+{
+	struct dev_io *io;
+	int res;
+
+	post(f, DENALI_BLK_READ, 3, id);
+	io = next_io(f, &res);
+	io->done(io, res);
+	assert_used(f, at, id, DENALI_BLK_S_OK);
+	for (unsigned i = 0; i < DATA_LEN; i++)
+		assert_int_equal(data(f)[i], pattern(3 * DENALI_BLK_SECTOR + i));
+}
+
+/* Swapped out, a disk holds no descriptor; reopen() gets the same file back and
+ * unpark() lets it run; without reopen() unpark() refuses. */
+static void test_park_closes_reopen_restores(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(fds_of(f->path), 2); /* the test's and the device's */
+	read_works(f, 0, 30);
+	f->d->ops->quiesce(f->d);
+	f->d->ops->park(f->d);
+	assert_int_equal(fds_of(f->path), 1);
+	assert_int_equal(f->d->ops->unpark(f->d), -EBADF); /* not reopened: it must not run */
+	assert_int_equal(f->d->ops->reopen(f->d), 0);
+	assert_int_equal(fds_of(f->path), 2);
+	assert_int_equal(f->d->ops->unpark(f->d), 0);
+	read_works(f, 1, 31);
+	/* Twice in a row, and reopen() of a disk that is not parked is nothing. */
+	assert_int_equal(f->d->ops->reopen(f->d), 0);
+	assert_int_equal(fds_of(f->path), 2);
+	f->d->ops->park(f->d);
+	assert_int_equal(f->d->ops->reopen(f->d), 0);
+	assert_int_equal(f->d->ops->unpark(f->d), 0);
+	read_works(f, 2, 32);
+	/* Freed while parked: nothing to close twice. */
+	f->d->ops->park(f->d);
+	assert_int_equal(fds_of(f->path), 1);
+}
+
+/* Hostile: what is at the path when the VM comes back is not its disk. */
+static void test_reopen_refuses_another_file(void **state)
+{
+	struct fixture *f = *state;
+	char other[80];
+	int fd;
+
+	/* Replaced by a file with the same bytes (another inode). */
+	f->d->ops->park(f->d);
+	snprintf(other, sizeof(other), "%s.new", f->path);
+	fd = open(other, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, DISK_SIZE), 0);
+	close(fd);
+	assert_int_equal(rename(other, f->path), 0);
+	assert_int_equal(f->d->ops->reopen(f->d), -ESTALE);
+	assert_int_equal(f->d->ops->unpark(f->d), -ESTALE);
+	assert_int_equal(fds_of(f->path), 0);
+	/* Gone. */
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(f->d->ops->reopen(f->d), -ENOENT);
+	assert_int_equal(f->d->ops->unpark(f->d), -ENOENT);
+}
+
+/* The same file, shrunk below the disk's size while out: refused too. */
+static void test_reopen_refuses_a_shrunk_file(void **state)
+{
+	struct fixture *f = *state;
+
+	f->d->ops->park(f->d);
+	assert_int_equal(ftruncate(f->fd, DISK_SIZE / 2), 0);
+	assert_int_equal(f->d->ops->reopen(f->d), -ESTALE);
+	assert_int_equal(f->d->ops->unpark(f->d), -ESTALE);
+	assert_int_equal(ftruncate(f->fd, DISK_SIZE), 0); /* back: then it is its disk */
+	assert_int_equal(f->d->ops->reopen(f->d), 0);
+	assert_int_equal(f->d->ops->unpark(f->d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +398,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_error_is_a_status, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_endless_again_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_refuses_write_and_flush, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_park_closes_reopen_restores, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_refuses_another_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_refuses_a_shrunk_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
