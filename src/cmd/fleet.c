@@ -273,8 +273,9 @@ static int start_in_slot(struct fleet *f, const struct vm_spec *spec, char *err,
 			a = htonl(a);
 			inet_ntop(AF_INET, &a, v->ipv4, sizeof(v->ipv4));
 		}
+		v->fleet = f; /* the notify hook's way back to its registry */
 		if (f->state_dir)
-			console_log_enable(&v->task.vm->console, f->log_max, fleet_log_notify, f);
+			console_log_enable(&v->task.vm->console, f->log_max, fleet_log_notify, v);
 		sched_entity_init(&v->task.se, &v->task);
 		v->task.w = &f->workers[f->next_worker++ % f->nworkers];
 		rc = fleet_swap_add(f, v, why, sizeof(why));
