@@ -20,6 +20,10 @@ FLEET_TMP=
 FLEET_DPID=
 FLEET_NGINX_PID=
 FLEET_SAMPLER_PID=
+# FLEET_NICE N (e.g. -10): the daemon, the nginx peer and denali-load all run at nice N (each
+# started under nice(1); threads inherit it), so on a machine shared with other work both
+# servers and the client get the same head start over it. Unset: no nice at all.
+FLEET_NICE=${FLEET_NICE:-}
 
 fleet_log() { echo "${FLEET_NAME:-fleet}: $*" >&2; }
 
@@ -49,6 +53,20 @@ fleet_swap_supported() {
 }
 
 fleet_ns() { ip netns exec "$FLEET_NS" "$@"; }
+
+# fleet_nice_ns CMD...: CMD in the namespace at FLEET_NICE, in the foreground. Not for a
+# background job whose pid is wanted: `fleet_nice_ns ... &` forks a subshell and $! is its pid,
+# not CMD's; those use FLEET_NICE_ARGV (below) on an `ip netns exec` line of their own.
+fleet_nice_ns() { ip netns exec "$FLEET_NS" "${FLEET_NICE_ARGV[@]}" "$@"; }
+
+# fleet_nice_argv: FLEET_NICE_ARGV = (nice -n N) when FLEET_NICE is set, else empty; called
+# when this file is sourced, and by whatever sets FLEET_NICE after that (series.sh --nice).
+fleet_nice_argv() {
+	FLEET_NICE_ARGV=()
+	[ -z "$FLEET_NICE" ] || FLEET_NICE_ARGV=(nice -n "$FLEET_NICE")
+}
+FLEET_NICE_ARGV=()
+fleet_nice_argv
 
 # fleet_init: a temp dir and the namespace (name and tap unique to this shell's pid).
 fleet_init() {
@@ -92,8 +110,8 @@ fleet_ctl() { "$FLEET_BIN/denalictl" --socket "$FLEET_TMP/d.sock" "$@"; }
 # (memory budget, swap, workers); waits until it answers (30 s at most).
 fleet_daemon_start() {
 	mkdir -p "$FLEET_TMP/state"
-	# ip netns exec execs denalid itself, so $! is the daemon's pid.
-	ip netns exec "$FLEET_NS" "$FLEET_BIN/denalid" serve --socket "$FLEET_TMP/d.sock" \
+	# ip netns exec (and nice) exec denalid itself, so $! is the daemon's pid.
+	ip netns exec "$FLEET_NS" "${FLEET_NICE_ARGV[@]}" "$FLEET_BIN/denalid" serve --socket "$FLEET_TMP/d.sock" \
 		--state-dir "$FLEET_TMP/state" --net "$FLEET_PREFIX" --tap "$FLEET_TAP" "$@" \
 		>>"$FLEET_TMP/denalid.log" 2>&1 &
 	FLEET_DPID=$!
@@ -222,7 +240,10 @@ fleet_wait_listening() {
 }
 
 # fleet_load ARGS...: denali-load over the fleet's targets, from inside the namespace.
-fleet_load() { fleet_ns "$FLEET_BIN/denali-load" -T "$FLEET_TMP/targets" "$@"; }
+fleet_load() { fleet_nice_ns "$FLEET_BIN/denali-load" -T "$FLEET_TMP/targets" "$@"; }
+
+# fleet_load_peer ARGS...: denali-load over the nginx peer's targets.
+fleet_load_peer() { fleet_nice_ns "$FLEET_BIN/denali-load" -T "$FLEET_TMP/peer-targets" "$@"; }
 
 # fleet_stats FILE: the daemon's `stats --json` into FILE.
 fleet_stats() { fleet_ctl stats --json >"$1"; }
@@ -338,7 +359,7 @@ fleet_nginx_start() {
 		echo "}"
 	} >"$d/nginx.conf"
 	chmod -R a+rX "$d/www"
-	fleet_ns nginx -c "$d/nginx.conf" -e "$d/error.log" || {
+	fleet_nice_ns nginx -c "$d/nginx.conf" -e "$d/error.log" || {
 		fleet_log "nginx did not start:"
 		tail -n 5 "$d/error.log" >&2
 		return 1

@@ -13,9 +13,11 @@
 #   bench/zipf/series.sh [--services "100 300 1000 3000"] [--budget SIZE] [--rate R]
 #                        [--duration D] [--sweep LO:HI] [--slo 'p99<50ms'] [--sweep-runs K] [--alpha A]
 #                        [--object BYTES] [--workers N] [--no-peer] [--no-sweep] [--no-swap]
-#                        [--live-max N] [--out DIR]
+#                        [--live-max N] [--nice N] [--out DIR]
 # --no-swap: every VM stays resident (no --swap, no budget): the in-core plateau alone.
 # --live-max N: the gatekeeper's live-shell cap (with swap).
+# --nice N: the daemon, nginx and denali-load at nice N (fleet.sh FLEET_NICE), e.g. -10 on a
+#   machine shared with builds: both servers and the client get the same head start.
 # --sweep-runs K: runs per swept rate (denali-load --sweep-runs): a rate passes when most of
 #   its runs do, so one run disturbed by the shared host neither ends nor makes the sweep.
 set -euo pipefail
@@ -70,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--no-sweep) DO_SWEEP=0; shift ;;
 	--live-max) LIVE_MAX=$2; shift 2 ;;
 	--no-swap) NO_SWAP=1; shift ;;
+	--nice) FLEET_NICE=$2; fleet_nice_argv; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "series: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -96,7 +99,7 @@ echo "series: services '$SERVICES', budget $BUDGET ($([ $SWAP = 1 ] && echo "swa
 	{ [ $NO_SWAP = 1 ] && echo "--no-swap: no budget, every VM resident"; } ||
 	echo "swap NOT active: denalid serve has no --swap yet, the budget is not applied")),"
 echo "series: Zipf $ALPHA, $RATE req/s for $DURATION, sweep $SWEEP to $SLO ($SWEEP_RUNS runs a rate), ${OBJECT}-byte object," \
-	"$WORKERS worker(s); load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+	"$WORKERS worker(s), nice ${FLEET_NICE:-0}; load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 fleet_site "$FLEET_TMP/site" "$OBJECT"
 
 # row N KIND FIXED_JSON SWEEP_JSON: one line of series.tsv
@@ -170,11 +173,9 @@ PY
 	[ "$PEER" = 1 ] || continue
 	P=$OUT/runs/nginx-$n
 	fleet_nginx_start "$n" "$FLEET_TMP/site" "$WORKERS" || exit 1
-	PT=(-T "$FLEET_TMP/peer-targets")
-	fleet_ns "$FLEET_BIN/denali-load" "${PT[@]}" "${LOAD[@]}" "${C[@]}" -d 3s -s 7 -q >/dev/null || true
+	fleet_load_peer "${LOAD[@]}" "${C[@]}" -d 3s -s 7 -q >/dev/null || true
 	c0=$(fleet_nginx_cpu)
-	fleet_ns "$FLEET_BIN/denali-load" "${PT[@]}" "${LOAD[@]}" "${C[@]}" -d "$DURATION" \
-		--cdf "$P.cdf" >"$P.txt" || exit 1
+	fleet_load_peer "${LOAD[@]}" "${C[@]}" -d "$DURATION" --cdf "$P.cdf" >"$P.txt" || exit 1
 	c1=$(fleet_nginx_cpu)
 	tail -n 1 "$P.txt" | python3 -c 'import json, sys
 d = json.load(sys.stdin)
@@ -182,7 +183,7 @@ d["peer_cores"] = (float(sys.argv[2]) - float(sys.argv[1])) / d["wall_s"]
 json.dump(d, sys.stdout)' "$c0" "$c1" >"$P.json"
 	SW=-
 	if [ $DO_SWEEP = 1 ]; then
-		fleet_ns "$FLEET_BIN/denali-load" "${PT[@]}" "${SWEEPARGS[@]}" "${C[@]}" >"$P.sweep.json" || exit 1
+		fleet_load_peer "${SWEEPARGS[@]}" "${C[@]}" >"$P.sweep.json" || exit 1
 		SW=$P.sweep.json
 	fi
 	row "$n" nginx "$P.json" "$SW" >>"$OUT/series.tsv"
