@@ -14,6 +14,10 @@
 #define CTL_OUT_MAX	    (32u << 20) /* replies queued for one client beyond this drop it */
 #define CTL_LINE_TIMEOUT_MS 10000	/* a request line begun and not ended this long: closed */
 
+/* CTL_OUT_MAX unless a test lowers it. A reply queued when nothing is unread is queued whole
+ * however long (a list of 100,000 VMs is ~35 MB): the cap applies to what piles up behind it. */
+extern size_t ctl_out_max;
+
 struct ctl_job;
 struct ctl_server;
 struct ctl_store;

@@ -497,6 +497,53 @@ static void test_unread_replies_pause_the_client(void **state)
 	close(g.c.fd);
 }
 
+/* A reply longer than the cap on unread replies (a list of 100,000 VMs is ~35 MB, the cap 32
+ * MiB) comes whole when nothing was unread before it: the cap is lowered to 64 KiB here and a
+ * list of 1,000 VMs (~170 KB) is asked for. */
+#define BIG_VMS 1000
+
+static void test_long_reply_comes_whole(void **state)
+{
+	size_t old = ctl_out_max, len = 0, cap = 8u << 20;
+	char *buf = malloc(cap), *nl = NULL, line[128];
+	struct cli c;
+	json_t *o;
+
+	(void)state;
+	assert_non_null(buf);
+	o = rpc("{\"op\":\"start\",\"name\":\"big\",\"image\":\"/img\",\"count\":1000}");
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	json_decref(o);
+	ctl_out_max = 64u << 10;
+	cli_open(&c);
+	cli_sendstr(&c, "{\"id\":9,\"op\":\"list\"}\n");
+	while (!nl) {
+		ssize_t r = recv(c.fd, buf + len, cap - len, 0);
+
+		if (r <= 0)
+			fail_msg("connection closed (or timed out) after %zu bytes of the reply",
+				 len);
+		len += (size_t)r;
+		nl = memchr(buf, '\n', len);
+	}
+	close(c.fd);
+	ctl_out_max = old;
+	assert_true(len > (64u << 10));
+	o = json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+	assert_non_null(o);
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	assert_true(json_array_size(json_object_get(o, "vms")) >= BIG_VMS);
+	json_decref(o);
+	free(buf);
+	for (int i = 0; i < BIG_VMS; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"stop\",\"name\":\"big-%d\"}", i);
+		o = rpc(line);
+		assert_true(json_is_true(json_object_get(o, "ok")));
+		json_decref(o);
+	}
+	still_serving();
+}
+
 /* Issue 7 hole 8: a client that sends a byte at a time and never a newline is told and
  * closed once the line time-out passes, however steadily it trickles. */
 static void test_trickle_closed(void **state)
@@ -774,6 +821,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_slow_clients, setup_patient, teardown_patient),
 	    cmocka_unit_test(test_trickle_closed),
 	    cmocka_unit_test(test_unread_replies_pause_the_client),
+	    cmocka_unit_test(test_long_reply_comes_whole),
 	    cmocka_unit_test(test_pipelined),
 	    cmocka_unit_test(test_pipelined_behind_job),
 	    cmocka_unit_test(test_swap_holds_the_loop_boundedly),
