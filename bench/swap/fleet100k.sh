@@ -103,6 +103,12 @@ snapshot() {
 		/proc/meminfo
 }
 val() { sed -n "s/^$2=//p" "$1"; }
+# threads: "tid name ticks" lines, sorted by tid (for join)
+threads() {
+	for t in /proc/$DPID/task/*; do
+		awk -v tid="${t##*/}" '{n = $2; sub(/^.*\) /, ""); print tid, n, $12 + $13}' "$t/stat" 2>/dev/null
+	done | sort -k1,1
+}
 
 # --- 1. registration ---------------------------------------------------------------------
 daemon_start "$N"
@@ -137,14 +143,37 @@ settled "$reg_total"
 lock
 sleep 2
 snapshot >"$TMP/s1a"
+threads >"$TMP/t1a"
 sleep 20
 snapshot >"$TMP/s1b"
+threads >"$TMP/t1b"
 unlock
 hz=$(getconf CLK_TCK)
 idle_cpu=$(echo "($(val "$TMP/s1b" cpu_ticks) - $(val "$TMP/s1a" cpu_ticks)) / $hz / 20 * 100" | bc -l)
 resident=$(stat_of vms_resident)
 say "$(printf 'idle: %.2f%% of a core over 20 s with %s registered, %s resident (live-max %s)' \
 	"$idle_cpu" "$registered" "$resident" "$LIVE")"
+# which threads: ticks over the 20 s, by thread name (threads with none left out)
+idle_threads=$(join -j 1 "$TMP/t1a" "$TMP/t1b" | awk -v hz="$hz" '$5 > $3 {
+	printf "%s%s %.2f%%", sep, $2, ($5 - $3) / hz / 20 * 100; sep = ", " }')
+say "idle CPU by thread: ${idle_threads:-none}"
+# the operator's view of the whole fleet, timed (median of 3 each)
+timed() {
+	for _ in 1 2 3; do
+		t0=$(now)
+		ctl "$@" >"$TMP/out" || { echo -1; return; }
+		echo "$(now) - $t0" | bc -l
+	done | sort -n | sed -n 2p
+}
+lock
+list_s=$(timed list)
+list_lines=$(($(wc -l <"$TMP/out") - 1))
+list_json_s=$(timed list --json)
+list_json_n=$(python3 -c "import json,sys; print(len(json.load(open('$TMP/out'))))")
+list_json_bytes=$(wc -c <"$TMP/out")
+unlock
+say "$(printf 'list: %.2f s for %d lines; list --json: %.2f s for %d VMs (%d bytes); medians of 3' \
+	"$list_s" "$list_lines" "$list_json_s" "$list_json_n" "$list_json_bytes")"
 
 # --- 3. every VM swapped out: its cost --------------------------------------------------------
 kvm_idle=$(val "$TMP/s1b" kvm_vm_fds)
@@ -232,7 +261,8 @@ say "$(printf 'restart with %s: all listed after %.2f s (%s resumed from their s
 	"$RN" "$restored_s" "$resumed" "$ins" "$fails" "$answered_s")"
 [ -s "$TMP/in.err" ] && say "swap in errors: $(sort "$TMP/in.err" | uniq -c | sort -rn | head -3)"
 fi
-printf '{"bench":"fleet100k","n":%d,"registered":%d,"live_max":%d,"slot":"%s","files":%d,"registered_per_s_median":%.1f,"idle_cpu_pct":%.3f,"resident_at_idle":%s,"swapped":%s,"rss_bytes_per_swapped_vm":%.0f,"pss_bytes_per_swapped_vm":%.0f,"anon_bytes_per_swapped_vm":%.0f,"fds_delta":%d,"mappings_delta":%d,"threads_delta":%d,"slabinfo_bytes_per_vm":%.0f,"meminfo_slab_bytes_per_vm":%.0f,"pagetables_bytes_per_vm":%.0f,"vmpte_bytes_per_vm":%.0f,"kvm_vms_all_swapped":%s,"sigterm_s":%.2f,"restore_n":%d,"restore_listed_s":%.2f,"restore_resumed":%d,"restore_answered_s":%.2f,"restore_swap_in_failures":%d,"load":"%s"}\n' \
+printf '{"bench":"fleet100k","n":%d,"registered":%d,"live_max":%d,"slot":"%s","files":%d,"registered_per_s_median":%.1f,"idle_cpu_pct":%.3f,"resident_at_idle":%s,"swapped":%s,"rss_bytes_per_swapped_vm":%.0f,"pss_bytes_per_swapped_vm":%.0f,"anon_bytes_per_swapped_vm":%.0f,"fds_delta":%d,"mappings_delta":%d,"threads_delta":%d,"slabinfo_bytes_per_vm":%.0f,"meminfo_slab_bytes_per_vm":%.0f,"pagetables_bytes_per_vm":%.0f,"vmpte_bytes_per_vm":%.0f,"kvm_vms_all_swapped":%s,"sigterm_s":%.2f,"restore_n":%d,"restore_listed_s":%.2f,"restore_resumed":%d,"restore_answered_s":%.2f,"restore_swap_in_failures":%d,"idle_threads":"%s","list_s":%.2f,"list_json_s":%.2f,"list_json_vms":%d,"load":"%s"}\n' \
 	"$N" "$registered" "$LIVE" "$SLOT" "$FILES" "$reg_rate" "$idle_cpu" "$resident" "$swapped" \
 	"$rss_b" "$pss_b" "$anon_b" "$fds_d" "$maps_d" "$thr_d" "$slab_b" "$mslab_b" "$pt_b" "$vmpte_b" "$(val "$TMP/s2" kvm_vm_fds)" "$stop_s" \
-	"$RN" "$restored_s" "$resumed" "$answered_s" "$fails" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	"$RN" "$restored_s" "$resumed" "$answered_s" "$fails" "$idle_threads" "$list_s" "$list_json_s" \
+	"$list_json_n" "$(cut -d' ' -f1-3 /proc/loadavg)"
