@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
+#define GK_RELEASE_AHEAD 64 /* waiting VMs that evictions make room for at once */
+
 static void list_init(struct gk_vm *head)
 {
 	head->next = head->prev = head;
@@ -210,8 +212,8 @@ static struct gk_vm *victim(struct gk *g)
 struct gk_action gk_next(struct gk *g)
 {
 	struct gk_vm *head = g->queue.next != &g->queue ? g->queue.next : NULL, *v;
-	uint64_t need = 0;
-	unsigned need_live = 0;
+	uint64_t need = 0, want = 0;
+	unsigned need_live = 0, ahead = 0;
 
 	if (head && fits(g, head)) {
 		list_del(head);
@@ -226,13 +228,19 @@ struct gk_action gk_next(struct gk *g)
 			g->ctr.swap_ins++;
 		return (struct gk_action){GK_ACT_ADMIT, head};
 	}
-	if (head && g->cfg.mem_budget && g->resident + head->charge > g->cfg.mem_budget)
-		need = g->resident + head->charge - g->cfg.mem_budget;
+	/* Room for the first GK_RELEASE_AHEAD that wait, not only the head: their evictions
+	 * go side by side on the workers instead of one worker round trip each. */
+	for (v = head; v && v != &g->queue && ahead < GK_RELEASE_AHEAD; v = v->next) {
+		want += v->charge;
+		ahead++;
+	}
+	if (head && g->cfg.mem_budget && g->resident + want > g->cfg.mem_budget)
+		need = g->resident + want - g->cfg.mem_budget;
 	if (g->cfg.mem_budget && g->resident > g->cfg.mem_budget &&
 	    g->resident - g->cfg.mem_budget > need)
 		need = g->resident - g->cfg.mem_budget; /* grown past it */
-	if (head && g->cfg.live_max && g->live >= g->cfg.live_max)
-		need_live = g->live + 1 - g->cfg.live_max;
+	if (head && g->cfg.live_max && g->live + ahead > g->cfg.live_max)
+		need_live = g->live + ahead - g->cfg.live_max;
 	if ((need > g->releasing || need_live > g->live_releasing) && (v = victim(g))) {
 		start_eviction(g, v);
 		return (struct gk_action){GK_ACT_EVICT, v};

@@ -390,6 +390,59 @@ static void test_growth(void **state)
 	assert_int_equal(g.resident, 4 * 64 * KB);
 }
 
+/* Many wait behind a full live cap: evictions for several of them are started side by side
+ * (as many as wait, at most 64), not one at a time; FIFO admission and the cap hold. */
+static void test_release_ahead(void **state)
+{
+	struct gk_action a;
+	struct gk_vm *out[NVM];
+	size_t nout = 0;
+
+	(void)state;
+	assert_int_equal(setup_budget(0, 100), 0);
+	for (size_t i = 0; i < 100; i++) {
+		gk_request(&g, &vms[i], 64 * KB);
+		pump();
+	}
+	for (size_t i = 100; i < 110; i++)
+		gk_request(&g, &vms[i], 64 * KB);
+	while ((a = gk_next(&g)).kind == GK_ACT_EVICT)
+		out[nout++] = a.vm;
+	assert_int_equal(a.kind, GK_ACT_NONE);
+	assert_int_equal(nout, 10); /* one per waiting VM */
+	for (size_t k = 0; k < nout; k++)
+		assert_ptr_equal(out[k], &vms[k]); /* oldest idle first */
+	check_budget();
+	for (size_t k = 0; k < nout; k++)
+		gk_evicted(&g, out[k], 0);
+	for (size_t i = 100; i < 110; i++) {
+		a = gk_next(&g);
+		assert_int_equal(a.kind, GK_ACT_ADMIT);
+		assert_ptr_equal(a.vm, &vms[i]);
+		gk_admitted(&g, a.vm, 0);
+	}
+	assert_int_equal(gk_next(&g).kind, GK_ACT_NONE);
+	check_budget();
+	/* 500 wait: at most 64 evictions at once. */
+	for (size_t i = 100; i < 110; i++)
+		gk_idle(&g, &vms[i], ++clock_ns);
+	for (size_t i = 200; i < 700; i++)
+		gk_request(&g, &vms[i], 64 * KB);
+	nout = 0;
+	while ((a = gk_next(&g)).kind == GK_ACT_EVICT)
+		out[nout++] = a.vm;
+	assert_int_equal(a.kind, GK_ACT_NONE);
+	assert_int_equal(nout, 64);
+	check_budget();
+	for (size_t k = 0; k < nout; k++)
+		gk_evicted(&g, out[k], 0);
+	pump(); /* the rest, in turn */
+	for (size_t i = 200; i < 700; i++)
+		assert_int_equal(progress[i], 1);
+	assert_int_equal(g.waiting, 0);
+	check_budget();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +455,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_refused_and_operator, teardown),
 	    cmocka_unit_test_teardown(test_deadlines, teardown),
 	    cmocka_unit_test_teardown(test_growth, teardown),
+	    cmocka_unit_test_teardown(test_release_ahead, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
