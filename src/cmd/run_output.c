@@ -46,6 +46,8 @@ void run_usage(FILE *f)
 	    "                       taken at VM exits only (ablation)\n"
 	    "      --tap-reads-single  the tap uplink posts one read per buffer instead of\n"
 	    "                       one multishot read (ablation; kernels before 6.7)\n"
+	    "      --tap-writes-queued  a worker queues its VMs' frames for the uplink\n"
+	    "                       thread instead of writing them to the tap (ablation)\n"
 	    "  -h, --help           this help\n"
 	    "\n"
 	    "Exit status: the first non-zero guest exit code (in VM order), %d if a VM was\n"

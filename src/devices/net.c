@@ -48,7 +48,8 @@ struct net_dev {
 	struct dev_guest live_g;
 	void (*wake)(void *arg, uint64_t events); /* the worker's (dev_host) */
 	void *wake_arg;
-	int faulted; /* found by another thread; why holds the reason */
+	struct io_uring *ring; /* the worker's: its drains write to the uplink through it */
+	int faulted;	       /* found by another thread; why holds the reason */
 	char why[DEV_WHY_MAX];
 	uint64_t live_fills, live_frames, live_drains; /* served while it ran */
 };
@@ -250,7 +251,11 @@ static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *event
 	pthread_mutex_unlock(&n->rx_lock);
 	acks_lazy_take(n, g);
 	net_defer_begin();
+	/* Frames for the uplink written through this worker's ring, submitted
+	 * before tx_lock goes (the next drainer's frames come after them). */
+	netsw_tx_ring_begin(n->sw, n->port, n->ring);
 	rc = n->faulted ? take_fault(n, why, whylen) : drain_tx(n, g, events, why, whylen, 0);
+	netsw_tx_ring_end();
 	pthread_mutex_unlock(&n->tx_lock);
 	net_defer_end(); /* the receivers of this burst, each once */
 	if (rc)
@@ -395,6 +400,7 @@ static int op_attach(struct device *d, const struct dev_host *h)
 
 	n->wake = h->wake;
 	n->wake_arg = h->wake_arg;
+	n->ring = h->ring;
 	netsw_port_attach(n->port, rx_wake, n);
 	n->attached = 1;
 	return 0;

@@ -28,6 +28,8 @@ struct netsw {
 	struct netq *up_txq;
 	void (*up_kick)(void *);
 	void *up_arg;
+	const struct netsw_up_direct *up_direct; /* NULL: none (atomic) */
+	void *up_direct_arg;
 	int up_up; /* atomic */
 	/* Written per burst by any sender: a line of its own, so that it does
 	 * not take the line above (read per frame) from the other senders. */
@@ -442,12 +444,83 @@ static void deliver(struct netsw_port *p, uint16_t net, const uint8_t *frame, ui
 	__atomic_fetch_sub(&p->users, 1, __ATOMIC_SEQ_CST);
 }
 
+/* The tx drain of this thread (netsw_tx_ring_begin/end): the ring its
+ * frames for the uplink may be written through, and what it wrote. */
+static __thread struct netsw *tx_sw;
+static __thread struct netsw_port *tx_port;
+static __thread struct io_uring *tx_ring;
+static __thread int tx_tried;
+static __thread uint64_t tx_frames, tx_bytes;
+
+void netsw_tx_ring_begin(struct netsw *sw, struct netsw_port *from, struct io_uring *ring)
+{
+	tx_sw = sw;
+	tx_port = from;
+	tx_ring = ring;
+}
+
+/* Submits what the direct writer took so far (it leaves before anything
+ * queued after it), and counts it. */
+static void tx_ring_flush(void)
+{
+	struct netsw *sw = tx_sw;
+
+	if (!tx_tried)
+		return;
+	sw->up_direct->flush(sw->up_direct_arg, tx_ring);
+	tx_tried = 0;
+	if (tx_frames) {
+		__atomic_fetch_add(&sw->st.up_tx_frames, tx_frames, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&sw->st.up_tx_bytes, tx_bytes, __ATOMIC_RELAXED);
+		tx_frames = tx_bytes = 0;
+	}
+}
+
+void netsw_tx_ring_end(void)
+{
+	if (tx_sw)
+		tx_ring_flush();
+	tx_sw = NULL;
+	tx_port = NULL;
+	tx_ring = NULL;
+}
+
+/* 1 if the frame was written directly (or dropped, the uplink down), 0 to
+ * queue it. */
+static int to_uplink_direct(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
+			    uint32_t len)
+{
+	int rc;
+
+	/* Only the port drained (not one a delivery drains on the way, whose
+	 * tx_lock is not held until the submission). */
+	if (!tx_ring || tx_sw != sw || tx_port != from ||
+	    !__atomic_load_n(&sw->up_direct, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&from->up_held, __ATOMIC_ACQUIRE))
+		return 0;
+	tx_tried = 1;
+	rc = sw->up_direct->take(sw->up_direct_arg, tx_ring, frame, len);
+	if (rc > 0) {
+		tx_frames++;
+		tx_bytes += len;
+		return 1;
+	}
+	if (rc < 0) {
+		__atomic_fetch_add(&sw->st.up_drop_down, 1, __ATOMIC_RELAXED);
+		return 1;
+	}
+	tx_ring_flush(); /* out of room: what it took leaves first */
+	return 0;
+}
+
 static void to_uplink(struct netsw *sw, struct netsw_port *from, const uint8_t *frame, uint32_t len)
 {
 	if (!sw->up_txq || !__atomic_load_n(&sw->up_up, __ATOMIC_ACQUIRE)) {
 		__atomic_fetch_add(&sw->st.up_drop_down, 1, __ATOMIC_RELAXED);
 		return;
 	}
+	if (to_uplink_direct(sw, from, frame, len))
+		return;
 	/* Per-port budget: a flooding port holds at most its share. */
 	if (__atomic_fetch_add(&from->up_held, 1, __ATOMIC_ACQ_REL) >= NETSW_UP_PORT_BUDGET) {
 		__atomic_fetch_sub(&from->up_held, 1, __ATOMIC_ACQ_REL);
@@ -619,18 +692,36 @@ int netsw_uplink_rearm(struct netsw *sw)
 	return 1;
 }
 
-void netsw_uplink_pop(struct netsw *sw, struct netq *txq)
+void netsw_set_uplink_direct(struct netsw *sw, const struct netsw_up_direct *d, void *arg)
+{
+	sw->up_direct_arg = arg;
+	__atomic_store_n(&sw->up_direct, d, __ATOMIC_RELEASE);
+}
+
+uint16_t netsw_uplink_pop_keep(struct netsw *sw, struct netq *txq)
 {
 	const struct netq_cell *c = netq_peek(txq);
+	uint16_t tag;
 
 	if (!c)
-		return;
-	/* One writer: the consumer. */
-	__atomic_store_n(&sw->st.up_tx_frames, sw->st.up_tx_frames + 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&sw->st.up_tx_bytes, sw->st.up_tx_bytes + c->len, __ATOMIC_RELAXED);
-	if (c->tag && c->tag <= __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE))
-		__atomic_fetch_sub(&sw->ports[c->tag - 1]->up_held, 1, __ATOMIC_ACQ_REL);
+		return 0;
+	/* The consumer, and direct writers once per burst. */
+	__atomic_fetch_add(&sw->st.up_tx_frames, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sw->st.up_tx_bytes, c->len, __ATOMIC_RELAXED);
+	tag = c->tag;
 	netq_pop(txq);
+	return tag;
+}
+
+void netsw_uplink_release(struct netsw *sw, uint16_t tag)
+{
+	if (tag && tag <= __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE))
+		__atomic_fetch_sub(&sw->ports[tag - 1]->up_held, 1, __ATOMIC_ACQ_REL);
+}
+
+void netsw_uplink_pop(struct netsw *sw, struct netq *txq)
+{
+	netsw_uplink_release(sw, netsw_uplink_pop_keep(sw, txq));
 }
 
 void netsw_input(struct netsw *sw, const uint8_t *frame, uint32_t len)

@@ -30,6 +30,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+struct io_uring;
+
 struct netsw;
 
 #define NETSW_RXQ_CELLS 256u /* frames queued per VM */
@@ -99,7 +101,8 @@ struct netsw_port {
 
 /* Switch-wide counters. */
 struct netsw_stats {
-	uint64_t up_tx_frames, up_tx_bytes; /* taken from the uplink queue */
+	uint64_t up_tx_frames,
+	    up_tx_bytes; /* taken from the uplink queue, or written directly (atomic) */
 	uint64_t up_rx_frames, up_rx_bytes; /* accepted from the uplink */
 	uint64_t up_drop_down;		    /* to the uplink while it was down */
 	uint64_t up_drop_full;		    /* uplink queue full */
@@ -163,6 +166,33 @@ int netsw_uplink_rearm(struct netsw *sw);
 /* The uplink's consumer only: releases the frame netq_peek() returned from
  * the uplink queue (netq_pop, and the sending port's budget back). */
 void netsw_uplink_pop(struct netsw *sw, struct netq *txq);
+/* The same, keeping the sending port's count of queued frames until
+ * netsw_uplink_release(tag) (the returned tag): called once the frame is
+ * submitted, so that a direct writer of that port (below) cannot overtake it. */
+uint16_t netsw_uplink_pop_keep(struct netsw *sw, struct netq *txq);
+void netsw_uplink_release(struct netsw *sw, uint16_t tag);
+
+/*
+ * Direct writes to the uplink (tap.c): a VM's worker, draining its tx ring
+ * at an exit, writes the VM's frames for the uplink through its own
+ * io_uring instead of queueing them for the uplink thread (one thread hop
+ * fewer per burst). Only while none of that port's frames wait in the uplink
+ * queue (up_held 0), so a port's frames leave in order.
+ * take(): the frame copied and its write prepared on ring: 1; no room (a
+ * buffer or an SQE): 0, it is queued instead; the uplink is down: -1, dropped
+ * and counted. flush(): submits what take() prepared; called once after any
+ * take() of a burst.
+ */
+struct netsw_up_direct {
+	int (*take)(void *arg, struct io_uring *ring, const uint8_t *frame, uint32_t len);
+	void (*flush)(void *arg, struct io_uring *ring);
+};
+void netsw_set_uplink_direct(struct netsw *sw, const struct netsw_up_direct *d, void *arg);
+/* Around one tx drain of port from (its tx_lock held throughout) on the
+ * thread that owns ring (NULL: none): its frames for the uplink may be
+ * written through ring; end submits them. Not nested. */
+void netsw_tx_ring_begin(struct netsw *sw, struct netsw_port *from, struct io_uring *ring);
+void netsw_tx_ring_end(void);
 /* A frame from the uplink. The uplink thread. */
 void netsw_input(struct netsw *sw, const uint8_t *frame, uint32_t len);
 

@@ -23,9 +23,25 @@
  * wait, so nothing needs re-attaching when the link comes up again. A
  * deleted tap fails reads with EBADFD: the uplink goes down and re-attaches
  * on the tick once the name exists again (tests/integration/outage.sh).
+ *
+ * Direct writes: a worker draining its VM's tx ring at an exit writes the
+ * frames for the uplink through its own io_uring (netsw_up_direct), with one
+ * submission per drain, instead of queueing them and waking the uplink
+ * thread: the reply of a VM echoing the tap costs one thread hop fewer. Each
+ * worker ring has a writer of its own here (TAP_DW_SLOTS buffers, made at its
+ * first frame, freed with the uplink, after the workers), whose completions
+ * the worker reaps (struct dev_io). The fd a worker writes to is read under
+ * fd_lock (read side, from its first frame of a drain to the submission);
+ * the uplink thread changes or closes it under the write side only, so no
+ * write is ever submitted on a closed or reused descriptor; writes already
+ * submitted hold the file they were issued on. A port's frames leave in
+ * order: the switch writes one directly only while none of that port's
+ * frames wait in the uplink queue (whose frames count as waiting until their
+ * submission, push_tx()).
  */
 #include "tap.h"
 
+#include "device.h"
 #include "net.h"
 #include "netsw.h"
 #include "uring.h"
@@ -47,12 +63,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TAP_READS   16
-#define TAP_WRITES  32
-#define TAP_BUF	    2048
-#define TAP_TXQ	    1024
-#define TAP_MS_BUFS 64 /* provided buffers of the multishot read (a power of 2) */
-#define TAP_BGID    1
+#define TAP_READS    16
+#define TAP_WRITES   32
+#define TAP_BUF	     2048
+#define TAP_TXQ	     1024
+#define TAP_MS_BUFS  64 /* provided buffers of the multishot read (a power of 2) */
+#define TAP_BGID     1
+#define TAP_DW_MAX   64 /* worker rings with a direct writer (more: queued) */
+#define TAP_DW_SLOTS 64 /* direct writes in flight per worker ring */
 
 /* Linux 6.7; Debian's kernel headers predate it (it follows SENDMSG_ZC). */
 #ifndef IORING_OP_READ_MULTISHOT
@@ -60,6 +78,30 @@
 #endif
 
 enum { OP_READ = 1, OP_WRITE, OP_KICK, OP_TICK, OP_QUIT, OP_CANCEL };
+
+struct tap_dw;
+
+/* One direct write in flight: the frame's copy (the guest may rewrite its
+ * buffer once it runs again; the switch checked this copy's source). */
+struct tap_dslot {
+	struct dev_io io;
+	struct tap_dw *w;
+	uint32_t len;
+	uint8_t buf[TAP_BUF];
+};
+
+/* A worker ring's direct writer: touched by that worker's thread only,
+ * counters read plainly by tap_uplink_stats(). */
+struct tap_dw {
+	struct io_uring *ring;
+	pthread_t owner;
+	int locked; /* holds fd_lock (read side) until flush */
+	unsigned prepped;
+	int nfree;
+	int free[TAP_DW_SLOTS];
+	uint64_t frames, bytes, errors, shorts, submits;
+	struct tap_dslot slot[TAP_DW_SLOTS];
+};
 
 struct tap_uplink {
 	struct netsw *sw;
@@ -72,7 +114,10 @@ struct tap_uplink {
 	unsigned attach_seq;
 	int attach_rc;
 	char attach_err[160];
-	int fd; /* -1 while down */
+	int fd; /* -1 while down; changed under fd_lock (write side), by the uplink thread */
+	pthread_rwlock_t fd_lock;
+	struct tap_dw *dw[TAP_DW_MAX]; /* made under lock */
+	unsigned ndw;		       /* atomic */
 	int efd;
 	uint64_t efd_buf;
 	int quit;
@@ -242,9 +287,18 @@ static void post_tick(struct tap_uplink *u)
 	io_uring_sqe_set_data64(sqe, ud(OP_TICK, 0));
 }
 
+static void fd_replace(struct tap_uplink *u, int fd)
+{
+	pthread_rwlock_wrlock(&u->fd_lock);
+	if (u->fd >= 0)
+		close(u->fd);
+	__atomic_store_n(&u->fd, fd, __ATOMIC_RELEASE);
+	pthread_rwlock_unlock(&u->fd_lock);
+}
+
 static void go_up(struct tap_uplink *u, int fd)
 {
-	u->fd = fd;
+	fd_replace(u, fd);
 	u->gen++;
 	if (u->mshot) {
 		post_mshot(u); /* the one of an old fd, if still armed, is stale from now on */
@@ -268,8 +322,7 @@ static void go_down(struct tap_uplink *u, int err)
 	__atomic_store_n(&u->st.up, 0, __ATOMIC_RELEASE);
 	u->st.down_events++;
 	/* Reads still posted fail on the dead fd and are not reposted. */
-	close(u->fd);
-	u->fd = -1;
+	fd_replace(u, -1);
 }
 
 /* The uplink leaves its tap for another (net attach): like going down, but
@@ -291,8 +344,7 @@ static void leave_tap(struct tap_uplink *u)
 	u->mshot_armed = 0;
 	netsw_uplink_set_up(u->sw, 0);
 	__atomic_store_n(&u->st.up, 0, __ATOMIC_RELEASE);
-	close(u->fd);
-	u->fd = -1;
+	fd_replace(u, -1);
 }
 
 static void try_reattach(struct tap_uplink *u)
@@ -361,6 +413,7 @@ static void try_reattach_asked(struct tap_uplink *u)
 /* Moves queued frames into free tx buffers: one submission for all. */
 static void push_tx(struct tap_uplink *u)
 {
+	uint16_t tags[TAP_WRITES];
 	unsigned queued = 0;
 
 	for (;;) {
@@ -376,7 +429,7 @@ static void push_tx(struct tap_uplink *u)
 			}
 			memcpy(u->tx[slot], c->data, c->len);
 			u->tx_len[slot] = c->len;
-			netsw_uplink_pop(u->sw, &u->txq);
+			tags[queued] = netsw_uplink_pop_keep(u->sw, &u->txq);
 			io_uring_prep_write(sqe, u->fd, u->tx[slot], c->len, 0);
 			io_uring_sqe_set_data64(sqe, ud(OP_WRITE, (unsigned)slot));
 			u->writes_out++;
@@ -392,6 +445,10 @@ static void push_tx(struct tap_uplink *u)
 	if (queued) {
 		u->st.tx_submits++;
 		io_uring_submit(&u->ring);
+		/* Submitted (a tap write completes inside the submission): the
+		 * ports' direct writers may go on from here. */
+		for (unsigned i = 0; i < queued; i++)
+			netsw_uplink_release(u->sw, tags[i]);
 	}
 }
 
@@ -562,6 +619,108 @@ static void kick(void *arg)
 		return; /* the counter is full: a kick is pending anyway */
 }
 
+/* --- direct writes from the workers (netsw_up_direct) ------------------------ */
+
+static int direct_on = 1; /* tap_set_direct_writes() */
+
+void tap_set_direct_writes(int on)
+{
+	__atomic_store_n(&direct_on, on, __ATOMIC_RELAXED);
+}
+
+static void dw_done(struct dev_io *io, int res)
+{
+	struct tap_dslot *s = (struct tap_dslot *)((char *)io - offsetof(struct tap_dslot, io));
+	struct tap_dw *w = s->w;
+
+	w->free[w->nfree++] = (int)(s - w->slot);
+	if (res < 0) {
+		w->errors++;
+	} else if ((uint32_t)res < s->len) {
+		w->shorts++;
+	} else {
+		w->frames++;
+		w->bytes += (uint64_t)res;
+	}
+}
+
+/* The writer of ring, made at its first frame; NULL when the table is full
+ * or the memory is not there (its frames are queued). */
+static struct tap_dw *dw_of(struct tap_uplink *u, struct io_uring *ring)
+{
+	unsigned n = __atomic_load_n(&u->ndw, __ATOMIC_ACQUIRE);
+	struct tap_dw *w = NULL;
+
+	for (unsigned i = 0; i < n; i++)
+		if (u->dw[i]->ring == ring)
+			return pthread_equal(u->dw[i]->owner, pthread_self()) ? u->dw[i] : NULL;
+	pthread_mutex_lock(&u->lock);
+	n = u->ndw;
+	if (n < TAP_DW_MAX && (w = calloc(1, sizeof(*w))) != NULL) {
+		w->ring = ring;
+		w->owner = pthread_self();
+		for (int i = 0; i < TAP_DW_SLOTS; i++) {
+			w->slot[i].io.done = dw_done;
+			w->slot[i].w = w;
+			w->free[w->nfree++] = i;
+		}
+		u->dw[n] = w;
+		__atomic_store_n(&u->ndw, n + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return w;
+}
+
+static int dw_take(void *arg, struct io_uring *ring, const uint8_t *frame, uint32_t len)
+{
+	struct tap_uplink *u = arg;
+	struct tap_dw *w = dw_of(u, ring);
+	struct io_uring_sqe *sqe;
+	struct tap_dslot *s;
+	int fd;
+
+	if (!w || !w->nfree || len > TAP_BUF)
+		return 0;
+	if (!w->locked) {
+		pthread_rwlock_rdlock(&u->fd_lock);
+		w->locked = 1;
+	}
+	fd = __atomic_load_n(&u->fd, __ATOMIC_ACQUIRE);
+	if (fd < 0)
+		return -1;
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe)
+		return 0;
+	s = &w->slot[w->free[--w->nfree]];
+	memcpy(s->buf, frame, len);
+	s->len = len;
+	io_uring_prep_write(sqe, fd, s->buf, len, 0);
+	io_uring_sqe_set_data64(sqe, dev_io_data(&s->io));
+	w->prepped++;
+	return 1;
+}
+
+static void dw_flush(void *arg, struct io_uring *ring)
+{
+	struct tap_uplink *u = arg;
+	struct tap_dw *w = dw_of(u, ring);
+
+	if (!w)
+		return;
+	if (w->prepped) {
+		/* Under fd_lock: the fd of these writes is the one they go to. */
+		io_uring_submit(ring);
+		w->submits++;
+		w->prepped = 0;
+	}
+	if (w->locked) {
+		w->locked = 0;
+		pthread_rwlock_unlock(&u->fd_lock);
+	}
+}
+
+static const struct netsw_up_direct tap_direct = {dw_take, dw_flush};
+
 /* Registers the buffer ring of the multishot read (before the ring is
  * enabled: no register operation is allowed after). */
 static int mshot_setup(struct io_uring *ring, void *arg)
@@ -632,6 +791,7 @@ int tap_uplink_open(struct netsw *sw, const char *name, int wait_busy, struct ta
 		return -ENOMEM;
 	u->sw = sw;
 	u->fd = -1;
+	pthread_rwlock_init(&u->fd_lock, NULL);
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->attached, NULL);
 	snprintf(u->name, sizeof(u->name), "%s", name);
@@ -655,6 +815,8 @@ int tap_uplink_open(struct netsw *sw, const char *name, int wait_busy, struct ta
 	}
 	go_up(u, fd);
 	netsw_set_uplink(sw, &u->txq, kick, u);
+	if (__atomic_load_n(&direct_on, __ATOMIC_RELAXED))
+		netsw_set_uplink_direct(sw, &tap_direct, u);
 	sem_init(&u->ready, 0, 0);
 	rc = -pthread_create(&u->thread, NULL, uplink_main, u);
 	if (rc == 0) {
@@ -668,6 +830,7 @@ int tap_uplink_open(struct netsw *sw, const char *name, int wait_busy, struct ta
 	sem_destroy(&u->ready);
 	if (rc) {
 		snprintf(err, errlen, "uplink thread: %s", strerror(-rc));
+		netsw_set_uplink_direct(sw, NULL, NULL);
 		netsw_set_uplink(sw, NULL, NULL, NULL);
 		close(u->fd);
 		goto fail_ring;
@@ -687,6 +850,7 @@ fail_free:
 		snprintf(err, errlen, "uplink %s: %s", name, strerror(-rc));
 	pthread_cond_destroy(&u->attached);
 	pthread_mutex_destroy(&u->lock);
+	pthread_rwlock_destroy(&u->fd_lock);
 	free(u);
 	return rc;
 }
@@ -726,7 +890,19 @@ int tap_uplink_attach(struct tap_uplink *u, const char *name, char *err, size_t 
 
 void tap_uplink_stats(const struct tap_uplink *u, struct tap_stats *out)
 {
+	unsigned n = __atomic_load_n(&u->ndw, __ATOMIC_ACQUIRE);
+
 	*out = u->st;
+	for (unsigned i = 0; i < n; i++) {
+		const struct tap_dw *w = u->dw[i];
+
+		out->tx_frames += w->frames;
+		out->tx_direct += w->frames;
+		out->tx_bytes += w->bytes;
+		out->tx_errors += w->errors;
+		out->tx_short += w->shorts;
+		out->tx_submits += w->submits;
+	}
 }
 
 const char *tap_uplink_name(const struct tap_uplink *u)
@@ -742,7 +918,11 @@ void tap_uplink_close(struct tap_uplink *u)
 	__atomic_store_n(&u->quit, 1, __ATOMIC_RELEASE);
 	kick(u);
 	pthread_join(u->thread, NULL);
+	netsw_set_uplink_direct(u->sw, NULL, NULL);
 	netsw_set_uplink(u->sw, NULL, NULL, NULL);
+	/* The workers have stopped: no direct write is left to reap. */
+	for (unsigned i = 0; i < u->ndw; i++)
+		free(u->dw[i]);
 	io_uring_queue_exit(&u->ring);
 	free(u->br); /* the kernel lets go of it with the ring */
 	free(u->msbuf);
@@ -752,5 +932,6 @@ void tap_uplink_close(struct tap_uplink *u)
 	netq_free(&u->txq);
 	pthread_cond_destroy(&u->attached);
 	pthread_mutex_destroy(&u->lock);
+	pthread_rwlock_destroy(&u->fd_lock);
 	free(u);
 }

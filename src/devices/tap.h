@@ -18,6 +18,7 @@ struct tap_uplink;
 struct tap_stats {
 	uint64_t rx_frames, rx_bytes; /* read from the tap */
 	uint64_t tx_frames, tx_bytes; /* written to the tap */
+	uint64_t tx_direct;	      /* of tx_frames, written by workers (tap.c) */
 	uint64_t tx_submits;	      /* io_uring_submit calls carrying writes */
 	uint64_t rx_errors, tx_errors, tx_short;
 	uint64_t down_events, reattaches;
@@ -29,6 +30,10 @@ struct tap_stats {
  * per buffer even where the kernel has the multishot read (an ablation;
  * the default is 1, the multishot read where the kernel has it). */
 void tap_set_multishot(int on);
+/* Process-wide, before tap_uplink_open(): 0 makes every frame for the
+ * uplink go through the uplink thread's queue, as before direct writes
+ * (an ablation; the default is 1: a worker writes its VM's frames itself). */
+void tap_set_direct_writes(int on);
 
 /* Opens (or creates, with CAP_NET_ADMIN) the tap NAME on the calling
  * thread, starts the uplink thread, which drops every capability before

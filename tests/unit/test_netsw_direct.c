@@ -1,0 +1,228 @@
+/*
+ * Direct writes to the uplink (netsw_up_direct, tap.c): inside a tx drain
+ * of a port on a thread with a ring, its frames for the uplink go to the
+ * direct writer, flushed once at the end; not while frames of that port
+ * wait in the uplink queue (they would be overtaken), not for another port,
+ * not outside a drain; a writer out of room gets what it took flushed
+ * before the frame is queued; a writer that finds the uplink down gets the
+ * frame dropped and counted.
+ */
+#include "devices/netsw.h"
+
+#include <string.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#define UPQ 64u
+
+struct fixture {
+	struct netsw *sw;
+	struct netq up;
+	struct netsw_port *a, *b;
+	int room; /* frames take() accepts before it says "no room" */
+	int down; /* take() finds the uplink down */
+	int taken, flushes;
+	int queued_at_flush; /* uplink queue length at the last flush */
+};
+
+static struct fixture fx;
+static struct io_uring *const ring = (struct io_uring *)&fx; /* never dereferenced */
+
+static void kick(void *arg)
+{
+	(void)arg;
+}
+
+static void wake(void *arg, uint64_t ev)
+{
+	(void)arg;
+	(void)ev;
+}
+
+static unsigned qlen(struct netq *q)
+{
+	return q->enq - q->deq;
+}
+
+static int take(void *arg, struct io_uring *r, const uint8_t *frame, uint32_t len)
+{
+	struct fixture *f = arg;
+
+	(void)frame;
+	(void)len;
+	assert_ptr_equal(r, ring);
+	if (f->down)
+		return -1;
+	if (f->room == 0)
+		return 0;
+	f->room--;
+	f->taken++;
+	return 1;
+}
+
+static void flush(void *arg, struct io_uring *r)
+{
+	struct fixture *f = arg;
+
+	assert_ptr_equal(r, ring);
+	f->flushes++;
+	f->queued_at_flush = (int)qlen(&f->up);
+}
+
+static const struct netsw_up_direct direct = {take, flush};
+
+static int setup(void **state)
+{
+	static const uint8_t ma[6] = {2, 0xde, 0, 0, 0, 1}, mb[6] = {2, 0xde, 0, 0, 0, 2};
+
+	memset(&fx, 0, sizeof(fx));
+	if (netsw_create(16, &fx.sw) || netq_init(&fx.up, UPQ) ||
+	    netsw_port_add(fx.sw, ma, NETSW_NET_UPLINK, &fx.a) ||
+	    netsw_port_add(fx.sw, mb, NETSW_NET_UPLINK, &fx.b))
+		return -1;
+	netsw_port_attach(fx.a, wake, &fx);
+	netsw_port_attach(fx.b, wake, &fx);
+	netsw_set_uplink(fx.sw, &fx.up, kick, &fx);
+	netsw_set_uplink_direct(fx.sw, &direct, &fx);
+	netsw_uplink_set_up(fx.sw, 1);
+	fx.room = 1000;
+	*state = &fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	netsw_set_uplink_direct(f->sw, NULL, NULL);
+	netsw_set_uplink(f->sw, NULL, NULL, NULL);
+	netsw_destroy(f->sw);
+	netq_free(&f->up);
+	return 0;
+}
+
+/* A frame from p's MAC to an address nobody has (so: the uplink). */
+static void send_up(struct fixture *f, struct netsw_port *p)
+{
+	static const uint8_t nowhere[6] = {2, 0xde, 0xad, 0xbe, 0xef, 1};
+	uint8_t fr[60];
+
+	memset(fr, 0, sizeof(fr));
+	memcpy(fr, nowhere, 6);
+	memcpy(fr + 6, p->mac, 6);
+	fr[12] = 0x08;
+	netsw_send(f->sw, p, fr, sizeof(fr));
+}
+
+static void test_drain_writes_direct(void **state)
+{
+	struct fixture *f = *state;
+
+	netsw_tx_ring_begin(f->sw, f->a, ring);
+	for (int i = 0; i < 5; i++)
+		send_up(f, f->a);
+	assert_int_equal(f->flushes, 0); /* one submission, at the end */
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 5);
+	assert_int_equal(f->flushes, 1);
+	assert_int_equal(qlen(&f->up), 0);
+	assert_int_equal(netsw_stats(f->sw)->up_tx_frames, 5);
+	assert_int_equal(netsw_stats(f->sw)->up_tx_bytes, 5 * 60);
+	/* Outside a drain, or with no ring: queued as before. */
+	send_up(f, f->a);
+	netsw_tx_ring_begin(f->sw, f->a, NULL);
+	send_up(f, f->a);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 5);
+	assert_int_equal(qlen(&f->up), 2);
+	assert_int_equal(f->flushes, 1);
+}
+
+static void test_order_kept(void **state)
+{
+	struct fixture *f = *state;
+
+	/* A frame of a waits in the queue: a's next one queues behind it.
+	 * Another port than the one drained is never written directly. */
+	send_up(f, f->a);
+	netsw_tx_ring_begin(f->sw, f->a, ring);
+	send_up(f, f->a);
+	send_up(f, f->b);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 0);
+	assert_int_equal(qlen(&f->up), 3);
+	/* Taken by the uplink but not yet submitted (kept): a's still hold
+	 * it back; b, with nothing left in the queue, goes direct. */
+	uint16_t t1 = netsw_uplink_pop_keep(f->sw, &f->up);
+	uint16_t t2 = netsw_uplink_pop_keep(f->sw, &f->up);
+	assert_int_equal(t1, f->a->tag);
+	assert_int_equal(t2, f->a->tag);
+	netsw_uplink_pop(f->sw, &f->up); /* b's */
+	netsw_tx_ring_begin(f->sw, f->b, ring);
+	send_up(f, f->b);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 1);
+	netsw_tx_ring_begin(f->sw, f->a, ring);
+	send_up(f, f->a);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 1);
+	assert_int_equal(qlen(&f->up), 1);
+	/* Submitted: released, and a goes direct again. */
+	netsw_uplink_pop(f->sw, &f->up);
+	netsw_uplink_release(f->sw, t1);
+	netsw_uplink_release(f->sw, t2);
+	assert_int_equal(f->a->up_held, 0);
+	netsw_tx_ring_begin(f->sw, f->a, ring);
+	send_up(f, f->a);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 2);
+}
+
+static void test_no_room_flushes_first(void **state)
+{
+	struct fixture *f = *state;
+
+	f->room = 3;
+	netsw_tx_ring_begin(f->sw, f->a, ring);
+	for (int i = 0; i < 6; i++)
+		send_up(f, f->a);
+	/* The three taken were flushed before the fourth was queued. */
+	assert_int_equal(f->flushes, 1);
+	assert_int_equal(f->queued_at_flush, 0);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 3);
+	assert_int_equal(qlen(&f->up), 3);
+	assert_int_equal(f->flushes, 1); /* nothing tried since */
+	assert_int_equal(netsw_stats(f->sw)->up_tx_frames, 3);
+}
+
+static void test_down_drops(void **state)
+{
+	struct fixture *f = *state;
+
+	f->down = 1;
+	netsw_tx_ring_begin(f->sw, f->a, ring);
+	send_up(f, f->a);
+	send_up(f, f->a);
+	netsw_tx_ring_end();
+	assert_int_equal(netsw_stats(f->sw)->up_drop_down, 2);
+	assert_int_equal(qlen(&f->up), 0);
+	/* flushed all the same: the writer lets go of what it holds */
+	assert_int_equal(f->flushes, 1);
+	assert_int_equal(netsw_stats(f->sw)->up_tx_frames, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_drain_writes_direct, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_room_flushes_first, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_down_drops, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
