@@ -238,6 +238,23 @@ static void arena_put(struct chunk *ch, uint8_t *mem)
 	ch->nused--;
 }
 
+/*
+ * An arena region after its MADV_REMOVE (rc: its errno, or 0), under
+ * cache.lock: back in the arena, or never handed out again with its data in
+ * it. Looked up again: drain may have moved the descriptor (never this
+ * chunk's mapping: it is in use).
+ */
+static void arena_released(uint8_t *mem, int rc)
+{
+	if (!rc)
+		arena_put(chunk_of(mem), mem);
+	else if (!cache.poisoned++)
+		fprintf(stderr,
+			"denali: madvise(MADV_REMOVE) of guest memory: %s; the region is not "
+			"reused\n",
+			strerror(rc));
+}
+
 void guest_mem_free(uint8_t *mem, uint64_t size)
 {
 	struct chunk *ch;
@@ -256,18 +273,7 @@ void guest_mem_free(uint8_t *mem, uint64_t size)
 		int rc = madvise(mem, stride, MADV_REMOVE) ? errno : 0;
 
 		pthread_mutex_lock(&cache.lock);
-		if (rc) {
-			/* Never handed out again with its data in it. */
-			if (!cache.poisoned++)
-				fprintf(stderr,
-					"denali: madvise(MADV_REMOVE) of guest memory: %s; the "
-					"region is not reused\n",
-					strerror(rc));
-		} else {
-			/* Looked up again: drain may have moved the descriptor
-			 * (never this chunk's mapping: it is in use). */
-			arena_put(chunk_of(mem), mem);
-		}
+		arena_released(mem, rc);
 		pthread_mutex_unlock(&cache.lock);
 		return;
 	}
@@ -375,17 +381,8 @@ unsigned guest_mem_flush(void)
 		rc = madvise(v[i], len, MADV_REMOVE) ? errno : 0;
 		calls++;
 		pthread_mutex_lock(&cache.lock);
-		for (unsigned k = i; k < j; k++) {
-			if (rc) { /* never handed out again with its data in it */
-				if (!cache.poisoned++)
-					fprintf(stderr,
-						"denali: madvise(MADV_REMOVE) of guest memory: %s; "
-						"the region is not reused\n",
-						strerror(rc));
-			} else {
-				arena_put(chunk_of(v[k]), v[k]);
-			}
-		}
+		for (unsigned k = i; k < j; k++)
+			arena_released(v[k], rc);
 		pthread_mutex_unlock(&cache.lock);
 	}
 	return calls;
