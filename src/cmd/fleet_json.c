@@ -36,12 +36,14 @@ static json_t *net_json(struct fleet *f)
 		tap_uplink_stats(up, &t);
 		json_object_set_new(
 		    o, "uplink",
-		    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "tap",
+		    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "tap",
 			      tap_uplink_name(up), "up", t.up, "rx_frames", (json_int_t)t.rx_frames,
 			      "tx_frames", (json_int_t)t.tx_frames, "tx_direct",
 			      (json_int_t)t.tx_direct, "tx_submits", (json_int_t)t.tx_submits,
-			      "rx_errors", (json_int_t)t.rx_errors, "down_events",
-			      (json_int_t)t.down_events, "reattaches", (json_int_t)t.reattaches));
+			      "tx_submit_errors", (json_int_t)t.tx_submit_errors, "tx_requeued",
+			      (json_int_t)t.tx_requeued, "rx_errors", (json_int_t)t.rx_errors,
+			      "down_events", (json_int_t)t.down_events, "reattaches",
+			      (json_int_t)t.reattaches));
 	}
 	return o;
 }

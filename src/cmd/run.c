@@ -426,13 +426,14 @@ int denalid_run(int argc, char **argv)
 		tap_uplink_stats(run_ctx.up, &ts);
 		fprintf(stderr,
 			"uplink %s: up=%d reads=%s rx_frames=%lu tx_frames=%lu tx_direct=%lu "
-			"tx_submits=%lu "
+			"tx_submits=%lu tx_submit_errors=%lu tx_requeued=%lu "
 			"rx_errors=%lu tx_errors=%lu down_events=%lu reattaches=%lu drop_down=%lu "
 			"drop_full=%lu drop_spoof=%lu drop_unknown=%lu\n",
 			tap_uplink_name(run_ctx.up), ts.up, ts.multishot ? "multishot" : "single",
-			ts.rx_frames, ts.tx_frames, ts.tx_direct, ts.tx_submits, ts.rx_errors,
-			ts.tx_errors, ts.down_events, ts.reattaches, ss->up_drop_down,
-			ss->up_drop_full, ss->up_drop_spoof, ss->up_drop_unknown);
+			ts.rx_frames, ts.tx_frames, ts.tx_direct, ts.tx_submits,
+			ts.tx_submit_errors, ts.tx_requeued, ts.rx_errors, ts.tx_errors,
+			ts.down_events, ts.reattaches, ss->up_drop_down, ss->up_drop_full,
+			ss->up_drop_spoof, ss->up_drop_unknown);
 		tap_uplink_close(run_ctx.up);
 	}
 	netsw_destroy(run_ctx.sw);

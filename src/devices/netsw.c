@@ -459,6 +459,19 @@ void netsw_tx_ring_begin(struct netsw *sw, struct netsw_port *from, struct io_ur
 	tx_ring = ring;
 }
 
+static void to_uplink_queue(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
+			    uint32_t len);
+
+/* A frame the direct writer took and could not submit: queued after all,
+ * ahead of anything the drain queues next (its up_held keeps the port's
+ * later frames off the direct path until the uplink thread has sent it). */
+static void tx_requeue(void *ctx, const uint8_t *frame, uint32_t len)
+{
+	tx_frames--;
+	tx_bytes -= len;
+	to_uplink_queue(ctx, tx_port, frame, len);
+}
+
 /* Submits what the direct writer took so far (it leaves before anything
  * queued after it), and counts it. */
 static void tx_ring_flush(void)
@@ -467,7 +480,7 @@ static void tx_ring_flush(void)
 
 	if (!tx_tried)
 		return;
-	sw->up_direct->flush(sw->up_direct_arg, tx_ring);
+	sw->up_direct->flush(sw->up_direct_arg, tx_ring, tx_requeue, sw);
 	tx_tried = 0;
 	if (tx_frames) {
 		__atomic_fetch_add(&sw->st.up_tx_frames, tx_frames, __ATOMIC_RELAXED);
@@ -521,6 +534,16 @@ static void to_uplink(struct netsw *sw, struct netsw_port *from, const uint8_t *
 	}
 	if (to_uplink_direct(sw, from, frame, len))
 		return;
+	to_uplink_queue(sw, from, frame, len);
+}
+
+static void to_uplink_queue(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
+			    uint32_t len)
+{
+	if (!sw->up_txq) {
+		__atomic_fetch_add(&sw->st.up_drop_down, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	/* Per-port budget: a flooding port holds at most its share. */
 	if (__atomic_fetch_add(&from->up_held, 1, __ATOMIC_ACQ_REL) >= NETSW_UP_PORT_BUDGET) {
 		__atomic_fetch_sub(&from->up_held, 1, __ATOMIC_ACQ_REL);

@@ -181,11 +181,14 @@ void netsw_uplink_release(struct netsw *sw, uint16_t tag);
  * take(): the frame copied and its write prepared on ring: 1; no room (a
  * buffer or an SQE): 0, it is queued instead; the uplink is down: -1, dropped
  * and counted. flush(): submits what take() prepared; called once after any
- * take() of a burst.
+ * take() of a burst. A frame it took but could not submit (the submission
+ * failed, again when retried) it hands back to requeue(ctx, ...), oldest
+ * first, before it returns: queued for the uplink thread, in its order.
  */
+typedef void netsw_requeue_fn(void *ctx, const uint8_t *frame, uint32_t len);
 struct netsw_up_direct {
 	int (*take)(void *arg, struct io_uring *ring, const uint8_t *frame, uint32_t len);
-	void (*flush)(void *arg, struct io_uring *ring);
+	void (*flush)(void *arg, struct io_uring *ring, netsw_requeue_fn *requeue, void *ctx);
 };
 void netsw_set_uplink_direct(struct netsw *sw, const struct netsw_up_direct *d, void *arg);
 /* Around one tx drain of port from (its tx_lock held throughout) on the

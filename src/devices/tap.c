@@ -38,6 +38,16 @@
  * order: the switch writes one directly only while none of that port's
  * frames wait in the uplink queue (whose frames count as waiting until their
  * submission, push_tx()).
+ *
+ * A submission of the worker ring can fail (-EBUSY, -EAGAIN, -EINTR) or stop
+ * short at another request it could not start: the writes it did not take
+ * stay in the SQ ring, and the worker's next submission, after fd_lock is
+ * released, would pass them on, on a descriptor perhaps closed and reused
+ * by then. So the flush tries again (DW_SUBMIT_TRIES in all), and withdraws
+ * what is still left of its writes: fd -1 (each completes with -EBADF,
+ * writing nothing, and gives its buffer back then), each frame handed back
+ * to the switch for the uplink queue, in order (tx_requeued), the failed
+ * attempts counted (tx_submit_errors).
  */
 #include "tap.h"
 
@@ -45,6 +55,8 @@
 #include "net.h"
 #include "netsw.h"
 #include "uring.h"
+
+#include <stddef.h>
 
 #include <cap-ng.h>
 #include <errno.h>
@@ -87,6 +99,7 @@ struct tap_dslot {
 	struct dev_io io;
 	struct tap_dw *w;
 	uint32_t len;
+	int withdrawn; /* its frame was queued instead (dw_flush) */
 	uint8_t buf[TAP_BUF];
 };
 
@@ -100,6 +113,8 @@ struct tap_dw {
 	int nfree;
 	int free[TAP_DW_SLOTS];
 	uint64_t frames, bytes, errors, shorts, submits;
+	uint64_t submit_errors, requeued;
+	int submit_logged;
 	struct tap_dslot slot[TAP_DW_SLOTS];
 };
 
@@ -634,6 +649,10 @@ static void dw_done(struct dev_io *io, int res)
 	struct tap_dw *w = s->w;
 
 	w->free[w->nfree++] = (int)(s - w->slot);
+	if (s->withdrawn) { /* -EBADF, nothing written: its frame went to the queue */
+		s->withdrawn = 0;
+		return;
+	}
 	if (res < 0) {
 		w->errors++;
 	} else if ((uint32_t)res < s->len) {
@@ -700,7 +719,55 @@ static int dw_take(void *arg, struct io_uring *ring, const uint8_t *frame, uint3
 	return 1;
 }
 
-static void dw_flush(void *arg, struct io_uring *ring)
+#define DW_SUBMIT_TRIES 3
+
+static int (*dw_submit)(struct io_uring *ring) = io_uring_submit;
+
+void tap_test_set_submit(int (*submit)(struct io_uring *ring))
+{
+	dw_submit = submit ? submit : io_uring_submit;
+}
+
+/* The writes of w still in the SQ ring after a submission (dw_flush). */
+struct dw_left {
+	struct tap_dw *w;
+	netsw_requeue_fn *requeue;
+	void *ctx;
+	unsigned n;
+};
+
+static struct tap_dslot *dw_slot_of(struct tap_dw *w, uint64_t data)
+{
+	uintptr_t p = (uintptr_t)DEV_UD_OBJ(data);
+
+	if (DEV_UD_OP(data) != DEV_UD_DEVIO || p < (uintptr_t)&w->slot[0] ||
+	    p >= (uintptr_t)&w->slot[TAP_DW_SLOTS])
+		return NULL;
+	return (struct tap_dslot *)(p - offsetof(struct tap_dslot, io));
+}
+
+static void dw_count_left(struct io_uring_sqe *sqe, void *arg)
+{
+	struct dw_left *l = arg;
+
+	if (dw_slot_of(l->w, sqe->user_data))
+		l->n++;
+}
+
+static void dw_withdraw(struct io_uring_sqe *sqe, void *arg)
+{
+	struct dw_left *l = arg;
+	struct tap_dslot *s = dw_slot_of(l->w, sqe->user_data);
+
+	if (!s)
+		return; /* another device's: the worker submits it later */
+	sqe->fd = -1;
+	s->withdrawn = 1;
+	l->w->requeued++;
+	l->requeue(l->ctx, s->buf, s->len);
+}
+
+static void dw_flush(void *arg, struct io_uring *ring, netsw_requeue_fn *requeue, void *ctx)
 {
 	struct tap_uplink *u = arg;
 	struct tap_dw *w = dw_of(u, ring);
@@ -708,8 +775,29 @@ static void dw_flush(void *arg, struct io_uring *ring)
 	if (!w)
 		return;
 	if (w->prepped) {
-		/* Under fd_lock: the fd of these writes is the one they go to. */
-		io_uring_submit(ring);
+		struct dw_left l = {w, requeue, ctx, 0};
+		int rc = 0;
+
+		/* Under fd_lock: the fd of these writes is the one they go to,
+		 * and none of them may stay behind for a later submission. */
+		for (int t = 0; t < DW_SUBMIT_TRIES; t++) {
+			rc = dw_submit(ring);
+			l.n = 0;
+			uring_sq_unsubmitted(ring, dw_count_left, &l);
+			if (!l.n)
+				break;
+			w->submit_errors++;
+		}
+		if (l.n) {
+			if (!w->submit_logged)
+				fprintf(
+				    stderr,
+				    "denalid: uplink %s: a worker ring left %u writes unsubmitted "
+				    "(%s); queued for the uplink thread instead\n",
+				    u->name, l.n, rc < 0 ? strerror(-rc) : "stopped short");
+			w->submit_logged = 1;
+			uring_sq_unsubmitted(ring, dw_withdraw, &l);
+		}
 		w->submits++;
 		w->prepped = 0;
 	}
@@ -902,6 +990,8 @@ void tap_uplink_stats(const struct tap_uplink *u, struct tap_stats *out)
 		out->tx_errors += w->errors;
 		out->tx_short += w->shorts;
 		out->tx_submits += w->submits;
+		out->tx_submit_errors += w->submit_errors;
+		out->tx_requeued += w->requeued;
 	}
 }
 

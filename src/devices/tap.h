@@ -20,6 +20,8 @@ struct tap_stats {
 	uint64_t tx_frames, tx_bytes; /* written to the tap */
 	uint64_t tx_direct;	      /* of tx_frames, written by workers (tap.c) */
 	uint64_t tx_submits;	      /* io_uring_submit calls carrying writes */
+	uint64_t tx_submit_errors;    /* worker submissions that left direct writes behind */
+	uint64_t tx_requeued;	      /* direct writes withdrawn then, their frames queued */
 	uint64_t rx_errors, tx_errors, tx_short;
 	uint64_t down_events, reattaches;
 	int up;
@@ -34,6 +36,11 @@ void tap_set_multishot(int on);
  * uplink go through the uplink thread's queue, as before direct writes
  * (an ablation; the default is 1: a worker writes its VM's frames itself). */
 void tap_set_direct_writes(int on);
+
+/* Tests only: the submission the direct writers use (NULL: io_uring_submit),
+ * to make it fail. */
+struct io_uring;
+void tap_test_set_submit(int (*submit)(struct io_uring *ring));
 
 /* Opens (or creates, with CAP_NET_ADMIN) the tap NAME on the calling
  * thread, starts the uplink thread, which drops every capability before

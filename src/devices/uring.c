@@ -65,3 +65,18 @@ int uring_init_restricted(struct io_uring *ring, unsigned entries, const struct 
 {
 	return uring_init_restricted_setup(ring, entries, allow, restricted, NULL, NULL);
 }
+
+unsigned uring_sq_unsubmitted(struct io_uring *ring,
+			      void (*fn)(struct io_uring_sqe *sqe, void *arg), void *arg)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned head = io_uring_smp_load_acquire(sq->khead), n = 0;
+
+	/* From the kernel's head to liburing's tail: flushed to the kernel or
+	 * only prepared, none of them consumed. The SQ array maps a slot to
+	 * its SQE (liburing keeps it the identity). */
+	for (unsigned i = head; i != sq->sqe_tail; i++, n++)
+		if (fn)
+			fn(&sq->sqes[sq->array[i & sq->ring_mask]], arg);
+	return n;
+}

@@ -33,4 +33,16 @@ int uring_init_restricted_setup(struct io_uring *ring, unsigned entries,
 				const struct uring_allow *allow, int *restricted,
 				int (*setup)(struct io_uring *ring, void *arg), void *arg);
 
+/*
+ * The SQEs of ring that the kernel has not taken (yet): after an
+ * io_uring_submit() that failed (-EBUSY, -EAGAIN, -EINTR...) or stopped
+ * short at a request it could not start, the rest stay in the SQ ring, and
+ * the next submission passes them on, whenever that is. fn(sqe, arg) is
+ * called on each, oldest first, and may rewrite it (an owner withdrawing
+ * one makes its fd -1: it completes with -EBADF and does nothing). Their
+ * count. Only on the thread that submits to ring, which has no SQPOLL.
+ */
+unsigned uring_sq_unsubmitted(struct io_uring *ring,
+			      void (*fn)(struct io_uring_sqe *sqe, void *arg), void *arg);
+
 #endif

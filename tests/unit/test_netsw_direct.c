@@ -5,7 +5,8 @@
  * wait in the uplink queue (they would be overtaken), not for another port,
  * not outside a drain; a writer out of room gets what it took flushed
  * before the frame is queued; a writer that finds the uplink down gets the
- * frame dropped and counted.
+ * frame dropped and counted; frames a writer could not submit and hands
+ * back are queued in their order, ahead of the port's next ones.
  */
 #include "devices/netsw.h"
 
@@ -27,6 +28,9 @@ struct fixture {
 	int down; /* take() finds the uplink down */
 	int taken, flushes;
 	int queued_at_flush; /* uplink queue length at the last flush */
+	int fail;	     /* flush() hands back every frame taken since the last one */
+	uint8_t held[8][60]; /* those frames (copies, as tap.c keeps) */
+	int nheld;
 };
 
 static struct fixture fx;
@@ -52,8 +56,6 @@ static int take(void *arg, struct io_uring *r, const uint8_t *frame, uint32_t le
 {
 	struct fixture *f = arg;
 
-	(void)frame;
-	(void)len;
 	assert_ptr_equal(r, ring);
 	if (f->down)
 		return -1;
@@ -61,16 +63,22 @@ static int take(void *arg, struct io_uring *r, const uint8_t *frame, uint32_t le
 		return 0;
 	f->room--;
 	f->taken++;
+	assert_true(f->nheld < 8 && len == 60);
+	memcpy(f->held[f->nheld++], frame, len);
 	return 1;
 }
 
-static void flush(void *arg, struct io_uring *r)
+static void flush(void *arg, struct io_uring *r, netsw_requeue_fn *requeue, void *ctx)
 {
 	struct fixture *f = arg;
 
 	assert_ptr_equal(r, ring);
 	f->flushes++;
 	f->queued_at_flush = (int)qlen(&f->up);
+	if (f->fail)
+		for (int i = 0; i < f->nheld; i++)
+			requeue(ctx, f->held[i], 60);
+	f->nheld = 0;
 }
 
 static const struct netsw_up_direct direct = {take, flush};
@@ -105,8 +113,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* A frame from p's MAC to an address nobody has (so: the uplink). */
-static void send_up(struct fixture *f, struct netsw_port *p)
+/* A frame from p's MAC to an address nobody has (so: the uplink), carrying
+ * seq at byte 20. */
+static void send_up_seq(struct fixture *f, struct netsw_port *p, uint8_t seq)
 {
 	static const uint8_t nowhere[6] = {2, 0xde, 0xad, 0xbe, 0xef, 1};
 	uint8_t fr[60];
@@ -115,7 +124,13 @@ static void send_up(struct fixture *f, struct netsw_port *p)
 	memcpy(fr, nowhere, 6);
 	memcpy(fr + 6, p->mac, 6);
 	fr[12] = 0x08;
+	fr[20] = seq;
 	netsw_send(f->sw, p, fr, sizeof(fr));
+}
+
+static void send_up(struct fixture *f, struct netsw_port *p)
+{
+	send_up_seq(f, p, 0);
 }
 
 static void test_drain_writes_direct(void **state)
@@ -216,6 +231,46 @@ static void test_down_drops(void **state)
 	assert_int_equal(netsw_stats(f->sw)->up_tx_frames, 0);
 }
 
+static void test_unsubmitted_requeued_in_order(void **state)
+{
+	struct fixture *f = *state;
+
+	/* The writer takes 0..2 and cannot submit them: they are queued, in
+	 * order, not counted as sent; 3, the same drain, and 4, the next
+	 * drain, queue behind them (the port's frames wait in the queue). */
+	f->fail = 1;
+	netsw_tx_ring_begin(f->sw, f->a, ring);
+	for (uint8_t i = 0; i < 3; i++)
+		send_up_seq(f, f->a, i);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 3);
+	assert_int_equal(qlen(&f->up), 3);
+	assert_int_equal(f->a->up_held, 3);
+	assert_int_equal(netsw_stats(f->sw)->up_tx_frames, 0);
+	f->fail = 0;
+	netsw_tx_ring_begin(f->sw, f->a, ring);
+	send_up_seq(f, f->a, 3);
+	netsw_tx_ring_end();
+	send_up_seq(f, f->a, 4);
+	assert_int_equal(f->taken, 3);
+	assert_int_equal(qlen(&f->up), 5);
+	for (uint8_t i = 0; i < 5; i++) {
+		const struct netq_cell *c = netq_peek(&f->up);
+
+		assert_non_null(c);
+		assert_int_equal(c->data[20], i);
+		assert_int_equal(c->len, 60);
+		netsw_uplink_pop(f->sw, &f->up);
+	}
+	assert_int_equal(f->a->up_held, 0);
+	/* Sent by the uplink thread (counted there); direct again afterwards. */
+	netsw_tx_ring_begin(f->sw, f->a, ring);
+	send_up_seq(f, f->a, 5);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 4);
+	assert_int_equal(qlen(&f->up), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +278,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_order_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_room_flushes_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_down_drops, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsubmitted_requeued_in_order, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

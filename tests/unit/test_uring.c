@@ -5,6 +5,7 @@
  * refused with -EACCES. Without the restriction every refused request
  * below would succeed (a NOP always does; OPENAT of /dev/null does).
  */
+#include "devices/uring.h"
 #include "sched/worker.h"
 
 #include <errno.h>
@@ -116,6 +117,50 @@ static void test_register_refused(void **state)
 	assert_int_equal(io_uring_register_eventfd(ring, 0), -EACCES);
 }
 
+static void withdraw(struct io_uring_sqe *sqe, void *arg)
+{
+	(*(int *)arg)++;
+	sqe->fd = -1;
+}
+
+/*
+ * A submission stops at a request the kernel cannot start (a refused NOP):
+ * the writes behind it stay in the SQ ring, uring_sq_unsubmitted() finds
+ * them, and rewritten to fd -1 they complete with -EBADF at the next
+ * submission, having written nothing.
+ */
+static void test_unsubmitted_found_and_withdrawn(void **state)
+{
+	struct io_uring *ring = *state;
+	struct io_uring_cqe *cqe;
+	int p[2], seen = 0, ebadf = 0, eacces = 0;
+	char b;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(uring_sq_unsubmitted(ring, NULL, NULL), 0);
+	io_uring_prep_nop(io_uring_get_sqe(ring));
+	for (int i = 0; i < 3; i++)
+		io_uring_prep_write(io_uring_get_sqe(ring), p[1], "x", 1, 0);
+	/* Only prepared: all four are pending. */
+	assert_int_equal(uring_sq_unsubmitted(ring, NULL, NULL), 4);
+	assert_int_equal(io_uring_submit(ring), 1);
+	assert_int_equal(uring_sq_unsubmitted(ring, withdraw, &seen), 3);
+	assert_int_equal(seen, 3);
+	assert_int_equal(io_uring_submit(ring), 3);
+	assert_int_equal(uring_sq_unsubmitted(ring, NULL, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(io_uring_wait_cqe(ring, &cqe), 0);
+		ebadf += cqe->res == -EBADF;
+		eacces += cqe->res == -EACCES;
+		io_uring_cqe_seen(ring, cqe);
+	}
+	assert_int_equal(eacces, 1);
+	assert_int_equal(ebadf, 3);
+	close(p[1]);
+	assert_int_equal(read(p[0], &b, 1), 0); /* nothing was written */
+	close(p[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +168,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_other_ops_refused, setup_ring, teardown_ring),
 	    cmocka_unit_test_setup_teardown(test_flags_refused, setup_ring, teardown_ring),
 	    cmocka_unit_test_setup_teardown(test_register_refused, setup_ring, teardown_ring),
+	    cmocka_unit_test_setup_teardown(test_unsubmitted_found_and_withdrawn, setup_ring,
+					    teardown_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
