@@ -18,6 +18,7 @@
 #include "sched/export.h"
 #include "sched/swap_log.h"
 #include "sched/swapper.h"
+#include "vmm/shell.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -142,6 +143,18 @@ int fleet_swap_open(struct fleet *f, const struct serve_config *cfg)
 	sc.gk.live_max = f->adm.max_live;
 	if (c->live_max && c->live_max < sc.gk.live_max)
 		sc.gk.live_max = c->live_max;
+	/*
+	 * The pool keeps the shell of every evicted VM for a VM admitted in its place. Past the
+	 * cap each start evicts an idle VM, and evictions come ahead of the first runs (up to
+	 * 64 at once, a whole `start --count` soon after): a pool of SHELL_POOL_MAX overflowed,
+	 * the reclaimer destroyed the extra shells (the munmap of each kvm_run walks the MMU
+	 * notifier of every live VM) and the filler made new ones (KVM_CREATE_VM walks every
+	 * mapping of the process): ~600-1,000 of each per 1,000 starts at 9,000 live. A shell is
+	 * made only when pool and filler are empty, so all of them are bound then: shells stay
+	 * within live_max (plus the filler's), pooled or not. fleet_trim() gives the ones nobody
+	 * waits for back.
+	 */
+	shell_pool_set_max(sc.gk.live_max > SHELL_POOL_MAX ? sc.gk.live_max : SHELL_POOL_MAX);
 	sc.boot_charge = c->boot_charge;
 	rc = swapper_open(&sc, &f->swapper, err, sizeof(err));
 	if (rc) {

@@ -11,10 +11,14 @@
  *   costs the same invalidations for nothing).
  * - the page tables of the guest-memory arena's free regions
  *   (guest_mem_trim()).
+ * - pooled shells nobody took for a whole period, beyond SHELL_POOL_MAX
+ *   (shell_pool_trim()): under swap the pool keeps the shells of evicted VMs
+ *   for the VMs admitted in their place (fleet_swap.c), up to the live cap.
  */
 #include "fleet_impl.h"
 
 #include "vmm/guest_mem.h"
+#include "vmm/shell.h"
 
 #include <malloc.h>
 #include <time.h>
@@ -41,6 +45,7 @@ void fleet_trim_tick(struct fleet *f)
 		return;
 	last_ns = now;
 	guest_mem_trim();
+	shell_pool_trim(SHELL_POOL_MAX);
 	mi = mallinfo2();
 	/* Free bytes fall as the heap is used again: then the next growth counts from there. */
 	if (mi.fordblks < trimmed_free)

@@ -111,6 +111,14 @@ int shell_pool_fill(unsigned n);
 void shell_pool_drain(void);
 unsigned shell_pool_size(void);
 void shell_pool_set_max(unsigned max);
+/*
+ * Gives back the pooled shells nobody needed since the last call: of the fewest the pool held
+ * meanwhile, all but keep (the oldest first), destroyed by the reclaimer if it runs (else
+ * here). Called now and then (denalid: every 10 s), it shrinks a pool that a burst of
+ * evictions or stops filled, and leaves alone the shells that are being taken. Returns how
+ * many it gave back.
+ */
+unsigned shell_pool_trim(unsigned keep);
 
 /*
  * Starts the reclaimer: a few threads (RECLAIM_THREADS, side by side because a

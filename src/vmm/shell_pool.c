@@ -51,6 +51,7 @@ static struct {
 	pthread_cond_t cond; /* work for the reclaimer; the reclaimer idle again */
 	struct shell *head;  /* idle shells, reset or not (mmu_dirty) */
 	unsigned count, max;
+	unsigned low;	     /* the least count since the last shell_pool_trim() */
 	unsigned clean;	     /* pooled shells with mmu_dirty == 0 */
 	struct shell *queue; /* to be destroyed by the reclaimer */
 	unsigned queued;
@@ -122,6 +123,8 @@ int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out)
 		*pp = sh->next;
 		pool.count--;
 		pool.clean -= !sh->mmu_dirty;
+		if (pool.count < pool.low)
+			pool.low = pool.count;
 	}
 	if (pool.running && pool.clean < RECLAIM_CLEAN && pool.count > pool.clean)
 		pthread_cond_broadcast(&pool.cond); /* time to reset another one */
@@ -186,6 +189,8 @@ static struct shell *take_dirty_locked(void)
 		if (sh->mmu_dirty) {
 			*pp = sh->next;
 			pool.count--;
+			if (pool.count < pool.low)
+				pool.low = pool.count;
 			sh->next = NULL;
 			return sh;
 		}
@@ -447,6 +452,50 @@ int shell_pool_fill(unsigned n)
 	return 0;
 }
 
+unsigned shell_pool_trim(unsigned keep)
+{
+	struct shell *gone = NULL, **pp;
+	unsigned idle, extra, n = 0, i = 0;
+
+	pthread_mutex_lock(&pool.lock);
+	idle = pool.low < pool.count ? pool.low : pool.count;
+	if (idle > keep) {
+		extra = idle - keep < RECLAIM_QUEUE_MAX ? idle - keep : RECLAIM_QUEUE_MAX;
+		/* The oldest ones: the list is LIFO, its tail was pooled first. */
+		for (pp = &pool.head; *pp && i < pool.count - extra; pp = &(*pp)->next)
+			i++;
+		gone = *pp;
+		*pp = NULL;
+		for (struct shell *sh = gone; sh; sh = sh->next) {
+			pool.clean -= !sh->mmu_dirty;
+			n++;
+		}
+		pool.count -= n;
+		if (pool.running && !pool.quit) { /* destroyed off the caller's thread */
+			struct shell *last = gone;
+
+			while (last && last->next)
+				last = last->next;
+			if (last) {
+				last->next = pool.queue;
+				pool.queue = gone;
+				pool.queued += n;
+				gone = NULL;
+				pthread_cond_broadcast(&pool.cond);
+			}
+		}
+	}
+	pool.low = pool.count;
+	pthread_mutex_unlock(&pool.lock);
+	while (gone) {
+		struct shell *next = gone->next;
+
+		shell_destroy(gone);
+		gone = next;
+	}
+	return n;
+}
+
 void shell_pool_drain(void)
 {
 	struct shell *sh;
@@ -455,7 +504,7 @@ void shell_pool_drain(void)
 	pthread_mutex_lock(&pool.lock);
 	sh = pool.head;
 	pool.head = NULL;
-	pool.count = pool.clean = 0;
+	pool.count = pool.clean = pool.low = 0;
 	pthread_mutex_unlock(&pool.lock);
 	while (sh) {
 		struct shell *next = sh->next;

@@ -17,6 +17,9 @@
  *          reclaimer thread running (which must reset the pooled shell).
  *   filler: a VM with no pooled shell takes one the filler thread made
  *          ahead of time, and starts as a fresh VM.
+ *   trim:  shell_pool_trim() gives back only the pooled shells that stayed
+ *          pooled since its last call, beyond the number kept, with and
+ *          without the reclaimer.
  * Usage: test_shell_reuse GUEST_DIR. Exit 77 without /dev/kvm.
  */
 #include "vmm/shell.h"
@@ -238,6 +241,47 @@ static void test_filler(void)
 	CHECK(shell_filler_count() == 0, "filler: %u shells left after stop", shell_filler_count());
 }
 
+/* shell_pool_trim(): what stayed pooled since the last call, beyond keep, goes. */
+static void test_trim(int reclaimer)
+{
+	struct shell *sh[3];
+	unsigned n;
+
+	shell_pool_drain();
+	if (reclaimer && shell_reclaimer_start(NULL)) {
+		printf("FAIL: shell_reclaimer_start\n");
+		fails++;
+		return;
+	}
+	CHECK(shell_pool_fill(8) == 0, "trim: shell_pool_fill(8)");
+	/* The pool was empty at the drain: nothing stayed pooled through a whole period. */
+	n = shell_pool_trim(2);
+	CHECK(n == 0 && shell_pool_size() == 8, "trim: first call gave back %u, pool %u", n,
+	      shell_pool_size());
+	/* Three taken and put back: the pool went down to 5, so 5 - 2 stayed unused. */
+	for (int i = 0; i < 3; i++)
+		CHECK(shell_get(&sh[i]) == 0, "trim: shell_get");
+	for (int i = 0; i < 3; i++)
+		shell_put(sh[i]);
+	n = shell_pool_trim(2);
+	CHECK(n == 3 && shell_pool_size() == 5, "trim: gave back %u (not 3), pool %u (not 5)", n,
+	      shell_pool_size());
+	n = shell_pool_trim(2);
+	CHECK(n == 3 && shell_pool_size() == 2, "trim: gave back %u (not 3), pool %u (not 2)", n,
+	      shell_pool_size());
+	n = shell_pool_trim(2);
+	CHECK(n == 0 && shell_pool_size() == 2, "trim: at keep, gave back %u, pool %u", n,
+	      shell_pool_size());
+	if (reclaimer) {
+		shell_reclaimer_wait();
+		CHECK(shell_reclaimer_pending() <= 1, "trim: reclaimer still holds %u",
+		      shell_reclaimer_pending());
+		shell_reclaimer_stop();
+	}
+	shell_pool_drain();
+	CHECK(shell_pool_trim(0) == 0 && shell_pool_size() == 0, "trim: after drain");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -263,6 +307,8 @@ int main(int argc, char **argv)
 		test_alias(i, 1);
 	shell_reclaimer_stop();
 	test_filler();
+	test_trim(0);
+	test_trim(1);
 	shell_pool_drain();
 	printf("%d failed\n", fails);
 	return fails ? 1 : 0;
