@@ -199,6 +199,7 @@ static void accept_clients(struct ctl_server *srv)
 			close(fd);
 			continue;
 		}
+		c->srv = srv;
 		c->fd = fd;
 		c->serial = srv->serial;
 		if (ctl_owner_from_socket(fd, &c->owner) < 0)

@@ -11,12 +11,21 @@
 
 #define CTL_CLIENTS_MAX	    1024   /* connections served at once; more get an error line */
 #define CTL_CLIENT_IDLE_MS  120000 /* a client silent this long (and not following) is closed */
-#define CTL_OUT_MAX	    (32u << 20) /* replies queued for one client beyond this drop it */
-#define CTL_LINE_TIMEOUT_MS 10000	/* a request line begun and not ended this long: closed */
+#define CTL_OUT_MAX	    (32u << 20)	 /* replies queued for one client beyond this drop it */
+#define CTL_LINE_TIMEOUT_MS 10000	 /* a request line begun and not ended this long: closed */
+#define CTL_OUT_TOTAL_MAX   (256u << 20) /* reply buffers of all clients together */
+#define CTL_OUT_STALL_MS    2000	 /* unread replies not read from this long: sheddable */
 
 /* CTL_OUT_MAX unless a test lowers it. A reply queued when nothing is unread is queued whole
  * however long (a list of 100,000 VMs is ~35 MB): the cap applies to what piles up behind it. */
 extern size_t ctl_out_max;
+/* CTL_OUT_TOTAL_MAX and CTL_OUT_STALL_MS unless a test lowers them. When a reply would take the
+ * reply buffers of all clients past the total, clients whose unread replies have not been read
+ * from for the stall time are closed, the longest stalled first; if that is not enough the reply
+ * becomes an error ("try again"). 1,024 clients that ask for a 35 MB list and never read it
+ * cannot make the daemon hold 35 GB. */
+extern size_t ctl_out_total_max;
+extern unsigned ctl_out_stall_ms;
 
 struct ctl_job;
 struct ctl_server;

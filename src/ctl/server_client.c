@@ -10,17 +10,69 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Frees c's reply buffer (what is unread in it is dropped). */
+static void out_release(struct client *c)
+{
+	c->srv->out_bytes -= c->outcap;
+	free(c->out);
+	c->out = NULL;
+	c->outcap = c->outlen = c->outoff = 0;
+}
+
 void srv_client_free(struct client *c)
 {
+	out_release(c);
 	close(c->fd);
 	json_decref(c->follow_id);
 	json_decref(c->events_id);
 	free(c->in);
-	free(c->out);
 	free(c);
 }
 
 size_t ctl_out_max = CTL_OUT_MAX;
+size_t ctl_out_total_max = CTL_OUT_TOTAL_MAX;
+unsigned ctl_out_stall_ms = CTL_OUT_STALL_MS;
+
+/* The client other than c whose unread replies have waited longest, if that is at least the
+ * stall time; NULL if none has. */
+static struct client *most_stalled(struct client *c, int64_t now)
+{
+	struct ctl_server *srv = c->srv;
+	struct client *worst = NULL;
+
+	for (size_t i = 0; i < srv->nclients; i++) {
+		struct client *o = srv->clients[i];
+		if (o == c || o->outoff == o->outlen ||
+		    now - o->out_moved_ms < (int64_t)ctl_out_stall_ms)
+			continue;
+		if (!worst || o->out_moved_ms < worst->out_moved_ms)
+			worst = o;
+	}
+	return worst;
+}
+
+/* Whether c may grow its reply buffer to hold n more bytes within the total of all clients';
+ * makes room by closing stalled readers if it must. */
+static bool out_room(struct client *c, size_t n)
+{
+	size_t need = c->outlen - c->outoff + n, grow;
+	int64_t now = srv_now_ms();
+	struct client *o;
+
+	if (need <= c->outcap)
+		return true;
+	grow = need - c->outcap;
+	while (c->srv->out_bytes + grow > ctl_out_total_max && (o = most_stalled(c, now))) {
+		log_warn("%s: %zu bytes of replies unread for %lld ms while replies of all clients "
+			 "take more than %zu bytes; closing",
+			 o->peer, o->outlen - o->outoff, (long long)(now - o->out_moved_ms),
+			 ctl_out_total_max);
+		out_release(o);
+		o->closing = true;
+		o->following = o->following_events = false;
+	}
+	return c->srv->out_bytes + grow <= ctl_out_total_max;
+}
 
 /* Queues bytes for the client; a client that does not read what it asked for is dropped
  * rather than allowed to make the daemon hold its replies without bound. One reply is always
@@ -29,8 +81,10 @@ size_t ctl_out_max = CTL_OUT_MAX;
  * pile up behind it is what the cap bounds (console lines it follows). */
 static void client_queue(struct client *c, const char *p, size_t n)
 {
-	if (c->outoff == c->outlen)
+	if (c->outoff == c->outlen) {
 		c->outoff = c->outlen = 0;
+		c->out_moved_ms = srv_now_ms();
+	}
 	if (c->outlen > c->outoff && c->outlen - c->outoff + n > ctl_out_max) {
 		log_warn("%s: more than %zu bytes of replies unread; closing", c->peer,
 			 ctl_out_max);
@@ -58,6 +112,7 @@ static void client_queue(struct client *c, const char *p, size_t n)
 				return;
 			}
 			c->out = o;
+			c->srv->out_bytes += cap - c->outcap;
 			c->outcap = cap;
 		}
 	}
@@ -71,6 +126,19 @@ void srv_client_reply(struct client *c, json_t *reply)
 	size_t n;
 	char *line = ctl_reply_line(reply, &n);
 
+	if (line && !out_room(c, n)) {
+		/* Only a short error line then, which fits whatever the total. */
+		json_t *err = ctl_reply_error(json_object_get(reply, "id"),
+					      "the daemon holds %zu MiB of replies that clients "
+					      "have not read yet; try again",
+					      c->srv->out_bytes >> 20);
+
+		log_warn("%s: a %zu-byte reply refused: replies of all clients take %zu bytes",
+			 c->peer, n, c->srv->out_bytes);
+		free(line);
+		line = ctl_reply_line(err, &n);
+		json_decref(err);
+	}
 	json_decref(reply);
 	if (!line) {
 		log_err("%s: cannot encode a reply; closing", c->peer);
@@ -95,7 +163,10 @@ int srv_client_flush(struct client *c)
 			return -1;
 		}
 		c->outoff += (size_t)w;
+		c->out_moved_ms = srv_now_ms();
 	}
+	if (c->outcap > OUT_KEEP)
+		out_release(c); /* one long reply does not keep its buffer for the connection */
 	return 0;
 }
 

@@ -26,8 +26,12 @@
 #define JOB_STEP_MS	 20	      /* the longest the loop works on jobs between polls */
 #define JOB_PROGRESS_MS	 250	      /* progress lines to the requesting client */
 #define JOBS_KEPT	 64	      /* finished jobs still listed */
+#define OUT_KEEP	 (64u << 10)  /* a drained reply buffer larger than this is freed */
+
+struct ctl_server;
 
 struct client {
+	struct ctl_server *srv;
 	int fd;
 	unsigned long serial;
 	char peer[96];		/* "client N (pid P uid U)" for log lines */
@@ -36,7 +40,8 @@ struct client {
 	size_t inlen, incap;
 	char *out;
 	size_t outlen, outoff, outcap;
-	bool closing; /* close once out is flushed; read nothing more */
+	int64_t out_moved_ms; /* unread replies: when they were last read from (or queued) */
+	bool closing;	      /* close once out is flushed; read nothing more */
 	bool following;
 	json_t *follow_id;
 	char follow_name[CTL_NAME_MAX + 1];
@@ -58,6 +63,7 @@ struct ctl_server {
 	struct ops_ctx ops;
 	struct client **clients;
 	size_t nclients;
+	size_t out_bytes; /* every client's reply buffer, allocated */
 	struct pollfd *pfds;
 	unsigned long serial;
 	int64_t accept_paused_until; /* out of descriptors: the listener rests until then */

@@ -544,6 +544,113 @@ static void test_long_reply_comes_whole(void **state)
 	still_serving();
 }
 
+/* Reads the one reply line on fd; returns its length, or 0 if the connection ended first. */
+static size_t read_reply(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	while (len < cap) {
+		ssize_t r = recv(fd, buf + len, cap - len, 0);
+		if (r <= 0)
+			return 0;
+		len += (size_t)r;
+		if (memchr(buf, '\n', len))
+			return len;
+	}
+	return 0;
+}
+
+/* Waits until the reply on fd has begun to arrive (so the daemon has queued it). */
+static void reply_begun(int fd)
+{
+	char c;
+
+	assert_int_equal(recv(fd, &c, 1, MSG_PEEK), 1);
+}
+
+static void stop_many(const char *prefix, int n)
+{
+	char line[128];
+
+	for (int i = 0; i < n; i++) {
+		json_t *o;
+		snprintf(line, sizeof(line), "{\"op\":\"stop\",\"name\":\"%s-%d\"}", prefix, i);
+		o = rpc(line);
+		assert_true(json_is_true(json_object_get(o, "ok")));
+		json_decref(o);
+	}
+}
+
+/* The replies of all clients together are bounded: a client that asks for a long list and
+ * reads none of it holds its buffer, and when another's reply would take the total past the
+ * cap, the one stalled longer than the stall time is closed to make room; while it is not
+ * stalled that long, the other gets a short error ("try again") instead. Lists of 4,000 VMs
+ * (~500 KB in a 512 KiB buffer, more than the socket holds) under a 768 KiB total. */
+#define TOTAL_VMS 4000
+
+static void test_unread_replies_bounded_in_total(void **state)
+{
+	size_t old_total = ctl_out_total_max, cap = 8u << 20, len;
+	unsigned old_stall = ctl_out_stall_ms;
+	char *buf = malloc(cap);
+	struct timespec nap = {.tv_nsec = 300000000};
+	struct cli a, b;
+	json_t *o;
+
+	(void)state;
+	assert_non_null(buf);
+	o = rpc("{\"op\":\"start\",\"name\":\"tot\",\"image\":\"/img\",\"count\":4000}");
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	json_decref(o);
+	ctl_out_total_max = 3u << 18;
+
+	/* Not stalled long enough: b is refused, a still gets its whole reply. */
+	ctl_out_stall_ms = 600000;
+	cli_open(&a);
+	cli_sendstr(&a, "{\"id\":1,\"op\":\"list\"}\n");
+	reply_begun(a.fd);
+	cli_open(&b);
+	cli_sendstr(&b, "{\"id\":2,\"op\":\"list\"}\n");
+	o = cli_recv(&b);
+	assert_non_null(o);
+	assert_false(json_is_true(json_object_get(o, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(o, "error")), "try again"));
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 2);
+	json_decref(o);
+	len = read_reply(a.fd, buf, cap);
+	assert_true(len > 400000);
+	o = json_loadb(buf, len - 1, 0, NULL);
+	assert_non_null(o);
+	assert_true(json_array_size(json_object_get(o, "vms")) >= TOTAL_VMS);
+	json_decref(o);
+	/* With a's reply read, b's is served whole. */
+	cli_sendstr(&b, "{\"id\":3,\"op\":\"list\"}\n");
+	assert_true(read_reply(b.fd, buf, cap) > 400000);
+	close(a.fd);
+
+	/* Stalled: a is closed (its reply cut short), b is served whole. */
+	ctl_out_stall_ms = 100;
+	cli_open(&a);
+	cli_sendstr(&a, "{\"id\":4,\"op\":\"list\"}\n");
+	reply_begun(a.fd);
+	nanosleep(&nap, NULL); /* past the stall time */
+	cli_sendstr(&b, "{\"id\":5,\"op\":\"list\"}\n");
+	len = read_reply(b.fd, buf, cap);
+	assert_true(len > 400000);
+	o = json_loadb(buf, len - 1, 0, NULL);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 5);
+	json_decref(o);
+	assert_int_equal(read_reply(a.fd, buf, cap), 0);
+	close(a.fd);
+	close(b.fd);
+	ctl_out_total_max = old_total;
+	ctl_out_stall_ms = old_stall;
+	free(buf);
+	stop_many("tot", TOTAL_VMS);
+	still_serving();
+}
+
 /* Issue 7 hole 8: a client that sends a byte at a time and never a newline is told and
  * closed once the line time-out passes, however steadily it trickles. */
 static void test_trickle_closed(void **state)
@@ -822,6 +929,7 @@ int main(void)
 	    cmocka_unit_test(test_trickle_closed),
 	    cmocka_unit_test(test_unread_replies_pause_the_client),
 	    cmocka_unit_test(test_long_reply_comes_whole),
+	    cmocka_unit_test(test_unread_replies_bounded_in_total),
 	    cmocka_unit_test(test_pipelined),
 	    cmocka_unit_test(test_pipelined_behind_job),
 	    cmocka_unit_test(test_swap_holds_the_loop_boundedly),
