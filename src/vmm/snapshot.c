@@ -23,6 +23,12 @@ static int page_is_private(uint64_t pn)
 	return pn >= DENALI_PRIVATE_GPA / 4096 && pn < DENALI_RESERVED_END / 4096;
 }
 
+void snapshot_pages_to_scan(const uint8_t *mem, uint64_t size, unsigned char *vec)
+{
+	if (!guest_mem_is_shared() || mincore((void *)mem, size, vec) < 0)
+		memset(vec, 1, size / 4096); /* host swap, or cannot tell: every page */
+}
+
 int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
 {
 	uint64_t npages = vm->mem_size / 4096, saved = 0;
@@ -42,8 +48,7 @@ int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
 	res = malloc(npages);
 	if (!res)
 		return -ENOMEM;
-	if (mincore(vm->mem, vm->mem_size, res) < 0)
-		memset(res, 1, npages); /* cannot tell: look at every page */
+	snapshot_pages_to_scan(vm->mem, vm->mem_size, res);
 	for (uint64_t i = 1; i < npages; i++)
 		if ((res[i] & 1) && !page_is_private(i) && !guest_page_is_zero(vm->mem + i * 4096))
 			saved++;

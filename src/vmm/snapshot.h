@@ -50,6 +50,14 @@ struct snap_header {
 int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen);
 
 /*
+ * Marks in vec (one byte per page of mem[0, size)) the pages a snapshot
+ * must look at: the resident ones by mincore() when guest memory is shared
+ * (the host has no swap), every page when it is private, since mincore()
+ * reports a host-swapped page as absent and the snapshot would lose it.
+ */
+void snapshot_pages_to_scan(const uint8_t *mem, uint64_t size, unsigned char *vec);
+
+/*
  * Restores a VM written by snapshot_save() from fd. If vm is non-NULL its
  * memory must have been released by snapshot_save() and it is filled in
  * place; otherwise a new VM is allocated into *out. Every field of the file

@@ -4,6 +4,7 @@
  * tables, GDT, TSS, the vregs header) are rebuilt, never taken from the
  * file. No KVM needed: loading builds memory and state, binding comes later.
  */
+#include "vmm/guest_mem.h"
 #include "vmm/snapshot.h"
 #include "vmm/vcpu_state.h"
 #include "vmm/vm.h"
@@ -97,6 +98,32 @@ static void test_valid_loads_and_rebuilds(void **state)
 	vm_destroy(vm);
 }
 
+/* A snapshot of private guest memory (the host has swap) looks at every page:
+ * mincore() calls a host-swapped page absent, and skipping it would lose it.
+ * Shared memory (no host swap) looks at the resident pages only. */
+static void test_pages_scanned(void **state)
+{
+	unsigned char vec[MEM / 4096];
+	uint8_t *mem;
+
+	(void)state;
+	for (int shared = 0; shared < 2; shared++) {
+		guest_mem_set_shared(shared);
+		assert_int_equal(guest_mem_alloc(MEM, &mem), 0);
+		mem[0x100000] = 1;
+		memset(vec, 0xee, sizeof(vec));
+		snapshot_pages_to_scan(mem, MEM, vec);
+		assert_true(vec[0x100] & 1);
+		if (shared)
+			assert_false(vec[0x200] & 1); /* never touched: not resident */
+		else
+			for (unsigned i = 0; i < sizeof(vec); i++)
+				assert_true(vec[i] & 1);
+		guest_mem_free(mem, MEM);
+	}
+	guest_mem_drain();
+}
+
 static void refused(const struct page *pages, unsigned n, size_t cut, const char *why)
 {
 	struct vm *vm;
@@ -188,6 +215,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_valid_loads_and_rebuilds, setup),
+	    cmocka_unit_test(test_pages_scanned),
 	    cmocka_unit_test_setup(test_cs_dpl0_refused, setup),
 	    cmocka_unit_test_setup(test_msr_count_refused, setup),
 	    cmocka_unit_test_setup(test_iopl_refused, setup),
