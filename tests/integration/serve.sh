@@ -66,6 +66,7 @@ for _ in $(seq 30); do
 	"$CTL" $S stats --json >"$TMP/stats1.json"
 	pooled1=$(json "$TMP/stats1.json" "d['shells_pooled']")
 	[ $((fds1 - fds0)) = $((2 * (pooled1 - pooled0))) ] && break
+	sleep 0.3
 done
 CHECKS=$((CHECKS + 1))
 [ $((fds1 - fds0)) = $((2 * (pooled1 - pooled0))) ] ||
