@@ -164,7 +164,10 @@ static void test_mmio(void)
 static int wait_reset(struct shell *sh)
 {
 	for (int i = 0; i < 1000; i++) {
-		if (!__atomic_load_n(&sh->mmu_dirty, __ATOMIC_ACQUIRE))
+		/* Reset, and back in the pool: the reclaimer clears mmu_dirty while the
+		 * shell is out of the pool, and only then pools it again. */
+		if (!__atomic_load_n(&sh->mmu_dirty, __ATOMIC_ACQUIRE) &&
+		    shell_reclaimer_pending() == 0)
 			return 1;
 		usleep(10000);
 	}
@@ -174,10 +177,17 @@ static int wait_reset(struct shell *sh)
 static void test_alias(int cycle, int reclaimer)
 {
 	char out[4096];
-	struct vm *a = create("hostile-alias", "a", 10 + 2 * (uint64_t)cycle), *b;
+	struct vm *a, *b;
 	uint64_t mark = ALIAS_MARK, pte;
 	struct shell *sh_a, *sh_b;
-	uint8_t *mem_a = a->mem;
+	uint8_t *mem_a;
+
+	/* Only a's shell in the pool: the shell of an earlier cycle maps the same
+	 * recycled memory, and once the reclaimer has reset and re-pooled it, it
+	 * would come first. */
+	shell_pool_drain();
+	a = create("hostile-alias", "a", 10 + 2 * (uint64_t)cycle);
+	mem_a = a->mem;
 
 	/* PT0 entry for VA 0x1ff000: the page directory, user-writable. */
 	pte = X86_PD_GPA | X86_PTE_P | X86_PTE_W | X86_PTE_U;
@@ -193,7 +203,8 @@ static void test_alias(int cycle, int reclaimer)
 	b = create("hostile-alias", "b", 11 + 2 * (uint64_t)cycle);
 	sh_b = run(b, out, sizeof(out));
 	CHECK(sh_a == sh_b && b->mem == mem_a,
-	      "alias %d: precondition: b did not get a's shell and recycled memory", cycle);
+	      "alias %d: precondition: b did not get a's shell (%d) and recycled memory (%d)",
+	      cycle, sh_a == sh_b, b->mem == mem_a);
 	CHECK(!bound_dirty, "alias %d: b was bound to a shell still holding a's MMU state", cycle);
 	CHECK(b->status == VM_EXITED && b->exit_code == 0,
 	      "alias %d: tenant b: status %s (%s), console: %s", cycle, vm_status_name(b->status),
