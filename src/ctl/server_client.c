@@ -51,6 +51,16 @@ static struct client *most_stalled(struct client *c, int64_t now)
 	return worst;
 }
 
+/* The size c's reply buffer grows to for need bytes: doubled from its size (or 4 KiB). */
+static size_t out_cap_for(const struct client *c, size_t need)
+{
+	size_t cap = c->outcap ? c->outcap : 4096;
+
+	while (cap < need)
+		cap *= 2;
+	return cap;
+}
+
 /* Whether c may grow its reply buffer to hold n more bytes within the total of all clients';
  * makes room by closing stalled readers if it must. */
 static bool out_room(struct client *c, size_t n)
@@ -61,7 +71,7 @@ static bool out_room(struct client *c, size_t n)
 
 	if (need <= c->outcap)
 		return true;
-	grow = need - c->outcap;
+	grow = out_cap_for(c, need) - c->outcap;
 	while (c->srv->out_bytes + grow > ctl_out_total_max && (o = most_stalled(c, now))) {
 		log_warn("%s: %zu bytes of replies unread for %lld ms while replies of all clients "
 			 "take more than %zu bytes; closing",
@@ -100,11 +110,9 @@ static void client_queue(struct client *c, const char *p, size_t n)
 			c->outoff = 0;
 		}
 		if (c->outlen + n > c->outcap) {
-			size_t cap = c->outcap ? c->outcap : 4096;
-			char *o;
-			while (cap < c->outlen + n)
-				cap *= 2;
-			o = realloc(c->out, cap);
+			size_t cap = out_cap_for(c, c->outlen + n);
+			char *o = realloc(c->out, cap);
+
 			if (!o) {
 				log_err("%s: out of memory; closing", c->peer);
 				c->closing = true;

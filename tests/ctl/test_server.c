@@ -497,53 +497,6 @@ static void test_unread_replies_pause_the_client(void **state)
 	close(g.c.fd);
 }
 
-/* A reply longer than the cap on unread replies (a list of 100,000 VMs is ~35 MB, the cap 32
- * MiB) comes whole when nothing was unread before it: the cap is lowered to 64 KiB here and a
- * list of 1,000 VMs (~170 KB) is asked for. */
-#define BIG_VMS 1000
-
-static void test_long_reply_comes_whole(void **state)
-{
-	size_t old = ctl_out_max, len = 0, cap = 8u << 20;
-	char *buf = malloc(cap), *nl = NULL, line[128];
-	struct cli c;
-	json_t *o;
-
-	(void)state;
-	assert_non_null(buf);
-	o = rpc("{\"op\":\"start\",\"name\":\"big\",\"image\":\"/img\",\"count\":1000}");
-	assert_true(json_is_true(json_object_get(o, "ok")));
-	json_decref(o);
-	ctl_out_max = 64u << 10;
-	cli_open(&c);
-	cli_sendstr(&c, "{\"id\":9,\"op\":\"list\"}\n");
-	while (!nl) {
-		ssize_t r = recv(c.fd, buf + len, cap - len, 0);
-
-		if (r <= 0)
-			fail_msg("connection closed (or timed out) after %zu bytes of the reply",
-				 len);
-		len += (size_t)r;
-		nl = memchr(buf, '\n', len);
-	}
-	close(c.fd);
-	ctl_out_max = old;
-	assert_true(len > (64u << 10));
-	o = json_loadb(buf, (size_t)(nl - buf), 0, NULL);
-	assert_non_null(o);
-	assert_true(json_is_true(json_object_get(o, "ok")));
-	assert_true(json_array_size(json_object_get(o, "vms")) >= BIG_VMS);
-	json_decref(o);
-	free(buf);
-	for (int i = 0; i < BIG_VMS; i++) {
-		snprintf(line, sizeof(line), "{\"op\":\"stop\",\"name\":\"big-%d\"}", i);
-		o = rpc(line);
-		assert_true(json_is_true(json_object_get(o, "ok")));
-		json_decref(o);
-	}
-	still_serving();
-}
-
 /* Reads the one reply line on fd; returns its length, or 0 if the connection ended first. */
 static size_t read_reply(int fd, char *buf, size_t cap)
 {
@@ -568,6 +521,18 @@ static void reply_begun(int fd)
 	assert_int_equal(recv(fd, &c, 1, MSG_PEEK), 1);
 }
 
+static void start_many(const char *prefix, int n)
+{
+	char line[128];
+	json_t *o;
+
+	snprintf(line, sizeof(line),
+		 "{\"op\":\"start\",\"name\":\"%s\",\"image\":\"/img\",\"count\":%d}", prefix, n);
+	o = rpc(line);
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	json_decref(o);
+}
+
 static void stop_many(const char *prefix, int n)
 {
 	char line[128];
@@ -579,6 +544,41 @@ static void stop_many(const char *prefix, int n)
 		assert_true(json_is_true(json_object_get(o, "ok")));
 		json_decref(o);
 	}
+}
+
+/* A reply longer than the cap on unread replies (a list of 100,000 VMs is ~35 MB, the cap 32
+ * MiB) comes whole when nothing was unread before it: the cap is lowered to 64 KiB here and a
+ * list of 1,000 VMs (~170 KB) is asked for. */
+#define BIG_VMS 1000
+
+static void test_long_reply_comes_whole(void **state)
+{
+	size_t old = ctl_out_max, len, cap = 8u << 20;
+	char *buf = malloc(cap), *nl = NULL;
+	struct cli c;
+	json_t *o;
+
+	(void)state;
+	assert_non_null(buf);
+	start_many("big", BIG_VMS);
+	ctl_out_max = 64u << 10;
+	cli_open(&c);
+	cli_sendstr(&c, "{\"id\":9,\"op\":\"list\"}\n");
+	len = read_reply(c.fd, buf, cap);
+	if (!len)
+		fail_msg("connection closed (or timed out) before the reply's end");
+	nl = memchr(buf, '\n', len);
+	close(c.fd);
+	ctl_out_max = old;
+	assert_true(len > (64u << 10));
+	o = json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+	assert_non_null(o);
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	assert_true(json_array_size(json_object_get(o, "vms")) >= BIG_VMS);
+	json_decref(o);
+	free(buf);
+	stop_many("big", BIG_VMS);
+	still_serving();
 }
 
 /* The replies of all clients together are bounded: a client that asks for a long list and
@@ -599,9 +599,7 @@ static void test_unread_replies_bounded_in_total(void **state)
 
 	(void)state;
 	assert_non_null(buf);
-	o = rpc("{\"op\":\"start\",\"name\":\"tot\",\"image\":\"/img\",\"count\":4000}");
-	assert_true(json_is_true(json_object_get(o, "ok")));
-	json_decref(o);
+	start_many("tot", TOTAL_VMS);
 	ctl_out_total_max = 3u << 18;
 
 	/* Not stalled long enough: b is refused, a still gets its whole reply. */
