@@ -106,6 +106,20 @@ static struct shell *fresh_take(void)
 	return sh;
 }
 
+/* Takes the shell at *pp out of the pool. Lock held. */
+static struct shell *pool_unlink_locked(struct shell **pp)
+{
+	struct shell *sh = *pp;
+
+	*pp = sh->next;
+	sh->next = NULL;
+	pool.count--;
+	pool.clean -= !sh->mmu_dirty;
+	if (pool.count < pool.low)
+		pool.low = pool.count;
+	return sh;
+}
+
 int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out)
 {
 	struct shell **pp, *sh = NULL;
@@ -118,14 +132,8 @@ int shell_get_for(const uint8_t *mem, uint64_t size, struct shell **out)
 	}
 	if (!mem || !*pp || n == POOL_SCAN)
 		pp = &pool.head;
-	if (*pp) {
-		sh = *pp;
-		*pp = sh->next;
-		pool.count--;
-		pool.clean -= !sh->mmu_dirty;
-		if (pool.count < pool.low)
-			pool.low = pool.count;
-	}
+	if (*pp)
+		sh = pool_unlink_locked(pp);
 	if (pool.running && pool.clean < RECLAIM_CLEAN && pool.count > pool.clean)
 		pthread_cond_broadcast(&pool.cond); /* time to reset another one */
 	pthread_mutex_unlock(&pool.lock);
@@ -183,18 +191,9 @@ void shell_put(struct shell *sh)
 /* A dirty pooled shell taken out for a reset, or NULL. Lock held. */
 static struct shell *take_dirty_locked(void)
 {
-	for (struct shell **pp = &pool.head; *pp; pp = &(*pp)->next) {
-		struct shell *sh = *pp;
-
-		if (sh->mmu_dirty) {
-			*pp = sh->next;
-			pool.count--;
-			if (pool.count < pool.low)
-				pool.low = pool.count;
-			sh->next = NULL;
-			return sh;
-		}
-	}
+	for (struct shell **pp = &pool.head; *pp; pp = &(*pp)->next)
+		if ((*pp)->mmu_dirty)
+			return pool_unlink_locked(pp);
 	return NULL;
 }
 
