@@ -9,9 +9,11 @@
 #include "vm_swap.h"
 
 #include "../vmm/fdio.h"
+#include "../vmm/gpa.h"
 #include "../vmm/guest_mem.h"
 #include "../vmm/shell.h"
 #include "../vmm/vm.h"
+#include "../vmm/x86.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,7 +75,7 @@ int export_write(const char *path, const char *name, uint64_t vm_id, const uint8
 		goto out;
 	}
 	for (uint32_t i = 1; i < total; i++)
-		if (!guest_page_is_zero(mem + (uint64_t)i * SWAP_PAGE))
+		if (!gpa_page_is_private(i) && !guest_page_is_zero(mem + (uint64_t)i * SWAP_PAGE))
 			table[n++] = i;
 	memcpy(h.magic, EXPORT_MAGIC, 8);
 	h.version = EXPORT_VERSION;
@@ -174,6 +176,22 @@ static int header_check(const struct export_header *h, uint64_t file_size, char 
 	return 0;
 }
 
+/* The vregs page is the monitor's: what the file brings there is kept only
+ * where it is the guest's own (its arguments and its secret). No NIC and no
+ * disk come with an import (refused above), so their fields are zero. */
+static void vregs_reset(struct denali_vregs *vr, uint64_t mem_size)
+{
+	vr->magic = DENALI_VREGS_MAGIC;
+	vr->abi_version = DENALI_ABI_VERSION;
+	vr->mem_size = mem_size;
+	memset(vr->mac, 0, sizeof(vr->mac));
+	vr->mtu = 0;
+	vr->ipv4_addr = vr->ipv4_netmask = vr->ipv4_gateway = 0;
+	vr->blk_sectors = 0;
+	vr->blk_flags = 0;
+	memset(vr->reserved, 0, sizeof(vr->reserved));
+}
+
 int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t errlen)
 {
 	struct export_header h;
@@ -226,6 +244,14 @@ int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t 
 				  "page number out of range, zero, or out of order");
 			goto out;
 		}
+		/* The page and descriptor tables are the monitor's, built here:
+		 * a file that brings its own could map them into ring 3. */
+		if (gpa_page_is_private(table[i])) {
+			rc = fail(err, errlen, -EINVAL, "import: %s",
+				  "page number names a monitor-private page (page or "
+				  "descriptor tables)");
+			goto out;
+		}
 		rc = fdio_read(fd, mem + (uint64_t)table[i] * SWAP_PAGE, SWAP_PAGE, off);
 		off += SWAP_PAGE;
 	}
@@ -272,6 +298,12 @@ int vm_import(const char *path, uint64_t id, struct vm **out, char *err, size_t 
 		goto out_devices;
 	vm->vregs = (struct denali_vregs *)(mem + DENALI_VREGS_GPA);
 	vm->shared = (struct denali_shared *)(mem + DENALI_SHARED_GPA);
+	rc = x86_build_tables(mem, h.mem_size);
+	if (rc) {
+		rc = fail(err, errlen, rc, "import: %s", "cannot build the page tables");
+		goto out_devices;
+	}
+	vregs_reset(vm->vregs, h.mem_size);
 	/* This host's clock rate; the guest reads it without an exit. */
 	if (kvm_tsc_hz()) {
 		vm->vregs->tsc_hz = kvm_tsc_hz();

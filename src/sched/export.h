@@ -4,7 +4,8 @@
  *
  * File (little-endian, x86-64 vCPU state as KVM defines it):
  *   struct export_header            (header_crc covers it with that field 0)
- *   u32 page numbers[npages]        ascending, none is page 0, all < mem_size/4 KiB
+ *   u32 page numbers[npages]        ascending, none is page 0 or monitor-private
+ *                                   (gpa_page_is_private), all < mem_size/4 KiB
  *   vCPU state[state_len]           struct vcpu_state of this ABI
  *   device blob[dev_len]            see vm_swap.h
  *   page data[npages][4096]
@@ -23,7 +24,9 @@
 #include <stdint.h>
 
 #define EXPORT_MAGIC   "DNLVMEX1"
-#define EXPORT_VERSION 1u
+/* 2: the monitor-private pages (page and descriptor tables) are never in the
+ * file; the importer builds them. */
+#define EXPORT_VERSION 2u
 
 struct export_header {
 	char magic[8];

@@ -41,4 +41,11 @@ static inline void *gpa_to_hva(uint8_t *mem, uint64_t mem_size, uint64_t gpa, ui
 	return NULL;
 }
 
+/* The monitor-private pages (GDT, TSS, page tables, guard): never carried by
+ * a snapshot, a swap-file export or an import; the loader builds them. */
+static inline int gpa_page_is_private(uint64_t pn)
+{
+	return pn >= DENALI_PRIVATE_GPA / 4096 && pn < DENALI_RESERVED_END / 4096;
+}
+
 #endif

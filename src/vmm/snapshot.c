@@ -5,6 +5,7 @@
 #include "snapshot.h"
 
 #include "fdio.h"
+#include "gpa.h"
 #include "guest_mem.h"
 #include "shell.h"
 #include "vm.h"
@@ -16,12 +17,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-/* Pages the file never carries: the loader builds them (x86_build_tables). */
-static int page_is_private(uint64_t pn)
-{
-	return pn >= DENALI_PRIVATE_GPA / 4096 && pn < DENALI_RESERVED_END / 4096;
-}
 
 void snapshot_pages_to_scan(const uint8_t *mem, uint64_t size, unsigned char *vec)
 {
@@ -50,7 +45,8 @@ int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
 		return -ENOMEM;
 	snapshot_pages_to_scan(vm->mem, vm->mem_size, res);
 	for (uint64_t i = 1; i < npages; i++)
-		if ((res[i] & 1) && !page_is_private(i) && !guest_page_is_zero(vm->mem + i * 4096))
+		if ((res[i] & 1) && !gpa_page_is_private(i) &&
+		    !guest_page_is_zero(vm->mem + i * 4096))
 			saved++;
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, SNAP_MAGIC, 8);
@@ -70,7 +66,8 @@ int snapshot_save(struct vm *vm, int fd, char *err, size_t errlen)
 	if (!rc)
 		rc = fdio_write(fd, vm->state, sizeof(*vm->state), -1);
 	for (uint64_t i = 1; !rc && i < npages; i++) {
-		if (!(res[i] & 1) || page_is_private(i) || guest_page_is_zero(vm->mem + i * 4096))
+		if (!(res[i] & 1) || gpa_page_is_private(i) ||
+		    guest_page_is_zero(vm->mem + i * 4096))
 			continue;
 		rc = fdio_write(fd, &i, sizeof(i), -1);
 		if (!rc)
@@ -146,7 +143,7 @@ int snapshot_load(int fd, struct vm *vm, struct vm **out, char *err, size_t errl
 		uint64_t pn;
 
 		rc = fdio_read(fd, &pn, sizeof(pn), -1);
-		if (!rc && (pn <= last || pn >= h.mem_size / 4096 || page_is_private(pn))) {
+		if (!rc && (pn <= last || pn >= h.mem_size / 4096 || gpa_page_is_private(pn))) {
 			snprintf(why, sizeof(why),
 				 "page number 0x%lx: page 0, beyond memory, out of order or "
 				 "monitor-private",

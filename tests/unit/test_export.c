@@ -146,7 +146,7 @@ static void test_header_fields(void **state)
 		uint64_t value;
 		const char *why;
 	} cases[] = {
-	    {offsetof(struct export_header, version), 4, 2, "format version"},
+	    {offsetof(struct export_header, version), 4, 1, "format version"},
 	    {offsetof(struct export_header, abi_version), 4, 999, "ABI version"},
 	    {offsetof(struct export_header, npages), 4, 0xffffffffu, "more pages than memory"},
 	    {offsetof(struct export_header, npages), 4, 1, "trailing bytes"},
@@ -304,12 +304,96 @@ static void test_pages_and_devices(void **state)
 	free(b);
 }
 
+/* Offset of the data of the idx-th page in the file. */
+static size_t page_data_off(const uint8_t *b, uint32_t idx)
+{
+	const struct export_header *h = (const struct export_header *)b;
+
+	return sizeof(*h) + (size_t)h->npages * 4 + h->state_len + h->dev_len + (size_t)idx * 4096;
+}
+
+/* The page and descriptor tables are the monitor's: an export never carries
+ * them, a file that does is refused, and the importer builds its own. */
+static void test_private_pages(void **state)
+{
+	uint8_t *b = malloc(file_len);
+	uint32_t *table = (uint32_t *)(b + sizeof(struct export_header));
+	uint32_t n = hdr(file)->npages, first_user = n;
+	const uint32_t *ftable = (const uint32_t *)(file + sizeof(struct export_header));
+	struct vm *vm = NULL;
+
+	(void)state;
+	for (uint32_t i = 0; i < n; i++) {
+		assert_false(ftable[i] >= DENALI_PRIVATE_GPA / 4096 &&
+			     ftable[i] < DENALI_RESERVED_END / 4096);
+		if (first_user == n && ftable[i] >= DENALI_RESERVED_END / 4096)
+			first_user = i;
+	}
+	assert_true(first_user > 0 && first_user < n);
+	assert_true(ftable[first_user - 1] < DENALI_PRIVATE_GPA / 4096);
+	/* A forged PML4 page (or any private page) in place of a user page. */
+	memcpy(b, file, file_len);
+	table[first_user] = DENALI_PRIVATE_GPA / 4096;
+	reseal(b, file_len);
+	refused(b, file_len, "monitor-private");
+	memcpy(b, file, file_len);
+	table[first_user] = DENALI_RESERVED_END / 4096 - 1;
+	reseal(b, file_len);
+	refused(b, file_len, "monitor-private");
+	/* The import's tables are the ones vm_create built. */
+	spit(file, file_len);
+	assert_int_equal(vm_import(path, 0, &vm, err, sizeof(err)), 0);
+	assert_memory_equal(vm->mem + DENALI_PRIVATE_GPA, src->mem + DENALI_PRIVATE_GPA,
+			    DENALI_RESERVED_END - DENALI_PRIVATE_GPA);
+	vm_destroy(vm);
+	free(b);
+}
+
+/* The vregs page is the monitor's: forged network, disk and size fields in
+ * the file do not survive the import; the guest's own arguments do. */
+static void test_vregs_forged(void **state)
+{
+	uint8_t *b = malloc(file_len);
+	const uint32_t *table = (const uint32_t *)(file + sizeof(struct export_header));
+	struct denali_vregs *vr;
+	struct vm *vm = NULL;
+
+	(void)state;
+	memcpy(b, file, file_len);
+	assert_int_equal(table[0], DENALI_VREGS_GPA / 4096);
+	vr = (struct denali_vregs *)(b + page_data_off(b, 0));
+	assert_int_equal(vr->magic, DENALI_VREGS_MAGIC);
+	vr->ipv4_addr = 0x0a000001;
+	vr->ipv4_gateway = 0x0a0000fe;
+	vr->mac[0] = 0x02;
+	vr->mtu = 9000;
+	vr->blk_sectors = 1u << 30;
+	vr->mem_size = 1ull << 40;
+	vr->magic = 0;
+	reseal(b, file_len);
+	spit(b, file_len);
+	assert_int_equal(vm_import(path, 0, &vm, err, sizeof(err)), 0);
+	assert_int_equal(vm->vregs->magic, DENALI_VREGS_MAGIC);
+	assert_int_equal(vm->vregs->mem_size, src->mem_size);
+	assert_int_equal(vm->vregs->ipv4_addr, 0);
+	assert_int_equal(vm->vregs->ipv4_gateway, 0);
+	assert_int_equal(vm->vregs->mac[0], 0);
+	assert_int_equal(vm->vregs->mtu, 0);
+	assert_int_equal(vm->vregs->blk_sectors, 0);
+	assert_int_equal(vm->vregs->argc, src->vregs->argc);
+	assert_memory_equal(vm->vregs->args, src->vregs->args, DENALI_ARGS_MAX);
+	assert_memory_equal(vm->vregs->secret, src->vregs->secret, sizeof(vm->vregs->secret));
+	vm_destroy(vm);
+	free(b);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),		 cmocka_unit_test(test_header_fields),
 	    cmocka_unit_test(test_checksums_and_length), cmocka_unit_test(test_state),
-	    cmocka_unit_test(test_pages_and_devices),
+	    cmocka_unit_test(test_pages_and_devices),	 cmocka_unit_test(test_private_pages),
+	    cmocka_unit_test(test_vregs_forged),
 	};
 
 	if (argc < 2) {
