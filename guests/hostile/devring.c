@@ -4,6 +4,10 @@
  * monitor fill the ring).
  *   txaddr   net tx descriptor beyond guest memory
  *   txlen    net tx frame of 4000 bytes (over the 1514-byte frame limit)
+ *   txmtu    net tx frame of 1515 bytes: one past the limit (an MTU-sized frame and more)
+ *   txzero   net tx frame of length 0 at an address beyond guest memory
+ *   txrunt   net tx frames of 0 and 13 bytes (shorter than an Ethernet header) in
+ *            guest memory: no fault, dropped and counted (drop_runt); exits 0
  *   txindex  net tx avail_prod 1000 ahead
  *   rxaddr   net rx buffer beyond guest memory
  *   rxindex  net rx avail_prod 1000 ahead
@@ -196,7 +200,17 @@ int main(int argc, char **argv)
 		post(DENALI_NET_TX_RING_GPA, end + 4096, 64);
 	else if (!strcmp(m, "txlen"))
 		post(DENALI_NET_TX_RING_GPA, (uintptr_t)frame, sizeof(frame) - 96);
-	else if (!strcmp(m, "txindex"))
+	else if (!strcmp(m, "txmtu"))
+		post(DENALI_NET_TX_RING_GPA, (uintptr_t)frame, DENALI_NET_FRAME_MAX + 1);
+	else if (!strcmp(m, "txzero"))
+		post(DENALI_NET_TX_RING_GPA, end + 4096, 0);
+	else if (!strcmp(m, "txrunt")) {
+		post(DENALI_NET_TX_RING_GPA, (uintptr_t)frame, 0);
+		post(DENALI_NET_TX_RING_GPA, (uintptr_t)frame, 13);
+		dn_kick(DENALI_RING_NET_TX);
+		printf("hostile devring: txrunt sent 2 runts\n");
+		return 0;
+	} else if (!strcmp(m, "txindex"))
 		bump(DENALI_NET_TX_RING_GPA);
 	else if (!strcmp(m, "rxaddr"))
 		post(DENALI_NET_RX_RING_GPA, end - 512, 1514);

@@ -5,6 +5,8 @@
  *   netpeer ping MAC N [MS]   send N numbered frames to MAC (MS ms apart), wait
  *                             up to 1 s for each echo; prints sent/received, RTT
  *   netpeer flood MAC N       send N frames to MAC as fast as the ring allows
+ *   netpeer floodfor MAC MS   the same for MS ms, EtherType 0x88b6 (not a test
+ *                             frame: a host pinger beside it does not see them)
  *   netpeer forge MAC N       send N frames to MAC with a source MAC not ours
  *   netpeer bcast N           send N broadcast frames
  *   netpeer count MS          count frames received for MS ms, by source
@@ -154,6 +156,22 @@ static int blast(const uint8_t dst[6], const uint8_t *src, long n)
 	return 0;
 }
 
+static int flood_for(const uint8_t dst[6], long ms)
+{
+	uint64_t end = dn_now_ns() + (uint64_t)ms * 1000000ull;
+	long n = 0;
+
+	while (dn_now_ns() < end) {
+		build(dst, dn_net_mac(), (uint32_t)n, FRAME_LEN);
+		frame[13] = (ETHERTYPE_TEST + 1) & 0xff;
+		send_wait(FRAME_LEN);
+		n++;
+	}
+	dn_net_flush();
+	printf("netpeer: floodfor sent %ld frames\n", n);
+	return 0;
+}
+
 /* Receives n test frames (or until 2 s pass without one); prints the rate
  * from the first frame to the last. */
 static int sink(long n)
@@ -228,10 +246,12 @@ int main(int argc, char **argv)
 			return ping(mac, atol(argv[3]), argc > 4 ? atol(argv[4]) : 0);
 		if (!strcmp(argv[1], "flood"))
 			return blast(mac, dn_net_mac(), atol(argv[3]));
+		if (!strcmp(argv[1], "floodfor"))
+			return flood_for(mac, atol(argv[3]));
 		if (!strcmp(argv[1], "forge"))
 			return blast(mac, forged, atol(argv[3]));
 	}
-	printf("netpeer: usage: echo N | ping MAC N | flood MAC N | forge MAC N | bcast N | "
-	       "count MS\n");
+	printf("netpeer: usage: echo N | ping MAC N | flood MAC N | floodfor MAC MS | "
+	       "forge MAC N | bcast N | count MS\n");
 	return 2;
 }
