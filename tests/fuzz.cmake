@@ -1,4 +1,4 @@
-# Fuzz targets: denali_add_fuzzer(NAME SOURCES src... [INCLUDES dir...]).
+# Fuzz targets: denali_add_fuzzer(NAME SOURCES src... [INCLUDES dir...] [LIBS name...]).
 #
 # With clang's libFuzzer (Debian package clang) a target is built by clang
 # with -fsanitize=fuzzer,address,undefined; the project's compiler may be
@@ -31,7 +31,11 @@ endif()
 set(DENALI_FUZZ_SAN -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 function(denali_add_fuzzer name)
-  cmake_parse_arguments(F "" "" "SOURCES;INCLUDES" ${ARGN})
+  cmake_parse_arguments(F "" "" "SOURCES;INCLUDES;LIBS" ${ARGN})
+  set(libs "")
+  foreach(l ${F_LIBS})
+    list(APPEND libs -l${l})
+  endforeach()
   set(out ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/${name})
   if(DENALI_LIBFUZZER)
     set(srcs "")
@@ -50,7 +54,7 @@ function(denali_add_fuzzer name)
     add_custom_command(OUTPUT ${out}
       COMMAND ${DENALI_CLANG} -g -O1 -std=gnu11 -D_GNU_SOURCE ${DENALI_WARNINGS}
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-              ${incs} ${srcs} -o ${out}
+              ${incs} ${srcs} ${libs} -o ${out}
       DEPENDS ${deps}
       COMMENT "clang libFuzzer: ${name}" VERBATIM)
     add_custom_target(${name} ALL DEPENDS ${out})
@@ -59,6 +63,7 @@ function(denali_add_fuzzer name)
     target_include_directories(${name} PRIVATE ${F_INCLUDES} ${CMAKE_SOURCE_DIR}/tests)
     target_compile_options(${name} PRIVATE ${DENALI_FUZZ_SAN} -O1)
     target_link_options(${name} PRIVATE ${DENALI_FUZZ_SAN})
+    target_link_libraries(${name} PRIVATE ${F_LIBS})
   endif()
 endfunction()
 

@@ -436,7 +436,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 	if (i == sizeof(op_names) / sizeof(op_names[0])) {
 		fail(err, errlen,
 		     "unknown op \"%.32s\" (start, stop, list, stats, console, jobs, events, "
-		     "metrics, swap, export, import)",
+		     "metrics, swap, export, import, net_attach)",
 		     op);
 		goto out;
 	}
