@@ -218,7 +218,7 @@ awk -F'\t' '!/^#/ { k = $1; if ($2 == "denali") { d[k] = $4; ds[k] = $10 } else 
 awk -F'\t' '$2 == "denali" || /^#/' "$OUT/series.tsv" >"$OUT/denali.tsv"
 awk -F'\t' '$2 == "nginx" || /^#/' "$OUT/series.tsv" >"$OUT/nginx.tsv"
 for p in throughput latency; do
-	gnuplot -e "den='$OUT/denali.tsv'; ngx='$OUT/nginx.tsv'; out='$OUT/$p.png'; incore=$INCORE;" \
+	gnuplot -e "den='$OUT/denali.tsv'; ngx='$OUT/nginx.tsv'; out='$OUT/$p.png'; incore=$INCORE; sweep=$DO_SWEEP;" \
 		-e "ttl='budget $BUDGET, Zipf $ALPHA, ${OBJECT} B, load avg $(cut -d' ' -f1 /proc/loadavg)'" \
 		"$HERE/plots/$p.gp"
 done
