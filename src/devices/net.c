@@ -49,7 +49,9 @@ struct net_dev {
 	void (*wake)(void *arg, uint64_t events); /* the worker's (dev_host) */
 	void *wake_arg;
 	struct io_uring *ring; /* the worker's: its drains write to the uplink through it */
-	int faulted;	       /* found by another thread; why holds the reason */
+	void (*poll)(void *);  /* the worker's: reaps what is done on ring (dev_host) */
+	void *poll_arg;
+	int faulted; /* found by another thread; why holds the reason */
 	char why[DEV_WHY_MAX];
 	uint64_t live_fills, live_frames, live_drains; /* served while it ran */
 };
@@ -253,7 +255,7 @@ static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *event
 	net_defer_begin();
 	/* Frames for the uplink written through this worker's ring, submitted
 	 * before tx_lock goes (the next drainer's frames come after them). */
-	netsw_tx_ring_begin(n->sw, n->port, n->ring);
+	netsw_tx_ring_begin(n->sw, n->port, n->ring, n->poll, n->poll_arg);
 	rc = n->faulted ? take_fault(n, why, whylen) : drain_tx(n, g, events, why, whylen, 0);
 	netsw_tx_ring_end();
 	pthread_mutex_unlock(&n->tx_lock);
@@ -401,6 +403,8 @@ static int op_attach(struct device *d, const struct dev_host *h)
 	n->wake = h->wake;
 	n->wake_arg = h->wake_arg;
 	n->ring = h->ring;
+	n->poll = h->poll;
+	n->poll_arg = h->reap_arg;
 	netsw_port_attach(n->port, rx_wake, n);
 	n->attached = 1;
 	return 0;
@@ -463,6 +467,7 @@ static unsigned op_counters(const struct device *d, struct dev_counter *out, uns
 	    {"drop_rx_small_buf", st->drop_rx_small_buf},
 	    {"drop_up_budget", st->drop_up_budget},
 	    {"drop_storm", st->drop_storm},
+	    {"up_direct_reaps", st->up_direct_reaps},
 	    {"live_fills", n->live_fills},
 	    {"live_frames", n->live_frames},
 	    {"live_drains", n->live_drains},

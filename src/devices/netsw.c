@@ -449,14 +449,19 @@ static void deliver(struct netsw_port *p, uint16_t net, const uint8_t *frame, ui
 static __thread struct netsw *tx_sw;
 static __thread struct netsw_port *tx_port;
 static __thread struct io_uring *tx_ring;
+static __thread void (*tx_reap)(void *);
+static __thread void *tx_reap_arg;
 static __thread int tx_tried;
 static __thread uint64_t tx_frames, tx_bytes;
 
-void netsw_tx_ring_begin(struct netsw *sw, struct netsw_port *from, struct io_uring *ring)
+void netsw_tx_ring_begin(struct netsw *sw, struct netsw_port *from, struct io_uring *ring,
+			 void (*reap)(void *), void *reap_arg)
 {
 	tx_sw = sw;
 	tx_port = from;
 	tx_ring = ring;
+	tx_reap = reap;
+	tx_reap_arg = reap_arg;
 }
 
 static void to_uplink_queue(struct netsw *sw, struct netsw_port *from, const uint8_t *frame,
@@ -496,6 +501,8 @@ void netsw_tx_ring_end(void)
 	tx_sw = NULL;
 	tx_port = NULL;
 	tx_ring = NULL;
+	tx_reap = NULL;
+	tx_reap_arg = NULL;
 }
 
 /* 1 if the frame was written directly (or dropped, the uplink down), 0 to
@@ -513,17 +520,29 @@ static int to_uplink_direct(struct netsw *sw, struct netsw_port *from, const uin
 		return 0;
 	tx_tried = 1;
 	rc = sw->up_direct->take(sw->up_direct_arg, tx_ring, frame, len);
+	if (rc == 0) {
+		/* Out of room: what it took leaves first; its completions
+		 * reaped, the writer has room again (once per frame: a writer
+		 * that still has none sends the rest through the queue). */
+		tx_ring_flush();
+		if (!tx_reap || __atomic_load_n(&from->up_held, __ATOMIC_ACQUIRE))
+			return 0;
+		tx_reap(tx_reap_arg);
+		from->st.up_direct_reaps++;
+		tx_tried = 1;
+		rc = sw->up_direct->take(sw->up_direct_arg, tx_ring, frame, len);
+		if (rc == 0) {
+			tx_ring_flush();
+			return 0;
+		}
+	}
 	if (rc > 0) {
 		tx_frames++;
 		tx_bytes += len;
 		return 1;
 	}
-	if (rc < 0) {
-		__atomic_fetch_add(&sw->st.up_drop_down, 1, __ATOMIC_RELAXED);
-		return 1;
-	}
-	tx_ring_flush(); /* out of room: what it took leaves first */
-	return 0;
+	__atomic_fetch_add(&sw->st.up_drop_down, 1, __ATOMIC_RELAXED);
+	return 1;
 }
 
 static void to_uplink(struct netsw *sw, struct netsw_port *from, const uint8_t *frame, uint32_t len)

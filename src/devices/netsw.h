@@ -59,6 +59,7 @@ struct netsw_port_stats {
 	uint64_t rx_bursts;	      /* fills that delivered frames */
 	uint64_t drop_up_budget;      /* tx to the uplink over NETSW_UP_PORT_BUDGET */
 	uint64_t drop_storm;	      /* tx broadcasts over NETSW_BCAST_RATE */
+	uint64_t up_direct_reaps;     /* direct writer out of room mid-drain, reaped, went on */
 	uint64_t held;		      /* rx held while parked (atomic, under hold_lock) */
 	uint64_t acks_unwoken;	      /* pure ACKs queued with no wake-up (atomic) */
 };
@@ -193,8 +194,16 @@ struct netsw_up_direct {
 void netsw_set_uplink_direct(struct netsw *sw, const struct netsw_up_direct *d, void *arg);
 /* Around one tx drain of port from (its tx_lock held throughout) on the
  * thread that owns ring (NULL: none): its frames for the uplink may be
- * written through ring; end submits them. Not nested. */
-void netsw_tx_ring_begin(struct netsw *sw, struct netsw_port *from, struct io_uring *ring);
+ * written through ring; end submits them. Not nested.
+ * reap(reap_arg) (NULL: none) handles the completions already on ring (the
+ * worker's dev_host.poll): when the writer is out of room mid-drain, what it
+ * took is submitted (a tap write completes inside the submission), reaped,
+ * and the drain goes on writing directly. So a VM's frames for the uplink,
+ * however many, are written by its own worker inside its own time slice
+ * (the scheduler charges them to it), not by the uplink thread, a thread
+ * every VM shares and no slice accounts for. */
+void netsw_tx_ring_begin(struct netsw *sw, struct netsw_port *from, struct io_uring *ring,
+			 void (*reap)(void *), void *reap_arg);
 void netsw_tx_ring_end(void);
 /* A frame from the uplink. The uplink thread. */
 void netsw_input(struct netsw *sw, const uint8_t *frame, uint32_t len);

@@ -136,7 +136,7 @@ struct tap_uplink {
 	int efd;
 	uint64_t efd_buf;
 	int quit;
-	int kick_pending; /* the uplink thread kicked itself (kick()) */
+	int kick_pending; /* push_tx() at the end of this batch: kicked by itself, buffers freed */
 	int reads_out, writes_out;
 	uint8_t rx_busy[TAP_READS]; /* a read into this buffer is posted */
 	uint32_t gen;		    /* bumped at every go_up(): reads carry it */
@@ -534,7 +534,13 @@ static void on_cqe(struct tap_uplink *u, uint64_t data, int res, unsigned flags)
 			u->st.tx_frames++;
 			u->st.tx_bytes += (uint64_t)res;
 		}
-		push_tx(u);
+		/* Its buffer is refilled at the end of the batch, with every other
+		 * one freed in it: one submission for all. (A tap write completes
+		 * inside the submission, so refilling here at each completion made
+		 * one system call per frame, and the batch went on, up to the
+		 * size of the CQ, while the queue had frames: the wake-ups of the
+		 * VMs whose frames it read meanwhile were deferred to its end.) */
+		u->kick_pending = 1;
 		break;
 	case OP_KICK:
 		if (res < 0 && res != -EAGAIN && res != -EINTR)

@@ -6,7 +6,10 @@
  * not outside a drain; a writer out of room gets what it took flushed
  * before the frame is queued; a writer that finds the uplink down gets the
  * frame dropped and counted; frames a writer could not submit and hands
- * back are queued in their order, ahead of the port's next ones.
+ * back are queued in their order, ahead of the port's next ones; a writer
+ * out of room mid-drain, once the worker's completions are reaped, goes on
+ * writing the drain directly (a flood is written by its own worker, not
+ * handed to the uplink thread), and one that still has none queues.
  */
 #include "devices/netsw.h"
 
@@ -31,6 +34,8 @@ struct fixture {
 	int fail;	     /* flush() hands back every frame taken since the last one */
 	uint8_t held[8][60]; /* those frames (copies, as tap.c keeps) */
 	int nheld;
+	int reaps, room_per_reap; /* reap(): what the worker's completions give back */
+	uint8_t seq_taken[32];	  /* byte 20 of every frame taken, in order */
 };
 
 static struct fixture fx;
@@ -62,6 +67,8 @@ static int take(void *arg, struct io_uring *r, const uint8_t *frame, uint32_t le
 	if (f->room == 0)
 		return 0;
 	f->room--;
+	if (f->taken < 32)
+		f->seq_taken[f->taken] = frame[20];
 	f->taken++;
 	assert_true(f->nheld < 8 && len == 60);
 	memcpy(f->held[f->nheld++], frame, len);
@@ -82,6 +89,15 @@ static void flush(void *arg, struct io_uring *r, netsw_requeue_fn *requeue, void
 }
 
 static const struct netsw_up_direct direct = {take, flush};
+
+/* The worker's poll: the writes flushed have completed, their room is back. */
+static void reap(void *arg)
+{
+	struct fixture *f = arg;
+
+	f->reaps++;
+	f->room += f->room_per_reap;
+}
 
 static int setup(void **state)
 {
@@ -137,7 +153,7 @@ static void test_drain_writes_direct(void **state)
 {
 	struct fixture *f = *state;
 
-	netsw_tx_ring_begin(f->sw, f->a, ring);
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
 	for (int i = 0; i < 5; i++)
 		send_up(f, f->a);
 	assert_int_equal(f->flushes, 0); /* one submission, at the end */
@@ -149,7 +165,7 @@ static void test_drain_writes_direct(void **state)
 	assert_int_equal(netsw_stats(f->sw)->up_tx_bytes, 5 * 60);
 	/* Outside a drain, or with no ring: queued as before. */
 	send_up(f, f->a);
-	netsw_tx_ring_begin(f->sw, f->a, NULL);
+	netsw_tx_ring_begin(f->sw, f->a, NULL, NULL, NULL);
 	send_up(f, f->a);
 	netsw_tx_ring_end();
 	assert_int_equal(f->taken, 5);
@@ -164,7 +180,7 @@ static void test_order_kept(void **state)
 	/* A frame of a waits in the queue: a's next one queues behind it.
 	 * Another port than the one drained is never written directly. */
 	send_up(f, f->a);
-	netsw_tx_ring_begin(f->sw, f->a, ring);
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
 	send_up(f, f->a);
 	send_up(f, f->b);
 	netsw_tx_ring_end();
@@ -177,11 +193,11 @@ static void test_order_kept(void **state)
 	assert_int_equal(t1, f->a->tag);
 	assert_int_equal(t2, f->a->tag);
 	netsw_uplink_pop(f->sw, &f->up); /* b's */
-	netsw_tx_ring_begin(f->sw, f->b, ring);
+	netsw_tx_ring_begin(f->sw, f->b, ring, NULL, NULL);
 	send_up(f, f->b);
 	netsw_tx_ring_end();
 	assert_int_equal(f->taken, 1);
-	netsw_tx_ring_begin(f->sw, f->a, ring);
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
 	send_up(f, f->a);
 	netsw_tx_ring_end();
 	assert_int_equal(f->taken, 1);
@@ -191,7 +207,7 @@ static void test_order_kept(void **state)
 	netsw_uplink_release(f->sw, t1);
 	netsw_uplink_release(f->sw, t2);
 	assert_int_equal(f->a->up_held, 0);
-	netsw_tx_ring_begin(f->sw, f->a, ring);
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
 	send_up(f, f->a);
 	netsw_tx_ring_end();
 	assert_int_equal(f->taken, 2);
@@ -202,7 +218,7 @@ static void test_no_room_flushes_first(void **state)
 	struct fixture *f = *state;
 
 	f->room = 3;
-	netsw_tx_ring_begin(f->sw, f->a, ring);
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
 	for (int i = 0; i < 6; i++)
 		send_up(f, f->a);
 	/* The three taken were flushed before the fourth was queued. */
@@ -220,7 +236,7 @@ static void test_down_drops(void **state)
 	struct fixture *f = *state;
 
 	f->down = 1;
-	netsw_tx_ring_begin(f->sw, f->a, ring);
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
 	send_up(f, f->a);
 	send_up(f, f->a);
 	netsw_tx_ring_end();
@@ -239,7 +255,7 @@ static void test_unsubmitted_requeued_in_order(void **state)
 	 * order, not counted as sent; 3, the same drain, and 4, the next
 	 * drain, queue behind them (the port's frames wait in the queue). */
 	f->fail = 1;
-	netsw_tx_ring_begin(f->sw, f->a, ring);
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
 	for (uint8_t i = 0; i < 3; i++)
 		send_up_seq(f, f->a, i);
 	netsw_tx_ring_end();
@@ -248,7 +264,7 @@ static void test_unsubmitted_requeued_in_order(void **state)
 	assert_int_equal(f->a->up_held, 3);
 	assert_int_equal(netsw_stats(f->sw)->up_tx_frames, 0);
 	f->fail = 0;
-	netsw_tx_ring_begin(f->sw, f->a, ring);
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
 	send_up_seq(f, f->a, 3);
 	netsw_tx_ring_end();
 	send_up_seq(f, f->a, 4);
@@ -264,11 +280,68 @@ static void test_unsubmitted_requeued_in_order(void **state)
 	}
 	assert_int_equal(f->a->up_held, 0);
 	/* Sent by the uplink thread (counted there); direct again afterwards. */
-	netsw_tx_ring_begin(f->sw, f->a, ring);
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
 	send_up_seq(f, f->a, 5);
 	netsw_tx_ring_end();
 	assert_int_equal(f->taken, 4);
 	assert_int_equal(qlen(&f->up), 0);
+}
+
+static void test_out_of_room_reaps_and_goes_on(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Room for 3 at a time, as a writer whose slots come back when the
+	 * worker reaps: a drain of 10 goes direct whole, in order. */
+	f->room = 3;
+	f->room_per_reap = 3;
+	netsw_tx_ring_begin(f->sw, f->a, ring, reap, f);
+	for (uint8_t i = 0; i < 10; i++)
+		send_up_seq(f, f->a, i);
+	assert_int_equal(f->queued_at_flush, 0);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 10);
+	for (uint8_t i = 0; i < 10; i++)
+		assert_int_equal(f->seq_taken[i], i);
+	assert_int_equal(f->reaps, 3);
+	assert_int_equal(f->a->st.up_direct_reaps, 3);
+	assert_int_equal(f->flushes, 4); /* before each reap, and at the end */
+	assert_int_equal(qlen(&f->up), 0);
+	assert_int_equal(f->a->up_held, 0);
+	assert_int_equal(netsw_stats(f->sw)->up_tx_frames, 10);
+	assert_int_equal(f->a->st.drop_up_budget, 0);
+}
+
+static void test_reap_without_room_queues(void **state)
+{
+	struct fixture *f = *state;
+
+	/* The reap gives nothing back (a write still in flight): the rest of
+	 * the drain is queued behind what went direct, reaped only once. */
+	f->room = 2;
+	f->room_per_reap = 0;
+	netsw_tx_ring_begin(f->sw, f->a, ring, reap, f);
+	for (uint8_t i = 0; i < 5; i++)
+		send_up_seq(f, f->a, i);
+	netsw_tx_ring_end();
+	assert_int_equal(f->taken, 2);
+	assert_int_equal(f->reaps, 1);
+	assert_int_equal(f->a->up_held, 3);
+	for (uint8_t i = 2; i < 5; i++) {
+		const struct netq_cell *c = netq_peek(&f->up);
+
+		assert_non_null(c);
+		assert_int_equal(c->data[20], i);
+		netsw_uplink_pop(f->sw, &f->up);
+	}
+	/* Without a reap (a drain on no worker of its own): queued at once. */
+	f->room = 0;
+	f->room_per_reap = 3;
+	netsw_tx_ring_begin(f->sw, f->a, ring, NULL, NULL);
+	send_up(f, f->a);
+	netsw_tx_ring_end();
+	assert_int_equal(f->reaps, 1);
+	assert_int_equal(qlen(&f->up), 1);
 }
 
 int main(void)
@@ -279,6 +352,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_room_flushes_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_down_drops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unsubmitted_requeued_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_out_of_room_reaps_and_goes_on, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reap_without_room_queues, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

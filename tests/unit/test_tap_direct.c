@@ -93,7 +93,7 @@ static void drain(unsigned n)
 	static const uint8_t nowhere[6] = {2, 0xde, 0xad, 0xbe, 0xef, 1};
 	uint8_t fr[FLEN];
 
-	netsw_tx_ring_begin(sw, port, &ring);
+	netsw_tx_ring_begin(sw, port, &ring, NULL, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		memset(fr, 0, sizeof(fr));
 		memcpy(fr, nowhere, 6);
