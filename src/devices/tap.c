@@ -21,8 +21,10 @@
  * A tap whose link is set down keeps its fd: writes fail with EIO (counted
  * in tx_errors, the frames are lost as on a cable pulled out) and reads
  * wait, so nothing needs re-attaching when the link comes up again. A
- * deleted tap fails reads with EBADFD: the uplink goes down and re-attaches
- * on the tick once the name exists again (tests/integration/outage.sh).
+ * deleted tap fails reads with EBADFD (and TUNGETIFF, which the half-second
+ * tick asks as well: a read does not always see it): the uplink goes down and
+ * re-attaches on the tick once the name exists again
+ * (tests/integration/outage.sh, hostile_tap.sh).
  *
  * Direct writes: a worker draining its VM's tx ring at an exit writes the
  * frames for the uplink through its own io_uring (netsw_up_direct), with one
@@ -340,6 +342,19 @@ static void go_down(struct tap_uplink *u, int err)
 	fd_replace(u, -1);
 }
 
+/* A deleted tap is not always seen by a read: with the workers writing to it
+ * directly (their writes fail, counted in tx_errors) the read can stay
+ * armed on the detached file. The tick asks the file itself: TUNGETIFF on a
+ * tun file whose device is gone fails with EBADFD. */
+static void probe_tap(struct tap_uplink *u)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(u->fd, TUNGETIFF, &ifr) < 0 && (errno == EBADFD || errno == ENODEV))
+		go_down(u, errno);
+}
+
 /* The uplink leaves its tap for another (net attach): like going down, but
  * not counted as a failure. */
 static void leave_tap(struct tap_uplink *u)
@@ -555,6 +570,8 @@ static void on_cqe(struct tap_uplink *u, uint64_t data, int res, unsigned flags)
 		/* -ETIME is the timeout expiring, the normal case. */
 		if (u->quit)
 			break;
+		if (u->fd >= 0)
+			probe_tap(u);
 		if (u->fd < 0)
 			try_reattach(u);
 		else
