@@ -320,10 +320,11 @@ json_t *fleet_swap_stats_json(struct fleet *f)
 	swapper_get_stats(f->swapper, &st);
 	return json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "vms_resident", (json_int_t)st.live, "vms_swapped", (json_int_t)st.swapped,
 	    "vms_waiting", (json_int_t)st.waiting, "swap_ins", (json_int_t)st.gk.swap_ins,
-	    "swap_outs", (json_int_t)st.gk.evictions, "resident_bytes", (json_int_t)st.resident,
+	    "swap_ins_deadline", (json_int_t)st.gk.swap_ins_deadline, "swap_outs",
+	    (json_int_t)st.gk.evictions, "resident_bytes", (json_int_t)st.resident,
 	    "peak_resident_bytes", (json_int_t)st.peak_resident, "mem_budget",
 	    (json_int_t)st.mem_budget, "live_max", (json_int_t)st.live_max, "swap_in_p50_us",
 	    (json_int_t)(st.swap_in_p50 / 1000), "swap_in_p99_us",

@@ -130,7 +130,8 @@ int gk_request(struct gk *g, struct gk_vm *v, uint64_t charge)
 		v->want_in = 1;
 		return 0;
 	default:
-		return 0; /* queued or in memory already */
+		v->by_deadline = 0; /* an event too, while it waits */
+		return 0;	    /* queued or in memory already */
 	}
 }
 
@@ -224,8 +225,11 @@ struct gk_action gk_next(struct gk *g)
 		if (g->resident > g->peak_resident)
 			g->peak_resident = g->resident;
 		g->ctr.admissions++;
-		if (head->has_image)
+		if (head->has_image) {
 			g->ctr.swap_ins++;
+			g->ctr.swap_ins_deadline += head->by_deadline;
+		}
+		head->by_deadline = 0;
 		return (struct gk_action){GK_ACT_ADMIT, head};
 	}
 	/* Room for the first GK_RELEASE_AHEAD that wait, not only the head: their evictions
@@ -325,7 +329,8 @@ static void expired(struct sched_entity *e, void *arg)
 	struct gk_vm *v = e->owner;
 
 	sched_remove(&((struct gk *)arg)->sleepers, e);
-	gk_request(arg, v, v->charge);
+	if (gk_request(arg, v, v->charge) == 0 && v->state == GK_WAITING)
+		v->by_deadline = 1;
 }
 
 size_t gk_expire(struct gk *g, uint64_t now)

@@ -44,6 +44,7 @@ struct gk_vm {
 	uint8_t has_image;	/* has been resident once (admission = swap-in) */
 	uint8_t want_in;	/* an event came while swapping out */
 	uint8_t evict_failed;	/* skipped as a victim until it runs again */
+	uint8_t by_deadline;	/* asked in by its own deadline, no event yet */
 	uint32_t frames_queued; /* held for it while not resident */
 	uint64_t charge;	/* bytes counted against the budget */
 	uint64_t idle_since;	/* clock when it last went idle */
@@ -57,9 +58,10 @@ struct gk_config {
 };
 
 struct gk_counters {
-	uint64_t admissions; /* boots and swap-ins started */
-	uint64_t swap_ins;   /* admissions of a swapped VM */
-	uint64_t evictions;  /* swap-outs completed */
+	uint64_t admissions;	    /* boots and swap-ins started */
+	uint64_t swap_ins;	    /* admissions of a swapped VM */
+	uint64_t swap_ins_deadline; /* of which asked for by its idle deadline alone */
+	uint64_t evictions;	    /* swap-outs completed */
 	uint64_t eviction_failures;
 	uint64_t swap_in_failures;
 	uint64_t frames_queued, frames_dropped;

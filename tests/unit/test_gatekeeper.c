@@ -365,8 +365,12 @@ static void test_deadlines(void **state)
 	gk_request(&g, &vms[0], 64 * KB);
 	assert_int_equal(gk_next_deadline(&g), SCHED_NO_DEADLINE);
 	assert_int_equal(gk_expire(&g, 1000), 0);
+	/* An event for vms[2] while it waits: not a swap-in by deadline alone. */
+	gk_request(&g, &vms[2], 64 * KB);
 	pump();
 	assert_int_equal(g.live, 3);
+	assert_int_equal(g.ctr.swap_ins, 3);
+	assert_int_equal(g.ctr.swap_ins_deadline, 1); /* vms[1] */
 }
 
 /* A resident VM that grows past the budget makes the oldest idle go. */
