@@ -18,7 +18,7 @@
 set -u
 B=${1:-build}
 BASE=${2:-}
-MODES=${MODES:-buffered direct} REPS=${REPS:-3} NS=${NS:-256}
+MODES=${MODES:-buffered direct} REPS=${REPS:-3} NS=${NS:-256} UNR=${NR:-}
 TMP=$(mktemp -d /tmp/denali-bblk.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 F=$TMP/disk.img
@@ -73,10 +73,10 @@ run() {
 JSON=""
 for MODE in $MODES; do
 	if [ "$MODE" = direct ]; then
-		VOPT=--disk-direct HOPT=--direct NR=${NR_DIRECT:-${NR:-4000}}
+		VOPT=--disk-direct HOPT=--direct NR=${NR_DIRECT:-${UNR:-4000}}
 	else
 		cat "$F" >/dev/null
-		VOPT= HOPT= NR=${NR:-20000}
+		VOPT= HOPT= NR=${UNR:-20000}
 	fi
 	echo "bench/blk: $MODE, $REPS runs each, load average $(load)"
 	run qd1 iops randread 1 "$NR"

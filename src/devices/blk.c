@@ -259,15 +259,15 @@ static uint32_t check(struct blk_dev *b, const struct denali_blk_req *h, uint64_
 }
 
 /*
- * Takes requests from the ring while the in-flight cap allows, preparing
- * them on ring (not submitted). The one place that reads what the guest
+ * Takes up to max requests from the ring while the in-flight cap allows,
+ * preparing them on ring (not submitted). The one place that reads what the guest
  * posted: each index, descriptor and header is copied into host memory once,
  * then checked, then used, so a guest changing them meanwhile (it may be
  * running: the poller) changes nothing. Lock held. Requests queued (>= 0),
  * or -EFAULT with why.
  */
 static int take(struct blk_dev *b, const struct dev_guest *g, struct io_uring *ring, int polled,
-		char *why, size_t whylen)
+		unsigned max, char *why, size_t whylen)
 {
 	struct denali_ring *r = ring_of(g->mem);
 	uint32_t prod = ring_read_index(&r->avail_prod);
@@ -282,7 +282,7 @@ static int take(struct blk_dev *b, const struct dev_guest *g, struct io_uring *r
 		    b->cons, DENALI_RING_SIZE);
 	b->mem = g->mem;
 	b->mem_size = g->mem_size;
-	while (b->cons != prod && b->inflight < BLK_INFLIGHT_MAX) {
+	for (unsigned n = 0; b->cons != prod && b->inflight < BLK_INFLIGHT_MAX && n < max; n++) {
 		uint32_t slot = b->cons % DENALI_RING_SIZE, status;
 		struct denali_blk_req h;
 		struct denali_desc d;
@@ -394,7 +394,7 @@ static int op_fill(struct device *d, const struct dev_guest *g, uint64_t *events
 	pthread_mutex_lock(&b->lock);
 	before = b->used_prod;
 	rc = b->faulted ? dev_fault(why, whylen, "%s", b->why)
-			: take(b, g, b->host.ring, 0, why, whylen);
+			: take(b, g, b->host.ring, 0, ~0u, why, whylen);
 	if (rc >= 0 && b->watched) {
 		b->mem = g->mem;
 		b->mem_size = g->mem_size;
@@ -418,26 +418,29 @@ static int op_drain(struct device *d, const struct dev_guest *g, uint64_t *event
 		    size_t whylen)
 {
 	struct blk_dev *b = (struct blk_dev *)d;
-	uint32_t before;
+	uint32_t before, cons;
 	unsigned own;
 	int rc;
 
 	pthread_mutex_lock(&b->lock);
 	__atomic_store_n(&b->live, 0, __ATOMIC_RELEASE);
 	before = b->used_prod;
+	cons = b->cons;
 	rc = b->faulted ? dev_fault(why, whylen, "%s", b->why)
-			: take(b, g, b->host.ring, 0, why, whylen);
+			: take(b, g, b->host.ring, 0, ~0u, why, whylen);
 	if (b->used_prod != before)
 		*events |= DENALI_EV_BLK;
 	own = b->inflight - b->inflight_polled;
+	cons = b->cons - cons;
 	pthread_mutex_unlock(&b->lock);
-	if (rc > 0) {
+	if (rc > 0)
 		submit_worker(b, own);
-		/* The guest does block I/O through exits: the poller, if it
-		 * sleeps, serves the next requests with none. */
-		if (b->watched)
-			blk_poll_kick(b->poll);
-	}
+	/* The guest does block I/O through exits: the poller, if it sleeps,
+	 * serves the next requests with none. Requests answered with a status
+	 * alone count too: a guest whose every request fails would otherwise
+	 * keep exiting for each of them. */
+	if (rc >= 0 && cons && b->watched)
+		blk_poll_kick(b->poll);
 	return rc < 0 ? rc : 0;
 }
 
@@ -458,8 +461,8 @@ int blk_dev_serve(struct device *d, struct io_uring *ring, int awake)
 		uint32_t cons = b->cons, used = b->used_prod;
 
 		show_flags(b, b->mem, awake ? DENALI_RING_F_POLLED : 0);
-		n = take(b, &(struct dev_guest){b->mem, b->mem_size, NULL}, ring, 1, why,
-			 sizeof(why));
+		n = take(b, &(struct dev_guest){b->mem, b->mem_size, NULL}, ring, 1,
+			 BLK_POLL_TAKE_MAX, why, sizeof(why));
 		if (n < 0) {
 			snprintf(b->why, sizeof(b->why), "%s", why);
 			b->faulted = 1; /* the rings are left alone from now on */

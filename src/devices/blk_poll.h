@@ -28,6 +28,12 @@ struct device;
  * descheduled guest often under load (a sleep, then an exit, then a kick per
  * few hundred requests); 200 us kept QD1 near its unloaded rate. */
 #define BLK_POLL_SPIN_NS 200000u
+/* Requests taken from one ring per round. A page-cache read completes inside
+ * its submit, so a batch of k shows the guest nothing (no completion, no
+ * consumer index moving) for k reads: at queue depth 32 that outlasted the
+ * guest's TAKE_NS and it left through an idle exit once per batch. One per
+ * round keeps both moving for the guest after every read. */
+#define BLK_POLL_TAKE_MAX 1u
 /* Spinning with nothing seen for this long yields the CPU at every round. */
 #define BLK_POLL_YIELD_NS 5000u
 

@@ -9,7 +9,10 @@
  * rewriting its request while the poller reads it never gets more than the
  * descriptor it posted (the bytes after it stay untouched). After quiesce
  * nothing is in flight and nothing more is taken; an idle poller sleeps and
- * shows the guest so, and an exit that finds requests wakes it.
+ * shows the guest so, and an exit that finds requests wakes it (requests it
+ * answers with an error alone too). A round of
+ * the poller takes one request of a ring (each read is answered before the
+ * next is taken); an exit takes all of them.
  */
 #include "devices/blk.h"
 #include "devices/blk_poll.h"
@@ -413,6 +416,100 @@ static void test_sleeps_then_kicked(void **state)
 	assert_int_equal(counter(f, "blk_polled"), 2);
 }
 
+/* Waits (5 s at most) for the poller to sleep. */
+static int wait_asleep(struct fixture *f)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (!blk_poll_awake(f->poll))
+			return 1;
+		nap_ms(1);
+	}
+	return 0;
+}
+
+/* An exit whose requests are all answered with an error (no I/O queued) still
+ * wakes a sleeping poller: the guest is doing block I/O. */
+static void test_kicked_by_failed_requests(void **state)
+{
+	struct fixture *f = *state;
+	struct denali_blk_req h = {.op = DENALI_BLK_READ, .nsectors = 64, .sector = 0};
+	struct blk_poll_stats st;
+	char why[DEV_WHY_MAX];
+
+	start(f, 0);
+	assert_true(wait_asleep(f));
+	fill(f);
+	memcpy(f->mem + REQ_GPA, &h, sizeof(h)); /* 64 sectors in a 4 KiB descriptor */
+	post_at(f, REQ_GPA, sizeof(h) + DATA_LEN, 5);
+	assert_int_equal(drain(f, why), 0);
+	assert_int_equal(ring(f)->used_prod, 1);
+	assert_int_equal(ring(f)->used[0].len, DENALI_BLK_S_IOERR);
+	blk_poll_get_stats(f->poll, &st);
+	assert_int_equal(st.kicks, 1);
+}
+
+/* Posts a read of DATA_LEN at sector into buffer i (its own header and data). */
+static void post_read_in(struct fixture *f, unsigned i, uint64_t sector, uint16_t id)
+{
+	uint64_t gpa = REQ_GPA + (uint64_t)i * 2 * DATA_LEN;
+	struct denali_blk_req h = {
+	    .op = DENALI_BLK_READ, .nsectors = DATA_LEN / DENALI_BLK_SECTOR, .sector = sector};
+
+	memcpy(f->mem + gpa, &h, sizeof(h));
+	post_at(f, gpa, sizeof(h) + DATA_LEN, id);
+}
+
+/* The poller's rounds, played by the test on its own ring while the real
+ * poller sleeps: three requests posted at once are taken one per round, each
+ * answered before the next is taken; an exit then takes three in one go. */
+static void test_round_takes_one(void **state)
+{
+	struct fixture *f = *state;
+	char why[DEV_WHY_MAX];
+	int res;
+
+	start(f, 0); /* asleep at once, until a kick: nothing posted here kicks it */
+	assert_true(wait_asleep(f));
+	fill(f);
+	for (unsigned i = 0; i < 3; i++)
+		post_read_in(f, i, 8u * i, (uint16_t)(10 + i));
+	for (uint32_t k = 1; k <= 3; k++) {
+		int n = blk_dev_serve(f->d, &f->ring, 1);
+		uint32_t cons = ring(f)->avail_cons;
+
+		/* What it took is finished before the checks (teardown waits for it). */
+		for (int j = 0; j < n; j++) {
+			struct dev_io *io = devio_reap(&f->ring, &res);
+
+			io->done(io, res);
+		}
+		assert_int_equal(n, 1);
+		assert_int_equal(cons, k);
+		assert_int_equal(ring(f)->used_prod, k);
+		assert_int_equal(ring(f)->used[k - 1].id, 10 + k - 1);
+		assert_int_equal(ring(f)->used[k - 1].len, DENALI_BLK_S_OK);
+	}
+	assert_int_equal(blk_dev_serve(f->d, &f->ring, 1), 0);
+	assert_int_equal(counter(f, "blk_polled"), 3);
+	for (unsigned i = 0; i < 3; i++)
+		post_read_in(f, i, 8u * (i + 3), (uint16_t)(20 + i));
+	assert_int_equal(drain(f, why), 0);
+	assert_int_equal(ring(f)->avail_cons, 6);
+	for (unsigned i = 0; i < 3; i++) {
+		struct dev_io *io = devio_reap(&f->ring, &res);
+
+		io->done(io, res);
+	}
+	assert_int_equal(ring(f)->used_prod, 6);
+	for (unsigned i = 0; i < 3; i++) {
+		const uint8_t *data =
+		    f->mem + REQ_GPA + (uint64_t)i * 2 * DATA_LEN + sizeof(struct denali_blk_req);
+
+		for (unsigned j = 0; j < DATA_LEN; j++)
+			assert_int_equal(data[j], pattern(8u * (i + 3) * DENALI_BLK_SECTOR + j));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +523,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_quiesce_finishes_and_stops_taking, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_sleeps_then_kicked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kicked_by_failed_requests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_round_takes_one, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
