@@ -32,7 +32,8 @@ int blk_dev_create_fd(int fd, const char *path, int flags, struct device **out, 
 		      size_t errlen);
 
 /* For the poller (blk_poll.c), on its thread: takes what d's running guest
- * posted, preparing it on ring (the caller submits), and shows the guest
+ * posted (BLK_POLL_TAKE_MAX at most), answering a page-cache read at once
+ * (preadv2 RWF_NOWAIT) or preparing it on ring (the caller submits), and shows the guest
  * DENALI_RING_F_POLLED if awake. Requests taken (>= 0); a guest fault is kept
  * for the VM's next exit, which kills it, and the VM is interrupted. */
 struct io_uring;

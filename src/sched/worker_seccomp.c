@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 enum arg_rule {
@@ -38,6 +39,7 @@ enum arg_rule {
 	ARG_EMPTY_PATH,	  /* newfstatat with AT_EMPTY_PATH: fstat() */
 	ARG_NO_EXEC,	  /* arg2 (prot) without PROT_EXEC */
 	ARG_KICK_SELF,	  /* tgkill(our pid, any thread, the kick signal) */
+	ARG_RWF_NOWAIT,	  /* preadv2 with RWF_NOWAIT in its flags (arg5): never waits */
 	DENY_EACCES,	  /* not allowed, but answered EACCES instead of killing */
 };
 
@@ -76,6 +78,8 @@ static const struct row table[] = {
     ROW(write, ARG_ANY, "log lines, console to stdout; eventfd wake-ups; snapshots"),
     ROW(read, ARG_ANY, "a snapshot read back (run --suspend-after; files opened elsewhere)"),
     ROW(pread64, ARG_ANY, "swap: resident pages from /proc/self/pagemap (opened elsewhere)"),
+    ROW(preadv2, ARG_RWF_NOWAIT,
+	"the block poller reads page-cache hits itself; RWF_NOWAIT: never waits for a disk"),
     ROW(lseek, ARG_ANY, "a snapshot file rewound before it is read back"),
     ROW(clock_gettime, ARG_ANY, "vm_now_ns() when the vDSO falls back to the call"),
     ROW(gettid, ARG_ANY, "log lines name the thread"),
@@ -119,6 +123,9 @@ static int add_rule(scmp_filter_ctx ctx, const struct row *a, int kick_sig)
 	case ARG_NO_EXEC:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, a->nr, 1,
 					SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	case ARG_RWF_NOWAIT:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, a->nr, 1,
+					SCMP_A5(SCMP_CMP_MASKED_EQ, RWF_NOWAIT, RWF_NOWAIT));
 	case ARG_KICK_SELF:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, a->nr, 2,
 					SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()),

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -182,6 +183,45 @@ static int call_ptrace(void)
 	return 0;
 }
 
+/* The block poller's page-cache read: preadv2 with RWF_NOWAIT (the pipe's
+ * byte, which is there: no wait) is allowed; without the flag it kills. */
+static int call_preadv2_nowait(void)
+{
+	char c = 'x';
+	struct iovec iov = {&c, 1};
+
+	if (write(fds[1], &c, 1) != 1)
+		return 1;
+	return syscall(SYS_preadv2, fds[0], &iov, 1, -1L, 0L, (long)RWF_NOWAIT) == 1 ? 0 : 2;
+}
+
+static int call_preadv2_waiting(void)
+{
+	char c = 'x';
+	struct iovec iov = {&c, 1};
+
+	if (write(fds[1], &c, 1) != 1)
+		return 1;
+	syscall(SYS_preadv2, fds[0], &iov, 1, -1L, 0L, 0L);
+	return 0;
+}
+
+static void test_preadv2(void **state)
+{
+	int status;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	status = run_filtered(call_preadv2_nowait, 0);
+	if (WIFSIGNALED(status))
+		fail_msg("preadv2 with RWF_NOWAIT was refused (signal %d)", WTERMSIG(status));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_killed_by_sigsys(run_filtered(call_preadv2_waiting, 0));
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void test_allowed(void **state)
 {
 	int status;
@@ -306,7 +346,7 @@ int main(void)
 	    cmocka_unit_test(test_heap_growth),	  cmocka_unit_test(test_socket),
 	    cmocka_unit_test(test_open),	  cmocka_unit_test(test_execve),
 	    cmocka_unit_test(test_exec_mappings), cmocka_unit_test(test_ioctl_not_kvm),
-	    cmocka_unit_test(test_signals),
+	    cmocka_unit_test(test_signals),	  cmocka_unit_test(test_preadv2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
