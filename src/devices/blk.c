@@ -7,9 +7,9 @@
  * file and guest memory through io_uring; a short transfer is resubmitted
  * for the rest; flush is an fdatasync. One exception, measured faster
  * (bench/blk/README): the block poller answers a read of at most 64 KiB
- * that is wholly in the page cache itself, with preadv2(RWF_NOWAIT)
- * (blk_poll.c, counted in blk_read_now); anything else, and any read that
- * would block, goes through the io_uring as above. Guest memory stays mapped while
+ * that is in the page cache itself, with preadv2(RWF_NOWAIT) (read_now(),
+ * counted in blk_read_now); anything else, and the rest of a read that is
+ * only partly cached, goes through the io_uring as above. Guest memory stays mapped while
  * requests are in flight: quiesce() waits for them before it can go.
  *
  * A direct disk (BLK_F_DIRECT) has a second descriptor of the same file
