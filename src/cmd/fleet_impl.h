@@ -116,6 +116,9 @@ void fleet_rates_tick(struct fleet *f);
 
 /* The backend's list, stats and per-VM stats (struct ctl_backend). */
 json_t *fleet_json_list(void *ctx);
+void *fleet_json_list_begin(void *ctx);
+int fleet_json_list_next(void *ctx, void *cursor, json_t *arr, size_t max);
+void fleet_json_list_end(void *ctx, void *cursor);
 json_t *fleet_json_stats(void *ctx);
 json_t *fleet_json_vm_stats(void *ctx, const char *name);
 json_t *fleet_json_metrics_vms(void *ctx, unsigned max);

@@ -102,6 +102,35 @@ static int cmp_vm_name(const void *a, const void *b)
 		      (*(struct fleet_vm *const *)b)->task.vm->name);
 }
 
+/* One VM's list entry. Under f->lock; vec and cap: mincore()'s buffer, reused. */
+static json_t *list_entry(struct fleet *f, struct fleet_vm *v, int64_t now, unsigned char **vec,
+			  size_t *cap)
+{
+	struct vm *vm = v->task.vm;
+	enum vm_status st = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
+	int64_t end = v->ended_ms ? v->ended_ms : now;
+	json_t *o;
+	int out;
+
+	o = json_pack(
+	    "{s:s, s:I, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:I, s:o}", "name", vm->name, "id",
+	    (json_int_t)vm->id, "state", vm_status_name(st), "reason",
+	    st == VM_KILLED ? json_string(vm->reason) : json_null(), "exit_code",
+	    st == VM_EXITED ? json_integer(vm->exit_code) : json_null(), "worker",
+	    v->task.w ? v->task.w->id : -1, "cpu_ms", (json_int_t)(vm->ctr.cpu_ns / 1000000),
+	    "exits", (json_int_t)vm->ctr.exits, "resident_kib", (json_int_t)0, "uptime_s",
+	    (json_int_t)((end - v->started_ms) / 1000), "started_ms", (json_int_t)v->started_ms,
+	    "ended_ms", v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
+	out = fleet_swap_vm_json(f, v, o);
+	json_object_set_new(o, "resident_kib",
+			    json_integer((json_int_t)(out ? 0 : resident_kib(vm, vec, cap))));
+	json_object_set_new(o, "ipv4", v->ipv4[0] ? json_string(v->ipv4) : json_null());
+	json_object_set_new(o, "devices", devices_json(vm));
+	json_object_set_new(o, "exits_by_reason", exit_kinds_json(vm->ctr.exit_kinds));
+	json_object_set_new(o, "wakeup_lateness", lateness_json(&vm->ctr.late, 0));
+	return o;
+}
+
 json_t *fleet_json_list(void *ctx)
 {
 	struct fleet *f = ctx;
@@ -117,40 +146,87 @@ json_t *fleet_json_list(void *ctx)
 		sorted[n++] = v;
 	if (n)
 		qsort(sorted, n, sizeof(*sorted), cmp_vm_name);
-	for (size_t i = 0; i < n; i++) {
-		struct fleet_vm *v = sorted[i];
-		struct vm *vm = v->task.vm;
-		enum vm_status st = __atomic_load_n(&vm->status, __ATOMIC_ACQUIRE);
-		int64_t end = v->ended_ms ? v->ended_ms : now;
-
-		json_t *o;
-		int out;
-
-		o = json_pack("{s:s, s:I, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:I, s:o}",
-			      "name", vm->name, "id", (json_int_t)vm->id, "state",
-			      vm_status_name(st), "reason",
-			      st == VM_KILLED ? json_string(vm->reason) : json_null(), "exit_code",
-			      st == VM_EXITED ? json_integer(vm->exit_code) : json_null(), "worker",
-			      v->task.w ? v->task.w->id : -1, "cpu_ms",
-			      (json_int_t)(vm->ctr.cpu_ns / 1000000), "exits",
-			      (json_int_t)vm->ctr.exits, "resident_kib", (json_int_t)0, "uptime_s",
-			      (json_int_t)((end - v->started_ms) / 1000), "started_ms",
-			      (json_int_t)v->started_ms, "ended_ms",
-			      v->ended_ms ? json_integer((json_int_t)v->ended_ms) : json_null());
-		out = fleet_swap_vm_json(f, v, o);
-		json_object_set_new(
-		    o, "resident_kib",
-		    json_integer((json_int_t)(out ? 0 : resident_kib(vm, &vec, &cap))));
-		json_object_set_new(o, "ipv4", v->ipv4[0] ? json_string(v->ipv4) : json_null());
-		json_object_set_new(o, "devices", devices_json(vm));
-		json_object_set_new(o, "exits_by_reason", exit_kinds_json(vm->ctr.exit_kinds));
-		json_object_set_new(o, "wakeup_lateness", lateness_json(&vm->ctr.late, 0));
-		json_array_append_new(arr, o);
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, list_entry(f, sorted[i], now, &vec, &cap));
 	pthread_mutex_unlock(&f->lock);
 	free(sorted);
 	free(vec);
 	return arr;
+}
+
+/* The list in steps: the names of the VMs registered when it began, sorted; each step looks
+ * them up again (a VM stopped since is left out) and holds f->lock for its own entries only. */
+struct list_cursor {
+	char **names; /* into text */
+	char *text;   /* the names, each with its NUL */
+	size_t n, next;
+	unsigned char *vec; /* mincore()'s buffer */
+	size_t cap;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void *fleet_json_list_begin(void *ctx)
+{
+	struct fleet *f = ctx;
+	struct list_cursor *c = calloc(1, sizeof(*c));
+	size_t bytes = 0, off = 0;
+
+	if (!c)
+		return NULL;
+	pthread_mutex_lock(&f->lock);
+	for (struct fleet_vm *v = f->vms; v; v = v->next)
+		bytes += strlen(v->task.vm->name) + 1;
+	c->names = malloc((f->nvms ? f->nvms : 1) * sizeof(*c->names));
+	c->text = malloc(bytes ? bytes : 1);
+	for (struct fleet_vm *v = f->vms; v && c->names && c->text && c->n < f->nvms; v = v->next) {
+		size_t len = strlen(v->task.vm->name) + 1;
+
+		memcpy(c->text + off, v->task.vm->name, len);
+		c->names[c->n++] = c->text + off;
+		off += len;
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (!c->names || !c->text) {
+		fleet_json_list_end(f, c);
+		return NULL;
+	}
+	/* off the lock: nothing but the copy is sorted */
+	qsort(c->names, c->n, sizeof(*c->names), cmp_str);
+	return c;
+}
+
+int fleet_json_list_next(void *ctx, void *cursor, json_t *arr, size_t max)
+{
+	struct fleet *f = ctx;
+	struct list_cursor *c = cursor;
+	int64_t now = fleet_real_ms();
+
+	pthread_mutex_lock(&f->lock);
+	for (size_t k = 0; k < max && c->next < c->n; k++) {
+		struct fleet_vm *v = fleet_find(f, c->names[c->next++]);
+
+		if (v)
+			json_array_append_new(arr, list_entry(f, v, now, &c->vec, &c->cap));
+	}
+	pthread_mutex_unlock(&f->lock);
+	return c->next == c->n;
+}
+
+void fleet_json_list_end(void *ctx, void *cursor)
+{
+	struct list_cursor *c = cursor;
+
+	(void)ctx;
+	if (!c)
+		return;
+	free(c->names);
+	free(c->text);
+	free(c->vec);
+	free(c);
 }
 
 void fleet_rates_tick(struct fleet *f)

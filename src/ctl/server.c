@@ -223,6 +223,12 @@ static void drop_client(struct ctl_server *srv, size_t i)
 	srv->clients[i] = srv->clients[--srv->nclients];
 }
 
+/* When c last did something: sent a line, or (its list in steps) read some of its reply. */
+static int64_t client_active_ms(const struct client *c)
+{
+	return c->listing && c->out_moved_ms > c->last_ms ? c->out_moved_ms : c->last_ms;
+}
+
 static int poll_timeout(struct ctl_server *srv, int64_t now)
 {
 	int64_t t = -1, jt;
@@ -240,7 +246,15 @@ static int poll_timeout(struct ctl_server *srv, int64_t now)
 		if (c->following || c->following_events)
 			ct = c->outlen - c->outoff < FOLLOW_OUT_LOW ? FOLLOW_POLL_MS : -1;
 		else
-			ct = c->last_ms + srv->idle_ms > now ? c->last_ms + srv->idle_ms - now : 0;
+			ct = client_active_ms(c) + srv->idle_ms > now
+				 ? client_active_ms(c) + srv->idle_ms - now
+				 : 0;
+		if (c->listing) {
+			int64_t lt = srv_list_timeout(c);
+
+			if (lt >= 0 && (ct < 0 || lt < ct))
+				ct = lt;
+		}
 		if (c->line_since && !c->closing) {
 			int64_t lt = c->line_since + srv->line_ms > now
 					 ? c->line_since + srv->line_ms - now
@@ -284,7 +298,8 @@ int ctl_server_run(struct ctl_server *srv)
 		    .fd = srv->lfd, .events = now >= srv->accept_paused_until ? POLLIN : 0};
 		for (i = 0; i < srv->nclients; i++) {
 			struct client *c = srv->clients[i];
-			short ev = c->closing || c->job || srv_client_paused(c) ? 0 : POLLIN;
+			short ev =
+			    c->closing || srv_client_busy(c) || srv_client_paused(c) ? 0 : POLLIN;
 			if (c->outoff < c->outlen)
 				ev |= POLLOUT;
 			srv->pfds[n++] = (struct pollfd){.fd = c->fd, .events = ev};
@@ -312,11 +327,16 @@ int ctl_server_run(struct ctl_server *srv)
 
 			if (c->job && (rev & (POLLHUP | POLLERR)))
 				gone = true; /* its job goes on without it */
+			else if (c->listing && (rev & (POLLHUP | POLLERR)))
+				gone = true; /* nobody is left to read the rest of its list */
 			else if (rev & (POLLIN | POLLHUP | POLLERR))
 				gone = srv_client_read(srv, c) < 0;
-			if (!gone && !c->job && c->inlen && !c->closing && !srv_client_paused(c))
+			if (!gone && !srv_client_busy(c) && c->inlen && !c->closing &&
+			    !srv_client_paused(c))
 				srv_client_lines(srv, c, false); /* lines held back (a job, unread
 								    replies) */
+			if (!gone && c->listing)
+				srv_list_pump(srv, c);
 			if (!gone && c->following)
 				srv_console_pump(srv, c);
 			if (!gone && c->following_events)
@@ -325,14 +345,17 @@ int ctl_server_run(struct ctl_server *srv)
 				gone = srv_client_flush(c) < 0;
 			/* Replies it read may have unpaused it, with its next requests already in
 			 * the buffer and nothing new to poll for: answer them now. */
-			if (!gone && !c->job && c->inlen && !c->closing && !srv_client_paused(c)) {
+			if (!gone && !srv_client_busy(c) && c->inlen && !c->closing &&
+			    !srv_client_paused(c)) {
 				srv_client_lines(srv, c, false);
 				gone = srv_client_flush(c) < 0;
 			}
 			if (!gone && c->closing && c->outoff == c->outlen)
 				gone = true;
+			/* A list in steps is idle when its client has read none of it for as long.
+			 */
 			if (!gone && !c->following && !c->following_events && !c->job &&
-			    now - c->last_ms >= srv->idle_ms) {
+			    now - client_active_ms(c) >= srv->idle_ms) {
 				log_info("%s: idle for %lld ms; closing", c->peer,
 					 (long long)srv->idle_ms);
 				gone = true;

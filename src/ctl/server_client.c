@@ -21,6 +21,7 @@ static void out_release(struct client *c)
 
 void srv_client_free(struct client *c)
 {
+	srv_list_free(c);
 	out_release(c);
 	close(c->fd);
 	json_decref(c->follow_id);
@@ -157,6 +158,14 @@ void srv_client_reply(struct client *c, json_t *reply)
 	free(line);
 }
 
+bool srv_client_queue_part(struct client *c, const char *p, size_t n)
+{
+	if (c->closing || !out_room(c, n))
+		return false;
+	client_queue(c, p, n);
+	return !c->closing;
+}
+
 /* Returns -1 if the connection is gone. */
 int srv_client_flush(struct client *c)
 {
@@ -199,6 +208,8 @@ static void handle_line(struct ctl_server *srv, struct client *c, const char *li
 		srv_console_request(srv, c, &req);
 	else if (req.op == CTL_OP_START || req.op == CTL_OP_STOP)
 		srv_job_start(srv, c, &req);
+	else if (req.op == CTL_OP_LIST && srv->ops.be.list_begin)
+		srv_list_request(srv, c, &req);
 	else if (req.op == CTL_OP_JOBS)
 		srv_client_reply(c, srv_jobs_reply(srv, &req));
 	else if (req.op == CTL_OP_EVENTS)
@@ -214,7 +225,7 @@ void srv_client_lines(struct ctl_server *srv, struct client *c, bool eof)
 	size_t start = 0;
 	bool complete;
 
-	while (!c->closing && !c->job && !srv_client_paused(c) && start < c->inlen) {
+	while (!c->closing && !srv_client_busy(c) && !srv_client_paused(c) && start < c->inlen) {
 		char *nl = memchr(c->in + start, '\n', c->inlen - start);
 		size_t len;
 		if (!nl) {
@@ -260,7 +271,8 @@ int srv_client_read(struct ctl_server *srv, struct client *c)
 {
 	/* Not while its job runs or its replies back up: what it sent meanwhile waits in the
 	 * buffer, unread beyond it (the poll loop does not ask for its input then either). */
-	for (int i = 0; i < READS_PER_WAKE && !c->closing && !c->job && !srv_client_paused(c);
+	for (int i = 0;
+	     i < READS_PER_WAKE && !c->closing && !srv_client_busy(c) && !srv_client_paused(c);
 	     i++) {
 		ssize_t n;
 		if (c->inlen == c->incap) {

@@ -27,8 +27,12 @@
 #define JOB_PROGRESS_MS	 250	      /* progress lines to the requesting client */
 #define JOBS_KEPT	 64	      /* finished jobs still listed */
 #define OUT_KEEP	 (64u << 10)  /* a drained reply buffer larger than this is freed */
+#define LIST_STEP_VMS	 256	      /* list entries made in one step (server_list.c) */
+#define LIST_OUT_LOW	 (256u << 10) /* a list's next step waits while this much is unread */
+#define LIST_RETRY_MS	 50	      /* a step that found no room in the total: tried again */
 
 struct ctl_server;
+struct srv_list;
 
 struct client {
 	struct ctl_server *srv;
@@ -47,8 +51,9 @@ struct client {
 	char follow_name[CTL_NAME_MAX + 1];
 	uint64_t follow_off;
 	int64_t last_ms;
-	int64_t line_since; /* when the unfinished line in `in` began; 0 = none */
-	unsigned long job;  /* the job whose reply this client waits for; 0 = none */
+	int64_t line_since;	  /* when the unfinished line in `in` began; 0 = none */
+	unsigned long job;	  /* the job whose reply this client waits for; 0 = none */
+	struct srv_list *listing; /* a list reply being written in steps; NULL = none */
 	bool following_events;
 	uint64_t events_seq; /* events --follow: the last seq sent */
 	json_t *events_id;
@@ -88,11 +93,20 @@ static inline bool srv_client_paused(const struct client *c)
 	return c->outlen - c->outoff >= CLIENT_OUT_PAUSE;
 }
 
+/* A job or a list reply in steps: the client's further requests wait until it is done. */
+static inline bool srv_client_busy(const struct client *c)
+{
+	return c->job || c->listing;
+}
+
 /* server_client.c: closes c's socket and frees it. */
 void srv_client_free(struct client *c);
 /* Queues reply as one line and drops the caller's reference; a client that leaves more than
  * CTL_OUT_MAX unread is marked closing instead. */
 void srv_client_reply(struct client *c, json_t *reply);
+/* Queues n bytes of a reply written in parts (server_list.c) if the reply buffers of all
+ * clients have room for them: false if not (try again later) or if c is closing. */
+bool srv_client_queue_part(struct client *c, const char *p, size_t n);
 /* Sends what is queued without blocking. Returns -1 if the connection is gone, else 0. */
 int srv_client_flush(struct client *c);
 /* Handles every complete line in c's input (eof: a last line without its newline too) and
@@ -106,6 +120,17 @@ void srv_console_request(struct ctl_server *srv, struct client *c, struct ctl_re
 void srv_console_pump(struct ctl_server *srv, struct client *c);
 void srv_events_request(struct ctl_server *srv, struct client *c, struct ctl_request *req);
 void srv_events_pump(struct ctl_server *srv, struct client *c);
+
+/* server_list.c: a list request to a backend that lists in steps (list_begin); c's reply
+ * is then written by srv_list_pump(), a step at a time while c reads it. */
+void srv_list_request(struct ctl_server *srv, struct client *c, struct ctl_request *req);
+/* The next steps of c's list, JOB_STEP_MS at most, while c has less than the low mark unread. */
+void srv_list_pump(struct ctl_server *srv, struct client *c);
+/* What poll may wait for c's list: 0 (a step to make now), LIST_RETRY_MS (no room in the
+ * total), -1 (no list, or it waits for c to read). */
+int srv_list_timeout(const struct client *c);
+/* Ends c's list, if any, where it is (the cursor given back to the backend). */
+void srv_list_free(struct client *c);
 
 /* server_jobs.c: a start or stop request becomes a job; c waits for its reply. */
 void srv_job_start(struct ctl_server *srv, struct client *c, struct ctl_request *req);

@@ -122,6 +122,18 @@ static int fake_stop(void *ctx, const char *name, char *err, size_t errlen)
 	return r;
 }
 
+/* NAME's list entry (its index i in the table). */
+static json_t *entry(const struct fake_vm *vm, unsigned i)
+{
+	bool killed = strstr(vm->image, "killed") != NULL;
+
+	return json_pack("{s:s, s:s, s:s?, s:i, s:I, s:I, s:I, s:I}", "name", vm->name, "state",
+			 killed ? "killed" : "running", "reason", killed ? "triple fault" : NULL,
+			 "worker", (int)(i % 2), "cpu_ms", (json_int_t)(12 + i), "exits",
+			 (json_int_t)(345 + i), "resident_kib", (json_int_t)(vm->mem >> 12),
+			 "uptime_s", (json_int_t)3725);
+}
+
 static json_t *fake_list(void *ctx)
 {
 	struct fake *f = ctx;
@@ -129,18 +141,66 @@ static json_t *fake_list(void *ctx)
 
 	pthread_mutex_lock(&f->lock);
 	f->st.lists++;
-	for (unsigned i = 0; i < f->n; i++) {
-		bool killed = strstr(f->vms[i]->image, "killed") != NULL;
-		json_array_append_new(
-		    a,
-		    json_pack("{s:s, s:s, s:s?, s:i, s:I, s:I, s:I, s:I}", "name", f->vms[i]->name,
-			      "state", killed ? "killed" : "running", "reason",
-			      killed ? "triple fault" : NULL, "worker", (int)(i % 2), "cpu_ms",
-			      (json_int_t)(12 + i), "exits", (json_int_t)(345 + i), "resident_kib",
-			      (json_int_t)(f->vms[i]->mem >> 12), "uptime_s", (json_int_t)3725));
-	}
+	for (unsigned i = 0; i < f->n; i++)
+		json_array_append_new(a, entry(f->vms[i], i));
 	pthread_mutex_unlock(&f->lock);
 	return a;
+}
+
+bool fake_backend_stepped;
+
+/* The names at list_begin, in table order; each step looks them up again. */
+struct fake_cursor {
+	char (*names)[64];
+	unsigned n, next;
+};
+
+static void *fake_list_begin(void *ctx)
+{
+	struct fake *f = ctx;
+	struct fake_cursor *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	pthread_mutex_lock(&f->lock);
+	f->st.lists++;
+	c->names = calloc(f->n ? f->n : 1, sizeof(*c->names));
+	for (unsigned i = 0; c->names && i < f->n; i++)
+		memcpy(c->names[c->n++], f->vms[i]->name, sizeof(c->names[0]));
+	pthread_mutex_unlock(&f->lock);
+	if (!c->names) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int fake_list_next(void *ctx, void *cursor, json_t *arr, size_t max)
+{
+	struct fake *f = ctx;
+	struct fake_cursor *c = cursor;
+
+	pthread_mutex_lock(&f->lock);
+	f->st.list_steps++;
+	for (size_t k = 0; k < max && c->next < c->n; k++) {
+		unsigned i;
+
+		if (find(f, c->names[c->next++], &i)) {
+			json_array_append_new(arr, entry(f->vms[i], i));
+			f->st.list_entries++;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	return c->next == c->n;
+}
+
+static void fake_list_end(void *ctx, void *cursor)
+{
+	struct fake_cursor *c = cursor;
+
+	(void)ctx;
+	free(c->names);
+	free(c);
 }
 
 static json_t *fake_stats(void *ctx)
@@ -229,6 +289,11 @@ void fake_backend_init(struct ctl_backend *be)
 	    .names = fake_names,
 	    .swap = fake_swap,
 	};
+	if (fake_backend_stepped) {
+		be->list_begin = fake_list_begin;
+		be->list_next = fake_list_next;
+		be->list_end = fake_list_end;
+	}
 }
 
 void fake_backend_fini(struct ctl_backend *be)

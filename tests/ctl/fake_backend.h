@@ -9,7 +9,12 @@
 
 struct fake_stats {
 	unsigned starts, start_failures, stops, lists, stats, console_reads, names;
+	unsigned list_steps, list_entries; /* list_next calls, entries they made */
 };
+
+/* Set before fake_backend_init(): the fake lists in steps too (list_begin, list_next,
+ * list_end), as denalid's fleet does. */
+extern bool fake_backend_stepped;
 
 /* Fills be with the fake's operations on a fresh fake. Images whose path contains "fail"
  * are refused (-EIO); one whose path contains "slow" takes 100 ms to start; a VM whose image

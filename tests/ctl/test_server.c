@@ -649,6 +649,121 @@ static void test_unread_replies_bounded_in_total(void **state)
 	still_serving();
 }
 
+/* For one test, a server whose backend lists in steps (as denalid's fleet does). */
+static int setup_stepped(void **state)
+{
+	int r = teardown(state);
+
+	fake_backend_stepped = true;
+	return r ? r : setup(state);
+}
+
+static int teardown_stepped(void **state)
+{
+	int r = teardown(state);
+
+	fake_backend_stepped = false;
+	return r ? r : setup(state);
+}
+
+/* A list from a backend that lists in steps is written a step at a time, only as fast as its
+ * client reads it: a client that asks for the list of 10,000 VMs (~1.3 MB) and reads none of
+ * it gets only a few steps made (the rest waits), the others are served meanwhile, a VM
+ * stopped meanwhile is left out of the rest, and once read the reply is one whole line. */
+#define STEP_VMS 10000
+
+static void test_list_in_steps(void **state)
+{
+	size_t cap = 8u << 20, len;
+	char *buf = malloc(cap);
+	struct fake_stats st0, st;
+	unsigned last = 0, stable = 0;
+	struct cli a, b;
+	json_t *o, *vms, *e;
+	size_t i;
+	bool lost = false;
+
+	(void)state;
+	assert_non_null(buf);
+	/* start_many() would read its reply (every name) into a 64 KiB buffer */
+	cli_open(&a);
+	cli_sendstr(
+	    &a, "{\"op\":\"start\",\"name\":\"st\",\"image\":\"/img\",\"count\":10000}\n"); /* STEP_VMS
+											     */
+	len = read_reply(a.fd, buf, cap);
+	close(a.fd);
+	assert_true(len > 0);
+	o = json_loadb(buf, len - 1, 0, NULL);
+	assert_non_null(o);
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	json_decref(o);
+	assert_int_equal(fake_backend_nvms(&be), STEP_VMS);
+	fake_backend_counts(&be, &st0);
+	cli_open(&a);
+	cli_sendstr(&a, "{\"id\":77,\"op\":\"list\"}\n");
+	reply_begun(a.fd);
+	/* Wait until the steps stop (the count stays put for 1 s), at most 30 s. */
+	for (int k = 0; k < 300 && stable < 10; k++) {
+		struct timespec ts = {.tv_nsec = 100000000};
+
+		fake_backend_counts(&be, &st);
+		stable = st.list_steps == last ? stable + 1 : 0;
+		last = st.list_steps;
+		nanosleep(&ts, NULL);
+	}
+	fake_backend_counts(&be, &st);
+	if (st.list_entries - st0.list_entries >= STEP_VMS)
+		fail_msg("all %u entries were made for a client that reads none of them",
+			 st.list_entries - st0.list_entries);
+	assert_true(st.list_steps > st0.list_steps);
+	/* The loop serves the others meanwhile, lists included. */
+	cli_open(&b);
+	cli_sendstr(&b, "{\"id\":76,\"op\":\"list\"}\n");
+	len = read_reply(b.fd, buf, cap);
+	close(b.fd);
+	assert_true(len > 0);
+	o = json_loadb(buf, len - 1, 0, NULL);
+	assert_non_null(o);
+	assert_int_equal(json_array_size(json_object_get(o, "vms")), STEP_VMS);
+	json_decref(o);
+	o = rpc("{\"id\":\"s\",\"op\":\"stats\"}");
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	json_decref(o);
+	/* The table's last VM is not in the steps made so far: stopped now, it is left out. */
+	o = rpc("{\"op\":\"stop\",\"name\":\"st-9999\"}");
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	json_decref(o);
+	len = read_reply(a.fd, buf, cap);
+	if (!len)
+		fail_msg("connection closed (or timed out) before the list's end");
+	assert_int_equal(buf[len - 1], '\n');
+	o = json_loadb(buf, len - 1, 0, NULL);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 77);
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	vms = json_object_get(o, "vms");
+	assert_int_equal(json_array_size(vms), STEP_VMS - 1);
+	json_array_foreach(vms, i, e)
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "st-%zu", i);
+		if (strcmp(json_string_value(json_object_get(e, "name")), want))
+			lost = true;
+	}
+	assert_false(lost);
+	json_decref(o);
+	/* The client's next request is answered after its list. */
+	cli_sendstr(&a, "{\"id\":78,\"op\":\"stats\"}\n");
+	o = cli_recv(&a);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 78);
+	json_decref(o);
+	close(a.fd);
+	free(buf);
+	/* (its VMs go with the fake in teardown_stepped: 9,999 stops are 9,999 store syncs) */
+}
+
 /* Issue 7 hole 8: a client that sends a byte at a time and never a newline is told and
  * closed once the line time-out passes, however steadily it trickles. */
 static void test_trickle_closed(void **state)
@@ -928,6 +1043,7 @@ int main(void)
 	    cmocka_unit_test(test_unread_replies_pause_the_client),
 	    cmocka_unit_test(test_long_reply_comes_whole),
 	    cmocka_unit_test(test_unread_replies_bounded_in_total),
+	    cmocka_unit_test_setup_teardown(test_list_in_steps, setup_stepped, teardown_stepped),
 	    cmocka_unit_test(test_pipelined),
 	    cmocka_unit_test(test_pipelined_behind_job),
 	    cmocka_unit_test(test_swap_holds_the_loop_boundedly),
