@@ -176,9 +176,25 @@ list_lines=$(($(wc -l <"$TMP/out") - 1))
 list_json_s=$(timed list --json)
 list_json_n=$(python3 -c "import json,sys; print(len(json.load(open('$TMP/out'))))")
 list_json_bytes=$(wc -c <"$TMP/out")
+# What a list costs the other clients: `jobs` (it walks no VM) asked every 0.1 s by a second
+# client while a `list --json` is being written; the slowest answer (before ctl/server_list
+# the loop built the whole list in one go: nothing else was answered meanwhile).
+ctl list --json >/dev/null &
+lpid=$!
+jobs_max=0 jobs_n=0
+while kill -0 "$lpid" 2>/dev/null; do
+	t0=$(now)
+	ctl jobs >/dev/null || break
+	jobs_max=$(echo "d = $(now) - $t0; if (d > $jobs_max) d else $jobs_max" | bc -l)
+	jobs_n=$((jobs_n + 1))
+	sleep 0.1
+done
+wait "$lpid"
 unlock
 say "$(printf 'list: %.2f s for %d lines; list --json: %.2f s for %d VMs (%d bytes); medians of 3' \
 	"$list_s" "$list_lines" "$list_json_s" "$list_json_n" "$list_json_bytes")"
+say "$(printf 'jobs asked %d times while a list --json was written: slowest answer %.3f s' \
+	"$jobs_n" "$jobs_max")"
 
 # --- 3. every VM swapped out: its cost --------------------------------------------------------
 kvm_idle=$(val "$TMP/s1b" kvm_vm_fds)
@@ -266,8 +282,8 @@ say "$(printf 'restart with %s: all listed after %.2f s (%s resumed from their s
 	"$RN" "$restored_s" "$resumed" "$ins" "$fails" "$answered_s")"
 [ -s "$TMP/in.err" ] && say "swap in errors: $(sort "$TMP/in.err" | uniq -c | sort -rn | head -3)"
 fi
-printf '{"bench":"fleet100k","n":%d,"registered":%d,"live_max":%d,"slot":"%s","files":%d,"registered_per_s_median":%.1f,"idle_cpu_pct":%.3f,"resident_at_idle":%s,"swapped":%s,"rss_bytes_per_swapped_vm":%.0f,"pss_bytes_per_swapped_vm":%.0f,"anon_bytes_per_swapped_vm":%.0f,"fds_delta":%d,"mappings_delta":%d,"threads_delta":%d,"slabinfo_bytes_per_vm":%.0f,"meminfo_slab_bytes_per_vm":%.0f,"pagetables_bytes_per_vm":%.0f,"vmpte_bytes_per_vm":%.0f,"kvm_vms_all_swapped":%s,"sigterm_s":%.2f,"restore_n":%d,"restore_listed_s":%.2f,"restore_resumed":%d,"restore_answered_s":%.2f,"restore_swap_in_failures":%d,"idle_threads":"%s","list_s":%.2f,"list_json_s":%.2f,"list_json_vms":%d,"load":"%s"}\n' \
+printf '{"bench":"fleet100k","n":%d,"registered":%d,"live_max":%d,"slot":"%s","files":%d,"registered_per_s_median":%.1f,"idle_cpu_pct":%.3f,"resident_at_idle":%s,"swapped":%s,"rss_bytes_per_swapped_vm":%.0f,"pss_bytes_per_swapped_vm":%.0f,"anon_bytes_per_swapped_vm":%.0f,"fds_delta":%d,"mappings_delta":%d,"threads_delta":%d,"slabinfo_bytes_per_vm":%.0f,"meminfo_slab_bytes_per_vm":%.0f,"pagetables_bytes_per_vm":%.0f,"vmpte_bytes_per_vm":%.0f,"kvm_vms_all_swapped":%s,"sigterm_s":%.2f,"restore_n":%d,"restore_listed_s":%.2f,"restore_resumed":%d,"restore_answered_s":%.2f,"restore_swap_in_failures":%d,"idle_threads":"%s","list_s":%.2f,"list_json_s":%.2f,"list_json_vms":%d,"jobs_during_list_max_s":%.3f,"load":"%s"}\n' \
 	"$N" "$registered" "$LIVE" "$SLOT" "$FILES" "$reg_rate" "$idle_cpu" "$resident" "$swapped" \
 	"$rss_b" "$pss_b" "$anon_b" "$fds_d" "$maps_d" "$thr_d" "$slab_b" "$mslab_b" "$pt_b" "$vmpte_b" "$(val "$TMP/s2" kvm_vm_fds)" "$stop_s" \
 	"$RN" "$restored_s" "$resumed" "$answered_s" "$fails" "$idle_threads" "$list_s" "$list_json_s" \
-	"$list_json_n" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	"$list_json_n" "$jobs_max" "$(cut -d' ' -f1-3 /proc/loadavg)"
