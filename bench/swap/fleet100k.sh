@@ -143,15 +143,27 @@ reg_rate=$(sort -n "$TMP/rates" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)
 registered=$(ctl list --json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")
 say "registered: $registered of $N, median $reg_rate/s per request$([ "${REG_UNLOCKED:-0}" = 1 ] && echo ' (NOT under the bench lock)')"
 
+# what the swapper's locks and rounds did meanwhile (stats: io_lock_*, pumps, deadline_rounds)
+swapstats() {
+	ctl stats --json | python3 -c "
+import json, sys
+s = json.load(sys.stdin)['swap']
+print(' '.join('%s=%s' % (k, s.get(k, '-')) for k in ('swap_outs', 'swap_ins', 'io_lock_waits',
+      'io_lock_wait_us', 'io_lock_held_us', 'pumps', 'pump_actions', 'deadline_rounds')))"
+}
+say "swapper after registration: $(swapstats)"
+
 # --- 2. idle CPU with N registered -----------------------------------------------------------
 settled "$reg_total"
 lock
 sleep 2
 snapshot >"$TMP/s1a"
 threads >"$TMP/t1a"
+say "swapper before the idle 20 s: $(swapstats)"
 sleep 20
 snapshot >"$TMP/s1b"
 threads >"$TMP/t1b"
+say "swapper after the idle 20 s: $(swapstats)"
 unlock
 hz=$(getconf CLK_TCK)
 idle_cpu=$(echo "($(val "$TMP/s1b" cpu_ticks) - $(val "$TMP/s1a" cpu_ticks)) / $hz / 20 * 100" | bc -l)

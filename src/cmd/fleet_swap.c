@@ -314,11 +314,12 @@ int fleet_swap_vm_json(struct fleet *f, struct fleet_vm *v, json_t *row)
 json_t *fleet_swap_stats_json(struct fleet *f)
 {
 	struct swapper_stats st;
+	json_t *o;
 
 	if (!f->swapper)
 		return NULL;
 	swapper_get_stats(f->swapper, &st);
-	return json_pack(
+	o = json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "vms_resident", (json_int_t)st.live, "vms_swapped", (json_int_t)st.swapped,
@@ -343,6 +344,20 @@ json_t *fleet_swap_stats_json(struct fleet *f)
 	    (json_int_t)st.commit.largest_batch, "commit_cancelled",
 	    (json_int_t)st.commit.cancelled, "commit_dropped", (json_int_t)st.commit.dropped,
 	    "swap_log_errors", (json_int_t)st.log_errors);
+
+	if (o) {
+		json_object_set_new(o, "io_lock_waits",
+				    json_integer((json_int_t)st.swap.lock_waits));
+		json_object_set_new(o, "io_lock_wait_us",
+				    json_integer((json_int_t)(st.swap.lock_wait_ns / 1000)));
+		json_object_set_new(o, "io_lock_held_us",
+				    json_integer((json_int_t)(st.swap.lock_held_ns / 1000)));
+		json_object_set_new(o, "pumps", json_integer((json_int_t)st.pumps));
+		json_object_set_new(o, "pump_actions", json_integer((json_int_t)st.pump_actions));
+		json_object_set_new(o, "deadline_rounds",
+				    json_integer((json_int_t)st.deadline_rounds));
+	}
+	return o;
 }
 
 int fleet_swap_cmd(void *ctx, const char *name, int in, char *err, size_t errlen)

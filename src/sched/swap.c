@@ -612,6 +612,36 @@ static void record_runs(struct swap_record *rec, const uint32_t *table, uint64_t
 	rec->nruns = n;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* sw->lock for a slot's I/O, counted: whether it waited for another's, and for how long.
+ * Returns when it was taken (for io_unlock()). */
+static uint64_t io_lock(struct swap *sw)
+{
+	uint64_t t0, t1;
+
+	if (pthread_mutex_trylock(&sw->lock) == 0)
+		return mono_ns();
+	t0 = mono_ns();
+	pthread_mutex_lock(&sw->lock);
+	t1 = mono_ns();
+	sw->ctr.lock_waits++;
+	sw->ctr.lock_wait_ns += t1 - t0;
+	return t1;
+}
+
+static void io_unlock(struct swap *sw, uint64_t taken)
+{
+	sw->ctr.lock_held_ns += mono_ns() - taken;
+	pthread_mutex_unlock(&sw->lock);
+}
+
 int swap_write(struct swap *sw, uint64_t slot, const struct swap_image *img,
 	       struct swap_record *rec, char *err, size_t errlen)
 {
@@ -621,6 +651,7 @@ int swap_write(struct swap *sw, uint64_t slot, const struct swap_image *img,
 	uint8_t *meta = NULL;
 	uint32_t *table, crc;
 	size_t nops = 0;
+	uint64_t taken;
 	int fd, rc;
 
 	if (slot >= sw->nslots || img->mem_size % SWAP_PAGE || total > UINT32_MAX ||
@@ -628,7 +659,7 @@ int swap_write(struct swap *sw, uint64_t slot, const struct swap_image *img,
 		snprintf(err, errlen, "swap: slot %lu: bad image geometry", (unsigned long)slot);
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&sw->lock);
+	taken = io_lock(sw);
 	/* Room for every page the meta block can list and the slot can hold. */
 	max = (sw->slot_size - swap_meta_bytes(0, img->state_len, img->dev_len)) / (SWAP_PAGE + 4);
 	if (max > total)
@@ -703,7 +734,7 @@ int swap_write(struct swap *sw, uint64_t slot, const struct swap_image *img,
 out:
 	if (rc)
 		sw->ctr.write_errors++;
-	pthread_mutex_unlock(&sw->lock);
+	io_unlock(sw, taken);
 	free(meta);
 	return rc;
 }
@@ -747,6 +778,7 @@ int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image 
 	uint8_t *meta = NULL;
 	uint32_t *table, *rtab = NULL, crc = 0;
 	size_t nops = 0;
+	uint64_t taken;
 	int fd, rc = 0;
 
 	if (rec->slot >= sw->nslots || rec->state_len > SWAP_STATE_MAX ||
@@ -759,7 +791,7 @@ int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image 
 		snprintf(err, errlen, "swap: slot record larger than a slot");
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&sw->lock);
+	taken = io_lock(sw);
 	meta = aligned_alloc(SWAP_PAGE, meta_len);
 	if (!meta || grow((void **)&sw->ops, &sw->ops_cap, 1, sizeof(*sw->ops))) {
 		rc = -ENOMEM;
@@ -837,7 +869,7 @@ int swap_read(struct swap *sw, const struct swap_record *rec, struct swap_image 
 out:
 	if (rc && rc != -EBADMSG)
 		sw->ctr.read_errors++;
-	pthread_mutex_unlock(&sw->lock);
+	io_unlock(sw, taken);
 	free(meta);
 	free(rtab);
 	return rc;

@@ -88,6 +88,10 @@ struct swap_counters {
 	uint64_t too_big; /* a VM whose pages did not fit a slot */
 	uint64_t slots_total, slots_used;
 	uint64_t syncs, sync_errors; /* whole-file data syncs (swap_sync_files) */
+	/* Slot reads and writes hold the swap's one lock (its ring, its scratch) for their
+	 * whole I/O: how often one waited for another's, for how long in all, and how long
+	 * they held it in all. */
+	uint64_t lock_waits, lock_wait_ns, lock_held_ns;
 };
 
 struct swap;

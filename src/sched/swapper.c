@@ -92,6 +92,9 @@ struct swapper {
 	uint64_t log_errors;
 	uint64_t cancelled_records; /* swap-outs never logged: back in before their commit */
 	int closing;		    /* shutdown: nothing comes back in, ends keep their records */
+	/* pump() calls, the actions they handed out, and the deadline thread's rounds (every
+	 * pump() signals it: the nearest deadline may have moved) */
+	uint64_t pumps, pump_actions, deadline_rounds;
 };
 
 static void log_append(struct swapper *s, enum swap_log_kind kind, const struct vm *vm,
@@ -167,8 +170,11 @@ static void pump(struct swapper *s)
 {
 	struct gk_action a;
 
+	s->pumps++;
 	while ((a = gk_next(&s->gk)).kind != GK_ACT_NONE) {
 		struct swap_vm *sv = a.vm->owner;
+
+		s->pump_actions++;
 
 		if (a.kind == GK_ACT_EVICT) {
 			if (worker_send(sv->w, WCMD_SWAP_OUT, sv->task))
@@ -485,6 +491,7 @@ static void *deadline_main(void *arg)
 	while (!s->quit) {
 		uint64_t next, age;
 
+		s->deadline_rounds++;
 		if (!s->closing)
 			gk_expire(&s->gk, vm_now_ns());
 		pump(s);
@@ -904,6 +911,9 @@ void swapper_get_stats(struct swapper *s, struct swapper_stats *out)
 	out->frames_queued = s->frames_queued;
 	out->frames_dropped = s->frames_dropped;
 	out->log_errors = __atomic_load_n(&s->log_errors, __ATOMIC_RELAXED);
+	out->pumps = s->pumps;
+	out->pump_actions = s->pump_actions;
+	out->deadline_rounds = s->deadline_rounds;
 	pthread_mutex_unlock(&s->lock);
 	swap_get_counters(s->sw, &out->swap);
 	if (s->commit)

@@ -67,6 +67,8 @@ struct swapper_stats {
 	uint64_t frames_queued, frames_dropped;
 	uint64_t log_errors;		 /* records the log could not take */
 	struct swap_commit_stats commit; /* zero without group commit */
+	/* gatekeeper rounds (pump), the actions they handed out, the deadline thread's rounds */
+	uint64_t pumps, pump_actions, deadline_rounds;
 };
 
 /* One VM as the operator sees it. */
