@@ -12,7 +12,8 @@
 #    N sleepers (2 MiB each, `sleeper 1000000 86400000`: idle for a day at a time; with 10-minute naps, 100,000 sleepers are 166 wake-ups, swap-ins and swap-outs a second: the run thrashed) are
 #    registered with `start --count CHUNK` requests: VMs registered per second, per request.
 #    Beyond LIVE every registration evicts the oldest idle VM (a group-committed swap-out).
-# 2. With N registered and at most LIVE in memory: the daemon's idle CPU over 20 s.
+# 2. With N registered and at most LIVE in memory: the daemon's idle CPU over 20 s, and at rest
+#    (20 s windows until one is under 1%, at most 5 minutes; registration's leftovers given back).
 # 3. Every VM swapped out (`swap out` of the resident ones): what N swapped VMs cost the
 #    daemon, against the same daemon before the first registration: RSS and smaps_rollup
 #    (user memory), fds, mappings, threads, and kernel memory: the system-wide slab total
@@ -174,6 +175,24 @@ say "$(printf 'idle: %.2f%% of a core over 20 s with %s registered, %s resident 
 idle_threads=$(join -j 1 "$TMP/t1a" "$TMP/t1b" | awk -v hz="$hz" '$5 > $3 {
 	printf "%s%s %.2f%%", sep, $2, ($5 - $3) / hz / 20 * 100; sep = ", " }')
 say "idle CPU by thread: ${idle_threads:-none}"
+# The first 20 s follow the last registration: what it left to give back (fleet_trim.c) is
+# given back then. At rest: further 20 s windows until one is under 1% of a core (at most 15:
+# 5 minutes), the daemon's CPU and its busiest thread in the last.
+idle_rest=$idle_cpu rest_after=0 rest_threads=$idle_threads
+for w in $(seq 15); do
+	[ "$(echo "$idle_rest < 1" | bc -l)" = 1 ] && break
+	snapshot >"$TMP/s1c"
+	threads >"$TMP/t1c"
+	sleep 20
+	snapshot >"$TMP/s1d"
+	threads >"$TMP/t1d"
+	idle_rest=$(echo "($(val "$TMP/s1d" cpu_ticks) - $(val "$TMP/s1c" cpu_ticks)) / $hz / 20 * 100" | bc -l)
+	rest_after=$((w * 20))
+	rest_threads=$(join -j 1 "$TMP/t1c" "$TMP/t1d" | awk -v hz="$hz" '$5 > $3 {
+		printf "%s%s %.2f%%", sep, $2, ($5 - $3) / hz / 20 * 100; sep = ", " }')
+done
+say "$(printf 'idle at rest: %.2f%% of a core over the 20 s window ending %d s after the first; by thread: %s' \
+	"$idle_rest" "$((rest_after + 20))" "${rest_threads:-none}")"
 # the operator's view of the whole fleet, timed (median of 3 each)
 timed() {
 	for _ in 1 2 3; do
@@ -224,10 +243,26 @@ for v in json.load(sys.stdin):
 done
 say "swap out of the resident ones: $((round - 1)) round(s), $(wc -l <"$TMP/res") still resident"
 lock
-# 12 s: the daemon gives freed heap and idle page tables back every 10 s at most (its log
-# thread, fleet_trim.c); what the swapped VMs cost is what it holds at rest.
-sleep 12
-snapshot >"$TMP/s2"
+# The daemon gives freed heap, idle page tables and unused pooled shells back every 10 s at
+# most, less often while that is costly (its log thread, fleet_trim.c): what the swapped VMs
+# cost is what it holds at rest, once its RSS and shells have not fallen for 30 s (at most
+# 5 minutes).
+prev= still=0 waited=0
+for _ in $(seq 30); do
+	sleep 10
+	waited=$((waited + 10))
+	snapshot >"$TMP/s2"
+	cur="$(val "$TMP/s2" rss_kib) $(val "$TMP/s2" kvm_vm_fds)"
+	if [ "$cur" = "$prev" ] || { [ -n "$prev" ] && [ "${cur%% *}" -ge "${prev%% *}" ] &&
+		[ "${cur##* }" -ge "${prev##* }" ]; }; then
+		still=$((still + 10))
+		[ "$still" -ge 30 ] && break
+	else
+		still=0
+	fi
+	prev=$cur
+done
+say "at rest after $waited s (RSS $(val "$TMP/s2" rss_kib) KiB, $(val "$TMP/s2" kvm_vm_fds) KVM VMs)"
 swapped=$(stat_of vms_swapped)
 unlock
 per() { echo "($(val "$TMP/s2" "$1") - $(val "$TMP/s0" "$1")) * ${2:-1} / $swapped" | bc -l; }
@@ -294,8 +329,8 @@ say "$(printf 'restart with %s: all listed after %.2f s (%s resumed from their s
 	"$RN" "$restored_s" "$resumed" "$ins" "$fails" "$answered_s")"
 [ -s "$TMP/in.err" ] && say "swap in errors: $(sort "$TMP/in.err" | uniq -c | sort -rn | head -3)"
 fi
-printf '{"bench":"fleet100k","n":%d,"registered":%d,"live_max":%d,"slot":"%s","files":%d,"registered_per_s_median":%.1f,"idle_cpu_pct":%.3f,"resident_at_idle":%s,"swapped":%s,"rss_bytes_per_swapped_vm":%.0f,"pss_bytes_per_swapped_vm":%.0f,"anon_bytes_per_swapped_vm":%.0f,"fds_delta":%d,"mappings_delta":%d,"threads_delta":%d,"slabinfo_bytes_per_vm":%.0f,"meminfo_slab_bytes_per_vm":%.0f,"pagetables_bytes_per_vm":%.0f,"vmpte_bytes_per_vm":%.0f,"kvm_vms_all_swapped":%s,"sigterm_s":%.2f,"restore_n":%d,"restore_listed_s":%.2f,"restore_resumed":%d,"restore_answered_s":%.2f,"restore_swap_in_failures":%d,"idle_threads":"%s","list_s":%.2f,"list_json_s":%.2f,"list_json_vms":%d,"jobs_during_list_max_s":%.3f,"load":"%s"}\n' \
+printf '{"bench":"fleet100k","n":%d,"registered":%d,"live_max":%d,"slot":"%s","files":%d,"registered_per_s_median":%.1f,"idle_cpu_pct":%.3f,"resident_at_idle":%s,"swapped":%s,"rss_bytes_per_swapped_vm":%.0f,"pss_bytes_per_swapped_vm":%.0f,"anon_bytes_per_swapped_vm":%.0f,"fds_delta":%d,"mappings_delta":%d,"threads_delta":%d,"slabinfo_bytes_per_vm":%.0f,"meminfo_slab_bytes_per_vm":%.0f,"pagetables_bytes_per_vm":%.0f,"vmpte_bytes_per_vm":%.0f,"kvm_vms_all_swapped":%s,"sigterm_s":%.2f,"restore_n":%d,"restore_listed_s":%.2f,"restore_resumed":%d,"restore_answered_s":%.2f,"restore_swap_in_failures":%d,"idle_threads":"%s","list_s":%.2f,"list_json_s":%.2f,"list_json_vms":%d,"jobs_during_list_max_s":%.3f,"idle_cpu_rest_pct":%.3f,"idle_rest_after_s":%d,"rest_wait_s":%d,"load":"%s"}\n' \
 	"$N" "$registered" "$LIVE" "$SLOT" "$FILES" "$reg_rate" "$idle_cpu" "$resident" "$swapped" \
 	"$rss_b" "$pss_b" "$anon_b" "$fds_d" "$maps_d" "$thr_d" "$slab_b" "$mslab_b" "$pt_b" "$vmpte_b" "$(val "$TMP/s2" kvm_vm_fds)" "$stop_s" \
 	"$RN" "$restored_s" "$resumed" "$answered_s" "$fails" "$idle_threads" "$list_s" "$list_json_s" \
-	"$list_json_n" "$jobs_max" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	"$list_json_n" "$jobs_max" "$idle_rest" "$rest_after" "$waited" "$(cut -d' ' -f1-3 /proc/loadavg)"
