@@ -245,10 +245,10 @@ static int poll_timeout(struct ctl_server *srv, int64_t now)
 		int64_t ct;
 		if (c->following || c->following_events)
 			ct = c->outlen - c->outoff < FOLLOW_OUT_LOW ? FOLLOW_POLL_MS : -1;
+		else if (client_active_ms(c) + srv->idle_ms > now)
+			ct = client_active_ms(c) + srv->idle_ms - now;
 		else
-			ct = client_active_ms(c) + srv->idle_ms > now
-				 ? client_active_ms(c) + srv->idle_ms - now
-				 : 0;
+			ct = 0;
 		if (c->listing) {
 			int64_t lt = srv_list_timeout(c);
 

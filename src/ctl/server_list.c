@@ -79,10 +79,9 @@ void srv_list_request(struct ctl_server *srv, struct client *c, struct ctl_reque
 		srv_client_reply(c, ctl_reply_error(req->id, "out of memory"));
 		return;
 	}
+	c->listing = l;
 	if (!srv_client_queue_part(c, l->part, l->partlen)) {
-		be->list_end(be->ctx, l->cursor);
-		free(l->part);
-		free(l);
+		srv_list_free(c);
 		if (!c->closing)
 			srv_client_reply(
 			    c, ctl_reply_error(req->id,
@@ -93,7 +92,6 @@ void srv_list_request(struct ctl_server *srv, struct client *c, struct ctl_reque
 	}
 	free(l->part);
 	l->part = NULL;
-	c->listing = l;
 }
 
 /* The next step's bytes in l->part: `,` between entries, `]}` and the newline at the end. */

@@ -9,8 +9,9 @@
  * (bench/blk/README): the block poller answers a read of at most 64 KiB
  * that is in the page cache itself, with preadv2(RWF_NOWAIT) (read_now(),
  * counted in blk_read_now); anything else, and the rest of a read that is
- * only partly cached, goes through the io_uring as above. Guest memory stays mapped while
- * requests are in flight: quiesce() waits for them before it can go.
+ * only partly cached, goes through the io_uring as above. Guest memory
+ * stays mapped while requests are in flight: quiesce() waits for them
+ * before it can go.
  *
  * A direct disk (BLK_F_DIRECT) has a second descriptor of the same file
  * opened O_DIRECT: a read or write whose guest buffer, offset and length

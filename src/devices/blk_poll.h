@@ -13,9 +13,10 @@
  *
  * A read whose data is all in the page cache it answers itself (preadv2 with
  * RWF_NOWAIT: never waits for a disk); the rest go through its own io_uring
- * (restricted to read, write and fsync); every guest-supplied value is checked by the same code as
- * on an exit (blk.c take()), once, in host memory. A fault it finds is kept by the device and the
- * VM is interrupted; its next exit kills it.
+ * (restricted to read, write and fsync). Every guest-supplied value is
+ * checked by the same code as on an exit (blk.c take()), once, in host
+ * memory. A fault it finds is kept by the device and the VM is
+ * interrupted; its next exit kills it.
  */
 #ifndef DENALI_DEVICES_BLK_POLL_H
 #define DENALI_DEVICES_BLK_POLL_H

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EXPORT_MAGIC   "DNLVMEX1"
+#define EXPORT_MAGIC "DNLVMEX1"
 /* 2: the monitor-private pages (page and descriptor tables) are never in the
  * file; the importer builds them. */
 #define EXPORT_VERSION 2u

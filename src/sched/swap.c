@@ -10,6 +10,7 @@
 #include "swap.h"
 
 #include "../vmm/guest_mem.h"
+#include "../vmm/vm.h"
 
 #include "crc32c.h"
 
@@ -612,14 +613,6 @@ static void record_runs(struct swap_record *rec, const uint32_t *table, uint64_t
 	rec->nruns = n;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* sw->lock for a slot's I/O, counted: whether it waited for another's, and for how long.
  * Returns when it was taken (for io_unlock()). */
 static uint64_t io_lock(struct swap *sw)
@@ -627,10 +620,10 @@ static uint64_t io_lock(struct swap *sw)
 	uint64_t t0, t1;
 
 	if (pthread_mutex_trylock(&sw->lock) == 0)
-		return mono_ns();
-	t0 = mono_ns();
+		return vm_now_ns();
+	t0 = vm_now_ns();
 	pthread_mutex_lock(&sw->lock);
-	t1 = mono_ns();
+	t1 = vm_now_ns();
 	sw->ctr.lock_waits++;
 	sw->ctr.lock_wait_ns += t1 - t0;
 	return t1;
@@ -638,7 +631,7 @@ static uint64_t io_lock(struct swap *sw)
 
 static void io_unlock(struct swap *sw, uint64_t taken)
 {
-	sw->ctr.lock_held_ns += mono_ns() - taken;
+	sw->ctr.lock_held_ns += vm_now_ns() - taken;
 	pthread_mutex_unlock(&sw->lock);
 }
 

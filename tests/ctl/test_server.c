@@ -688,8 +688,9 @@ static void test_list_in_steps(void **state)
 	/* start_many() would read its reply (every name) into a 64 KiB buffer */
 	cli_open(&a);
 	cli_sendstr(
-	    &a, "{\"op\":\"start\",\"name\":\"st\",\"image\":\"/img\",\"count\":10000}\n"); /* STEP_VMS
-											     */
+	    &a,
+	    "{\"op\":\"start\",\"name\":\"st\",\"image\":\"/img\",\"count\":10000}\n"); /* STEP_VMS
+											 */
 	len = read_reply(a.fd, buf, cap);
 	close(a.fd);
 	assert_true(len > 0);
